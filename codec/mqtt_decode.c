@@ -1,0 +1,1 @@
+/* mqtt_decode.c - being written */

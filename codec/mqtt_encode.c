@@ -1,0 +1,1 @@
+/* mqtt_encode.c - being written */

@@ -1,0 +1,1 @@
+/* mqtt_err.c - being written */

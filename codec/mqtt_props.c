@@ -1,0 +1,1 @@
+/* mqtt_props.c - being written */

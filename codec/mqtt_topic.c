@@ -1,0 +1,1 @@
+/* mqtt_topic.c - being written */

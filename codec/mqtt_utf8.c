@@ -1,0 +1,1 @@
+/* mqtt_utf8.c - being written */

@@ -1,0 +1,152 @@
+/*
+ * config.h - sluice's configuration: a JSON file (cJSON, used only inside
+ * config/) read once at start, validated with precise errors, filled with
+ * defaults for everything, and handed to the rest as a read-only struct.
+ *
+ * Ownership: cfg_load()/cfg_defaults() return a cfg_t the caller frees with
+ * cfg_free(); every string in it is owned by the cfg_t. Not thread-safe to
+ * build; once built it is never written, so any thread may read it.
+ *
+ * Errors name the file, the JSON path and what was expected, e.g.
+ *   sluice.json: listeners[1].bind: expected "HOST:PORT" string, got number
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cfg_proto {
+    CFG_PROTO_MQTT, /* raw TCP */
+    CFG_PROTO_WS,   /* WebSocket, subprotocol "mqtt" */
+    CFG_PROTO_MQTTS,
+    CFG_PROTO_WSS,
+    CFG_PROTO_HTTP, /* metrics / health */
+} cfg_proto_t;
+
+typedef struct cfg_listener {
+    cfg_proto_t protocol;
+    char *host;  /* "127.0.0.1", "0.0.0.0", "::" ... */
+    uint16_t port;
+    char *path;  /* ws/wss: URL path, default "/mqtt" */
+    char *cert;  /* mqtts/wss: PEM certificate file (required) */
+    char *key;   /* mqtts/wss: PEM private key file (required) */
+    char *ca;    /* optional: CA file; if set, client certificates are required */
+} cfg_listener_t;
+
+typedef enum cfg_sync {
+    CFG_SYNC_NONE,   /* memory only */
+    CFG_SYNC_BATCH,  /* durable within flush_ms */
+    CFG_SYNC_ALWAYS, /* fsync before QoS 1/2 acknowledgement */
+} cfg_sync_t;
+
+typedef struct cfg_kv {
+    char *key;
+    char *value;
+} cfg_kv_t;
+
+typedef enum cfg_format { CFG_FORMAT_RAW, CFG_FORMAT_JSON } cfg_format_t;
+typedef enum cfg_ack { CFG_ACK_DEFAULT, CFG_ACK_KAFKA, CFG_ACK_LOCAL } cfg_ack_t;
+
+/* bridge.to_kafka[i]; templates are validated ({N}, {topic}, {clientid},
+ * {username}, {node}) but kept as text: the bridge compiles them. */
+typedef struct cfg_to_kafka {
+    char *match;     /* MQTT topic filter, validated */
+    char *topic;     /* Kafka topic template (required) */
+    char *key;       /* template, default "{topic}" */
+    cfg_kv_t *headers;
+    size_t n_headers;
+    cfg_format_t format;
+    cfg_ack_t ack;
+    bool final;
+} cfg_to_kafka_t;
+
+/* bridge.from_kafka[i]; templates may use {key}, {topic}, {partition},
+ * {header.NAME}. */
+typedef struct cfg_from_kafka {
+    char *topic;      /* Kafka topic, or "^regex" */
+    char *group;      /* consumer group, default "sluice-<node_id>" */
+    char *mqtt_topic; /* template; NULL = use the record's mqtt.topic header */
+    uint8_t qos;
+    bool retain;
+} cfg_from_kafka_t;
+
+typedef struct cfg {
+    char *source; /* file name, or "<defaults>" */
+
+    cfg_listener_t *listeners;
+    size_t n_listeners;
+
+    char *data_dir; /* default "./data" */
+    int workers;    /* 0 = number of online CPUs */
+    char *node_id;  /* default: host name */
+
+    struct {
+        uint32_t max_packet_size;    /* default 1 MiB (1048576) */
+        uint16_t max_inflight;       /* per session, QoS 1/2 out; default 32 */
+        uint32_t max_queued;         /* per offline/slow session; default 1000 */
+        uint32_t max_out_bytes;      /* per connection output buffer; default 4 MiB */
+        uint16_t keepalive_max;      /* server keep alive cap, 0 = none; default 0 */
+        uint32_t max_session_expiry; /* seconds; default 0xFFFFFFFF (no cap) */
+        uint16_t receive_maximum;    /* advertised to MQTT 5 clients; default 64 */
+        uint16_t topic_alias_maximum;/* advertised; default 16 */
+        bool retain_available;       /* default true */
+        bool allow_anonymous;        /* default true */
+        bool allow_zero_length_clientid; /* default true */
+        char *response_information;  /* NULL = none */
+        uint32_t sys_interval;       /* $SYS period in seconds, 0 = off; default 10 */
+    } mqtt;
+
+    struct {
+        cfg_sync_t sync;   /* default CFG_SYNC_BATCH */
+        uint32_t flush_ms; /* default 100 */
+    } persistence;
+
+    struct {
+        char *bootstrap;    /* NULL = no Kafka */
+        cfg_kv_t *properties;
+        size_t n_properties;
+    } kafka;
+
+    struct {
+        cfg_to_kafka_t *to_kafka;
+        size_t n_to_kafka;
+        cfg_from_kafka_t *from_kafka;
+        size_t n_from_kafka;
+        uint32_t spool_after_ms;   /* default 5000 */
+        uint64_t spool_max_bytes;  /* default 1 GiB */
+        char *dead_letter_topic;   /* NULL = local quarantine */
+    } bridge;
+
+    struct {
+        char *level; /* "error" | "warn" | "info" | "debug"; default "info" */
+        char *file;  /* NULL = stderr */
+    } log;
+} cfg_t;
+
+typedef enum cfg_err {
+    CFG_OK = 0,
+    CFG_ERR_IO = -1,     /* file cannot be read */
+    CFG_ERR_SYNTAX = -2, /* not JSON */
+    CFG_ERR_FIELD = -3,  /* unknown key, wrong type, bad value */
+    CFG_ERR_NOMEM = -4,
+} cfg_err_t;
+
+const char *cfg_strerror(int err);
+
+/* Defaults only, as if an empty file "{}" had been read. NULL on ENOMEM. */
+cfg_t *cfg_defaults(void);
+
+/* Read and validate `path`. On failure returns a cfg_err_t and writes a
+ * one-line message "FILE: PATH: expected ..., got ..." into err. */
+int cfg_load(const char *path, cfg_t **out, char *err, size_t errlen);
+
+/* Same, from a JSON text held in memory; `name` stands for the file in
+ * messages. Used by tests and the fuzz target. */
+int cfg_parse(const char *name, const char *json, size_t len, cfg_t **out, char *err,
+              size_t errlen);
+
+void cfg_free(cfg_t *cfg);
+
+#endif
