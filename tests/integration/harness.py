@@ -1,0 +1,390 @@
+"""Start a broker (sluice, or Mosquitto with SLUICE_TEST_BROKER=mosquitto) on
+free loopback ports, wait until it accepts connections, stop it by PID.
+
+Environment:
+  SLUICE_TEST_BROKER  "sluice" (default) or "mosquitto"
+  SLUICE_BIN          path of the sluice binary (default: first existing
+                      ../../build/sluice, ../../build-*/sluice)
+  SLUICE_TEST_KEEP    keep temp dirs (debugging)
+"""
+
+import glob
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import rawmqtt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+HOST = "127.0.0.1"
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def broker_kind():
+    return os.environ.get("SLUICE_TEST_BROKER", "sluice").strip().lower()
+
+
+def is_mosquitto():
+    return broker_kind() == "mosquitto"
+
+
+def sluice_bin():
+    b = os.environ.get("SLUICE_BIN")
+    if b:
+        return b
+    cands = [os.path.join(ROOT, "build", "sluice")]
+    cands += sorted(glob.glob(os.path.join(ROOT, "build*", "sluice")))
+    cands += sorted(glob.glob(os.path.join(ROOT, "build*", "broker", "sluice")))
+    for c in cands:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def free_port():
+    """A port the kernel just handed out for 127.0.0.1 (bind to port 0)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_open(port, timeout=0.2):
+    try:
+        s = socket.create_connection((HOST, port), timeout=timeout)
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def vmrss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class BrokerError(Exception):
+    pass
+
+
+class Broker:
+    """One broker process.  mqtt: overrides of the "mqtt" config section
+    (sluice names: max_inflight, max_queued, sys_interval, max_packet_size)."""
+
+    def __init__(self, mqtt=None, workers=2, ws=True):
+        self.mqtt = {"max_inflight": 32, "max_queued": 1000,
+                     "sys_interval": 1, "max_packet_size": 1048576}
+        self.mqtt.update(mqtt or {})
+        self.workers = workers
+        self.want_ws = ws
+        self.kind = broker_kind()
+        self.proc = None
+        self.tmp = None
+        self.port = None
+        self.ws_port = None
+        self.log_path = None
+
+    # -- config
+    def _write_config(self):
+        if self.kind == "mosquitto":
+            m = self.mqtt
+            lines = [
+                "per_listener_settings false",
+                "allow_anonymous true",
+                "persistence false",
+                "log_dest stderr",
+                "log_type error",
+                "log_type warning",
+                "log_type notice",
+                "log_type information",
+                "connection_messages true",
+                "sys_interval %d" % m["sys_interval"],
+                "max_inflight_messages %d" % m["max_inflight"],
+                "max_queued_messages %d" % m["max_queued"],
+                "max_packet_size %d" % m["max_packet_size"],
+                "listener %d %s" % (self.port, HOST),
+            ]
+            if self.want_ws:
+                lines += ["listener %d %s" % (self.ws_port, HOST),
+                          "protocol websockets"]
+            path = os.path.join(self.tmp, "mosquitto.conf")
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            return [MOSQUITTO, "-c", path]
+        binary = sluice_bin()
+        if not binary:
+            raise BrokerError("no sluice binary: set SLUICE_BIN or build "
+                              "build/sluice (or SLUICE_TEST_BROKER=mosquitto)")
+        listeners = [{"protocol": "mqtt", "bind": "%s:%d" % (HOST, self.port)}]
+        if self.want_ws:
+            listeners.append({"protocol": "ws",
+                              "bind": "%s:%d" % (HOST, self.ws_port),
+                              "path": "/mqtt"})
+        data_dir = os.path.join(self.tmp, "data")
+        os.makedirs(data_dir, exist_ok=True)
+        cfg = {"listeners": listeners, "data_dir": data_dir,
+               "workers": self.workers, "node_id": "test",
+               "mqtt": self.mqtt, "persistence": {"sync": "none"}}
+        path = os.path.join(self.tmp, "sluice.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        return [binary, "-c", path]
+
+    # -- lifecycle
+    def start(self, timeout=15.0):
+        last = None
+        for _attempt in range(3):  # a picked port may be taken meanwhile
+            try:
+                self._start_once(timeout)
+                return self
+            except BrokerError as e:
+                last = e
+                self.stop()
+                if "exited" not in str(e):
+                    break
+        raise last
+
+    def _start_once(self, timeout):
+        self.tmp = tempfile.mkdtemp(prefix="sluice-it-")
+        self.port = free_port()
+        self.ws_port = free_port() if self.want_ws else None
+        while self.want_ws and self.ws_port == self.port:
+            self.ws_port = free_port()
+        argv = self._write_config()
+        self.log_path = os.path.join(self.tmp, "broker.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     cwd=self.tmp)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + timeout
+        ports = [self.port] + ([self.ws_port] if self.want_ws else [])
+        while True:
+            if self.proc.poll() is not None:
+                raise BrokerError("broker exited with %s during start:\n%s" %
+                                  (self.proc.returncode, self.log_tail()))
+            if all(port_open(p) for p in ports):
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError("broker not listening on %s after %.0fs:\n%s"
+                                  % (ports, timeout, self.log_tail()))
+            time.sleep(0.05)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss_kb(self):
+        return vmrss_kb(self.pid)
+
+    def log_tail(self, n=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-n:])
+        except (OSError, TypeError):
+            return "(no log)"
+
+    def stop(self, timeout=10.0):
+        """SIGTERM only our PID; SIGKILL if it does not exit in time.
+        Returns the exit code (None if it had to be killed)."""
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+                rc = None
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+        return rc
+
+    def cleanup(self):
+        if self.tmp and not os.environ.get("SLUICE_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- clients
+    def raw(self, ws=False, path="/mqtt", timeout=rawmqtt.DEFAULT_TIMEOUT):
+        if ws:
+            return rawmqtt.RawClient(self.ws_port, ws=True, path=path,
+                                     timeout=timeout)
+        return rawmqtt.RawClient(self.port, timeout=timeout)
+
+    def client(self, client_id="", clean=True, keepalive=60, level=4,
+               ws=False, will=None):
+        """A raw client that has connected and got CONNACK rc 0."""
+        c = self.raw(ws=ws)
+        ack = c.connect(client_id, clean, keepalive, level, will=will)
+        if ack.rc != 0:
+            raise AssertionError("CONNACK rc %d for %r" % (ack.rc, client_id))
+        c.connack = ack
+        return c
+
+
+class BrokerTestCase(unittest.TestCase):
+    """One broker per test class (started in setUpClass).  After each test
+    the broker must still be running; on failure its log tail is printed."""
+
+    broker_mqtt = None   # overrides of the mqtt config section
+    broker_workers = 2
+    broker_ws = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(cls.broker_mqtt, cls.broker_workers,
+                            cls.broker_ws).start()
+        cls._clients = []
+
+    @classmethod
+    def tearDownClass(cls):
+        b = cls.broker
+        rc = b.stop()
+        bad_exit = rc not in (0, None) and rc != -signal.SIGTERM
+        if bad_exit:
+            sys.stderr.write("\n--- broker exited with %s on SIGTERM; log:\n%s\n"
+                             % (rc, b.log_tail()))
+        b.cleanup()
+
+    def setUp(self):
+        self._fails_before = self._fail_count()
+        self._my_clients = []
+
+    def _fail_count(self):
+        res = getattr(getattr(self, "_outcome", None), "result", None)
+        if res is None:
+            return 0
+        return len(res.failures) + len(res.errors)
+
+    def tearDown(self):
+        for c in self._my_clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        alive = self.broker.alive()
+        if self._fail_count() != self._fails_before or not alive:
+            sys.stderr.write("\n--- %s: broker (%s, pid %d) log tail:\n%s\n---\n"
+                             % (self.id(), self.broker.kind, self.broker.pid,
+                                self.broker.log_tail()))
+        if not alive:
+            rc = self.broker.proc.returncode
+            # restart so that later tests in the class can still run
+            type(self).broker = Broker(self.broker_mqtt, self.broker_workers,
+                                       self.broker_ws).start()
+            self.fail("broker died during the test (exit %s)" % rc)
+
+    # helpers -----------------------------------------------------------
+    def raw(self, ws=False, path="/mqtt"):
+        c = self.broker.raw(ws=ws, path=path)
+        self._my_clients.append(c)
+        return c
+
+    def client(self, client_id="", clean=True, keepalive=60, level=4,
+               ws=False, will=None):
+        c = self.broker.client(client_id, clean, keepalive, level, ws, will)
+        self._my_clients.append(c)
+        return c
+
+    def uid(self, prefix="c"):
+        """A client id / topic component unique to this test."""
+        Broker._seq = getattr(Broker, "_seq", 0) + 1
+        return "%s-%d-%d" % (prefix, os.getpid(), Broker._seq)
+
+    def assertServes(self):
+        """A fresh normal client can connect, subscribe and get a message."""
+        t = self.uid("alive")
+        s = self.client(self.uid("sub"))
+        self.assertEqual(s.subscribe([(t, 1)]), [1])
+        p = self.client(self.uid("pub"))
+        p.publish(t, b"still-here", qos=1)
+        m = s.recv_publish()
+        self.assertEqual((m.topic, m.payload), (t, b"still-here"))
+        s.disconnect()
+        p.disconnect()
+
+    def skipForMosquitto(self, reason):
+        if is_mosquitto():
+            self.skipTest("mosquitto: " + reason)
+
+
+# ---------------------------------------------------------------- paho
+
+def paho_client(port, client_id="", clean=True, ws=False, protocol=None,
+                timeout=5.0):
+    """A connected paho client running its network loop in a thread.
+    Received messages go to client.messages (a queue.Queue)."""
+    import paho.mqtt.client as mqtt
+    proto = protocol or mqtt.MQTTv311
+    c = mqtt.Client(client_id=client_id, clean_session=clean, protocol=proto,
+                    transport="websockets" if ws else "tcp")
+    if ws:
+        c.ws_set_options(path="/mqtt")
+    c.messages = queue.Queue()
+    connected = threading.Event()
+    c.connack_rc = None
+    c.suback = queue.Queue()
+    c.puback = queue.Queue()
+
+    def on_connect(cl, ud, flags, rc):
+        c.connack_rc = rc
+        connected.set()
+
+    def on_message(cl, ud, msg):
+        c.messages.put(msg)
+
+    def on_subscribe(cl, ud, mid, granted):
+        c.suback.put((mid, granted))
+
+    def on_publish(cl, ud, mid):
+        c.puback.put(mid)
+
+    c.on_connect = on_connect
+    c.on_message = on_message
+    c.on_subscribe = on_subscribe
+    c.on_publish = on_publish
+    c.connect(HOST, port, keepalive=30)
+    c.loop_start()
+    if not connected.wait(timeout):
+        c.loop_stop()
+        raise AssertionError("paho: no CONNACK within %.0fs" % timeout)
+    if c.connack_rc != 0:
+        c.loop_stop()
+        raise AssertionError("paho: CONNACK rc %s" % c.connack_rc)
+    return c
+
+
+def paho_subscribe(c, topic, qos, timeout=5.0):
+    rc, mid = c.subscribe(topic, qos)
+    assert rc == 0, rc
+    got_mid, granted = c.suback.get(timeout=timeout)
+    assert got_mid == mid, (got_mid, mid)
+    return granted
+
+
+def paho_stop(c):
+    try:
+        c.disconnect()
+    finally:
+        c.loop_stop()
