@@ -49,18 +49,19 @@ typedef enum mqtt_type {
  * these (<= 0). MQTT_ERR_INCOMPLETE is not a failure: feed more bytes.
  */
 typedef enum mqtt_err {
-    MQTT_ERR_INCOMPLETE = 0,        /* need more input */
-    MQTT_ERR_MALFORMED = -1,        /* 0x81: bad length, bad varint, truncated field */
-    MQTT_ERR_PROTOCOL = -2,         /* 0x82: reserved flags, bad QoS, pid 0, ... */
-    MQTT_ERR_TOO_LARGE = -3,        /* 0x95: remaining length above the limit */
-    MQTT_ERR_BAD_UTF8 = -4,         /* 0x81: string is not well-formed UTF-8 */
-    MQTT_ERR_BAD_TOPIC = -5,        /* 0x90: topic name invalid (wildcard, empty) */
-    MQTT_ERR_BAD_PROTOCOL = -6,     /* CONNECT: unknown protocol name/level (0x84) */
-    MQTT_ERR_BAD_PROPERTY = -7,     /* 0x81/0x82: unknown, duplicate or misplaced prop */
-    MQTT_ERR_NOSPACE = -8,          /* encode: dst too small */
-    MQTT_ERR_BAD_PACKET_TYPE = -9,  /* 0x81: type 0, or AUTH before 5.0 */
-    MQTT_ERR_BAD_CLIENT_ID = -10,   /* CONNECT: client id rejected (0x85 / rc 2) */
-    MQTT_ERR_INVALID = -11,         /* encode: the struct cannot be encoded */
+    MQTT_ERR_INCOMPLETE = 0,       /* need more input */
+    MQTT_ERR_MALFORMED = -1,       /* 0x81: bad length, bad varint, truncated field */
+    MQTT_ERR_PROTOCOL = -2,        /* 0x82: reserved flags, bad QoS, pid 0, ... */
+    MQTT_ERR_TOO_LARGE = -3,       /* 0x95: remaining length above the limit */
+    MQTT_ERR_BAD_UTF8 = -4,        /* 0x81: string is not well-formed UTF-8 */
+    MQTT_ERR_BAD_TOPIC = -5,       /* 0x90: topic name invalid (wildcard, empty) */
+    MQTT_ERR_BAD_PROTOCOL = -6,    /* CONNECT: unknown protocol name/level (0x84) */
+    MQTT_ERR_BAD_PROPERTY = -7,    /* 0x81: unknown or misplaced property */
+    MQTT_ERR_NOSPACE = -8,         /* encode: dst too small */
+    MQTT_ERR_BAD_PACKET_TYPE = -9, /* 0x81: type 0, or AUTH before 5.0 */
+    MQTT_ERR_BAD_CLIENT_ID = -10,  /* CONNECT: client id rejected (0x85 / rc 2) */
+    MQTT_ERR_INVALID = -11,        /* encode: the struct cannot be encoded */
+    MQTT_ERR_DUP_PROPERTY = -12,   /* 0x82: a property that may appear once is repeated */
 } mqtt_err_t;
 
 const char *mqtt_strerror(int err);
@@ -171,8 +172,10 @@ typedef struct mqtt_str {
  * fields are meaningful. User properties are not unpacked: `user` is a view
  * of their encoded form, every (0x26, key, value) entry in packet order,
  * concatenated - but when decoding they may be interleaved with other
- * properties, so decode sets `user` to the whole property section and
- * `user_count` to the number of pairs; iterate with mqtt_user_prop_next().
+ * properties, so decode sets `user` to the part of the property section
+ * from the first to the end of the last user property (empty when there is
+ * none) and `user_count` to the number of pairs; iterate with
+ * mqtt_user_prop_next(), which skips the other properties.
  * When encoding, `user` must hold only 0x26 entries (as produced by
  * mqtt_user_props_copy()) and is written verbatim, order preserved.
  */
@@ -207,6 +210,10 @@ typedef struct mqtt_props {
     mqtt_str_t reason_string;
     mqtt_str_t user;
     uint32_t user_count;
+    /* Set by decode when `user` also spans other properties (they were
+     * interleaved with the user properties); mqtt_encode then copies only
+     * the 0x26 entries, so a decoded mqtt_props_t can be re-encoded as is. */
+    bool user_interleaved;
 } mqtt_props_t;
 
 /* Iterate user properties of a decoded or encoded `user` block. *off starts
@@ -246,7 +253,7 @@ typedef struct mqtt_publish {
     bool dup;
     uint8_t qos;
     bool retain;
-    mqtt_str_t topic; /* may be empty in MQTT 5 when a topic alias is set */
+    mqtt_str_t topic;   /* may be empty in MQTT 5 when a topic alias is set */
     uint16_t packet_id; /* only for qos > 0 */
     mqtt_props_t props;
     mqtt_str_t payload;
@@ -357,7 +364,7 @@ int mqtt_encode(uint8_t *dst, size_t cap, uint8_t version, const mqtt_packet_t *
 int mqtt_encode_size(uint8_t version, const mqtt_packet_t *pkt);
 
 /* Variable byte integer helpers (1..4 bytes; values up to 268,435,455). */
-int mqtt_varint_encode(uint8_t *dst, uint32_t value);            /* returns length */
+int mqtt_varint_encode(uint8_t *dst, uint32_t value);                  /* returns length */
 int mqtt_varint_decode(const uint8_t *p, size_t len, uint32_t *value); /* len, 0, <0 */
 int mqtt_varint_size(uint32_t value);
 
