@@ -1,0 +1,318 @@
+/*
+ * store_batch.c - typed operations appended to a write batch. A batch is a
+ * LevelDB write batch plus what the store thread needs besides the bytes:
+ * message reference deltas and client range deletes, both applied when the
+ * batch is committed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+store_batch_t *store_batch_new(void)
+{
+    store_batch_t *b = calloc(1, sizeof(*b));
+    if (!b) return NULL;
+    b->wb = leveldb_writebatch_create();
+    return b;
+}
+
+void store_batch_free(store_batch_t *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->nranges; i++) {
+        leveldb_writebatch_destroy(b->ranges[i].before);
+        free(b->ranges[i].client);
+    }
+    free(b->ranges);
+    free(b->deltas);
+    leveldb_writebatch_destroy(b->wb);
+    free(b);
+}
+
+uint32_t store_batch_count(const store_batch_t *b)
+{
+    return b->ops;
+}
+
+int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
+{
+    if (b->ndeltas == b->capdeltas) {
+        size_t cap = b->capdeltas ? b->capdeltas * 2 : 8;
+        store_delta_t *d = realloc(b->deltas, cap * sizeof(*d));
+        if (!d) return STORE_ERR_NOMEM;
+        b->deltas = d;
+        b->capdeltas = cap;
+    }
+    b->deltas[b->ndeltas].id = id;
+    b->deltas[b->ndeltas].delta = delta;
+    b->ndeltas++;
+    return STORE_OK;
+}
+
+/* Append one put (v != NULL) or delete of k; frees k and v. */
+static int batch_apply(store_batch_t *b, sbuf_t *k, sbuf_t *v)
+{
+    int rc = STORE_OK;
+    if (k->oom || (v && v->oom)) {
+        rc = STORE_ERR_NOMEM;
+        goto out;
+    }
+    if (v) {
+        leveldb_writebatch_put(b->wb, (const char *)k->p, k->len, (const char *)v->p, v->len);
+    } else {
+        leveldb_writebatch_delete(b->wb, (const char *)k->p, k->len);
+        b->deletes++;
+        b->delkinds |= 1u << (k->p[0] - 'a');
+    }
+    b->ops++;
+out:
+    sbuf_free(k);
+    if (v) sbuf_free(v);
+    return rc;
+}
+
+/* Reserve the delta slot first so that a failure leaves b unchanged. */
+static int batch_apply_ref(store_batch_t *b, sbuf_t *k, sbuf_t *v, uint64_t id, int32_t delta)
+{
+    if (store_batch_add_delta(b, id, delta) != STORE_OK) {
+        sbuf_free(k);
+        if (v) sbuf_free(v);
+        return STORE_ERR_NOMEM;
+    }
+    int rc = batch_apply(b, k, v);
+    if (rc != STORE_OK) b->ndeltas--;
+    return rc;
+}
+
+static bool str_ok(mqtt_str_t s)
+{
+    return store_name_ok((const char *)s.p, s.len);
+}
+
+int store_batch_put_session(store_batch_t *b, const store_session_t *s)
+{
+    if (!str_ok(s->client_id)) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    store_key_name(&k, SK_SESSION, (const char *)s->client_id.p, s->client_id.len);
+    store_enc_session(&v, s);
+    return batch_apply(b, &k, &v);
+}
+
+int store_batch_del_session(store_batch_t *b, const char *client, size_t len)
+{
+    if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    store_key_name(&k, SK_SESSION, client, len);
+    return batch_apply(b, &k, NULL);
+}
+
+static void key_sub(sbuf_t *k, const char *client, size_t clen, const char *filter, size_t flen)
+{
+    store_key_client(k, SK_SUB, client, clen);
+    sbuf_raw(k, filter, flen);
+}
+
+int store_batch_put_sub(store_batch_t *b, const store_sub_t *s)
+{
+    if (!str_ok(s->client_id) || !str_ok(s->filter)) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    key_sub(&k, (const char *)s->client_id.p, s->client_id.len, (const char *)s->filter.p,
+            s->filter.len);
+    store_enc_sub(&v, s);
+    return batch_apply(b, &k, &v);
+}
+
+int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen, const char *filter,
+                        size_t flen)
+{
+    if (!store_name_ok(client, clen) || !store_name_ok(filter, flen)) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    key_sub(&k, client, clen, filter, flen);
+    return batch_apply(b, &k, NULL);
+}
+
+int store_batch_put_retained(store_batch_t *b, const store_retained_t *r)
+{
+    if (!str_ok(r->topic)) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    store_key_name(&k, SK_RETAINED, (const char *)r->topic.p, r->topic.len);
+    store_enc_retained(&v, r);
+    return batch_apply(b, &k, &v);
+}
+
+int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len)
+{
+    if (!store_name_ok(topic, len)) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    store_key_name(&k, SK_RETAINED, topic, len);
+    return batch_apply(b, &k, NULL);
+}
+
+int store_batch_put_msg(store_batch_t *b, const store_msg_t *m)
+{
+    if (m->id == 0) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    store_key_num(&k, SK_MSG, m->id);
+    store_enc_msg(&v, m);
+    return batch_apply_ref(b, &k, &v, m->id, 0);
+}
+
+static void key_queue(sbuf_t *k, const char *client, size_t len, uint64_t seq)
+{
+    store_key_client(k, SK_QUEUE, client, len);
+    sbuf_u64(k, seq);
+}
+
+int store_batch_put_queue(store_batch_t *b, const store_qref_t *q)
+{
+    if (!str_ok(q->client_id) || q->msg_id == 0) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    key_queue(&k, (const char *)q->client_id.p, q->client_id.len, q->seq);
+    store_enc_qref(&v, q);
+    return batch_apply_ref(b, &k, &v, q->msg_id, 1);
+}
+
+int store_batch_del_queue(store_batch_t *b, const char *client, size_t len, uint64_t seq,
+                          uint64_t msg_id)
+{
+    if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    key_queue(&k, client, len, seq);
+    return batch_apply_ref(b, &k, NULL, msg_id, -1);
+}
+
+static void key_pid(sbuf_t *k, char kind, const char *client, size_t len, uint16_t pid)
+{
+    store_key_client(k, kind, client, len);
+    sbuf_u16(k, pid);
+}
+
+static int put_inflight(store_batch_t *b, const store_inflight_t *o, int32_t delta)
+{
+    if (!str_ok(o->client_id) || o->msg_id == 0) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    key_pid(&k, SK_OUT, (const char *)o->client_id.p, o->client_id.len, o->packet_id);
+    store_enc_inflight(&v, o);
+    if (delta == 0) return batch_apply(b, &k, &v);
+    return batch_apply_ref(b, &k, &v, o->msg_id, delta);
+}
+
+int store_batch_put_inflight(store_batch_t *b, const store_inflight_t *o)
+{
+    return put_inflight(b, o, 1);
+}
+
+int store_batch_update_inflight(store_batch_t *b, const store_inflight_t *o)
+{
+    return put_inflight(b, o, 0);
+}
+
+int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len, uint16_t packet_id,
+                             uint64_t msg_id)
+{
+    if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    key_pid(&k, SK_OUT, client, len, packet_id);
+    return batch_apply_ref(b, &k, NULL, msg_id, -1);
+}
+
+int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id)
+{
+    if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    key_pid(&k, SK_IN, client, len, packet_id);
+    return batch_apply(b, &k, &v);
+}
+
+int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id)
+{
+    if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
+    sbuf_t k;
+    sbuf_init(&k);
+    key_pid(&k, SK_IN, client, len, packet_id);
+    return batch_apply(b, &k, NULL);
+}
+
+static int put_blob(store_batch_t *b, char kind, uint64_t seq, const void *data, size_t len)
+{
+    if ((!data && len) || len > UINT32_MAX) return STORE_ERR_INVALID;
+    sbuf_t k, v;
+    sbuf_init(&k);
+    sbuf_init(&v);
+    store_key_num(&k, kind, seq);
+    sbuf_raw(&v, data, len);
+    return batch_apply(b, &k, &v);
+}
+
+static int del_blob(store_batch_t *b, char kind, uint64_t seq)
+{
+    sbuf_t k;
+    sbuf_init(&k);
+    store_key_num(&k, kind, seq);
+    return batch_apply(b, &k, NULL);
+}
+
+int store_batch_put_spool(store_batch_t *b, uint64_t seq, const void *data, size_t len)
+{
+    return put_blob(b, SK_SPOOL, seq, data, len);
+}
+
+int store_batch_del_spool(store_batch_t *b, uint64_t seq)
+{
+    return del_blob(b, SK_SPOOL, seq);
+}
+
+int store_batch_put_dead(store_batch_t *b, uint64_t seq, const void *data, size_t len)
+{
+    return put_blob(b, SK_DEAD, seq, data, len);
+}
+
+int store_batch_del_dead(store_batch_t *b, uint64_t seq)
+{
+    return del_blob(b, SK_DEAD, seq);
+}
+
+int store_delete_client_state(store_batch_t *b, const char *client, size_t len, unsigned what)
+{
+    if (!store_name_ok(client, len) || (what & ~(unsigned)STORE_CLIENT_ALL) || what == 0)
+        return STORE_ERR_INVALID;
+    store_rangedel_t *r = realloc(b->ranges, (b->nranges + 1) * sizeof(*r));
+    if (!r) return STORE_ERR_NOMEM;
+    b->ranges = r;
+    char *copy = malloc(len);
+    leveldb_writebatch_t *fresh = leveldb_writebatch_create();
+    if (!copy || !fresh) {
+        free(copy);
+        if (fresh) leveldb_writebatch_destroy(fresh);
+        return STORE_ERR_NOMEM;
+    }
+    memcpy(copy, client, len);
+    r = &b->ranges[b->nranges++];
+    r->before = b->wb;
+    r->client = copy;
+    r->len = len;
+    r->what = what;
+    b->wb = fresh;
+    b->ops++;
+    return STORE_OK;
+}

@@ -1,0 +1,180 @@
+/*
+ * store_int.h - what the store's own files share: key and value encoding,
+ * the batch layout, the reference map and the store struct. Not installed;
+ * nothing outside store/ includes it.
+ */
+#ifndef SLUICE_STORE_INT_H
+#define SLUICE_STORE_INT_H
+
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store.h"
+
+/* Record kinds: the first key byte, followed by '/'. */
+enum {
+    SK_SESSION = 's',
+    SK_SUB = 'u',
+    SK_RETAINED = 'r',
+    SK_MSG = 'm',
+    SK_QUEUE = 'q',
+    SK_OUT = 'o',
+    SK_IN = 'i',
+    SK_SPOOL = 'k',
+    SK_DEAD = 'd',
+};
+#define STORE_META_KEY "!format"
+#define STORE_NAME_MAX 65535u
+
+/* ---- growable byte buffer (keys and values) ---- */
+typedef struct sbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+    uint8_t inline_[128];
+} sbuf_t;
+
+void sbuf_init(sbuf_t *b);
+void sbuf_free(sbuf_t *b);
+void sbuf_raw(sbuf_t *b, const void *p, size_t n);
+void sbuf_u8(sbuf_t *b, uint8_t v);
+void sbuf_u16(sbuf_t *b, uint16_t v);
+void sbuf_u32(sbuf_t *b, uint32_t v);
+void sbuf_u64(sbuf_t *b, uint64_t v);
+void sbuf_str(sbuf_t *b, mqtt_str_t s); /* u32 length + bytes */
+
+/* ---- reader over a stored value ---- */
+typedef struct sread {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad;
+} sread_t;
+
+uint8_t sread_u8(sread_t *r);
+uint16_t sread_u16(sread_t *r);
+uint32_t sread_u32(sread_t *r);
+uint64_t sread_u64(sread_t *r);
+mqtt_str_t sread_str(sread_t *r);
+uint64_t store_be64(const uint8_t *p);
+uint16_t store_be16(const uint8_t *p);
+
+/* ---- keys ---- */
+bool store_name_ok(const char *s, size_t len);
+void store_key_name(sbuf_t *k, char kind, const char *name, size_t len);
+/* kind/<client>\0 (the prefix of all that client's records of a kind) */
+void store_key_client(sbuf_t *k, char kind, const char *client, size_t len);
+void store_key_num(sbuf_t *k, char kind, uint64_t n);
+
+/* ---- values ---- */
+void store_enc_session(sbuf_t *v, const store_session_t *s);
+void store_enc_sub(sbuf_t *v, const store_sub_t *s);
+void store_enc_retained(sbuf_t *v, const store_retained_t *r);
+void store_enc_msg(sbuf_t *v, const store_msg_t *m);
+void store_enc_qref(sbuf_t *v, const store_qref_t *q);
+void store_enc_inflight(sbuf_t *v, const store_inflight_t *o);
+
+/* Decoders take the whole key and value; false if either is malformed. */
+bool store_dec_session(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                       store_session_t *out);
+bool store_dec_sub(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_sub_t *out);
+bool store_dec_retained(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                        store_retained_t *out);
+bool store_dec_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_msg_t *out);
+bool store_dec_qref(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_qref_t *out);
+bool store_dec_inflight(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                        store_inflight_t *out);
+bool store_dec_inbound(const uint8_t *k, size_t kl, store_inbound_t *out);
+bool store_dec_blob(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_blob_t *out);
+
+/* ---- batches ---- */
+typedef struct store_delta {
+    uint64_t id;
+    int32_t delta; /* +1 reference, -1 reference, 0 body put */
+} store_delta_t;
+
+/* A range delete keeps batch order: `before` holds the operations added
+ * ahead of it, and the batch's wb those added after the last range. */
+typedef struct store_rangedel {
+    leveldb_writebatch_t *before;
+    char *client;
+    size_t len;
+    unsigned what;
+} store_rangedel_t;
+
+struct store_batch {
+    leveldb_writebatch_t *wb;
+    uint32_t ops;
+    uint32_t deletes;
+    uint32_t delkinds; /* bit (kind - 'a') for each kind deleted from */
+    store_delta_t *deltas;
+    size_t ndeltas, capdeltas;
+    store_rangedel_t *ranges;
+    size_t nranges;
+    /* set by store_submit */
+    store_done_fn done;
+    void *arg;
+    struct store_batch *next;
+    int result;
+};
+
+int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta);
+
+/* ---- message reference counts (store thread only, after open) ---- */
+typedef struct store_refmap {
+    uint64_t *ids; /* 0 = empty slot */
+    uint32_t *counts;
+    size_t cap, n;
+} store_refmap_t;
+
+void store_refmap_free(store_refmap_t *m);
+uint32_t store_refmap_get(const store_refmap_t *m, uint64_t id);
+/* count 0 removes the entry. false on allocation failure. */
+bool store_refmap_set(store_refmap_t *m, uint64_t id, uint32_t count);
+
+/* ---- the store ---- */
+struct store {
+    char *path;
+    store_opts_t opts;
+    /* Readers hold dblock shared while they use db; the store thread takes
+     * it exclusively only to reopen the database after a full disk. */
+    pthread_rwlock_t dblock;
+    leveldb_t *db; /* NULL while a reopen after a full disk keeps failing */
+    bool need_reopen;
+    uint64_t last_reopen_ms;
+    uint64_t last_sync_ms;
+    leveldb_options_t *dbopts;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *filter;
+    leveldb_readoptions_t *ropts;
+    leveldb_writeoptions_t *wsync, *wnosync;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    store_batch_t *head, *tail;
+    uint32_t queued;
+    bool stopping;
+    bool thread_started;
+
+    /* store thread only */
+    store_refmap_t refs;
+    uint64_t deletes_since_compact;
+    unsigned deleted_kinds; /* bitmask over SK_* letters - 'a' */
+    bool dirty;             /* STORE_SYNC_BATCH: written since the last sync */
+
+    atomic_bool degraded;
+    atomic_uint_fast64_t n_commits, n_batches, n_syncs, n_compactions, n_live;
+};
+
+/* Map a LevelDB error string to a store_err_t. */
+int store_err_from_leveldb(const char *msg);
+/* Open st->db with st->dbopts; on failure *err is LevelDB's message to free
+ * with leveldb_free(). */
+int store_db_open(store_t *st, char **err);
+uint64_t store_now_ms(void);
+/* store_write.c: recount references and drop orphan bodies (open time). */
+int store_rebuild_refs(store_t *st);
+void *store_thread_main(void *arg);
+
+#endif
