@@ -423,12 +423,12 @@ bool cfg_parse_hostport(const char *s, size_t len, char **host, uint16_t *port, 
         }
         h = s;
         hlen = (size_t)(colon - s);
-        if (hlen == 0) {
-            *why = "empty host";
-            return false;
-        }
         if (memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
             *why = "IPv6 addresses go in brackets, e.g. \"[::1]:1883\"";
+            return false;
+        }
+        if (hlen == 0) {
+            *why = "empty host";
             return false;
         }
         for (size_t i = 0; i < hlen; i++) {

@@ -27,12 +27,12 @@ typedef enum cfg_proto {
 
 typedef struct cfg_listener {
     cfg_proto_t protocol;
-    char *host;  /* "127.0.0.1", "0.0.0.0", "::" ... */
+    char *host; /* "127.0.0.1", "0.0.0.0", "::" ... */
     uint16_t port;
-    char *path;  /* ws/wss: URL path, default "/mqtt" */
-    char *cert;  /* mqtts/wss: PEM certificate file (required) */
-    char *key;   /* mqtts/wss: PEM private key file (required) */
-    char *ca;    /* optional: CA file; if set, client certificates are required */
+    char *path; /* ws/wss: URL path, default "/mqtt" */
+    char *cert; /* mqtts/wss: PEM certificate file (required) */
+    char *key;  /* mqtts/wss: PEM private key file (required) */
+    char *ca;   /* optional: CA file; if set, client certificates are required */
 } cfg_listener_t;
 
 typedef enum cfg_sync {
@@ -52,9 +52,9 @@ typedef enum cfg_ack { CFG_ACK_DEFAULT, CFG_ACK_KAFKA, CFG_ACK_LOCAL } cfg_ack_t
 /* bridge.to_kafka[i]; templates are validated ({N}, {topic}, {clientid},
  * {username}, {node}) but kept as text: the bridge compiles them. */
 typedef struct cfg_to_kafka {
-    char *match;     /* MQTT topic filter, validated */
-    char *topic;     /* Kafka topic template (required) */
-    char *key;       /* template, default "{topic}" */
+    char *match; /* MQTT topic filter, validated */
+    char *topic; /* Kafka topic template (required) */
+    char *key;   /* template, default "{topic}" */
     cfg_kv_t *headers;
     size_t n_headers;
     cfg_format_t format;
@@ -83,19 +83,19 @@ typedef struct cfg {
     char *node_id;  /* default: host name */
 
     struct {
-        uint32_t max_packet_size;    /* default 1 MiB (1048576) */
-        uint16_t max_inflight;       /* per session, QoS 1/2 out; default 32 */
-        uint32_t max_queued;         /* per offline/slow session; default 1000 */
-        uint32_t max_out_bytes;      /* per connection output buffer; default 4 MiB */
-        uint16_t keepalive_max;      /* server keep alive cap, 0 = none; default 0 */
-        uint32_t max_session_expiry; /* seconds; default 0xFFFFFFFF (no cap) */
-        uint16_t receive_maximum;    /* advertised to MQTT 5 clients; default 64 */
-        uint16_t topic_alias_maximum;/* advertised; default 16 */
-        bool retain_available;       /* default true */
-        bool allow_anonymous;        /* default true */
+        uint32_t max_packet_size;        /* default 1 MiB (1048576) */
+        uint16_t max_inflight;           /* per session, QoS 1/2 out; default 32 */
+        uint32_t max_queued;             /* per offline/slow session; default 1000 */
+        uint32_t max_out_bytes;          /* per connection output buffer; default 4 MiB */
+        uint16_t keepalive_max;          /* server keep alive cap, 0 = none; default 0 */
+        uint32_t max_session_expiry;     /* seconds; default 0xFFFFFFFF (no cap) */
+        uint16_t receive_maximum;        /* advertised to MQTT 5 clients; default 64 */
+        uint16_t topic_alias_maximum;    /* advertised; default 16 */
+        bool retain_available;           /* default true */
+        bool allow_anonymous;            /* default true */
         bool allow_zero_length_clientid; /* default true */
-        char *response_information;  /* NULL = none */
-        uint32_t sys_interval;       /* $SYS period in seconds, 0 = off; default 10 */
+        char *response_information;      /* NULL = none */
+        uint32_t sys_interval;           /* $SYS period in seconds, 0 = off; default 10 */
     } mqtt;
 
     struct {
@@ -104,7 +104,7 @@ typedef struct cfg {
     } persistence;
 
     struct {
-        char *bootstrap;    /* NULL = no Kafka */
+        char *bootstrap; /* NULL = no Kafka */
         cfg_kv_t *properties;
         size_t n_properties;
     } kafka;
@@ -114,9 +114,9 @@ typedef struct cfg {
         size_t n_to_kafka;
         cfg_from_kafka_t *from_kafka;
         size_t n_from_kafka;
-        uint32_t spool_after_ms;   /* default 5000 */
-        uint64_t spool_max_bytes;  /* default 1 GiB */
-        char *dead_letter_topic;   /* NULL = local quarantine */
+        uint32_t spool_after_ms;  /* default 5000 */
+        uint64_t spool_max_bytes; /* default 1 GiB */
+        char *dead_letter_topic;  /* NULL = local quarantine */
     } bridge;
 
     struct {
