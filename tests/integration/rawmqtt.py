@@ -475,12 +475,11 @@ class RawClient:
             self.backlog = skipped + self.backlog
 
     def no_packet(self, timeout):
-        """True if nothing arrives within timeout (connection may stay open)."""
+        """True if nothing arrives within timeout; raises Closed if the
+        connection closes meanwhile."""
         try:
             p = self.recv_packet(timeout)
         except Timeout:
-            return True
-        except Closed:
             return True
         self.backlog.insert(0, p)
         return False

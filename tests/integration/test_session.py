@@ -1,0 +1,124 @@
+"""Clean vs persistent sessions, offline queueing, max_queued."""
+
+import unittest
+
+import rawmqtt as R
+from harness import BrokerTestCase
+
+
+def drain(c, quiet=1.5, limit=10000):
+    """All PUBLISHes (acked) until nothing arrives for `quiet` seconds."""
+    got = []
+    while len(got) < limit:
+        if c.no_packet(quiet):
+            return got
+        p = c.recv_packet(1)
+        if p.type == R.PUBLISH:
+            c.ack(p)
+            got.append(p)
+    return got
+
+
+class SessionTest(BrokerTestCase):
+
+    def test_persistent_session_keeps_subscriptions(self):
+        cid, t = self.uid("ps"), self.uid("pst")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1)])
+        c.disconnect()
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        p = self.client(self.uid())
+        p.publish(t, b"still-subscribed", qos=1)
+        self.assertEqual(c.recv_publish().payload, b"still-subscribed")
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_offline_qos1_and_qos2_messages_queued(self):
+        cid, t = self.uid("q"), self.uid("qt")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 2)])
+        c.disconnect()
+        p = self.client(self.uid())
+        p.publish(t, b"one", qos=1, pid=1)
+        p.publish(t, b"two", qos=2, pid=2)
+        p.publish(t, b"three", qos=1, pid=3)
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        got = [(m.payload, m.qos) for m in drain(c)]
+        self.assertEqual(got, [(b"one", 1), (b"two", 2), (b"three", 1)])
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_clean_session_discards_state(self):
+        cid, t = self.uid("cs"), self.uid("cst")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1)])
+        c.disconnect()
+        p = self.client(self.uid())
+        p.publish(t, b"queued-then-dropped", qos=1)
+        c = self.raw()
+        self.assertFalse(c.connect(cid, clean=True).session_present)
+        p.publish(t, b"not-subscribed", qos=1, pid=2)
+        self.assertTrue(c.no_packet(1.0), "clean session got messages")
+        c.disconnect()
+        # and the old persistent session is gone for good
+        c = self.raw()
+        self.assertFalse(c.connect(cid, clean=False).session_present)
+        p.publish(t, b"still-not", qos=1, pid=3)
+        self.assertTrue(c.no_packet(1.0))
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_clean_session_client_not_queued_while_away(self):
+        cid, t = self.uid("cq"), self.uid("cqt")
+        c = self.client(cid, clean=True)
+        c.subscribe([(t, 1)])
+        c.disconnect()
+        p = self.client(self.uid())
+        p.publish(t, b"x", qos=1)
+        c = self.raw()
+        self.assertFalse(c.connect(cid, clean=False).session_present)
+        self.assertTrue(c.no_packet(1.0))
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_unsubscribe_persists_in_session(self):
+        cid, t = self.uid("us"), self.uid("ust")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1), (t + "/b", 1)])
+        c.unsubscribe([t])
+        c.disconnect()
+        p = self.client(self.uid())
+        p.publish(t, b"no", qos=1, pid=1)
+        p.publish(t + "/b", b"yes", qos=1, pid=2)
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        self.assertEqual([m.payload for m in drain(c)], [b"yes"])
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+
+class MaxQueuedTest(BrokerTestCase):
+    broker_mqtt = {"max_queued": 10}
+
+    def test_max_queued_bounds_offline_queue(self):
+        cid, t = self.uid("mq"), self.uid("mqt")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1)])
+        c.disconnect()
+        p = self.client(self.uid())
+        for i in range(20):
+            p.publish(t, b"%d" % i, qos=1, pid=i + 1)
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        got = [int(m.payload) for m in drain(c)]
+        self.assertGreaterEqual(len(got), 1, "nothing was queued")
+        self.assertLessEqual(len(got), 10, "got %r" % got)
+        self.assertEqual(got, sorted(got), "queued messages out of order")
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()
