@@ -441,7 +441,7 @@ class RawClient:
             try:
                 d = self.t.recv(left)
             except socket.timeout:
-                raise Timeout("no packet within %.1fs" % timeout)
+                raise Timeout("no packet within %.1fs" % timeout) from None
             except OSError as e:
                 d = b""
             if not d:
