@@ -118,14 +118,8 @@ static int check_meta(store_t *st, const char **why)
         if (bad) return STORE_ERR_CORRUPT;
         return version > STORE_FORMAT_VERSION ? STORE_ERR_VERSION : STORE_OK;
     }
-    leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
-    leveldb_iter_seek_to_first(it);
-    bool empty = !leveldb_iter_valid(it);
-    leveldb_iter_destroy(it);
-    if (!empty) {
-        *why = "meta record missing";
-        return STORE_ERR_CORRUPT;
-    }
+    /* New database, or one whose meta record a repair could not save:
+     * version 1 is the only format so far, so (re)write it. */
     sbuf_t b;
     sbuf_init(&b);
     sbuf_u32(&b, STORE_FORMAT_VERSION);

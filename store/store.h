@@ -160,7 +160,8 @@ typedef struct store_retained {
 
 /* m/<id>: a message body shared by queues and in-flight records. */
 typedef struct store_msg {
-    uint64_t id; /* unique, never reused; see store_last_msg_id() */
+    uint64_t id; /* >= 1, unique among bodies alive; after a restart continue
+                  * from store_last_msg_id() + 1 */
     mqtt_str_t topic;
     mqtt_str_t payload;
     mqtt_str_t props; /* encoded MQTT 5 properties, opaque here */
@@ -172,7 +173,7 @@ typedef struct store_msg {
 /* q/<client>\0<seq>: a message waiting in a client's queue. */
 typedef struct store_qref {
     mqtt_str_t client_id;
-    uint64_t seq; /* per client, increasing; see store_queue_last_seq() */
+    uint64_t seq; /* per client, from 1, increasing; store_queue_last_seq() */
     uint64_t msg_id;
     uint8_t qos; /* granted QoS of this delivery */
 } store_qref_t;
@@ -198,7 +199,8 @@ typedef struct store_inbound {
     uint16_t packet_id;
 } store_inbound_t;
 
-/* k/<seq> bridge spool and d/<seq> dead letters: opaque bytes. */
+/* k/<seq> bridge spool and d/<seq> dead letters: opaque bytes. Sequence
+ * numbers start at 1, so that after_seq = 0 in a scan means "from the start". */
 typedef struct store_blob {
     uint64_t seq;
     mqtt_str_t data;

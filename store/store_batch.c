@@ -177,7 +177,7 @@ static void key_queue(sbuf_t *k, const char *client, size_t len, uint64_t seq)
 
 int store_batch_put_queue(store_batch_t *b, const store_qref_t *q)
 {
-    if (!str_ok(q->client_id) || q->msg_id == 0) return STORE_ERR_INVALID;
+    if (!str_ok(q->client_id) || q->msg_id == 0 || q->seq == 0) return STORE_ERR_INVALID;
     sbuf_t k, v;
     sbuf_init(&k);
     sbuf_init(&v);
@@ -255,7 +255,7 @@ int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, ui
 
 static int put_blob(store_batch_t *b, char kind, uint64_t seq, const void *data, size_t len)
 {
-    if ((!data && len) || len > UINT32_MAX) return STORE_ERR_INVALID;
+    if (seq == 0 || (!data && len) || len > UINT32_MAX) return STORE_ERR_INVALID;
     sbuf_t k, v;
     sbuf_init(&k);
     sbuf_init(&v);
