@@ -1,0 +1,405 @@
+/*
+ * brk.h - the broker's internal types, shared by the files of broker/ only.
+ *
+ * Threads and locks (the whole contract; read before touching anything):
+ * - W workers, each owning one lws_context. A connection (brk_conn_t) lives
+ *   on one worker for its whole life and only that worker touches it, except
+ *   for the atomic `refs` and `kill` fields.
+ * - A session (brk_session_t) is shared: any worker may deliver into it.
+ *   Everything in it below `lock` is guarded by `lock`. `conn`/`home` say
+ *   where it is attached (NULL when offline).
+ * - The subscription index (brk_subs_t) is guarded by an rwlock. Routing
+ *   holds the read lock while it delivers into sessions; subscribe,
+ *   unsubscribe and session destruction take the write lock. Lock order:
+ *   registry -> subs -> session. Never take the subs lock holding a session
+ *   lock.
+ * - Cross-worker hand-off goes through the target worker's inbox (a mutex-
+ *   guarded vector swapped out by the owner) plus lws_cancel_service().
+ */
+#ifndef SLUICE_BRK_H
+#define SLUICE_BRK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "mqtt.h"
+
+struct lws;
+struct lws_context;
+struct lws_vhost;
+typedef struct brk brk_t;
+typedef struct brk_worker brk_worker_t;
+typedef struct brk_conn brk_conn_t;
+typedef struct brk_session brk_session_t;
+
+/* Relaxed counters: written by one thread, read by the $SYS publisher. */
+typedef _Atomic uint64_t brk_counter_t;
+static inline void brk_count(brk_counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline uint64_t brk_read(brk_counter_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+int64_t brk_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t brk_wall_s(void); /* CLOCK_REALTIME seconds */
+void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+enum { BRK_LOG_ERROR, BRK_LOG_WARN, BRK_LOG_INFO, BRK_LOG_DEBUG };
+
+/* ---- messages (msg.c) ------------------------------------------------ */
+
+/* One encoded PUBLISH, shared by every subscriber of the same variant.
+ * For QoS > 0 the packet identifier at pid_off is patched per subscriber. */
+typedef struct brk_frame {
+    uint32_t len;
+    uint32_t pid_off;
+    uint8_t bytes[];
+} brk_frame_t;
+
+/*
+ * An immutable, refcounted application message. topic, payload and the
+ * forwardable MQTT 5 properties (payload format, content type, response
+ * topic, correlation data, user properties; pre-encoded, without message
+ * expiry, topic alias or subscription ids) live in one allocation.
+ */
+typedef struct brk_msg {
+    _Atomic uint32_t refs;
+    uint8_t qos;
+    bool retain;
+    uint16_t topic_len;
+    uint32_t payload_len;
+    uint32_t props_len;
+    int64_t expire_at_ms; /* brk_now_ms() deadline, 0 = never */
+    const void *origin;   /* publishing session, for no-local; never dereferenced */
+    uint64_t store_id;
+    /* cached frames: [v5][qos][retain]; built lazily, published by CAS */
+    _Atomic(brk_frame_t *) frames[2][3][2];
+    const char *topic;
+    const uint8_t *payload;
+    const uint8_t *props;
+    uint8_t data[];
+} brk_msg_t;
+
+brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
+                       uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain);
+/* props blob of a decoded PUBLISH/will: the forwardable properties. */
+uint32_t brk_msg_props_size(const mqtt_props_t *p);
+void brk_msg_props_write(const mqtt_props_t *p, uint8_t *dst, uint32_t len);
+static inline brk_msg_t *brk_msg_ref(brk_msg_t *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+void brk_msg_unref(brk_msg_t **m);
+/* Frame for (version, qos, retain) with no per-subscriber properties. */
+const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain);
+/* Encode a PUBLISH of m with per-subscriber properties into dst. */
+int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool dup, uint16_t pid,
+                   const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
+                   size_t cap);
+int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
+                        const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left);
+
+/* ---- subscription index (subs.c) ------------------------------------- */
+
+#define BRK_MAX_SUB_IDS 4
+
+typedef struct brk_sub {
+    brk_session_t *s;
+    uint8_t options; /* MQTT_SUBOPT_* */
+    uint32_t sub_id; /* 0 = none */
+} brk_sub_t;
+
+/* One matched delivery target, after merging overlapping subscriptions. */
+typedef struct brk_match {
+    brk_session_t *s;
+    uint8_t qos;
+    bool rap; /* retain as published */
+    uint8_t n_sub_ids;
+    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+} brk_match_t;
+
+typedef struct brk_matches {
+    brk_match_t *v;
+    uint32_t n, cap;
+    uint32_t nodes; /* how many index nodes contributed (merge needed if > 1) */
+} brk_matches_t;
+
+typedef struct brk_subs brk_subs_t;
+brk_subs_t *brk_subs_new(void);
+void brk_subs_free(brk_subs_t *t);
+/* Write-locked inside. Returns 1 if the subscription is new, 0 if it
+ * replaced an existing one of the same session and filter, <0 on ENOMEM. */
+int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s, uint8_t options,
+                 uint32_t sub_id);
+/* Returns true if the session had that subscription. */
+bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s);
+void brk_subs_rdlock(brk_subs_t *t);
+void brk_subs_unlock(brk_subs_t *t);
+/* Collect matches for a topic (caller holds the read lock); overlapping
+ * subscriptions of one session are merged. out is reused between calls. */
+int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *origin,
+                   brk_matches_t *out);
+uint64_t brk_subs_count(brk_subs_t *t);
+
+/* ---- retained (retain.c) ---------------------------------------------- */
+
+typedef struct brk_retain brk_retain_t;
+brk_retain_t *brk_retain_new(void);
+void brk_retain_free(brk_retain_t *r);
+/* Takes a reference to m; an empty payload deletes. */
+void brk_retain_set(brk_retain_t *r, brk_msg_t *m);
+/* Calls fn for every retained message matching filter (with a ref the
+ * callee must drop). */
+void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
+                      void (*fn)(void *arg, brk_msg_t *m), void *arg);
+uint64_t brk_retain_count(brk_retain_t *r);
+
+/* ---- sessions (session.c) --------------------------------------------- */
+
+typedef struct brk_delivery {
+    brk_msg_t *msg;
+    uint8_t qos;
+    bool retain;
+    uint8_t n_sub_ids;
+    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+} brk_delivery_t;
+
+enum { BRK_INF_FREE, BRK_INF_PUBACK, BRK_INF_PUBREC, BRK_INF_PUBCOMP };
+
+typedef struct brk_inflight {
+    brk_delivery_t d;
+    uint16_t pid;
+    uint8_t state;
+} brk_inflight_t;
+
+typedef struct brk_subrec {
+    char *filter;
+    uint16_t len;
+    uint8_t options;
+    uint32_t sub_id;
+} brk_subrec_t;
+
+struct brk_session {
+    _Atomic uint32_t refs;
+    char *client_id;
+    uint16_t id_len;
+    brk_t *b;
+
+    pthread_mutex_t lock;
+    brk_conn_t *conn;   /* attached connection, NULL when offline */
+    brk_worker_t *home; /* worker of conn */
+    bool ready;         /* queued in home's inbox */
+    bool registered;    /* in the registry */
+    uint8_t version;
+    uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
+    int64_t offline_since_ms;
+
+    /* FIFO of deliveries not yet written (ring). */
+    brk_delivery_t *q;
+    uint32_t q_head, q_len, q_cap;
+
+    /* outbound QoS 1/2 in send order */
+    brk_inflight_t *inf;
+    uint32_t inf_len, inf_cap;
+    uint16_t next_pid;
+
+    /* inbound QoS 2 packet ids awaiting PUBREL */
+    uint16_t *in2;
+    uint32_t in2_len, in2_cap;
+
+    /* subscriptions, for unsubscribe-all and persistence */
+    brk_subrec_t *subs;
+    uint32_t n_subs, cap_subs;
+
+    brk_counter_t dropped;
+};
+
+brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len);
+static inline brk_session_t *brk_session_ref(brk_session_t *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+void brk_session_unref(brk_session_t *s);
+/* Deliver into s (any thread; takes s->lock). */
+void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+/* Move queued deliveries into the attached conn's output (home worker). */
+void brk_session_drain(brk_session_t *s, brk_worker_t *w);
+/* Drop every subscription and queued/in-flight message (clean start). */
+void brk_session_clear(brk_session_t *s);
+/* Acknowledgement from the client; returns false if pid is unknown. */
+bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
+/* Re-send in-flight messages after reconnect (DUP set), then queued ones. */
+void brk_session_resume(brk_session_t *s, brk_conn_t *c);
+/* Inbound QoS 2 ids (s->lock held inside). */
+bool brk_session_in2_add(brk_session_t *s, uint16_t pid);    /* false if already there */
+bool brk_session_in2_remove(brk_session_t *s, uint16_t pid); /* false if absent */
+
+/* ---- connections (conn.c) --------------------------------------------- */
+
+enum { BRK_TRANSPORT_RAW, BRK_TRANSPORT_WS, BRK_TRANSPORT_TLS_RAW };
+
+struct brk_conn {
+    _Atomic uint32_t refs; /* lws owns one until close; inbox items one each */
+    _Atomic bool kill;     /* set by a takeover on another worker */
+    uint8_t kill_reason;
+    brk_worker_t *w;
+    struct lws *wsi; /* NULL once lws closed it */
+    int fd;
+    uint8_t transport;
+    const cfg_listener_t *listener;
+    uint64_t id;
+    char peer[48];
+
+    uint8_t *in;
+    uint32_t in_len, in_cap;
+    uint8_t *out; /* LWS_PRE bytes of headroom, then out_len bytes of frames */
+    uint32_t out_off, out_len, out_cap;
+    bool want_write;
+
+    bool connected; /* CONNECT accepted */
+    bool closing;
+    bool disconnected_cleanly; /* DISCONNECT received: no will */
+    uint8_t version;
+    uint16_t keepalive;
+    int64_t last_rx_ms;
+    brk_session_t *session;
+    char *username;
+
+    /* MQTT 5 limits of the client */
+    uint32_t max_packet; /* 0 = none */
+    uint16_t receive_max;
+    uint16_t alias_max_in;  /* what we accept */
+    mqtt_str_t *aliases_in; /* inbound topic alias table (owned copies) */
+    bool request_problem_info;
+
+    brk_msg_t *will;
+    uint32_t will_delay;
+
+    brk_conn_t *next, *prev; /* worker's list */
+};
+
+brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
+                         const cfg_listener_t *l);
+/* Bytes from the transport; returns -1 if the connection must close. */
+int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n);
+/* Reserve n bytes of output; NULL if over the connection's limit. */
+uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n);
+void brk_conn_out_commit(brk_conn_t *c, size_t n);
+int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt);
+bool brk_conn_out_full(const brk_conn_t *c);
+/* Ask for a WRITEABLE callback (once per loop pass). */
+void brk_conn_want_write(brk_conn_t *c);
+/* Write pending output; returns -1 when the connection must close now. */
+int brk_conn_write(brk_conn_t *c);
+/* Mark for close after pending output (idempotent). reason is a MQTT 5
+ * reason code sent in DISCONNECT to v5 clients when > 0 and connected. */
+void brk_conn_close(brk_conn_t *c, uint8_t reason);
+/* lws closed the wsi: detach from the session, publish the will. */
+void brk_conn_closed(brk_conn_t *c);
+void brk_conn_unref(brk_conn_t *c);
+
+/* packet handlers (handle_*.c): return 0, or -1 to close (after calling
+ * brk_conn_close with the reason). */
+int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p);
+int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p);
+int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p);
+int brk_handle_unsubscribe(brk_conn_t *c, mqtt_subscribe_t *p);
+int brk_handle_ack(brk_conn_t *c, mqtt_type_t type, mqtt_ack_t *p);
+int brk_handle_disconnect(brk_conn_t *c, mqtt_reason_pkt_t *p);
+int brk_handle_auth(brk_conn_t *c, mqtt_reason_pkt_t *p);
+
+/* ---- routing (route.c) ------------------------------------------------- */
+
+/* Route m to every matching subscriber and update retained state. Any
+ * worker thread (w) or NULL for non-worker threads. Returns subscriber
+ * count. */
+uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
+
+/* ---- workers (worker.c) ------------------------------------------------ */
+
+enum { BRK_INBOX_READY, BRK_INBOX_KILL };
+typedef struct brk_inbox_item {
+    uint8_t kind;
+    union {
+        brk_session_t *s;
+        brk_conn_t *c;
+    } u;
+} brk_inbox_item_t;
+
+typedef struct brk_wstats {
+    brk_counter_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, conns, bad_packets;
+} brk_wstats_t;
+
+struct brk_worker {
+    brk_t *b;
+    int index;
+    pthread_t thread;
+    struct lws_context *ctx;
+    struct lws_vhost **vhosts; /* one per listener */
+    int *listen_fds;
+
+    pthread_mutex_t inbox_lock;
+    brk_inbox_item_t *inbox;
+    uint32_t inbox_len, inbox_cap;
+    brk_inbox_item_t *inbox_spare;
+    uint32_t inbox_spare_cap;
+
+    brk_conn_t *conns; /* list of live connections */
+    uint32_t n_conns;
+    brk_matches_t matches; /* scratch for routing */
+    brk_wstats_t st;
+    int64_t next_sys_ms;
+    uint64_t next_conn_id;
+    int reserve_fd; /* spare fd for EMFILE */
+    void *tick;     /* lws timer, owned by worker.c */
+    void **listens; /* one per listener, owned by worker.c */
+};
+
+int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+
+/* ---- the broker (broker.c) --------------------------------------------- */
+
+struct brk {
+    const cfg_t *cfg;
+    int n_workers;
+    brk_worker_t *workers;
+    brk_subs_t *subs;
+    brk_retain_t *retain;
+
+    pthread_mutex_t reg_lock; /* the session registry */
+    brk_session_t **reg;      /* open hash by client id */
+    uint32_t reg_cap, reg_len;
+    uint64_t next_assigned_id;
+
+    int64_t start_ms;
+    int log_level;
+    _Atomic bool stopping;
+    brk_counter_t sessions_expired;
+};
+
+brk_t *brk_new(const cfg_t *cfg);
+int brk_start(brk_t *b);
+void brk_stop(brk_t *b);
+void brk_free(brk_t *b);
+/* Registry (lock held by caller with brk_reg_lock). */
+brk_session_t *brk_reg_find(brk_t *b, const char *id, uint16_t len);
+void brk_reg_insert(brk_t *b, brk_session_t *s);
+void brk_reg_remove(brk_t *b, brk_session_t *s);
+/* End a session for good: unsubscribe all, drop its queue, unregister. */
+void brk_session_end(brk_t *b, brk_session_t *s);
+/* $SYS and periodic broker duties (worker 0's tick). */
+void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
+void brk_expire_sessions(brk_t *b, int64_t now);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * broker.c - the broker object: shared indexes, the session registry, the
+ * workers' lifecycle, and the periodic duties (session expiry).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "brk.h"
+
+int64_t brk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t brk_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
+{
+    if (level > b->log_level) return;
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02dZ %s %s %s\n", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, names[level], id, msg);
+}
+
+static uint32_t id_hash(const char *p, uint16_t n)
+{
+    uint32_t h = 2166136261u;
+    for (uint16_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+/* Open addressing with tombstones would complicate removal; the registry
+ * uses linear probing with backward-shift deletion instead. */
+static uint32_t reg_slot(brk_t *b, const char *id, uint16_t len)
+{
+    uint32_t mask = b->reg_cap - 1;
+    for (uint32_t i = id_hash(id, len) & mask;; i = (i + 1) & mask) {
+        brk_session_t *s = b->reg[i];
+        if (!s || (s->id_len == len && memcmp(s->client_id, id, len) == 0)) return i;
+    }
+}
+
+brk_session_t *brk_reg_find(brk_t *b, const char *id, uint16_t len)
+{
+    return b->reg[reg_slot(b, id, len)];
+}
+
+static void reg_grow(brk_t *b)
+{
+    uint32_t old_cap = b->reg_cap;
+    brk_session_t **old = b->reg;
+    brk_session_t **n = calloc((size_t)old_cap * 2, sizeof(*n));
+    if (!n) return;
+    b->reg = n;
+    b->reg_cap = old_cap * 2;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i]) b->reg[reg_slot(b, old[i]->client_id, old[i]->id_len)] = old[i];
+    free(old);
+}
+
+void brk_reg_insert(brk_t *b, brk_session_t *s)
+{
+    if ((b->reg_len + 1) * 2 > b->reg_cap) reg_grow(b);
+    b->reg[reg_slot(b, s->client_id, s->id_len)] = s;
+    b->reg_len++;
+    s->registered = true;
+}
+
+void brk_reg_remove(brk_t *b, brk_session_t *s)
+{
+    uint32_t mask = b->reg_cap - 1;
+    uint32_t i = reg_slot(b, s->client_id, s->id_len);
+    if (b->reg[i] != s) return;
+    b->reg[i] = NULL;
+    b->reg_len--;
+    s->registered = false;
+    /* backward shift: move later entries of the probe chain into the hole */
+    for (uint32_t j = (i + 1) & mask; b->reg[j]; j = (j + 1) & mask) {
+        brk_session_t *e = b->reg[j];
+        uint32_t home = id_hash(e->client_id, e->id_len) & mask;
+        bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            b->reg[i] = e;
+            b->reg[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Registry lock held by the caller. */
+void brk_session_end(brk_t *b, brk_session_t *s)
+{
+    if (!s->registered) return;
+    brk_reg_remove(b, s);
+    brk_session_clear(s);
+    brk_session_unref(s);
+}
+
+void brk_expire_sessions(brk_t *b, int64_t now)
+{
+    pthread_mutex_lock(&b->reg_lock);
+    for (uint32_t i = 0; i < b->reg_cap; i++) {
+        brk_session_t *s = b->reg[i];
+        if (!s) continue;
+        pthread_mutex_lock(&s->lock);
+        bool expired = !s->conn && s->expiry != UINT32_MAX &&
+                       now - s->offline_since_ms >= (int64_t)s->expiry * 1000;
+        pthread_mutex_unlock(&s->lock);
+        if (expired) {
+            brk_session_end(b, s);
+            brk_count(&b->sessions_expired, 1);
+            i--; /* backward shift may have moved an entry into this slot */
+        }
+    }
+    pthread_mutex_unlock(&b->reg_lock);
+}
+
+brk_t *brk_new(const cfg_t *cfg)
+{
+    brk_t *b = calloc(1, sizeof(*b));
+    if (!b) return NULL;
+    b->cfg = cfg;
+    b->start_ms = brk_now_ms();
+    b->log_level = BRK_LOG_INFO;
+    if (cfg->log.level) {
+        if (!strcmp(cfg->log.level, "error"))
+            b->log_level = BRK_LOG_ERROR;
+        else if (!strcmp(cfg->log.level, "warn"))
+            b->log_level = BRK_LOG_WARN;
+        else if (!strcmp(cfg->log.level, "debug"))
+            b->log_level = BRK_LOG_DEBUG;
+    }
+    b->n_workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (b->n_workers < 1) b->n_workers = 1;
+    b->reg_cap = 1024;
+    b->reg = calloc(b->reg_cap, sizeof(*b->reg));
+    b->subs = brk_subs_new();
+    b->retain = brk_retain_new();
+    b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
+    pthread_mutex_init(&b->reg_lock, NULL);
+    if (!b->reg || !b->subs || !b->retain || !b->workers) {
+        brk_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void brk_free(brk_t *b)
+{
+    if (!b) return;
+    if (b->reg) {
+        for (uint32_t i = 0; i < b->reg_cap; i++)
+            if (b->reg[i]) {
+                brk_session_t *s = b->reg[i];
+                b->reg[i] = NULL;
+                brk_session_clear(s);
+                brk_session_unref(s);
+            }
+    }
+    free(b->reg);
+    brk_subs_free(b->subs);
+    brk_retain_free(b->retain);
+    free(b->workers);
+    pthread_mutex_destroy(&b->reg_lock);
+    free(b);
+}

@@ -1,0 +1,307 @@
+/*
+ * conn.c - one client connection: bytes in, packets out.
+ *
+ * Every transport (raw TCP, TLS, WebSocket) ends in brk_conn_feed(): framing
+ * exists once, here. Output is appended to one buffer per connection and
+ * written when lws says the socket is writable - one write per connection
+ * per loop pass, however many packets are pending.
+ *
+ * Close marks, lws reaps: brk_conn_close() only flags the connection,
+ * stops reading and asks for a last write; the WRITEABLE callback then
+ * returns -1 and lws closes the socket, calling brk_conn_closed(). The
+ * struct itself is freed when its last reference (lws's, or an inbox
+ * item's) is dropped. Only the owning worker calls these functions.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libwebsockets.h>
+
+#include "brk.h"
+
+#define OUT_INITIAL 4096
+
+brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
+                         const cfg_listener_t *l)
+{
+    brk_conn_t *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    atomic_init(&c->refs, 1);
+    c->w = w;
+    c->wsi = wsi;
+    c->fd = lws_get_socket_fd(wsi);
+    c->transport = transport;
+    c->listener = l;
+    c->id = ++w->next_conn_id;
+    c->last_rx_ms = brk_now_ms();
+    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    brk_count(&w->st.conns, 1);
+    return c;
+}
+
+void brk_conn_unref(brk_conn_t *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+    free(c);
+}
+
+uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n)
+{
+    size_t used = c->out_len - c->out_off;
+    if (c->out_off && c->out_len + n > c->out_cap) {
+        memmove(c->out + LWS_PRE, c->out + LWS_PRE + c->out_off, used);
+        c->out_off = 0;
+        c->out_len = (uint32_t)used;
+    }
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : OUT_INITIAL;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->out, LWS_PRE + cap);
+        if (!nb) return NULL;
+        c->out = nb;
+        c->out_cap = (uint32_t)cap;
+    }
+    return c->out + LWS_PRE + c->out_len;
+}
+
+void brk_conn_out_commit(brk_conn_t *c, size_t n)
+{
+    c->out_len += (uint32_t)n;
+}
+
+bool brk_conn_out_full(const brk_conn_t *c)
+{
+    return c->out_len - c->out_off >= c->w->b->cfg->mqtt.max_out_bytes;
+}
+
+void brk_conn_want_write(brk_conn_t *c)
+{
+    if (c->want_write || !c->wsi) return;
+    c->want_write = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
+{
+    uint8_t version = c->version ? c->version : MQTT_V311;
+    int n = mqtt_encode_size(version, pkt);
+    if (n < 0) return n;
+    uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
+    if (!dst) return MQTT_ERR_NOSPACE;
+    n = mqtt_encode(dst, (size_t)n, version, pkt);
+    if (n < 0) return n;
+    brk_conn_out_commit(c, (size_t)n);
+    brk_conn_want_write(c);
+    return n;
+}
+
+void brk_conn_close(brk_conn_t *c, uint8_t reason)
+{
+    if (c->closing) return;
+    c->closing = true;
+    if (reason && c->connected && c->version == MQTT_V5) {
+        mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
+        brk_conn_send_packet(c, &p);
+    }
+    if (!c->wsi) return;
+    lws_rx_flow_control(c->wsi, 0);
+    /* if the peer never lets us write, lws reaps it anyway */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
+    c->want_write = false;
+    brk_conn_want_write(c);
+}
+
+int brk_conn_write(brk_conn_t *c)
+{
+    c->want_write = false;
+    uint32_t pending = c->out_len - c->out_off;
+    if (pending) {
+        uint8_t *p = c->out + LWS_PRE + c->out_off;
+        if (c->transport == BRK_TRANSPORT_RAW) {
+            ssize_t n = send(c->fd, p, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+            if (n > 0) {
+                c->out_off += (uint32_t)n;
+                brk_count(&c->w->st.bytes_out, (uint64_t)n);
+            }
+        } else {
+            if (lws_partial_buffered(c->wsi)) {
+                brk_conn_want_write(c);
+                return 0;
+            }
+            int wp = c->transport == BRK_TRANSPORT_WS ? LWS_WRITE_BINARY : LWS_WRITE_RAW;
+            if (lws_write(c->wsi, p, pending, (enum lws_write_protocol)wp) < 0) return -1;
+            c->out_off += pending; /* lws keeps what the socket did not take */
+            brk_count(&c->w->st.bytes_out, pending);
+        }
+        if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+    }
+    if (c->out_len) {
+        brk_conn_want_write(c);
+        return 0;
+    }
+    if (c->closing) return -1;
+    /* room again: pull what the session held back while the buffer was full */
+    if (c->session && c->connected) brk_session_drain(c->session, c->w);
+    return 0;
+}
+
+static void protocol_error(brk_conn_t *c, int err)
+{
+    brk_count(&c->w->st.bad_packets, 1);
+    brk_log(c->w->b, BRK_LOG_DEBUG, "SLUICE-BAD-PACKET", "%s: %s", c->peer, mqtt_strerror(err));
+    if (!c->connected && err == MQTT_ERR_BAD_PROTOCOL) {
+        /* unknown protocol level: CONNACK 0x01 in the 3.1.1 format
+         * (MQTT-3.1.2-2), which every version's client can read */
+        mqtt_packet_t p = {.type = MQTT_CONNACK, .u.connack = {.reason = MQTT_CONNACK_BAD_VERSION}};
+        c->version = MQTT_V311;
+        brk_conn_send_packet(c, &p);
+    }
+    brk_conn_close(c, mqtt_err_reason(err));
+}
+
+static int dispatch(brk_conn_t *c, mqtt_packet_t *p)
+{
+    if (!c->connected) {
+        if (p->type != MQTT_CONNECT) { /* MQTT-3.1.0-1 */
+            protocol_error(c, MQTT_ERR_PROTOCOL);
+            return -1;
+        }
+        return brk_handle_connect(c, &p->u.connect);
+    }
+    switch (p->type) {
+    case MQTT_PUBLISH:
+        return brk_handle_publish(c, &p->u.publish);
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        return brk_handle_ack(c, p->type, &p->u.ack);
+    case MQTT_SUBSCRIBE:
+        return brk_handle_subscribe(c, &p->u.sub);
+    case MQTT_UNSUBSCRIBE:
+        return brk_handle_unsubscribe(c, &p->u.sub);
+    case MQTT_PINGREQ: {
+        mqtt_packet_t r = {.type = MQTT_PINGRESP};
+        brk_conn_send_packet(c, &r);
+        return 0;
+    }
+    case MQTT_DISCONNECT:
+        return brk_handle_disconnect(c, &p->u.reason);
+    case MQTT_AUTH:
+        return brk_handle_auth(c, &p->u.reason);
+    default: /* CONNECT twice (MQTT-3.1.0-2) or a server-only packet */
+        protocol_error(c, MQTT_ERR_PROTOCOL);
+        return -1;
+    }
+}
+
+/* Decode and handle every whole packet in p; returns bytes consumed. */
+static long process(brk_conn_t *c, const uint8_t *p, size_t n)
+{
+    mqtt_limits_t lim = {.version = c->version,
+                         .max_packet_size = c->w->b->cfg->mqtt.max_packet_size};
+    size_t off = 0;
+    while (off < n && !c->closing) {
+        mqtt_packet_t pkt;
+        int rc = mqtt_decode(p + off, n - off, &lim, &pkt);
+        if (rc == MQTT_ERR_INCOMPLETE) break;
+        if (rc < 0) {
+            protocol_error(c, rc);
+            return -1;
+        }
+        off += (size_t)rc;
+        if (dispatch(c, &pkt) < 0) return -1;
+        lim.version = c->version;
+    }
+    return (long)off;
+}
+
+int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
+{
+    if (c->closing) return 0;
+    c->last_rx_ms = brk_now_ms();
+    brk_count(&c->w->st.bytes_in, n);
+    if (c->in_len == 0) {
+        long used = process(c, p, n);
+        if (used < 0) return c->closing ? 0 : -1;
+        p += used;
+        n -= (size_t)used;
+        if (!n || c->closing) return 0;
+    }
+    if (c->in_len + n > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 1024;
+        while (cap < c->in_len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->in, cap);
+        if (!nb) return -1;
+        c->in = nb;
+        c->in_cap = (uint32_t)cap;
+    }
+    memcpy(c->in + c->in_len, p, n);
+    c->in_len += (uint32_t)n;
+    long used = process(c, c->in, c->in_len);
+    if (used < 0) return c->closing ? 0 : -1;
+    memmove(c->in, c->in + used, c->in_len - (size_t)used);
+    c->in_len -= (uint32_t)used;
+    if (!c->in_len && c->in_cap > 65536) { /* a big packet passed: give memory back */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    return 0;
+}
+
+static void free_aliases(brk_conn_t *c)
+{
+    if (!c->aliases_in) return;
+    for (uint32_t i = 0; i <= c->alias_max_in; i++)
+        free((void *)c->aliases_in[i].p);
+    free(c->aliases_in);
+    c->aliases_in = NULL;
+}
+
+void brk_conn_closed(brk_conn_t *c)
+{
+    brk_worker_t *w = c->w;
+    brk_t *b = w->b;
+    c->wsi = NULL;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    w->n_conns--;
+    brk_count(&w->st.conns, (uint64_t)-1);
+
+    brk_session_t *s = c->session;
+    if (s) {
+        pthread_mutex_lock(&s->lock);
+        bool attached = s->conn == c;
+        if (attached) {
+            s->conn = NULL;
+            s->home = NULL;
+            s->offline_since_ms = brk_now_ms();
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (attached && s->expiry == 0) brk_session_end(b, s);
+        c->session = NULL;
+        if (c->will && !c->disconnected_cleanly) brk_route(b, w, c->will);
+        brk_session_unref(s);
+    }
+    brk_msg_unref(&c->will);
+    free_aliases(c);
+    free(c->username);
+    free(c->in);
+    free(c->out);
+    c->in = c->out = NULL;
+    brk_conn_unref(c);
+}

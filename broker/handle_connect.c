@@ -1,0 +1,192 @@
+/*
+ * handle_connect.c - CONNECT: validate, attach or create the session (with
+ * takeover of an existing connection on any worker), answer CONNACK, then
+ * resume what the session held: in-flight messages again with DUP, then
+ * the queue.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "brk.h"
+
+static int refuse(brk_conn_t *c, uint8_t v311_rc, uint8_t v5_rc)
+{
+    mqtt_packet_t p = {.type = MQTT_CONNACK,
+                       .u.connack.reason = c->version == MQTT_V5 ? v5_rc : v311_rc};
+    brk_conn_send_packet(c, &p);
+    brk_conn_close(c, 0);
+    return -1;
+}
+
+static brk_msg_t *make_will(brk_conn_t *c, const mqtt_connect_t *p)
+{
+    uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->will_props) : 0;
+    brk_msg_t *m = brk_msg_new(p->will_topic.p, (uint16_t)p->will_topic.len, p->will_payload.p,
+                               p->will_payload.len, plen, p->will_qos, p->will_retain);
+    if (!m) return NULL;
+    if (plen) brk_msg_props_write(&p->will_props, (uint8_t *)m->props, plen);
+    if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
+        m->expire_at_ms = 0; /* counts from publication; set when the will is sent */
+    if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY))
+        c->will_delay = p->will_props.will_delay;
+    return m;
+}
+
+/* Kill the connection currently attached to s (session lock held). */
+static void take_over(brk_conn_t *c, brk_session_t *s)
+{
+    brk_conn_t *old = s->conn;
+    if (!old) return;
+    s->conn = NULL;
+    s->home = NULL;
+    if (old->w == c->w) {
+        brk_conn_close(old, MQTT_RC_SESSION_TAKEN_OVER);
+    } else {
+        atomic_fetch_add(&old->refs, 1);
+        atomic_store(&old->kill, true);
+        brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
+    }
+}
+
+int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
+{
+    brk_t *b = c->w->b;
+    const cfg_t *cfg = b->cfg;
+    c->version = p->version;
+    char idbuf[32];
+    mqtt_str_t id = p->client_id;
+    bool assigned = false;
+
+    if (!id.len) {
+        /* 3.1 requires an id; 3.1.1 allows none only with clean session
+         * (MQTT-3.1.3-8); 5.0 assigns one (MQTT-3.1.3-6) */
+        if (p->version == MQTT_V31 || (p->version == MQTT_V311 && !p->clean_start) ||
+            !cfg->mqtt.allow_zero_length_clientid)
+            return refuse(c, MQTT_CONNACK_ID_REJECTED, MQTT_RC_CLIENT_ID_INVALID);
+        pthread_mutex_lock(&b->reg_lock);
+        uint64_t n = ++b->next_assigned_id;
+        pthread_mutex_unlock(&b->reg_lock);
+        int len = snprintf(idbuf, sizeof(idbuf), "auto-%016llx-%llu",
+                           (unsigned long long)b->start_ms, (unsigned long long)n);
+        id = (mqtt_str_t){(const uint8_t *)idbuf, (uint32_t)len};
+        assigned = true;
+    }
+    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)))
+        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_BAD_AUTH_METHOD);
+    if (!cfg->mqtt.allow_anonymous && !p->has_username)
+        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
+    if (p->will && p->will_retain && !cfg->mqtt.retain_available)
+        return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_RETAIN_NOT_SUPPORTED);
+
+    c->keepalive = p->keepalive;
+    bool ka_capped = false;
+    if (cfg->mqtt.keepalive_max && p->version == MQTT_V5 &&
+        (c->keepalive == 0 || c->keepalive > cfg->mqtt.keepalive_max)) {
+        c->keepalive = cfg->mqtt.keepalive_max;
+        ka_capped = true;
+    }
+    uint32_t expiry;
+    if (p->version == MQTT_V5) {
+        const mqtt_props_t *pr = &p->props;
+        expiry = (pr->present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY)) ? pr->session_expiry : 0;
+        if (pr->present & MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM))
+            c->receive_max = pr->receive_maximum;
+        if (pr->present & MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE))
+            c->max_packet = pr->maximum_packet_size;
+        c->request_problem_info = !(pr->present & MQTT_PROP_BIT(MQTT_PROP_REQUEST_PROBLEM_INFO)) ||
+                                  pr->request_problem_info;
+        c->alias_max_in = cfg->mqtt.topic_alias_maximum;
+    } else {
+        expiry = p->clean_start ? 0 : UINT32_MAX;
+    }
+    if (expiry > cfg->mqtt.max_session_expiry) expiry = cfg->mqtt.max_session_expiry;
+    if (p->has_username) {
+        c->username = malloc(p->username.len + 1);
+        if (c->username) {
+            memcpy(c->username, p->username.p, p->username.len);
+            c->username[p->username.len] = 0;
+        }
+    }
+    if (p->will && !(c->will = make_will(c, p))) {
+        brk_conn_close(c, MQTT_RC_UNSPECIFIED);
+        return -1;
+    }
+
+    /* find or create the session; take over a live connection */
+    bool present = false;
+    pthread_mutex_lock(&b->reg_lock);
+    brk_session_t *s = brk_reg_find(b, (const char *)id.p, (uint16_t)id.len);
+    if (s) {
+        pthread_mutex_lock(&s->lock);
+        take_over(c, s);
+        pthread_mutex_unlock(&s->lock);
+        if (p->clean_start) {
+            brk_session_end(b, s); /* drops the registry's reference */
+            s = NULL;
+        } else {
+            present = true;
+        }
+    }
+    if (!s) {
+        s = brk_session_new(b, (const char *)id.p, (uint16_t)id.len);
+        if (!s) {
+            pthread_mutex_unlock(&b->reg_lock);
+            return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_UNAVAILABLE);
+        }
+        brk_reg_insert(b, s);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->conn = c;
+    s->home = c->w;
+    s->version = p->version;
+    s->expiry = expiry;
+    pthread_mutex_unlock(&s->lock);
+    c->session = brk_session_ref(s);
+    pthread_mutex_unlock(&b->reg_lock);
+
+    c->connected = true;
+    mqtt_packet_t ack = {.type = MQTT_CONNACK,
+                         .u.connack = {.session_present = present, .reason = 0}};
+    if (p->version == MQTT_V5) {
+        mqtt_props_t *pr = &ack.u.connack.props;
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM) |
+                       MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE) |
+                       MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
+        pr->receive_maximum = cfg->mqtt.receive_maximum;
+        pr->maximum_packet_size = cfg->mqtt.max_packet_size;
+        pr->topic_alias_maximum = cfg->mqtt.topic_alias_maximum;
+        if (!cfg->mqtt.retain_available) {
+            pr->present |= MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE);
+            pr->retain_available = 0;
+        }
+        if (assigned) {
+            pr->present |= MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID);
+            pr->assigned_client_id = id;
+        }
+        if (ka_capped) {
+            pr->present |= MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE);
+            pr->server_keep_alive = c->keepalive;
+        }
+        if (expiry != ((p->props.present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY))
+                           ? p->props.session_expiry
+                           : 0)) {
+            pr->present |= MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY);
+            pr->session_expiry = expiry;
+        }
+        if (p->props.request_response_info && cfg->mqtt.response_information) {
+            pr->present |= MQTT_PROP_BIT(MQTT_PROP_RESPONSE_INFO);
+            pr->response_info = (mqtt_str_t){(const uint8_t *)cfg->mqtt.response_information,
+                                             (uint32_t)strlen(cfg->mqtt.response_information)};
+        }
+        if (c->alias_max_in) {
+            c->aliases_in = calloc((size_t)c->alias_max_in + 1, sizeof(*c->aliases_in));
+            if (!c->aliases_in) c->alias_max_in = 0;
+        }
+    }
+    brk_conn_send_packet(c, &ack);
+    brk_session_resume(s, c);
+    return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * handle_publish.c - inbound PUBLISH: resolve the topic alias, check what
+ * the specification and the config forbid, build the one immutable message,
+ * route it, acknowledge. QoS 2 is exactly-once: a packet id already
+ * awaiting PUBREL is acknowledged again but never routed twice.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+
+static int fail(brk_conn_t *c, int err, uint8_t reason)
+{
+    (void)err;
+    brk_count(&c->w->st.bad_packets, 1);
+    brk_conn_close(c, reason);
+    return -1;
+}
+
+/* MQTT 5 topic alias (MQTT-3.3.2-7..-12): set or resolve. */
+static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
+{
+    if (!(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS))) {
+        return p->topic.len ? 0 : fail(c, 0, MQTT_RC_PROTOCOL_ERROR);
+    }
+    uint16_t a = p->props.topic_alias;
+    if (a == 0 || a > c->alias_max_in || !c->aliases_in)
+        return fail(c, 0, MQTT_RC_TOPIC_ALIAS_INVALID);
+    mqtt_str_t *slot = &c->aliases_in[a];
+    if (p->topic.len) {
+        uint8_t *copy = malloc(p->topic.len);
+        if (!copy) return fail(c, 0, MQTT_RC_UNSPECIFIED);
+        memcpy(copy, p->topic.p, p->topic.len);
+        free((void *)slot->p);
+        *slot = (mqtt_str_t){copy, p->topic.len};
+        return 0;
+    }
+    if (!slot->p) return fail(c, 0, MQTT_RC_PROTOCOL_ERROR);
+    p->topic = *slot;
+    return 0;
+}
+
+static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason)
+{
+    mqtt_packet_t r = {.type = type, .u.ack = {.packet_id = pid, .reason = reason}};
+    brk_conn_send_packet(c, &r);
+}
+
+int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
+{
+    brk_t *b = c->w->b;
+    brk_session_t *s = c->session;
+    if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
+    if (p->retain && !b->cfg->mqtt.retain_available)
+        return fail(c, 0, MQTT_RC_RETAIN_NOT_SUPPORTED);
+    if (c->version == MQTT_V5 && p->qos == 2 && s->in2_len >= b->cfg->mqtt.receive_maximum &&
+        p->packet_id) {
+        /* the client sent more unacknowledged QoS 2 than we allowed */
+        bool known = false;
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t i = 0; i < s->in2_len && !known; i++)
+            known = s->in2[i] == p->packet_id;
+        pthread_mutex_unlock(&s->lock);
+        if (!known) return fail(c, 0, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+    }
+    uint8_t reason = 0;
+    if (c->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) &&
+        p->props.payload_format == 1 && !mqtt_utf8_valid(p->payload.p, p->payload.len))
+        reason = MQTT_RC_PAYLOAD_FORMAT_INVALID; /* MQTT-3.3.2-4 */
+
+    if (p->qos == 2 && !brk_session_in2_add(s, p->packet_id)) {
+        ack(c, MQTT_PUBREC, p->packet_id, 0); /* retransmission: already routed */
+        return 0;
+    }
+    /* clients do not write into the broker's own $SYS tree */
+    bool sys = p->topic.len >= 4 && memcmp(p->topic.p, "$SYS", 4) == 0;
+    if (!reason && !sys) {
+        uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
+        brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
+                                   plen, p->qos, p->retain);
+        if (!m) return fail(c, 0, MQTT_RC_UNSPECIFIED);
+        if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
+        if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
+            m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
+        m->origin = s;
+        brk_route(b, c->w, m);
+        brk_msg_unref(&m);
+        brk_count(&c->w->st.msgs_in, 1);
+    }
+    if (reason && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
+    if (p->qos == 1)
+        ack(c, MQTT_PUBACK, p->packet_id, reason);
+    else if (p->qos == 2)
+        ack(c, MQTT_PUBREC, p->packet_id, reason);
+    return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * handle_subscribe.c - SUBSCRIBE and UNSUBSCRIBE. Each entry gets its own
+ * reason code; a bad filter fails its entry, not the packet. Retained
+ * messages are delivered after the SUBACK, per the retain handling option.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+
+#define MAX_ENTRIES 1024
+
+typedef struct retained_ctx {
+    brk_conn_t *c;
+    uint8_t granted;
+    uint32_t sub_id;
+} retained_ctx_t;
+
+static void send_retained(void *arg, brk_msg_t *m)
+{
+    retained_ctx_t *rc = arg;
+    uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
+    brk_session_deliver(rc->c->session, rc->c->w, m, qos, true, &rc->sub_id, rc->sub_id ? 1 : 0);
+    brk_msg_unref(&m);
+}
+
+/* Record the filter in the session (for unsubscribe-all and persistence). */
+static void subrec_put(brk_session_t *s, const mqtt_sub_entry_t *e, uint32_t sub_id)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        if (s->subs[i].len == e->filter.len &&
+            !memcmp(s->subs[i].filter, e->filter.p, e->filter.len)) {
+            s->subs[i].options = e->options;
+            s->subs[i].sub_id = sub_id;
+            return;
+        }
+    if (s->n_subs == s->cap_subs) {
+        uint32_t nc = s->cap_subs ? s->cap_subs * 2 : 4;
+        brk_subrec_t *n = realloc(s->subs, nc * sizeof(*n));
+        if (!n) return;
+        s->subs = n;
+        s->cap_subs = nc;
+    }
+    char *f = malloc(e->filter.len + 1);
+    if (!f) return;
+    memcpy(f, e->filter.p, e->filter.len);
+    f[e->filter.len] = 0;
+    s->subs[s->n_subs++] = (brk_subrec_t){f, (uint16_t)e->filter.len, e->options, sub_id};
+}
+
+static bool subrec_del(brk_session_t *s, const mqtt_str_t *f)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        if (s->subs[i].len == f->len && !memcmp(s->subs[i].filter, f->p, f->len)) {
+            free(s->subs[i].filter);
+            s->subs[i] = s->subs[--s->n_subs];
+            return true;
+        }
+    return false;
+}
+
+int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
+{
+    brk_t *b = c->w->b;
+    brk_session_t *s = c->session;
+    bool v5 = c->version == MQTT_V5;
+    if (p->count > MAX_ENTRIES) {
+        brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
+        return -1;
+    }
+    uint8_t reasons[MAX_ENTRIES];
+    mqtt_sub_entry_t retained[MAX_ENTRIES];
+    uint8_t granted_q[MAX_ENTRIES];
+    uint32_t n = 0, n_ret = 0, off = 0;
+    uint32_t sub_id = (v5 && p->props.sub_id_count) ? p->props.sub_ids[0] : 0;
+    mqtt_sub_entry_t e;
+    while (n < p->count && mqtt_sub_next(p, true, &off, &e)) {
+        uint8_t qos = MQTT_SUBOPT_QOS(e.options);
+        mqtt_str_t group, rest;
+        bool shared = mqtt_share_split(e.filter.p, e.filter.len, &group, &rest);
+        if (!mqtt_filter_valid(e.filter.p, e.filter.len)) {
+            reasons[n++] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+            continue;
+        }
+        if (shared && (e.options & MQTT_SUBOPT_NO_LOCAL)) { /* MQTT-3.8.3-4 */
+            brk_conn_close(c, MQTT_RC_PROTOCOL_ERROR);
+            return -1;
+        }
+        if (!v5) e.options = qos; /* 3.1.1 has only the QoS bits */
+        int rc = brk_subs_add(b->subs, (const char *)e.filter.p, (uint16_t)e.filter.len, s,
+                              e.options, sub_id);
+        if (rc < 0) {
+            reasons[n++] = v5 ? MQTT_RC_UNSPECIFIED : 0x80;
+            continue;
+        }
+        subrec_put(s, &e, sub_id);
+        reasons[n++] = qos;
+        uint8_t rh = MQTT_SUBOPT_RH(e.options);
+        if (!shared && (rh == 0 || (rh == 1 && rc == 1))) {
+            granted_q[n_ret] = qos;
+            retained[n_ret++] = e;
+        }
+    }
+    mqtt_packet_t ack = {.type = MQTT_SUBACK,
+                         .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
+    brk_conn_send_packet(c, &ack);
+    for (uint32_t i = 0; i < n_ret; i++) {
+        retained_ctx_t rc = {c, granted_q[i], sub_id};
+        brk_retain_match(b->retain, (const char *)retained[i].filter.p,
+                         (uint16_t)retained[i].filter.len, send_retained, &rc);
+    }
+    return 0;
+}
+
+int brk_handle_unsubscribe(brk_conn_t *c, mqtt_subscribe_t *p)
+{
+    brk_t *b = c->w->b;
+    brk_session_t *s = c->session;
+    if (p->count > MAX_ENTRIES) {
+        brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
+        return -1;
+    }
+    uint8_t reasons[MAX_ENTRIES];
+    uint32_t n = 0, off = 0;
+    mqtt_sub_entry_t e;
+    while (n < p->count && mqtt_sub_next(p, false, &off, &e)) {
+        bool had = brk_subs_remove(b->subs, (const char *)e.filter.p, (uint16_t)e.filter.len, s);
+        subrec_del(s, &e.filter);
+        reasons[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+    }
+    mqtt_packet_t ack = {.type = MQTT_UNSUBACK,
+                         .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
+    brk_conn_send_packet(c, &ack);
+    return 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * retain.c - retained messages: topic -> message, one per topic.
+ *
+ * A chained hash map under a mutex. A subscribe with an exact filter is a
+ * lookup; a wildcard filter scans every retained topic with the codec's
+ * matcher (retained sets are small next to traffic, and the scan happens on
+ * SUBSCRIBE, never on PUBLISH). Matched messages are handed out with a
+ * reference so the callee may deliver them after the lock is released.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+
+typedef struct entry {
+    struct entry *next;
+    uint32_t hash;
+    brk_msg_t *m;
+} entry_t;
+
+struct brk_retain {
+    pthread_mutex_t lock;
+    entry_t **b;
+    uint32_t cap, n;
+};
+
+static uint32_t topic_hash(const char *p, uint16_t n)
+{
+    uint32_t h = 2166136261u;
+    for (uint16_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+brk_retain_t *brk_retain_new(void)
+{
+    brk_retain_t *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->cap = 256;
+    if (!(r->b = calloc(r->cap, sizeof(*r->b)))) {
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    return r;
+}
+
+void brk_retain_free(brk_retain_t *r)
+{
+    if (!r) return;
+    for (uint32_t i = 0; i < r->cap; i++)
+        for (entry_t *e = r->b[i], *nx; e; e = nx) {
+            nx = e->next;
+            brk_msg_unref(&e->m);
+            free(e);
+        }
+    free(r->b);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+static void grow(brk_retain_t *r)
+{
+    uint32_t cap = r->cap * 2;
+    entry_t **b = calloc(cap, sizeof(*b));
+    if (!b) return; /* longer chains, still correct */
+    for (uint32_t i = 0; i < r->cap; i++)
+        for (entry_t *e = r->b[i], *nx; e; e = nx) {
+            nx = e->next;
+            e->next = b[e->hash & (cap - 1)];
+            b[e->hash & (cap - 1)] = e;
+        }
+    free(r->b);
+    r->b = b;
+    r->cap = cap;
+}
+
+void brk_retain_set(brk_retain_t *r, brk_msg_t *m)
+{
+    uint32_t h = topic_hash(m->topic, m->topic_len);
+    pthread_mutex_lock(&r->lock);
+    entry_t **pp = &r->b[h & (r->cap - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        entry_t *e = *pp;
+        if (e->hash == h && e->m->topic_len == m->topic_len &&
+            memcmp(e->m->topic, m->topic, m->topic_len) == 0)
+            break;
+    }
+    if (*pp) {
+        entry_t *e = *pp;
+        brk_msg_unref(&e->m);
+        if (m->payload_len) {
+            e->m = brk_msg_ref(m);
+        } else {
+            *pp = e->next;
+            free(e);
+            r->n--;
+        }
+    } else if (m->payload_len) {
+        entry_t *e = malloc(sizeof(*e));
+        if (e) {
+            e->hash = h;
+            e->m = brk_msg_ref(m);
+            e->next = r->b[h & (r->cap - 1)];
+            r->b[h & (r->cap - 1)] = e;
+            if (++r->n > r->cap) grow(r);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
+                      void (*fn)(void *arg, brk_msg_t *m), void *arg)
+{
+    brk_msg_t **hits = NULL;
+    uint32_t n = 0, cap = 0;
+    bool wild = memchr(filter, '+', len) || memchr(filter, '#', len);
+    pthread_mutex_lock(&r->lock);
+    uint32_t from = 0, to = r->cap;
+    if (!wild) {
+        from = topic_hash(filter, len) & (r->cap - 1);
+        to = from + 1;
+    }
+    for (uint32_t i = from; i < to; i++)
+        for (entry_t *e = r->b[i]; e; e = e->next) {
+            if (!mqtt_topic_match((const uint8_t *)filter, len, (const uint8_t *)e->m->topic,
+                                  e->m->topic_len))
+                continue;
+            if (n == cap) {
+                uint32_t nc = cap ? cap * 2 : 16;
+                brk_msg_t **nh = realloc(hits, nc * sizeof(*nh));
+                if (!nh) goto done;
+                hits = nh;
+                cap = nc;
+            }
+            hits[n++] = brk_msg_ref(e->m);
+        }
+done:
+    pthread_mutex_unlock(&r->lock);
+    for (uint32_t i = 0; i < n; i++)
+        fn(arg, hits[i]);
+    free(hits);
+}
+
+uint64_t brk_retain_count(brk_retain_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    uint64_t n = r->n;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}

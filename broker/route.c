@@ -1,0 +1,29 @@
+/*
+ * route.c - the path of one message: retained update, match, deliver.
+ *
+ * The subscription read lock is held while delivering, so a session found
+ * by the match cannot be destroyed under us (destruction removes its
+ * subscriptions under the write lock first).
+ */
+#include <stdlib.h>
+
+#include "brk.h"
+
+uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
+{
+    if (m->retain) brk_retain_set(b->retain, m);
+    brk_matches_t local = {0};
+    brk_matches_t *mt = w ? &w->matches : &local;
+    brk_subs_rdlock(b->subs);
+    brk_subs_match(b->subs, m->topic, m->topic_len, m->origin, mt);
+    for (uint32_t i = 0; i < mt->n; i++) {
+        const brk_match_t *x = &mt->v[i];
+        uint8_t qos = m->qos < x->qos ? m->qos : x->qos;
+        /* live deliveries carry retain=0 unless retain-as-published (MQTT-3.3.1-9) */
+        brk_session_deliver(x->s, w, m, qos, x->rap && m->retain, x->sub_ids, x->n_sub_ids);
+    }
+    uint32_t n = mt->n;
+    brk_subs_unlock(b->subs);
+    free(local.v);
+    return n;
+}

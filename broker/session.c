@@ -1,0 +1,308 @@
+/*
+ * session.c - MQTT sessions: what a client id owns across connections.
+ *
+ * Any worker may deliver into a session (brk_session_deliver, under the
+ * session lock); only the home worker - the one that owns the attached
+ * connection - moves deliveries into that connection's output
+ * (brk_session_drain). Offline persistent sessions keep QoS 1/2 deliveries
+ * in the same queue, bounded by mqtt.max_queued (drops are counted).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+
+brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len)
+{
+    brk_session_t *s = calloc(1, sizeof(*s));
+    if (!s || !(s->client_id = malloc((size_t)len + 1))) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->client_id, id, len);
+    s->client_id[len] = 0;
+    s->id_len = len;
+    s->b = b;
+    s->next_pid = 1;
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+static void free_queues(brk_session_t *s)
+{
+    for (uint32_t i = 0; i < s->q_len; i++)
+        brk_msg_unref(&s->q[(s->q_head + i) % s->q_cap].msg);
+    s->q_len = s->q_head = 0;
+    for (uint32_t i = 0; i < s->inf_len; i++)
+        brk_msg_unref(&s->inf[i].d.msg);
+    s->inf_len = 0;
+    s->in2_len = 0;
+}
+
+void brk_session_unref(brk_session_t *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+    free_queues(s);
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        free(s->subs[i].filter);
+    free(s->subs);
+    free(s->q);
+    free(s->inf);
+    free(s->in2);
+    pthread_mutex_destroy(&s->lock);
+    free(s->client_id);
+    free(s);
+}
+
+void brk_session_clear(brk_session_t *s)
+{
+    /* subscriptions first, without the session lock (lock order) */
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        brk_subs_remove(s->b->subs, s->subs[i].filter, s->subs[i].len, s);
+        free(s->subs[i].filter);
+    }
+    s->n_subs = 0;
+    pthread_mutex_lock(&s->lock);
+    free_queues(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static bool q_push(brk_session_t *s, const brk_delivery_t *d)
+{
+    if (s->q_len == s->q_cap) {
+        uint32_t nc = s->q_cap ? s->q_cap * 2 : 16;
+        brk_delivery_t *nq = malloc(nc * sizeof(*nq));
+        if (!nq) return false;
+        for (uint32_t i = 0; i < s->q_len; i++)
+            nq[i] = s->q[(s->q_head + i) % s->q_cap];
+        free(s->q);
+        s->q = nq;
+        s->q_cap = nc;
+        s->q_head = 0;
+    }
+    s->q[(s->q_head + s->q_len) % s->q_cap] = *d;
+    s->q_len++;
+    return true;
+}
+
+void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+    const cfg_t *cfg = s->b->cfg;
+    brk_worker_t *wake = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (!s->conn && (qos == 0 || s->expiry == 0)) goto out; /* QoS 0 is not queued offline */
+    if (s->q_len >= cfg->mqtt.max_queued) {
+        brk_count(&s->dropped, 1);
+        if (from) brk_count(&from->st.dropped, 1);
+        goto out;
+    }
+    brk_delivery_t d = {.msg = brk_msg_ref(m), .qos = qos, .retain = retain};
+    d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
+    if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
+    if (!q_push(s, &d)) {
+        brk_msg_unref(&d.msg);
+        goto out;
+    }
+    if (s->conn && !s->ready) {
+        s->ready = true;
+        wake = s->home;
+        brk_session_ref(s);
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    if (wake) brk_worker_post(wake, (brk_inbox_item_t){.kind = BRK_INBOX_READY, .u.s = s});
+}
+
+static uint16_t alloc_pid(brk_session_t *s)
+{
+    for (;;) {
+        uint16_t pid = s->next_pid++;
+        if (!s->next_pid) s->next_pid = 1;
+        bool used = false;
+        for (uint32_t i = 0; i < s->inf_len && !used; i++)
+            used = s->inf[i].pid == pid;
+        if (!used) return pid;
+    }
+}
+
+static uint32_t expiry_left(const brk_msg_t *m, int64_t now)
+{
+    if (!m->expire_at_ms) return 0;
+    int64_t left = (m->expire_at_ms - now + 999) / 1000;
+    return left > 0 ? (uint32_t)left : 0;
+}
+
+/* Write one PUBLISH for d to c. Returns 1 written, 0 dropped (too large
+ * for the client or expired), -1 no room now. */
+static int write_publish(brk_conn_t *c, const brk_delivery_t *d, uint16_t pid, bool dup,
+                         int64_t now)
+{
+    brk_msg_t *m = d->msg;
+    if (m->expire_at_ms && now >= m->expire_at_ms) return 0;
+    bool custom = c->version == MQTT_V5 && (d->n_sub_ids || m->expire_at_ms);
+    if (custom) {
+        uint32_t left = expiry_left(m, now);
+        int n =
+            brk_msg_encode_size(m, c->version, d->qos, d->retain, d->sub_ids, d->n_sub_ids, left);
+        if (n < 0 || (c->max_packet && (uint32_t)n > c->max_packet)) return 0;
+        uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
+        if (!dst) return -1;
+        brk_msg_encode(m, c->version, d->qos, d->retain, dup, pid, d->sub_ids, d->n_sub_ids, left,
+                       dst, (size_t)n);
+        brk_conn_out_commit(c, (size_t)n);
+        return 1;
+    }
+    const brk_frame_t *f = brk_msg_frame(m, c->version, d->qos, d->retain);
+    if (!f || (c->max_packet && f->len > c->max_packet)) return 0;
+    uint8_t *dst = brk_conn_out_reserve(c, f->len);
+    if (!dst) return -1;
+    memcpy(dst, f->bytes, f->len);
+    if (d->qos) {
+        dst[f->pid_off] = (uint8_t)(pid >> 8);
+        dst[f->pid_off + 1] = (uint8_t)pid;
+        if (dup) dst[0] |= 0x08;
+    }
+    brk_conn_out_commit(c, f->len);
+    return 1;
+}
+
+static uint32_t window(const brk_session_t *s, const brk_conn_t *c)
+{
+    uint32_t w = s->b->cfg->mqtt.max_inflight;
+    if (c->receive_max && c->receive_max < w) w = c->receive_max;
+    return w;
+}
+
+/* Session lock held. */
+static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
+{
+    int64_t now = brk_now_ms();
+    uint32_t win = window(s, c);
+    bool wrote = false;
+    while (s->q_len) {
+        brk_delivery_t *d = &s->q[s->q_head];
+        if (d->qos && s->inf_len >= win) break;
+        if (brk_conn_out_full(c)) break;
+        uint16_t pid = d->qos ? alloc_pid(s) : 0;
+        int rc = write_publish(c, d, pid, false, now);
+        if (rc < 0) break;
+        if (rc == 0) {
+            brk_count(&w->st.dropped, 1);
+            brk_msg_unref(&d->msg);
+        } else if (d->qos) {
+            if (s->inf_len == s->inf_cap) {
+                uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
+                brk_inflight_t *ni = realloc(s->inf, nc * sizeof(*ni));
+                if (!ni) break; /* written but not tracked would lose the ack: stop */
+                s->inf = ni;
+                s->inf_cap = nc;
+            }
+            s->inf[s->inf_len++] = (brk_inflight_t){
+                .d = *d, .pid = pid, .state = d->qos == 1 ? BRK_INF_PUBACK : BRK_INF_PUBREC};
+            brk_count(&w->st.msgs_out, 1);
+            wrote = true;
+        } else {
+            brk_msg_unref(&d->msg);
+            brk_count(&w->st.msgs_out, 1);
+            wrote = true;
+        }
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+    }
+    if (wrote) brk_conn_want_write(c);
+}
+
+void brk_session_drain(brk_session_t *s, brk_worker_t *w)
+{
+    pthread_mutex_lock(&s->lock);
+    s->ready = false;
+    brk_conn_t *c = s->conn;
+    if (c && s->home == w && c->connected && !c->closing) drain_locked(s, c, w);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    if (s->conn != c) goto out;
+    for (uint32_t i = 0; i < s->inf_len; i++) {
+        brk_inflight_t *e = &s->inf[i];
+        if (e->pid != pid) continue;
+        if (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC) {
+            e->state = BRK_INF_PUBCOMP; /* message released; pid held until PUBCOMP */
+            brk_msg_unref(&e->d.msg);
+            found = true;
+        } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
+                   (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP) ||
+                   (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC)) {
+            brk_msg_unref(&e->d.msg);
+            memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
+            s->inf_len--;
+            found = true;
+        }
+        break;
+    }
+    if (found && s->q_len) drain_locked(s, c, c->w);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+void brk_session_resume(brk_session_t *s, brk_conn_t *c)
+{
+    int64_t now = brk_now_ms();
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->inf_len; i++) {
+        brk_inflight_t *e = &s->inf[i];
+        if (e->state == BRK_INF_PUBCOMP) {
+            mqtt_packet_t p = {.type = MQTT_PUBREL, .u.ack = {.packet_id = e->pid}};
+            brk_conn_send_packet(c, &p);
+        } else if (write_publish(c, &e->d, e->pid, true, now) == 0) {
+            /* expired while away: forget it (MQTT-3.3.2-5) */
+            brk_msg_unref(&e->d.msg);
+            memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
+            s->inf_len--;
+            i--;
+        }
+    }
+    drain_locked(s, c, c->w);
+    brk_conn_want_write(c);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
+{
+    bool added = false;
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->in2_len; i++)
+        if (s->in2[i] == pid) goto out;
+    if (s->in2_len == s->in2_cap) {
+        uint32_t nc = s->in2_cap ? s->in2_cap * 2 : 8;
+        uint16_t *n = realloc(s->in2, nc * sizeof(*n));
+        if (!n) goto out;
+        s->in2 = n;
+        s->in2_cap = nc;
+    }
+    s->in2[s->in2_len++] = pid;
+    added = true;
+out:
+    pthread_mutex_unlock(&s->lock);
+    return added;
+}
+
+bool brk_session_in2_remove(brk_session_t *s, uint16_t pid)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->in2_len; i++)
+        if (s->in2[i] == pid) {
+            s->in2[i] = s->in2[--s->in2_len];
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}

@@ -1,0 +1,429 @@
+/*
+ * subs.c - the subscription index: a trie of topic levels.
+ *
+ * Each node holds the subscriptions whose filter ends there, plus shared
+ * subscription groups ($share/<group>/<filter>). Children are kept in a
+ * small open-addressing hash table keyed by level, with '+' and '#' in
+ * their own slots, so a match walks the topic once and allocates nothing
+ * (the match vector is the caller's and is reused).
+ *
+ * Locking: an rwlock that prefers writers, so a busy router cannot starve
+ * SUBSCRIBE. Matching runs under the read lock (the caller takes it with
+ * brk_subs_rdlock so that delivery can happen before it is released).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+
+typedef struct share_group {
+    char *name;
+    uint16_t len;
+    brk_sub_t *m;
+    uint32_t n, cap;
+    _Atomic uint32_t rr;
+} share_group_t;
+
+typedef struct node {
+    struct node *parent;
+    char *level;
+    uint16_t len;
+    uint32_t hash;
+    struct node **kids; /* open addressing, cap is a power of two */
+    uint32_t n_kids, cap_kids;
+    struct node *plus, *hash_kid;
+    brk_sub_t *subs;
+    uint32_t n_subs, cap_subs;
+    share_group_t *groups;
+    uint32_t n_groups;
+} node_t;
+
+struct brk_subs {
+    pthread_rwlock_t lock;
+    node_t root;
+    uint64_t count;
+};
+
+static uint32_t level_hash(const char *p, uint16_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint16_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+brk_subs_t *brk_subs_new(void)
+{
+    brk_subs_t *t = calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&t->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    return t;
+}
+
+static void node_free(node_t *n, bool self)
+{
+    for (uint32_t i = 0; i < n->cap_kids; i++)
+        if (n->kids[i]) node_free(n->kids[i], true);
+    if (n->plus) node_free(n->plus, true);
+    if (n->hash_kid) node_free(n->hash_kid, true);
+    for (uint32_t i = 0; i < n->n_groups; i++) {
+        free(n->groups[i].name);
+        free(n->groups[i].m);
+    }
+    free(n->groups);
+    free(n->kids);
+    free(n->subs);
+    free(n->level);
+    if (self) free(n);
+}
+
+void brk_subs_free(brk_subs_t *t)
+{
+    if (!t) return;
+    node_free(&t->root, false);
+    pthread_rwlock_destroy(&t->lock);
+    free(t);
+}
+
+void brk_subs_rdlock(brk_subs_t *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+}
+void brk_subs_unlock(brk_subs_t *t)
+{
+    pthread_rwlock_unlock(&t->lock);
+}
+uint64_t brk_subs_count(brk_subs_t *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    uint64_t n = t->count;
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
+static node_t *kid_find(const node_t *n, const char *lvl, uint16_t len, uint32_t h)
+{
+    if (!n->cap_kids) return NULL;
+    uint32_t mask = n->cap_kids - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        node_t *k = n->kids[i];
+        if (!k) return NULL;
+        if (k->hash == h && k->len == len && memcmp(k->level, lvl, len) == 0) return k;
+    }
+}
+
+static void kid_put(node_t **kids, uint32_t cap, node_t *k)
+{
+    uint32_t mask = cap - 1;
+    uint32_t i = k->hash & mask;
+    while (kids[i])
+        i = (i + 1) & mask;
+    kids[i] = k;
+}
+
+static int kids_resize(node_t *n, uint32_t cap)
+{
+    node_t **kids = calloc(cap, sizeof(*kids));
+    if (!kids) return -1;
+    for (uint32_t i = 0; i < n->cap_kids; i++)
+        if (n->kids[i]) kid_put(kids, cap, n->kids[i]);
+    free(n->kids);
+    n->kids = kids;
+    n->cap_kids = cap;
+    return 0;
+}
+
+static node_t *child_get(node_t *n, const char *lvl, uint16_t len, bool create)
+{
+    node_t **slot = NULL;
+    if (len == 1 && lvl[0] == '+')
+        slot = &n->plus;
+    else if (len == 1 && lvl[0] == '#')
+        slot = &n->hash_kid;
+    uint32_t h = level_hash(lvl, len);
+    node_t *k = slot ? *slot : kid_find(n, lvl, len, h);
+    if (k || !create) return k;
+    k = calloc(1, sizeof(*k));
+    if (!k || !(k->level = malloc(len ? len : 1))) {
+        free(k);
+        return NULL;
+    }
+    memcpy(k->level, lvl, len);
+    k->len = len;
+    k->hash = h;
+    k->parent = n;
+    if (slot) {
+        *slot = k;
+        return k;
+    }
+    if ((n->n_kids + 1) * 2 > n->cap_kids && kids_resize(n, n->cap_kids ? n->cap_kids * 2 : 4)) {
+        node_free(k, true);
+        return NULL;
+    }
+    kid_put(n->kids, n->cap_kids, k);
+    n->n_kids++;
+    return k;
+}
+
+static bool node_empty(const node_t *n)
+{
+    return !n->n_subs && !n->n_groups && !n->n_kids && !n->plus && !n->hash_kid;
+}
+
+/* Remove empty nodes from the leaf up (write lock held). */
+static void prune(brk_subs_t *t, node_t *n)
+{
+    while (n != &t->root && node_empty(n)) {
+        node_t *p = n->parent;
+        if (p->plus == n)
+            p->plus = NULL;
+        else if (p->hash_kid == n)
+            p->hash_kid = NULL;
+        else {
+            for (uint32_t i = 0; i < p->cap_kids; i++)
+                if (p->kids[i] == n) p->kids[i] = NULL;
+            p->n_kids--;
+            /* re-insert to keep probe chains intact */
+            node_t **old = p->kids;
+            uint32_t cap = p->cap_kids;
+            p->kids = calloc(cap, sizeof(*old));
+            if (!p->kids) { /* keep the old table: holes only cost a probe */
+                p->kids = old;
+            } else {
+                for (uint32_t i = 0; i < cap; i++)
+                    if (old[i]) kid_put(p->kids, cap, old[i]);
+                free(old);
+            }
+        }
+        node_free(n, true);
+        n = p;
+    }
+}
+
+/* Walk (creating) the levels of filter; returns the node or NULL. */
+static node_t *walk(brk_subs_t *t, const char *f, uint16_t len, bool create)
+{
+    node_t *n = &t->root;
+    const char *p = f, *end = f + len;
+    for (;;) {
+        const char *s = memchr(p, '/', (size_t)(end - p));
+        uint16_t l = (uint16_t)((s ? s : end) - p);
+        n = child_get(n, p, l, create);
+        if (!n || !s) return n;
+        p = s + 1;
+    }
+}
+
+static int sub_upsert(brk_sub_t **v, uint32_t *n, uint32_t *cap, brk_session_t *s, uint8_t options,
+                      uint32_t sub_id)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if ((*v)[i].s == s) {
+            (*v)[i].options = options;
+            (*v)[i].sub_id = sub_id;
+            return 0;
+        }
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 4;
+        brk_sub_t *nv = realloc(*v, nc * sizeof(*nv));
+        if (!nv) return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = (brk_sub_t){.s = s, .options = options, .sub_id = sub_id};
+    return 1;
+}
+
+static bool sub_remove(brk_sub_t *v, uint32_t *n, brk_session_t *s)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if (v[i].s == s) {
+            /* keep order: shared groups rotate over members in order */
+            memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof(*v));
+            (*n)--;
+            return true;
+        }
+    return false;
+}
+
+static share_group_t *group_get(node_t *n, const mqtt_str_t *g, bool create)
+{
+    for (uint32_t i = 0; i < n->n_groups; i++)
+        if (n->groups[i].len == g->len && memcmp(n->groups[i].name, g->p, g->len) == 0)
+            return &n->groups[i];
+    if (!create) return NULL;
+    share_group_t *ng = realloc(n->groups, (n->n_groups + 1) * sizeof(*ng));
+    if (!ng) return NULL;
+    n->groups = ng;
+    share_group_t *gr = &ng[n->n_groups];
+    memset(gr, 0, sizeof(*gr));
+    if (!(gr->name = malloc(g->len ? g->len : 1))) return NULL;
+    memcpy(gr->name, g->p, g->len);
+    gr->len = (uint16_t)g->len;
+    n->n_groups++;
+    return gr;
+}
+
+int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s, uint8_t options,
+                 uint32_t sub_id)
+{
+    mqtt_str_t group, rest;
+    bool shared = mqtt_share_split((const uint8_t *)filter, len, &group, &rest);
+    int rc = -1;
+    pthread_rwlock_wrlock(&t->lock);
+    node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, true)
+                       : walk(t, filter, len, true);
+    if (!n) goto out;
+    if (shared) {
+        share_group_t *g = group_get(n, &group, true);
+        rc = g ? sub_upsert(&g->m, &g->n, &g->cap, s, options, sub_id) : -1;
+    } else {
+        rc = sub_upsert(&n->subs, &n->n_subs, &n->cap_subs, s, options, sub_id);
+    }
+    if (rc == 1) t->count++;
+    if (rc < 0) prune(t, n);
+out:
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s)
+{
+    mqtt_str_t group, rest;
+    bool shared = mqtt_share_split((const uint8_t *)filter, len, &group, &rest);
+    bool found = false;
+    pthread_rwlock_wrlock(&t->lock);
+    node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, false)
+                       : walk(t, filter, len, false);
+    if (n && shared) {
+        share_group_t *g = group_get(n, &group, false);
+        if (g && (found = sub_remove(g->m, &g->n, s)) && g->n == 0) {
+            free(g->name);
+            free(g->m);
+            *g = n->groups[--n->n_groups];
+        }
+    } else if (n) {
+        found = sub_remove(n->subs, &n->n_subs, s);
+    }
+    if (found) t->count--;
+    if (n) prune(t, n);
+    pthread_rwlock_unlock(&t->lock);
+    return found;
+}
+
+static int push(brk_matches_t *out, const brk_sub_t *sub)
+{
+    if (out->n == out->cap) {
+        uint32_t nc = out->cap ? out->cap * 2 : 64;
+        brk_match_t *nv = realloc(out->v, nc * sizeof(*nv));
+        if (!nv) return -1;
+        out->v = nv;
+        out->cap = nc;
+    }
+    brk_match_t *m = &out->v[out->n++];
+    m->s = sub->s;
+    m->qos = MQTT_SUBOPT_QOS(sub->options);
+    m->rap = (sub->options & MQTT_SUBOPT_RAP) != 0;
+    m->n_sub_ids = sub->sub_id ? 1 : 0;
+    m->sub_ids[0] = sub->sub_id;
+    return 0;
+}
+
+typedef struct match_ctx {
+    const void *origin;
+    brk_matches_t *out;
+    node_t **shared; /* nodes with groups, handled after merging */
+    uint32_t n_shared, cap_shared;
+} match_ctx_t;
+
+static void collect(match_ctx_t *mc, node_t *n)
+{
+    if (n->n_subs) {
+        mc->out->nodes++;
+        for (uint32_t i = 0; i < n->n_subs; i++) {
+            const brk_sub_t *sub = &n->subs[i];
+            if ((sub->options & MQTT_SUBOPT_NO_LOCAL) && sub->s == mc->origin) continue;
+            push(mc->out, sub);
+        }
+    }
+    if (n->n_groups && mc->n_shared < mc->cap_shared) mc->shared[mc->n_shared++] = n;
+}
+
+static void match_level(match_ctx_t *mc, node_t *n, const char *p, const char *end, bool first)
+{
+    /* '#' also matches the parent level ("a/#" matches "a"); wildcards at
+     * the first level never match a topic starting with '$'. */
+    bool dollar = first && p < end && *p == '$';
+    if (n->hash_kid && !dollar) collect(mc, n->hash_kid);
+    const char *s = memchr(p, '/', (size_t)(end - p));
+    uint16_t l = (uint16_t)((s ? s : end) - p);
+    node_t *k = kid_find(n, p, l, level_hash(p, l));
+    if (k) {
+        if (s)
+            match_level(mc, k, s + 1, end, false);
+        else {
+            collect(mc, k);
+            if (k->hash_kid) collect(mc, k->hash_kid);
+        }
+    }
+    if (n->plus && !dollar) {
+        if (s)
+            match_level(mc, n->plus, s + 1, end, false);
+        else {
+            collect(mc, n->plus);
+            if (n->plus->hash_kid) collect(mc, n->plus->hash_kid);
+        }
+    }
+}
+
+static int cmp_session(const void *a, const void *b)
+{
+    const brk_match_t *x = a, *y = b;
+    return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* Overlapping subscriptions of one session: one delivery, the highest
+ * QoS, every subscription identifier (MQTT-3.3.4-2, -3.3.4-3). */
+static void merge(brk_matches_t *out)
+{
+    qsort(out->v, out->n, sizeof(*out->v), cmp_session);
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < out->n; r++) {
+        if (w && out->v[w - 1].s == out->v[r].s) {
+            brk_match_t *d = &out->v[w - 1], *x = &out->v[r];
+            if (x->qos > d->qos) d->qos = x->qos;
+            d->rap |= x->rap;
+            for (uint8_t i = 0; i < x->n_sub_ids && d->n_sub_ids < BRK_MAX_SUB_IDS; i++)
+                d->sub_ids[d->n_sub_ids++] = x->sub_ids[i];
+            continue;
+        }
+        out->v[w++] = out->v[r];
+    }
+    out->n = w;
+}
+
+int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *origin,
+                   brk_matches_t *out)
+{
+    node_t *shared[16];
+    match_ctx_t mc = {.origin = origin, .out = out, .shared = shared, .cap_shared = 16};
+    out->n = 0;
+    out->nodes = 0;
+    match_level(&mc, &t->root, topic, topic + len, true);
+    if (out->nodes > 1 && out->n > 1) merge(out);
+    /* one member of each shared group, round robin */
+    for (uint32_t i = 0; i < mc.n_shared; i++) {
+        node_t *n = shared[i];
+        for (uint32_t g = 0; g < n->n_groups; g++) {
+            share_group_t *gr = &n->groups[g];
+            if (!gr->n) continue;
+            uint32_t k = atomic_fetch_add_explicit(&gr->rr, 1, memory_order_relaxed) % gr->n;
+            push(out, &gr->m[k]);
+        }
+    }
+    return (int)out->n;
+}

@@ -1,0 +1,453 @@
+/*
+ * worker.c - one I/O thread: its lws_context, its listening sockets, its
+ * connections, its inbox.
+ *
+ * lws 4.1.6 (Debian) neither sets SO_REUSEPORT nor runs one context on
+ * several threads, so every worker opens its own listening socket per
+ * listener with SO_REUSEPORT (the kernel spreads new connections over
+ * them), adopts it into its context as a raw file descriptor, and on
+ * readability accepts and adopts each socket: raw MQTT into the raw
+ * protocol, WebSocket as HTTP so that lws performs the upgrade.
+ *
+ * Only this file (with conn.c's writes) knows libwebsockets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "brk.h"
+
+#define TICK_US (250 * LWS_US_PER_MS)
+#define CONNECT_TIMEOUT_MS 10000
+#define ACCEPT_BATCH 64
+
+typedef struct brk_listen {
+    brk_worker_t *w;
+    int fd;
+    struct lws_vhost *vh;
+    const cfg_listener_t *l;
+} brk_listen_t;
+
+typedef struct brk_tick {
+    lws_sorted_usec_list_t sul;
+    brk_worker_t *w;
+} brk_tick_t;
+
+typedef struct pss {
+    brk_conn_t *c;
+} pss_t;
+
+static brk_worker_t *worker_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    if (w->inbox_len == w->inbox_cap) {
+        uint32_t nc = w->inbox_cap ? w->inbox_cap * 2 : 256;
+        brk_inbox_item_t *n = realloc(w->inbox, nc * sizeof(*n));
+        if (!n) {
+            pthread_mutex_unlock(&w->inbox_lock);
+            return -1;
+        }
+        w->inbox = n;
+        w->inbox_cap = nc;
+    }
+    w->inbox[w->inbox_len++] = item;
+    bool first = w->inbox_len == 1;
+    pthread_mutex_unlock(&w->inbox_lock);
+    /* one wake-up per batch; our own thread drains before it sleeps */
+    if (first && w->ctx && !atomic_load(&w->b->stopping) &&
+        !pthread_equal(pthread_self(), w->thread))
+        lws_cancel_service(w->ctx);
+    return 0;
+}
+
+static void run_inbox(brk_worker_t *w)
+{
+    for (int rounds = 0; rounds < 8; rounds++) {
+        pthread_mutex_lock(&w->inbox_lock);
+        if (!w->inbox_len) {
+            pthread_mutex_unlock(&w->inbox_lock);
+            return;
+        }
+        /* swap the vector out so producers never wait for our work */
+        brk_inbox_item_t *items = w->inbox;
+        uint32_t n = w->inbox_len, cap = w->inbox_cap;
+        w->inbox = w->inbox_spare;
+        w->inbox_cap = w->inbox_spare_cap;
+        w->inbox_len = 0;
+        pthread_mutex_unlock(&w->inbox_lock);
+        for (uint32_t i = 0; i < n; i++) {
+            brk_inbox_item_t *it = &items[i];
+            if (it->kind == BRK_INBOX_READY) {
+                brk_session_drain(it->u.s, w);
+                brk_session_unref(it->u.s);
+            } else if (it->kind == BRK_INBOX_KILL) {
+                brk_conn_t *c = it->u.c;
+                if (c->wsi && !c->closing) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
+                brk_conn_unref(c);
+            }
+        }
+        pthread_mutex_lock(&w->inbox_lock);
+        w->inbox_spare = items;
+        w->inbox_spare_cap = cap;
+        pthread_mutex_unlock(&w->inbox_lock);
+    }
+    lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    brk_tick_t *t = lws_container_of(sul, brk_tick_t, sul);
+    brk_worker_t *w = t->w;
+    brk_t *b = w->b;
+    int64_t now = brk_now_ms();
+    for (brk_conn_t *c = w->conns; c; c = c->next) {
+        if (c->closing) continue;
+        if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
+            brk_conn_close(c, 0);
+        } else if (c->connected && c->keepalive &&
+                   now - c->last_rx_ms > (int64_t)c->keepalive * 1500) { /* MQTT-3.1.2-24 */
+            brk_log(b, BRK_LOG_DEBUG, "SLUICE-KEEPALIVE", "%s: keepalive %us expired", c->peer,
+                    c->keepalive);
+            brk_conn_close(c, MQTT_RC_KEEPALIVE_TIMEOUT);
+        }
+    }
+    if (w->index == 0) {
+        brk_expire_sessions(b, now);
+        if (b->cfg->mqtt.sys_interval && now >= w->next_sys_ms) {
+            brk_sys_tick(b, w, now);
+            w->next_sys_ms = now + (int64_t)b->cfg->mqtt.sys_interval * 1000;
+        }
+    }
+    run_inbox(w);
+    lws_sul_schedule(w->ctx, 0, &t->sul, tick, TICK_US);
+}
+
+static void accept_ready(brk_listen_t *li)
+{
+    brk_worker_t *w = li->w;
+    bool ws = li->l->protocol == CFG_PROTO_WS || li->l->protocol == CFG_PROTO_WSS;
+    bool tls = li->l->protocol == CFG_PROTO_MQTTS || li->l->protocol == CFG_PROTO_WSS;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
+                /* out of descriptors: accept and drop one so the listener
+                 * does not spin, then take the reserve back */
+                close(w->reserve_fd);
+                int tmp = accept(li->fd, NULL, NULL);
+                if (tmp >= 0) close(tmp);
+                w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                brk_log(w->b, BRK_LOG_WARN, "SLUICE-ACCEPT-EMFILE",
+                        "out of file descriptors; refused a connection on port %u", li->l->port);
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        lws_adopt_desc_t ad = {0};
+        ad.vh = li->vh;
+        ad.type = LWS_ADOPT_SOCKET | (ws ? LWS_ADOPT_HTTP : 0) | (tls ? LWS_ADOPT_ALLOW_SSL : 0);
+        ad.fd.sockfd = fd;
+        ad.vh_prot_name = ws ? NULL : "sluice-raw";
+        ad.opaque = (void *)li->l;
+        lws_adopt_descriptor_vhost_via_info(&ad); /* closes fd on failure */
+    }
+}
+
+static int cb_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+        brk_listen_t *li = lws_get_opaque_user_data(wsi);
+        if (li) accept_ready(li);
+        run_inbox(li->w);
+    } else if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        run_inbox(worker_of(wsi));
+    }
+    return 0;
+}
+
+/* After any input: deliveries made to sessions of this worker are drained
+ * now, in the same loop pass, so their writes batch with the rest. */
+static int after_rx(brk_worker_t *w, int rc)
+{
+    run_inbox(w);
+    return rc;
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    pss_t *ps = user;
+    brk_worker_t *w;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+        w = worker_of(wsi);
+        ps->c = brk_conn_new(w, wsi, lws_is_ssl(wsi) ? BRK_TRANSPORT_TLS_RAW : BRK_TRANSPORT_RAW,
+                             lws_get_opaque_user_data(wsi));
+        return ps->c ? 0 : -1;
+    case LWS_CALLBACK_RAW_RX:
+        if (!ps || !ps->c) return -1;
+        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (!ps || !ps->c) return -1;
+        return after_rx(ps->c->w, brk_conn_write(ps->c));
+    case LWS_CALLBACK_RAW_CLOSE:
+        if (ps && ps->c) {
+            w = ps->c->w;
+            brk_conn_closed(ps->c);
+            ps->c = NULL;
+            run_inbox(w);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static bool path_ok(struct lws *wsi, const cfg_listener_t *l)
+{
+    char uri[256];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    if (n <= 0) return false;
+    char *q = strchr(uri, '?');
+    if (q) *q = 0;
+    const char *want = (l && l->path) ? l->path : "/mqtt";
+    return strcmp(uri, want) == 0;
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len)
+{
+    pss_t *ps = user;
+    brk_worker_t *w;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return path_ok(wsi, lws_get_opaque_user_data(wsi)) ? 0 : 1;
+    case LWS_CALLBACK_ESTABLISHED:
+        w = worker_of(wsi);
+        ps->c = brk_conn_new(w, wsi, BRK_TRANSPORT_WS, lws_get_opaque_user_data(wsi));
+        return ps->c ? 0 : -1;
+    case LWS_CALLBACK_RECEIVE:
+        if (!ps || !ps->c) return -1;
+        if (!lws_frame_is_binary(wsi)) { /* MQTT over WebSocket is binary only */
+            brk_conn_close(ps->c, MQTT_RC_MALFORMED);
+            return 0;
+        }
+        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!ps || !ps->c) return -1;
+        return after_rx(ps->c->w, brk_conn_write(ps->c));
+    case LWS_CALLBACK_CLOSED:
+        if (ps && ps->c) {
+            w = ps->c->w;
+            brk_conn_closed(ps->c);
+            ps->c = NULL;
+            run_inbox(w);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
+    {"mqtt", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
+    {"mqttv3.1", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
+    {"sluice-raw", cb_raw, sizeof(pss_t), 65536, 0, NULL, 0},
+    {"sluice-listen", cb_listen, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(l->host, port, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "cannot resolve %s: %s", l->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void *worker_main(void *arg)
+{
+    brk_worker_t *w = arg;
+    while (!atomic_load(&w->b->stopping))
+        if (lws_service(w->ctx, 0) < 0) break;
+    return NULL;
+}
+
+static int worker_init(brk_worker_t *w, char *err, size_t errlen)
+{
+    brk_t *b = w->b;
+    const cfg_t *cfg = b->cfg;
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    w->thread = pthread_self(); /* until the thread exists: posts from here wake nobody */
+
+    bool tls = false;
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        tls |= cfg->listeners[i].protocol == CFG_PROTO_MQTTS ||
+               cfg->listeners[i].protocol == CFG_PROTO_WSS;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.options =
+        LWS_SERVER_OPTION_EXPLICIT_VHOSTS | (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.user = w;
+    info.pt_serv_buf_size = 65536;
+    w->ctx = lws_create_context(&info);
+    if (!w->ctx) {
+        snprintf(err, errlen, "worker %d: cannot create the lws context", w->index);
+        return -1;
+    }
+    w->listens = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*w->listens));
+    if (!w->listens) return -1;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const cfg_listener_t *l = &cfg->listeners[i];
+        if (l->protocol == CFG_PROTO_HTTP) {
+            if (w->index == 0)
+                brk_log(b, BRK_LOG_WARN, "SLUICE-HTTP-UNSUPPORTED",
+                        "listeners[%zu]: the http listener is not implemented yet; skipped", i);
+            continue;
+        }
+        struct lws_context_creation_info vi;
+        memset(&vi, 0, sizeof(vi));
+        char name[32];
+        snprintf(name, sizeof(name), "l%zu", i);
+        vi.vhost_name = name;
+        vi.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+        vi.protocols = protocols;
+        vi.user = (void *)l;
+        if (l->protocol == CFG_PROTO_MQTTS || l->protocol == CFG_PROTO_WSS) {
+            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+            vi.ssl_cert_filepath = l->cert;
+            vi.ssl_private_key_filepath = l->key;
+            if (l->ca) {
+                vi.ssl_ca_filepath = l->ca;
+                vi.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+            }
+        }
+        struct lws_vhost *vh = lws_create_vhost(w->ctx, &vi);
+        if (!vh) {
+            snprintf(err, errlen, "listeners[%zu]: cannot create the listener (TLS files?)", i);
+            return -1;
+        }
+        int fd = open_listener(l, err, errlen);
+        if (fd < 0) return -1;
+        brk_listen_t *li = calloc(1, sizeof(*li));
+        if (!li) {
+            close(fd);
+            return -1;
+        }
+        *li = (brk_listen_t){.w = w, .fd = fd, .vh = vh, .l = l};
+        w->listens[i] = li;
+        lws_adopt_desc_t ad = {0};
+        ad.vh = vh;
+        ad.type = LWS_ADOPT_RAW_FILE_DESC;
+        ad.fd.filefd = fd;
+        ad.vh_prot_name = "sluice-listen";
+        ad.opaque = li;
+        if (!lws_adopt_descriptor_vhost_via_info(&ad)) {
+            w->listens[i] = NULL;
+            free(li);
+            snprintf(err, errlen, "listeners[%zu]: cannot adopt the listening socket", i);
+            return -1;
+        }
+    }
+    brk_tick_t *t = calloc(1, sizeof(*t));
+    if (!t) return -1;
+    t->w = w;
+    w->tick = t;
+    lws_sul_schedule(w->ctx, 0, &t->sul, tick, TICK_US);
+    return 0;
+}
+
+static void worker_fini(brk_worker_t *w)
+{
+    for (size_t i = 0; w->listens && i < w->b->cfg->n_listeners; i++)
+        free(w->listens[i]);
+    free(w->listens);
+    free(w->tick);
+    /* items still queued hold references */
+    for (uint32_t i = 0; i < w->inbox_len; i++) {
+        if (w->inbox[i].kind == BRK_INBOX_READY)
+            brk_session_unref(w->inbox[i].u.s);
+        else
+            brk_conn_unref(w->inbox[i].u.c);
+    }
+    free(w->inbox);
+    free(w->inbox_spare);
+    free(w->matches.v);
+    if (w->reserve_fd >= 0) close(w->reserve_fd);
+    pthread_mutex_destroy(&w->inbox_lock);
+}
+
+int brk_start(brk_t *b)
+{
+    char err[256] = "";
+    lws_set_log_level(LLL_ERR, NULL);
+    for (int i = 0; i < b->n_workers; i++) {
+        b->workers[i].b = b;
+        b->workers[i].index = i;
+        if (worker_init(&b->workers[i], err, sizeof(err))) {
+            brk_log(b, BRK_LOG_ERROR, "SLUICE-START-FAIL", "%s: %s", b->cfg->source, err);
+            return -1;
+        }
+    }
+    for (int i = 0; i < b->n_workers; i++)
+        if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i])) {
+            brk_log(b, BRK_LOG_ERROR, "SLUICE-START-FAIL", "cannot start worker %d", i);
+            return -1;
+        }
+    return 0;
+}
+
+void brk_stop(brk_t *b)
+{
+    atomic_store(&b->stopping, true);
+    for (int i = 0; i < b->n_workers; i++)
+        if (b->workers[i].ctx) lws_cancel_service(b->workers[i].ctx);
+    for (int i = 0; i < b->n_workers; i++)
+        if (b->workers[i].ctx && !pthread_equal(b->workers[i].thread, pthread_self()))
+            pthread_join(b->workers[i].thread, NULL);
+    /* closing connections may post to other workers: destroy every
+     * context before freeing any inbox */
+    for (int i = 0; i < b->n_workers; i++) {
+        brk_worker_t *w = &b->workers[i];
+        if (w->ctx) lws_context_destroy(w->ctx);
+        w->ctx = NULL;
+    }
+    for (int i = 0; i < b->n_workers; i++)
+        worker_fini(&b->workers[i]);
+}
