@@ -1,0 +1,204 @@
+/* sluice-bench: an MQTT load generator that is a peer of the broker, not part
+ * of it. It has its own tiny MQTT 3.1.1/5.0 and WebSocket codec so that a
+ * bug in the project's codec cannot hide in both ends of a measurement.
+ *
+ * Threads: the main thread parses options, builds the connection plan and
+ * watches the phases; each worker thread owns an epoll instance and the
+ * connections assigned to it for their whole life. Workers publish their
+ * counters through relaxed atomics once per loop iteration; the main thread
+ * only reads them. Everything is bounded in time: setup, run, drain, close.
+ */
+#ifndef SLUICE_BENCH_H
+#define SLUICE_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- histogram (bench_hist.c): log buckets, 64 linear sub-buckets per
+ * power of two (~1.6% resolution), fixed size, no allocation per sample. */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS (64u * HIST_SUB)
+
+struct bench_hist {
+    uint64_t count;
+    uint64_t max;
+    uint64_t b[HIST_BUCKETS];
+};
+
+void bench_hist_record(struct bench_hist *h, uint64_t v);
+void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
+/* Value at quantile q in [0,1]; 0 when empty. */
+uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
+
+/* ---- MQTT codec (bench_mqtt.c). Encoders write into (d, cap) and return
+ * the length, or 0 when it does not fit. */
+enum {
+    MQ_CONNECT = 1,
+    MQ_CONNACK = 2,
+    MQ_PUBLISH = 3,
+    MQ_PUBACK = 4,
+    MQ_PUBREC = 5,
+    MQ_PUBREL = 6,
+    MQ_PUBCOMP = 7,
+    MQ_SUBSCRIBE = 8,
+    MQ_SUBACK = 9,
+    MQ_PINGREQ = 12,
+    MQ_PINGRESP = 13,
+    MQ_DISCONNECT = 14,
+};
+
+struct mq_pkt {
+    uint8_t type;
+    uint8_t flags;
+    uint8_t qos;
+    uint8_t rc;             /* CONNACK/SUBACK/ack reason, DISCONNECT reason */
+    uint16_t pid;           /* packet identifier, when the type has one */
+    uint16_t recv_max;      /* CONNACK v5 Receive Maximum, 0 = not sent */
+    const uint8_t *payload; /* PUBLISH only, points into the buffer */
+    size_t plen;
+};
+
+size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5);
+size_t mq_subscribe(uint8_t *d, size_t cap, uint16_t pid, const char *filter, int qos, bool v5);
+/* PUBLISH with a zero payload of plen bytes; *pid_off / *pay_off tell where
+ * the packet identifier (qos > 0) and the payload start, for patching. */
+size_t mq_publish(uint8_t *d, size_t cap, const char *topic, int qos, size_t plen, bool v5,
+                  size_t *pid_off, size_t *pay_off);
+/* PUBACK/PUBREC/PUBREL/PUBCOMP: 4 bytes. */
+size_t mq_ack(uint8_t *d, size_t cap, int type, uint16_t pid);
+/* PINGREQ / DISCONNECT: 2 bytes. */
+size_t mq_simple(uint8_t *d, size_t cap, int type);
+/* > 0: bytes consumed, 0: incomplete, -1: malformed. */
+long mq_parse(const uint8_t *b, size_t len, bool v5, struct mq_pkt *p);
+
+/* ---- WebSocket client framing (bench_ws.c), RFC 6455. */
+size_t ws_request(char *d, size_t cap, const char *host, int port, const char *path, uint32_t seed);
+/* 1: "101" response complete (*used = header bytes), 0: incomplete, -1: refused. */
+int ws_response(const uint8_t *b, size_t len, size_t *used);
+/* Client frame header (masked, FIN, opcode op) for plen payload bytes;
+ * returns header length (6..14). */
+size_t ws_frame_header(uint8_t *d, int op, size_t plen, const uint8_t mask[4]);
+void ws_mask(uint8_t *p, size_t n, const uint8_t mask[4]);
+
+struct ws_frame {
+    int op;
+    bool fin;
+    uint8_t *payload;
+    size_t len;
+};
+/* One server frame; unmasks in place if the server masked it.
+ * > 0 consumed, 0 incomplete, -1 malformed. */
+long ws_parse(uint8_t *b, size_t len, struct ws_frame *f);
+
+/* ---- options and plan (bench_main.c / bench_scen.c) */
+enum bench_scen { SCEN_PAIRS, SCEN_FANOUT, SCEN_FANIN, SCEN_CONNS, SCEN_BRIDGE };
+
+struct bench_opts {
+    enum bench_scen scen;
+    const char *host;
+    int port;
+    int threads;
+    int qos;
+    size_t size;
+    double rate; /* total msgs/s offered, 0 = as fast as the window allows */
+    double duration, warmup, drain, setup_timeout;
+    bool ws, v5;
+    const char *ws_path;
+    int pairs, subs, pubs, clients;
+    int inflight;
+    int window; /* QoS 0: deliveries per publisher not yet seen (at least 1 message) */
+    int keepalive;
+    int connect_window; /* per worker: connections in setup at once */
+    const char *prefix;
+    uint32_t host_ip;             /* network order */
+    uint32_t src_first, src_last; /* host order, 0 = no bind() */
+    size_t rbuf;
+    bool quiet;
+};
+
+struct buf {
+    uint8_t *p;
+    size_t off, len, cap; /* live bytes are p[off, len) */
+};
+
+enum conn_role { ROLE_PUB, ROLE_SUB, ROLE_IDLE };
+enum conn_state { CS_NEW, CS_TCP, CS_WS, CS_CONNACK, CS_SUBACK, CS_READY, CS_CLOSED };
+
+struct worker;
+
+struct conn {
+    int fd;
+    int idx;
+    enum conn_role role;
+    enum conn_state st;
+    bool epout;   /* EPOLLOUT registered */
+    bool blocked; /* unwritten bytes wait for EPOLLOUT */
+    struct worker *w;
+    struct buf in, ws, out, stage; /* ws/stage used on WebSocket only */
+    char topic[96];
+    uint8_t *tpl; /* prebuilt PUBLISH, patched per message */
+    size_t tpl_len, tpl_pid_off, tpl_pay_off;
+    int pub_idx;
+    uint64_t echo_seen, win_base, win_progress; /* QoS 0 end-to-end window */
+    uint16_t next_pid;
+    int inflight, max_inflight;
+    uint64_t seq;
+    uint64_t last_tx;
+    uint32_t rng;
+};
+
+/* The second payload word: publisher index and sequence number. */
+#define TAG_SEQ_BITS 40
+#define TAG_SEQ_MASK ((1ull << TAG_SEQ_BITS) - 1)
+
+struct bench;
+
+struct worker {
+    int id;
+    int ep;
+    struct bench *b;
+    pthread_t th;
+    struct conn **conns;
+    int nconns, next_connect, pending;
+    struct conn **pubs;
+    int npubs;
+    /* owned by the worker thread */
+    uint64_t sent_all, sent_win, recv_all, recv_win, recv_match, acked_win, errors;
+    uint64_t setup_first, setup_last;
+    int ready;
+    int seen_phase;
+    uint64_t t0, warm_end, meas_end; /* copied from bench when PH_RUN is seen */
+    struct bench_hist hist;
+    /* snapshots for the main thread */
+    _Atomic uint64_t a_sent_win, a_recv_all, a_recv_match, a_inflight, a_outq;
+    _Atomic int a_ready, a_failed, a_done;
+};
+
+enum bench_phase { PH_SETUP, PH_RUN, PH_DRAIN, PH_QUIT };
+
+struct bench {
+    struct bench_opts o;
+    struct worker *w;
+    int nw;
+    struct conn *conns;
+    int nconns, npubs, nsubs;
+    uint64_t factor; /* deliveries expected per message sent */
+    _Atomic int phase;
+    /* written before phase becomes PH_RUN */
+    uint64_t t0, warm_end, meas_end;
+    double pub_rate_ns; /* messages per ns per publisher */
+    /* [worker][publisher]: deliveries of that publisher's messages seen by
+     * that worker's subscribers (QoS 0 window) */
+    _Atomic uint64_t *echo;
+};
+
+uint64_t bench_now(void);
+int bench_plan(struct bench *b);    /* bench_scen.c: conns + topics */
+void *bench_worker_main(void *arg); /* bench_conn.c: the epoll loop */
+const char *bench_scen_name(enum bench_scen s);
+
+#endif

@@ -1,0 +1,396 @@
+/* sluice-bench: options, phases (setup, warmup, measure, drain, close) and
+ * the report. See tests/bench/README.md for scenarios and output. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice-bench SCENARIO [options]\n"
+               "scenarios: pairs | fanout | fanin | conns | bridge\n"
+               "  --host IP (127.0.0.1)  --port N (1883)  -t/--threads N (2)\n"
+               "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
+               "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
+               "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
+               "  --window N (QoS 0: deliveries in flight per publisher, 64; 0 = off)\n"
+               "  --pairs N (100)  --subs M (1000)  --pubs N (fanout 1, fanin 1000)\n"
+               "  --clients C (conns: 1000)  --src-ips A-B (conns: bind source addresses)\n"
+               "  --prefix TOPIC/ (bench/<pid>/)  --connect-window N (per thread, 32)  --quiet\n");
+}
+
+static int parse_ip(const char *s, uint32_t *host_order)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1) return -1;
+    *host_order = ntohl(a.s_addr);
+    return 0;
+}
+
+static int parse_src(struct bench_opts *o, const char *arg)
+{
+    char first[32];
+    const char *dash = strchr(arg, '-');
+    size_t n = dash ? (size_t)(dash - arg) : strlen(arg);
+    if (n >= sizeof(first)) return -1;
+    memcpy(first, arg, n);
+    first[n] = 0;
+    if (parse_ip(first, &o->src_first) < 0) return -1;
+    o->src_last = o->src_first;
+    if (dash && parse_ip(dash + 1, &o->src_last) < 0) return -1;
+    /* Loopback only: this tool is not for loading other people's hosts. */
+    if ((o->src_first >> 24) != 127 || (o->src_last >> 24) != 127 || o->src_last < o->src_first)
+        return -1;
+    return 0;
+}
+
+static int parse_opts(struct bench_opts *o, int argc, char **argv)
+{
+    static char prefix[64];
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},           {"port", 1, 0, 'p'},
+        {"threads", 1, 0, 't'},        {"qos", 1, 0, 'q'},
+        {"size", 1, 0, 's'},           {"rate", 1, 0, 'r'},
+        {"duration", 1, 0, 'd'},       {"warmup", 1, 0, 'w'},
+        {"drain", 1, 0, 'D'},          {"ws", 0, 0, 'W'},
+        {"ws-path", 1, 0, 'P'},        {"v5", 0, 0, '5'},
+        {"pairs", 1, 0, 'n'},          {"subs", 1, 0, 'm'},
+        {"pubs", 1, 0, 'N'},           {"clients", 1, 0, 'c'},
+        {"src-ips", 1, 0, 'S'},        {"inflight", 1, 0, 'i'},
+        {"prefix", 1, 0, 'x'},         {"keepalive", 1, 0, 'k'},
+        {"setup-timeout", 1, 0, 'T'},  {"window", 1, 0, 'O'},
+        {"connect-window", 1, 0, 'C'}, {"quiet", 0, 0, 'Q'},
+        {"help", 0, 0, 'H'},           {0, 0, 0, 0},
+    };
+    if (argc < 2 || argv[1][0] == '-') {
+        usage(stderr);
+        return -1;
+    }
+    const char *s = argv[1];
+    if (!strcmp(s, "pairs"))
+        o->scen = SCEN_PAIRS;
+    else if (!strcmp(s, "fanout"))
+        o->scen = SCEN_FANOUT;
+    else if (!strcmp(s, "fanin"))
+        o->scen = SCEN_FANIN;
+    else if (!strcmp(s, "conns"))
+        o->scen = SCEN_CONNS;
+    else if (!strcmp(s, "bridge"))
+        o->scen = SCEN_BRIDGE;
+    else {
+        fprintf(stderr, "sluice-bench: unknown scenario '%s'\n", s);
+        return -1;
+    }
+    *o = (struct bench_opts){
+        .scen = o->scen,
+        .host = "127.0.0.1",
+        .port = 1883,
+        .threads = 2,
+        .qos = 0,
+        .size = 16,
+        .duration = 10,
+        .warmup = 2,
+        .drain = 5,
+        .setup_timeout = 60,
+        .ws_path = "/mqtt",
+        .pairs = 100,
+        .subs = 1000,
+        .pubs = -1,
+        .clients = 1000,
+        .inflight = 64,
+        .window = 64,
+        .keepalive = 60,
+        .connect_window = 32,
+        .rbuf = 64 * 1024,
+    };
+    if (o->scen == SCEN_BRIDGE) o->qos = 1;
+    if (o->scen == SCEN_CONNS) {
+        o->keepalive = 300;
+        o->rbuf = 1024;
+        o->connect_window = 32;
+    }
+    int ch;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'h':
+            o->host = optarg;
+            break;
+        case 'p':
+            o->port = atoi(optarg);
+            break;
+        case 't':
+            o->threads = atoi(optarg);
+            break;
+        case 'q':
+            o->qos = atoi(optarg);
+            break;
+        case 's':
+            o->size = (size_t)atol(optarg);
+            break;
+        case 'r':
+            o->rate = atof(optarg);
+            break;
+        case 'd':
+            o->duration = atof(optarg);
+            break;
+        case 'w':
+            o->warmup = atof(optarg);
+            break;
+        case 'D':
+            o->drain = atof(optarg);
+            break;
+        case 'W':
+            o->ws = true;
+            break;
+        case 'P':
+            o->ws_path = optarg;
+            break;
+        case '5':
+            o->v5 = true;
+            break;
+        case 'n':
+            o->pairs = atoi(optarg);
+            break;
+        case 'm':
+            o->subs = atoi(optarg);
+            break;
+        case 'N':
+            o->pubs = atoi(optarg);
+            break;
+        case 'c':
+            o->clients = atoi(optarg);
+            break;
+        case 'i':
+            o->inflight = atoi(optarg);
+            break;
+        case 'x':
+            o->prefix = optarg;
+            break;
+        case 'k':
+            o->keepalive = atoi(optarg);
+            break;
+        case 'T':
+            o->setup_timeout = atof(optarg);
+            break;
+        case 'C':
+            o->connect_window = atoi(optarg);
+            break;
+        case 'Q':
+            o->quiet = true;
+            break;
+        case 'O':
+            o->window = atoi(optarg);
+            break;
+        case 'S':
+            if (parse_src(o, optarg) < 0) {
+                fprintf(stderr, "sluice-bench: --src-ips wants 127.a.b.c-127.d.e.f\n");
+                return -1;
+            }
+            break;
+        case 'H':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (o->pubs < 0) o->pubs = o->scen == SCEN_FANIN ? 1000 : 1;
+    if (!o->prefix) {
+        snprintf(prefix, sizeof(prefix), "bench/%d/", (int)getpid());
+        o->prefix = prefix;
+    }
+    if (!strcmp(o->host, "localhost")) o->host = "127.0.0.1";
+    uint32_t hip;
+    if (parse_ip(o->host, &hip) < 0 || (hip >> 24) != 127) {
+        fprintf(stderr, "sluice-bench: --host must be a loopback IPv4 address\n");
+        return -1;
+    }
+    o->host_ip = htonl(hip);
+    if (o->qos < 0 || o->qos > 2 || o->size < 16 || o->size > 1024 * 1024 || o->threads < 1 ||
+        o->threads > 64 || o->duration <= 0 || o->duration > 3600 || o->warmup < 0 ||
+        o->drain < 0 || o->drain > 600 || o->inflight < 1 || o->inflight > 65000 || o->window < 0 ||
+        o->connect_window < 1 || o->port <= 0 || o->port > 65535 || o->rate < 0 ||
+        o->keepalive < 0 || o->keepalive > 65535) {
+        fprintf(stderr, "sluice-bench: option out of range (see --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct totals {
+    uint64_t sent_win, recv_all, recv_match, inflight, outq;
+    int ready, failed;
+};
+
+static struct totals snapshot(struct bench *b)
+{
+    struct totals t = {0};
+    for (int i = 0; i < b->nw; i++) {
+        struct worker *w = &b->w[i];
+        t.sent_win += atomic_load_explicit(&w->a_sent_win, memory_order_relaxed);
+        t.recv_all += atomic_load_explicit(&w->a_recv_all, memory_order_relaxed);
+        t.recv_match += atomic_load_explicit(&w->a_recv_match, memory_order_relaxed);
+        t.inflight += atomic_load_explicit(&w->a_inflight, memory_order_relaxed);
+        t.outq += atomic_load_explicit(&w->a_outq, memory_order_relaxed);
+        t.ready += atomic_load_explicit(&w->a_ready, memory_order_relaxed);
+        t.failed += atomic_load_explicit(&w->a_failed, memory_order_relaxed);
+    }
+    return t;
+}
+
+/* Waits for all deliveries of what was sent in the window, or for the
+ * stream to go quiet (QoS 0 may drop), bounded by --drain. */
+static void drain(struct bench *b)
+{
+    uint64_t deadline = bench_now() + (uint64_t)(b->o.drain * 1e9);
+    uint64_t last = ~0ull, quiet_since = bench_now();
+    while (bench_now() < deadline) {
+        struct totals t = snapshot(b);
+        uint64_t expected = t.sent_win * b->factor;
+        if (t.inflight == 0 && t.outq == 0 && t.recv_match >= expected) return;
+        if (t.recv_all != last) {
+            last = t.recv_all;
+            quiet_since = bench_now();
+        } else if (b->o.qos == 0 && t.outq == 0 && bench_now() - quiet_since > 500000000ull) {
+            return;
+        }
+        sleep_ms(10);
+    }
+}
+
+static double us(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
+
+static void report(struct bench *b, double setup_s, int failed_setup)
+{
+    const struct bench_opts *o = &b->o;
+    struct bench_hist *h = calloc(1, sizeof(*h));
+    uint64_t sent = 0, recv_win = 0, match = 0, acked = 0, errors = 0, ready = 0;
+    for (int i = 0; i < b->nw && h; i++) {
+        struct worker *w = &b->w[i];
+        bench_hist_merge(h, &w->hist);
+        sent += w->sent_win;
+        recv_win += w->recv_win;
+        match += w->recv_match;
+        acked += w->acked_win;
+        errors += w->errors;
+        ready += (uint64_t)w->ready;
+    }
+    if (!h) return;
+    uint64_t expected = sent * b->factor;
+    uint64_t lost = expected > match ? expected - match : 0;
+    double d = o->duration;
+    double setup_rate = setup_s > 0 ? (double)ready / setup_s : 0;
+    const char *tr = o->ws ? "ws" : "tcp";
+    const char *pv = o->v5 ? "5.0" : "3.1.1";
+    printf("sluice-bench %s: %s MQTT %s qos%d size=%zu pubs=%d subs=%d conns=%d threads=%d "
+           "rate=%s%.0f warmup=%.1fs duration=%.1fs\n",
+           bench_scen_name(o->scen), tr, pv, o->qos, o->size, b->npubs, b->nsubs, b->nconns, b->nw,
+           o->rate > 0 ? "" : "max/", o->rate, o->warmup, d);
+    printf("  connections %llu of %d ready in %.3f s (%.0f conns/s)\n", (unsigned long long)ready,
+           b->nconns, setup_s, setup_rate);
+    if (o->scen != SCEN_CONNS) {
+        printf("  sent        %llu (%.0f msg/s)\n", (unsigned long long)sent, (double)sent / d);
+        printf("  received    %llu in window (%.0f msg/s)\n", (unsigned long long)recv_win,
+               (double)recv_win / d);
+        printf("  lost        %llu of %llu expected (%.4f%%)%s\n", (unsigned long long)lost,
+               (unsigned long long)expected, expected ? 100.0 * (double)lost / (double)expected : 0,
+               o->qos ? "" : " (QoS 0 may drop)");
+        if (o->qos)
+            printf("  acked       %llu (%.0f acks/s)\n", (unsigned long long)acked,
+                   (double)acked / d);
+        printf("  latency us  p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%llu samples)\n",
+               us(bench_hist_quantile(h, 0.5)), us(bench_hist_quantile(h, 0.99)),
+               us(bench_hist_quantile(h, 0.999)), us(h->max), (unsigned long long)h->count);
+    }
+    if (o->scen == SCEN_BRIDGE)
+        printf("  note: reading the records back from Kafka is not implemented (TODO)\n");
+    printf("RESULT scenario=%s transport=%s proto=%s qos=%d size=%zu conns=%d pubs=%d subs=%d "
+           "threads=%d rate=%.0f duration=%.1f sent=%llu expected=%llu received=%llu lost=%llu "
+           "msgs_per_s=%.0f sent_per_s=%.0f acks_per_s=%.0f p50_us=%.1f p99_us=%.1f "
+           "p999_us=%.1f max_us=%.1f ready=%llu setup_s=%.3f setup_conns_per_s=%.0f errors=%llu "
+           "setup_failed=%d\n",
+           bench_scen_name(o->scen), tr, pv, o->qos, o->size, b->nconns, b->npubs, b->nsubs, b->nw,
+           o->rate, d, (unsigned long long)sent, (unsigned long long)expected,
+           (unsigned long long)recv_win, (unsigned long long)lost, (double)recv_win / d,
+           (double)sent / d, (double)acked / d, us(bench_hist_quantile(h, 0.5)),
+           us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
+           (unsigned long long)ready, setup_s, setup_rate, (unsigned long long)errors,
+           failed_setup);
+    fflush(stdout);
+    free(h);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench *b = calloc(1, sizeof(*b));
+    if (!b || parse_opts(&b->o, argc, argv) < 0) return 2;
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (bench_plan(b) < 0) return 2;
+    atomic_store(&b->phase, PH_SETUP);
+    int started = 0;
+    for (; started < b->nw; started++)
+        if (pthread_create(&b->w[started].th, NULL, bench_worker_main, &b->w[started]) != 0) break;
+    uint64_t t_setup = bench_now();
+    uint64_t deadline = t_setup + (uint64_t)(b->o.setup_timeout * 1e9);
+    int failed_setup = started < b->nw;
+    for (;;) {
+        struct totals t = snapshot(b);
+        if (t.failed || failed_setup) {
+            fprintf(stderr, "sluice-bench: %d connection(s) failed during setup\n", t.failed);
+            failed_setup = 1;
+            break;
+        }
+        if (t.ready == b->nconns) break;
+        if (bench_now() > deadline) {
+            fprintf(stderr, "sluice-bench: setup timed out: %d of %d connections ready\n", t.ready,
+                    b->nconns);
+            failed_setup = 1;
+            break;
+        }
+        sleep_ms(2);
+    }
+    uint64_t first = ~0ull, last = 0;
+    for (int i = 0; i < b->nw; i++) {
+        if (b->w[i].setup_first && b->w[i].setup_first < first) first = b->w[i].setup_first;
+        if (b->w[i].setup_last > last) last = b->w[i].setup_last;
+    }
+    double setup_s = last > first ? (double)(last - first) / 1e9 : 0;
+    if (!failed_setup) {
+        b->t0 = bench_now();
+        b->warm_end = b->t0 + (uint64_t)(b->o.warmup * 1e9);
+        b->meas_end = b->warm_end + (uint64_t)(b->o.duration * 1e9);
+        b->pub_rate_ns = b->npubs ? b->o.rate / b->npubs / 1e9 : 0;
+        atomic_store_explicit(&b->phase, PH_RUN, memory_order_release);
+        if (b->o.scen == SCEN_CONNS) printf("READY conns=%d setup_s=%.3f\n", b->nconns, setup_s);
+        while (bench_now() < b->meas_end)
+            sleep_ms(5);
+        atomic_store_explicit(&b->phase, PH_DRAIN, memory_order_release);
+        if (b->o.scen != SCEN_CONNS) drain(b);
+    }
+    atomic_store_explicit(&b->phase, PH_QUIT, memory_order_release);
+    for (int i = 0; i < started; i++)
+        pthread_join(b->w[i].th, NULL);
+    report(b, setup_s, failed_setup);
+    uint64_t errors = 0;
+    for (int i = 0; i < b->nw; i++)
+        errors += b->w[i].errors;
+    return failed_setup || errors ? 1 : 0;
+}
