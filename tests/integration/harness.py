@@ -164,9 +164,19 @@ class Broker:
         self.ws_port = free_port() if self.want_ws else None
         while self.want_ws and self.ws_port == self.port:
             self.ws_port = free_port()
+        self._launch(timeout)
+
+    def restart(self, timeout=15.0):
+        """Stop (SIGTERM) and start again on the same ports and data dir.
+        Returns the exit code of the stop."""
+        rc = self.stop()
+        self._launch(timeout)
+        return rc
+
+    def _launch(self, timeout):
         argv = self._write_config()
         self.log_path = os.path.join(self.tmp, "broker.log")
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,

@@ -120,5 +120,45 @@ class MaxQueuedTest(BrokerTestCase):
         self.client(cid, clean=True).disconnect()
 
 
+class RestartTest(BrokerTestCase):
+    """The broker keeps state in data_dir (LevelDB) across a restart."""
+
+    def test_sigterm_exits_cleanly_with_clients_connected(self):
+        clients = [self.client(self.uid()) for _ in range(5)]
+        clients[0].subscribe([(self.uid("x"), 1)])
+        rc = self.broker.restart()
+        self.assertIn(rc, (0, -15), "exit code on SIGTERM")
+        for c in clients:
+            self.assertTrue(c.is_closed(5))
+        self.assertServes()
+
+    def test_restart_keeps_retained_sessions_and_queues(self):
+        self.skipForMosquitto("test config runs it with persistence false")
+        cid, t = self.uid("rs"), self.uid("rst")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t + "/q", 1)])
+        c.disconnect()
+        p = self.client(self.uid())
+        p.publish(t + "/r", b"retained-across-restart", qos=1, retain=True)
+        p.publish(t + "/q", b"queued-across-restart", qos=1, pid=2)
+        p.disconnect()
+        self.broker.restart()
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        m = c.recv_publish()
+        self.assertEqual(m.payload, b"queued-across-restart")
+        s = self.client(self.uid())
+        s.subscribe([(t + "/r", 1)])
+        m = s.recv_publish()
+        self.assertEqual((m.payload, m.retain),
+                         (b"retained-across-restart", True))
+        # the subscription itself survived too
+        p = self.client(self.uid())
+        p.publish(t + "/q", b"live-after-restart", qos=1)
+        self.assertEqual(c.recv_publish().payload, b"live-after-restart")
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+
 if __name__ == "__main__":
     unittest.main()
