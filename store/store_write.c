@@ -168,7 +168,8 @@ int store_rebuild_refs(store_t *st)
     }
     if (rc != STORE_OK) goto out;
 
-    qsort(refs.v, refs.n, sizeof(uint64_t), cmp_u64);
+    if (refs.n)
+        qsort(refs.v, refs.n, sizeof(uint64_t), cmp_u64);
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     size_t r = 0, orphans = 0;
     for (size_t i = 0; i < bodies.n && rc == STORE_OK; i++) {
@@ -325,7 +326,8 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
 {
     int rc = STORE_OK;
     if (first == stop) return;
-    qsort(g->deltas, g->ndeltas, sizeof(*g->deltas), cmp_delta);
+    if (g->ndeltas)
+        qsort(g->deltas, g->ndeltas, sizeof(*g->deltas), cmp_delta);
     /* Compact the deltas in place to (id, new count) pairs; counts go to
      * the map only once the write succeeds. */
     size_t out = 0;
