@@ -220,7 +220,7 @@ static int decode_subscribe(reader_t *r, uint8_t version, mqtt_type_t type, mqtt
         uint8_t o;
         TRY(reader_u8(r, &o));
         if (version < MQTT_V5) {
-            if (o & 0xFC) /* MQTT-3.8.3-4 (3.1.1): reserved bits, QoS 3 */
+            if ((o & 0xFC) || (o & 0x03) == 3) /* MQTT-3.8.3-4 (3.1.1): reserved bits, QoS 3 */
                 return MQTT_ERR_MALFORMED;
             continue;
         }
