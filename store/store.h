@@ -33,8 +33,10 @@
  * each store_batch_del_queue() / store_batch_del_inflight() and each q/ or
  * o/ record removed by store_delete_client_state() drops one. When a body's
  * count reaches zero its m/ record is deleted in the same LevelDB write. So:
- * put a body in the same batch as its first reference (a body left without
- * references after its batch is deleted), and never delete m/ yourself.
+ * put a body in the same batch as its first reference (a body without
+ * references when its batch is written is deleted), drop each reference
+ * once (not again after store_delete_client_state() removed it), and never
+ * delete m/ yourself. docs/STORAGE.md has the details.
  *
  * Libraries never log: errors come back as store_err_t, and store_open() /
  * store_repair() also fill a caller buffer with a message for the log.
