@@ -500,6 +500,9 @@ class RawClient:
                 got.append(self.recv_packet(left))
             except Closed:
                 return got
+            except Timeout:
+                raise Timeout("connection still open after %.1fs, got %r" %
+                              (timeout, got)) from None
             except ValueError:
                 # garbage from the broker; keep reading until EOF
                 self.buf = b""
