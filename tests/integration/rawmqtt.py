@@ -232,6 +232,13 @@ class WsTransport:
         if subprotocol:
             req += "Sec-WebSocket-Protocol: %s\r\n" % subprotocol
         req += "\r\n"
+        try:
+            self._upgrade(req, host, port, key, timeout)
+        except Exception:
+            self.sock.close()
+            raise
+
+    def _upgrade(self, req, host, port, key, timeout):
         self.sock.sendall(req.encode())
         buf = b""
         deadline = time.monotonic() + timeout
@@ -380,6 +387,7 @@ class RawClient:
         if ws:
             self.t = WsTransport(host, port, path, timeout)
             if self.t.status != 101:
+                self.t.close()
                 raise Closed("websocket upgrade refused: %s" %
                              self.t.status_line)
         else:

@@ -166,6 +166,36 @@ class ConnectTest(BrokerTestCase):
         c.connect(cid, clean=True)
         c.disconnect()
 
+    def test_username_password_accepted_when_anonymous_allowed(self):
+        c = self.raw()
+        c.send(R.connect(self.uid(), username="user", password=b"pw\x00\xff"))
+        self.assertEqual(c.expect(R.CONNACK).rc, 0)
+
+    def test_long_utf8_client_id_accepted(self):
+        cid = self.uid("long") + "-" + "\u00e9" * 100
+        c = self.raw()
+        self.assertEqual(c.connect(cid).rc, 0)
+        c.send(R.pingreq())
+        c.expect(R.PINGRESP)
+
+    def test_connect_split_byte_by_byte(self):
+        c = self.raw()
+        import time
+        for b in R.connect(self.uid()):
+            c.send(bytes([b]))
+            time.sleep(0.002)
+        self.assertEqual(c.expect(R.CONNACK).rc, 0)
+
+    def test_pipelined_connect_subscribe_publish_in_one_write(self):
+        t = self.uid("pipe")
+        c = self.raw()
+        c.send(R.connect(self.uid()) + R.subscribe(3, [(t, 1)]) +
+               R.publish(t, b"pipelined", qos=1, pid=4))
+        self.assertEqual(c.expect(R.CONNACK).rc, 0)
+        self.assertEqual(c.wait_for(R.SUBACK).granted, [1])
+        self.assertEqual(c.wait_for(R.PUBACK).pid, 4)
+        self.assertEqual(c.recv_publish().payload, b"pipelined")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -196,6 +196,53 @@ class PubSubTest(BrokerTestCase):
         p.publish(t, b"u")
         self.assertEqual(s.recv_publish().topic, t)
 
+    def test_many_publishers_across_workers_in_order_per_publisher(self):
+        t = self.uid("fanin")
+        s = self.client(self.uid())
+        s.subscribe([(t + "/#", 1)])
+        pubs = [self.client(self.uid()) for _ in range(10)]
+        n = 100
+        for i, p in enumerate(pubs):
+            p.send(b"".join(R.publish("%s/%d" % (t, i), b"%d" % k, qos=1,
+                                      pid=k + 1) for k in range(n)))
+        seqs = {i: [] for i in range(len(pubs))}
+        for _ in range(n * len(pubs)):
+            m = s.recv_publish(10)
+            seqs[int(m.topic.rsplit("/", 1)[1])].append(int(m.payload))
+        for i, seq in seqs.items():
+            self.assertEqual(seq, list(range(n)), "publisher %d" % i)
+        for p in pubs:
+            acks = {p.wait_for(R.PUBACK, 10).pid for _ in range(n)}
+            self.assertEqual(len(acks), n)
+
+    def test_many_filters_in_one_subscribe_and_unsubscribe(self):
+        b = self.uid("mf")
+        s = self.client(self.uid())
+        filters = [("%s/%d" % (b, i), i % 3) for i in range(50)]
+        self.assertEqual(s.subscribe(filters, pid=300),
+                         [i % 3 for i in range(50)])
+        ack = s.unsubscribe([f for f, _ in filters[:25]], pid=301)
+        self.assertEqual(ack.pid, 301)
+        p = self.client(self.uid())
+        for i in (0, 24, 25, 49):
+            p.publish("%s/%d" % (b, i), b"x", qos=1, pid=i + 1)
+        got = self.roundtrip_marker(p, s, b + "/49")
+        self.assertEqual(sorted(got), sorted([b + "/25", b + "/49"]))
+
+    def test_outstanding_qos1_messages_have_distinct_packet_ids(self):
+        t = self.uid("pids")
+        s = self.client(self.uid())
+        s.subscribe([(t, 1)])
+        p = self.client(self.uid())
+        for i in range(20):
+            p.publish(t, b"%d" % i, qos=1, pid=i + 1)
+        got = [s.recv_publish(ack=False) for _ in range(20)]
+        pids = [m.pid for m in got]
+        self.assertNotIn(0, pids)
+        self.assertEqual(len(set(pids)), 20, pids)
+        for m in got:
+            s.send(R.puback(m.pid))
+
 
 if __name__ == "__main__":
     unittest.main()

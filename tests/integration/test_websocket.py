@@ -139,6 +139,28 @@ class RawWebSocketTest(BrokerTestCase):
         c.close()
         self.assertEqual(s.recv_publish().payload, b"ws-gone")
 
+    def test_ws_close_frame_closes_and_publishes_will(self):
+        wt = self.uid("wsclose")
+        s = self.client(self.uid())
+        s.subscribe([(wt, 1)])
+        c = self.client(self.uid(), ws=True, will=(wt, b"closed", 1, False))
+        c.t.send_raw(c.t.frame(b"\x03\xe8", opcode=8))
+        self.assertTrue(c.is_closed(5))
+        self.assertEqual(s.recv_publish().payload, b"closed")
+
+    def test_text_frame_closes(self):
+        # [MQTT-6.0.0-1]: data must be binary frames
+        self.skipForMosquitto("2.0.11 accepts MQTT in text frames "
+                              "(answers CONNACK)")
+        c = self.raw(ws=True)
+        c.t.send_frames([R.connect(self.uid())], opcode=1)
+        got = c.wait_closed(5)
+        self.assertEqual(got, [])
+
+    def test_ws_keepalive_enforced(self):
+        c = self.client(self.uid(), ws=True, keepalive=1)
+        self.assertTrue(c.is_closed(6))
+
 
 if __name__ == "__main__":
     unittest.main()
