@@ -339,7 +339,7 @@ static int scan_kind(store_t *st, char kind, rec_fn fn, void *ctx)
     sbuf_u8(&p, '/');
     int rc = scan_range(st, &p, &p, 0, fn, ctx);
     sbuf_free(&p);
-    return rc < 0 || rc > 0 ? (rc < 0 ? rc : STORE_OK) : STORE_OK;
+    return rc < 0 ? rc : STORE_OK;
 }
 
 struct scan_ctx {

@@ -168,8 +168,7 @@ int store_rebuild_refs(store_t *st)
     }
     if (rc != STORE_OK) goto out;
 
-    if (refs.n)
-        qsort(refs.v, refs.n, sizeof(uint64_t), cmp_u64);
+    if (refs.n) qsort(refs.v, refs.n, sizeof(uint64_t), cmp_u64);
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     size_t r = 0, orphans = 0;
     for (size_t i = 0; i < bodies.n && rc == STORE_OK; i++) {
@@ -326,8 +325,7 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
 {
     int rc = STORE_OK;
     if (first == stop) return;
-    if (g->ndeltas)
-        qsort(g->deltas, g->ndeltas, sizeof(*g->deltas), cmp_delta);
+    if (g->ndeltas) qsort(g->deltas, g->ndeltas, sizeof(*g->deltas), cmp_delta);
     /* Compact the deltas in place to (id, new count) pairs; counts go to
      * the map only once the write succeeds. */
     size_t out = 0;
@@ -516,8 +514,10 @@ static void commit_list(store_t *st, group_t *g, store_batch_t *list)
 static void sync_now(store_t *st)
 {
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
-    note_result(st, db_write(st, wb, true));
+    int rc = db_write(st, wb, true);
+    note_result(st, rc);
     leveldb_writebatch_destroy(wb);
+    if (rc != STORE_OK) st->last_sync_ms = store_now_ms(); /* retry in flush_ms, not in a spin */
 }
 
 static void deadline_ts(uint64_t ms_from_now, struct timespec *ts)
