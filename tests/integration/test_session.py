@@ -98,6 +98,49 @@ class SessionTest(BrokerTestCase):
         c.disconnect()
         self.client(cid, clean=True).disconnect()
 
+    def test_offline_queue_larger_than_inflight_window_in_order(self):
+        # default max_inflight 32: 100 queued need the window to refill
+        cid, t = self.uid("big"), self.uid("bigt")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 2)])
+        c.disconnect()
+        p = self.client(self.uid())
+        for i in range(100):
+            p.publish(t, b"%d" % i, qos=1 + i % 2, pid=i + 1)
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        got = [int(m.payload) for m in drain(c)]
+        self.assertEqual(got, list(range(100)))
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_reconnect_does_not_resend_retained(self):
+        cid, t = self.uid("rr"), self.uid("rrt")
+        p = self.client(self.uid())
+        p.publish(t, b"ret", qos=1, retain=True)
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1)])
+        self.assertTrue(c.recv_publish().retain)
+        c.disconnect()
+        c = self.raw()
+        self.assertTrue(c.connect(cid, clean=False).session_present)
+        self.assertTrue(c.no_packet(1.0), "retained sent without SUBSCRIBE")
+        c.disconnect()
+        self.client(cid, clean=True).disconnect()
+
+    def test_unacked_message_dropped_when_reconnecting_clean(self):
+        cid, t = self.uid("ud"), self.uid("udt")
+        c = self.client(cid, clean=False)
+        c.subscribe([(t, 1)])
+        p = self.client(self.uid())
+        p.publish(t, b"unacked", qos=1)
+        c.recv_publish(ack=False)
+        c.close()
+        c = self.raw()
+        self.assertFalse(c.connect(cid, clean=True).session_present)
+        self.assertTrue(c.no_packet(1.0))
+        c.disconnect()
+
 
 class MaxQueuedTest(BrokerTestCase):
     broker_mqtt = {"max_queued": 10}
@@ -143,19 +186,32 @@ class RestartTest(BrokerTestCase):
         p.publish(t + "/q", b"queued-across-restart", qos=1, pid=2)
         p.disconnect()
         self.broker.restart()
-        c = self.raw()
-        self.assertTrue(c.connect(cid, clean=False).session_present)
-        m = c.recv_publish()
-        self.assertEqual(m.payload, b"queued-across-restart")
+        lost = []
         s = self.client(self.uid())
         s.subscribe([(t + "/r", 1)])
-        m = s.recv_publish()
-        self.assertEqual((m.payload, m.retain),
-                         (b"retained-across-restart", True))
-        # the subscription itself survived too
+        try:
+            m = s.recv_publish(3)
+            if (m.payload, m.retain) != (b"retained-across-restart", True):
+                lost.append("retained message (got %r)" % m)
+        except R.Timeout:
+            lost.append("retained message")
+        c = self.raw()
+        if not c.connect(cid, clean=False).session_present:
+            lost.append("persistent session (CONNACK session present 0)")
+        try:
+            m = c.recv_publish(3)
+            if m.payload != b"queued-across-restart":
+                lost.append("queued QoS 1 message (got %r)" % m)
+        except R.Timeout:
+            lost.append("queued QoS 1 message")
         p = self.client(self.uid())
         p.publish(t + "/q", b"live-after-restart", qos=1)
-        self.assertEqual(c.recv_publish().payload, b"live-after-restart")
+        try:
+            c.recv_publish(3)
+        except R.Timeout:
+            lost.append("subscription")
+        if lost:
+            self.fail("lost across restart: " + "; ".join(lost))
         c.disconnect()
         self.client(cid, clean=True).disconnect()
 
