@@ -164,7 +164,7 @@ static int decode_connack(reader_t *r, uint8_t version, mqtt_connack_t *c)
         return MQTT_ERR_PROTOCOL;
     if (version == MQTT_V5) {
         if (!rc_in(rc_connack, sizeof rc_connack, c->reason)) return MQTT_ERR_PROTOCOL;
-        if (r->n) TRY(reader_props(r, mqtt__props_allowed(MQTT_CONNACK), false, &c->props));
+        TRY(reader_props(r, mqtt__props_allowed(MQTT_CONNACK), false, &c->props));
     } else if (c->reason > MQTT_CONNACK_NOT_AUTHORIZED) {
         return MQTT_ERR_PROTOCOL;
     }
