@@ -140,6 +140,72 @@ static void test_sync_batch_flushes_within_flush_ms(void)
     free(dir);
 }
 
+/* ---- reads from other threads while the store thread writes ---- */
+
+struct reader {
+    store_t *st;
+    atomic_bool *stop;
+    int reads, bad;
+};
+
+static int check_qref(void *arg, const store_qref_t *q)
+{
+    struct reader *r = arg;
+    store_msg_t m;
+    void *mem;
+    /* A queued reference is committed together with its body. */
+    if (store_get_msg(r->st, q->msg_id, &m, &mem) == STORE_OK) {
+        if (m.id != q->msg_id) r->bad++;
+        store_free(mem);
+    } else {
+        r->bad++;
+    }
+    r->reads++;
+    return 0;
+}
+
+static void *read_loop(void *arg)
+{
+    struct reader *r = arg;
+    while (!atomic_load(r->stop))
+        if (store_queue_scan(r->st, "reader", 6, (uint64_t)(r->reads * 7 % 2000), 50, check_qref,
+                             r) < 0)
+            r->bad++;
+    return NULL;
+}
+
+static void test_reads_from_other_threads_during_writes(void)
+{
+    char *dir = ts_mkdtemp();
+    store_t *st = ts_open(dir, STORE_SYNC_BATCH);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    atomic_bool stop = false;
+    struct reader rd[2] = {{st, &stop, 0, 0}, {st, &stop, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, read_loop, &rd[i]);
+    for (uint64_t i = 1; i <= 2000; i++) {
+        store_batch_t *b = store_batch_new();
+        store_msg_t m = {i, ts_str("t"), ts_str("payload"), ts_str(""), 1, false, 0};
+        store_qref_t q = {ts_str("reader"), i, i, 1};
+        store_batch_put_msg(b, &m);
+        store_batch_put_queue(b, &q);
+        while (store_submit(st, b, NULL, NULL) == STORE_ERR_BUSY)
+            sleep_ms(1);
+    }
+    CU_ASSERT_EQUAL(ts_commit(st, store_batch_new()), STORE_OK); /* all written */
+    sleep_ms(50);
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(rd[i].bad, 0);
+        CU_ASSERT(rd[i].reads > 0);
+    }
+    store_close(st);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 /* ---- back-pressure ---- */
 
 struct gate {
@@ -445,6 +511,8 @@ void ts_register_commit_suite(void)
     CU_add_test(s, "group_commit_many_threads_sync_batch",
                 test_group_commit_many_threads_sync_batch);
     CU_add_test(s, "sync_batch_flushes_within_flush_ms", test_sync_batch_flushes_within_flush_ms);
+    CU_add_test(s, "reads_from_other_threads_during_writes",
+                test_reads_from_other_threads_during_writes);
     CU_add_test(s, "full_queue_returns_busy_and_close_drains",
                 test_full_queue_returns_busy_and_close_drains);
     CU_add_test(s, "second_open_of_same_dir_is_locked", test_second_open_of_same_dir_is_locked);
