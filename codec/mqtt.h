@@ -177,7 +177,9 @@ typedef struct mqtt_str {
  * none) and `user_count` to the number of pairs; iterate with
  * mqtt_user_prop_next(), which skips the other properties.
  * When encoding, `user` must hold only 0x26 entries (as produced by
- * mqtt_user_props_copy()) and is written verbatim, order preserved.
+ * mqtt_user_props_copy()) and is written verbatim, order preserved - unless
+ * `user_interleaved` is set (a decoded block), then only its 0x26 entries
+ * are written, in order.
  */
 typedef struct mqtt_props {
     uint64_t present;
@@ -362,6 +364,11 @@ int mqtt_frame_len(const uint8_t *buf, size_t len, uint32_t max_packet_size, uin
  */
 int mqtt_encode(uint8_t *dst, size_t cap, uint8_t version, const mqtt_packet_t *pkt);
 int mqtt_encode_size(uint8_t version, const mqtt_packet_t *pkt);
+/* Offset of the packet identifier inside an encoded PUBLISH with QoS > 0,
+ * so that one encoding can be shared and the id patched per subscriber
+ * (two bytes, big-endian). MQTT_ERR_INVALID if buf[0..len) is not one whole
+ * such PUBLISH. */
+int mqtt_publish_pid_offset(const uint8_t *buf, size_t len);
 
 /* Variable byte integer helpers (1..4 bytes; values up to 268,435,455). */
 int mqtt_varint_encode(uint8_t *dst, uint32_t value);                  /* returns length */

@@ -213,6 +213,28 @@ static void encode_nospace_for_every_short_buffer(void)
     CU_ASSERT_EQUAL(mqtt_encode(out, (size_t)n, 5, &p), n);
 }
 
+static void publish_pid_offset_finds_packet_id_for_patching(void)
+{
+    mqtt_packet_t p = {.type = MQTT_PUBLISH}, d;
+    uint8_t out[64];
+    p.u.publish.qos = 1;
+    p.u.publish.topic = S("a/b");
+    p.u.publish.packet_id = 1;
+    p.u.publish.payload = S("x");
+    int n = mqtt_encode(out, sizeof out, 5, &p);
+    int off = mqtt_publish_pid_offset(out, (size_t)n);
+    CU_ASSERT_EQUAL(off, 2 + 2 + 3);
+    out[off] = 0xAB;
+    out[off + 1] = 0xCD;
+    mqtt_limits_t lim = {.version = 5};
+    CU_ASSERT_EQUAL(mqtt_decode(out, (size_t)n, &lim, &d), n);
+    CU_ASSERT_EQUAL(d.u.publish.packet_id, 0xABCD);
+    CU_ASSERT_EQUAL(mqtt_publish_pid_offset(out, (size_t)n - 1), MQTT_ERR_INVALID);
+    p.u.publish.qos = 0;
+    n = mqtt_encode(out, sizeof out, 5, &p);
+    CU_ASSERT_EQUAL(mqtt_publish_pid_offset(out, (size_t)n), MQTT_ERR_INVALID);
+}
+
 /* X(name, version, setup statements) - packets the encoder must refuse. */
 #define INVALID_CASES(X)                                                                           \
     X(encode_publish_qos3_is_invalid, 4, p.type = MQTT_PUBLISH; p.u.publish.topic = S("t");        \
@@ -271,5 +293,6 @@ CU_TestInfo codec_encode_tests[] = {
                                 T(encode_reencodes_interleaved_user_properties_without_others)
                                     T(encode_large_payload_uses_four_byte_length)
                                         T(encode_nospace_for_every_short_buffer)
-                                            INVALID_CASES(CODEC_TEST_INFO) CU_TEST_INFO_NULL,
+                                            T(publish_pid_offset_finds_packet_id_for_patching)
+                                                INVALID_CASES(CODEC_TEST_INFO) CU_TEST_INFO_NULL,
 };
