@@ -243,6 +243,23 @@ class PubSubTest(BrokerTestCase):
         for m in got:
             s.send(R.puback(m.pid))
 
+    def test_200_connections_all_receive(self):
+        t = self.uid("many")
+        subs = []
+        for i in range(200):
+            c = self.raw()
+            c.send(R.connect(self.uid("m")) + R.subscribe(1, [(t, 1)]))
+            subs.append(c)
+        for c in subs:
+            self.assertEqual(c.expect(R.CONNACK).rc, 0)
+            self.assertEqual(c.expect(R.SUBACK).granted, [1])
+        p = self.client(self.uid())
+        p.publish(t, b"to-all", qos=1)
+        for c in subs:
+            self.assertEqual(c.recv_publish().payload, b"to-all")
+        for c in subs:
+            c.disconnect()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -161,6 +161,40 @@ class RawWebSocketTest(BrokerTestCase):
         c = self.client(self.uid(), ws=True, keepalive=1)
         self.assertTrue(c.is_closed(6))
 
+    def test_raw_ws_large_publish_64bit_frame_length(self):
+        t = self.uid("wslarge")
+        c = self.client(self.uid(), ws=True)
+        c.subscribe([(t, 1)])
+        payload = bytes((i * 13) & 0xFF for i in range(200 * 1024))
+        c.publish(t, payload, qos=1, timeout=10)  # one 200 KiB frame
+        m = c.recv_publish(10)
+        self.assertEqual(m.payload, payload)
+
+    def test_unmasked_client_frame_closes(self):
+        # RFC 6455 5.1: a server MUST close on an unmasked client frame
+        self.skipForMosquitto("2.0.11 (libwebsockets) accepts unmasked "
+                              "client frames")
+        c = self.raw(ws=True)
+        pkt = R.connect(self.uid())
+        c.t.send_raw(bytes([0x82, len(pkt)]) + pkt)
+        got = c.wait_closed(5)
+        self.assertEqual(got, [])
+
+    def test_garbage_http_request_then_broker_still_serves(self):
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.broker.ws_port), 5)
+        s.sendall(b"GARBAGE / FOO\r\n\x00\xff\r\n\r\n")
+        s.settimeout(5)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+        c = self.client(self.uid(), ws=True)
+        c.send(R.pingreq())
+        c.expect(R.PINGRESP)
+
 
 if __name__ == "__main__":
     unittest.main()

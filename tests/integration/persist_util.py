@@ -1,0 +1,586 @@
+"""Helpers for the persistence (crash/restart) tests, test_persist_*.py.
+
+harness.Broker always writes "persistence": {"sync": "none"}, makes a fresh
+temp dir per start and can only SIGTERM, so these tests use PBroker: one
+broker whose config (data_dir, persistence.sync, flush_ms) the test chooses,
+which can be killed with SIGKILL (only its own PID) and restarted on the same
+port and data dir, and which can run `sluice --repair -c CONFIG`.
+
+Also here: a few raw MQTT 5 packets (rawmqtt speaks 3.1.1), a pipelined
+publisher that records exactly which PUBLISHes were acknowledged, and a
+receiver loop that completes QoS 1/2 flows and records what was delivered.
+
+Every wait is bounded.  Environment:
+  SLUICE_BIN           the broker binary (see harness.sluice_bin)
+  SLUICE_PERSIST_SEED  seed for the kill points (default: time-based; printed)
+  SLUICE_TEST_KEEP     keep temp dirs
+"""
+
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import harness
+import rawmqtt
+from rawmqtt import (PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, CONNACK,
+                     SUBACK)
+
+HOST = harness.HOST
+
+
+def seed(tag):
+    """The seed of a randomized test: SLUICE_PERSIST_SEED or time-based.
+    Printed so that a failing run can be replayed."""
+    s = os.environ.get("SLUICE_PERSIST_SEED")
+    s = int(s) if s else int(time.time() * 1000) % 1000000007
+    sys.stderr.write("\n[%s] seed %d (replay: SLUICE_PERSIST_SEED=%d)\n"
+                     % (tag, s, s))
+    return s
+
+
+def log(msg):
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def dir_size(path):
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# ---------------------------------------------------------------- broker
+
+class PBroker:
+    """A sluice process with a chosen persistence config and a data dir
+    that outlives restarts.  kill9() and stop() touch only our own PID."""
+
+    def __init__(self, sync="always", flush_ms=100, mqtt=None, workers=2,
+                 data_dir=None):
+        self.tmp = tempfile.mkdtemp(prefix="sluice-persist-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.sync = sync
+        self.flush_ms = flush_ms
+        self.workers = workers
+        self.mqtt = {"max_inflight": 32, "max_queued": 100000,
+                     "sys_interval": 0, "max_packet_size": 1048576}
+        self.mqtt.update(mqtt or {})
+        self.port = None
+        self.proc = None
+        self.pid = None
+        self._log = None
+        self.log_path = os.path.join(self.tmp, "broker.log")
+        self.cfg_path = os.path.join(self.tmp, "sluice.json")
+        self.binary = harness.sluice_bin()
+        if not self.binary:
+            raise harness.BrokerError("no sluice binary: set SLUICE_BIN")
+
+    def write_config(self):
+        cfg = {"listeners": [{"protocol": "mqtt",
+                              "bind": "%s:%d" % (HOST, self.port)}],
+               "data_dir": self.data_dir, "workers": self.workers,
+               "node_id": "persist", "mqtt": self.mqtt,
+               "persistence": {"sync": self.sync,
+                               "flush_ms": self.flush_ms}}
+        with open(self.cfg_path, "w") as f:
+            json.dump(cfg, f, indent=1)
+
+    # -- lifecycle
+    def start(self, timeout=30.0):
+        """Start (or start again after kill9/stop) on the same port and
+        data dir.  If the port was taken meanwhile, pick another one."""
+        if self.alive():
+            raise harness.BrokerError("already running")
+        if self.port is None:
+            self.port = harness.free_port()
+        for _attempt in range(3):
+            self.write_config()
+            try:
+                self._launch(timeout)
+                return self
+            except harness.BrokerError as e:
+                if "in use" not in str(e):
+                    raise
+                self.port = harness.free_port()
+        raise harness.BrokerError("no free port after 3 attempts")
+
+    def _launch(self, timeout):
+        self._close_log()
+        self._log = open(self.log_path, "ab")
+        self._log.write(b"=== start %s\n" % time.strftime("%H:%M:%S").encode())
+        self._log.flush()
+        self.proc = subprocess.Popen([self.binary, "-c", self.cfg_path],
+                                     stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise harness.BrokerError(
+                    "broker exited with %s during start:\n%s"
+                    % (self.proc.returncode, self.log_tail()))
+            if harness.port_open(self.port):
+                return
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise harness.BrokerError(
+                    "broker not listening on %d after %.0fs:\n%s"
+                    % (self.port, timeout, self.log_tail()))
+            time.sleep(0.02)
+
+    def start_expect_exit(self, timeout=30.0):
+        """Start and expect the broker to exit by itself (e.g. corrupt
+        database).  Returns (exit code, log of this start).  If it is
+        still running after timeout, kill it and return (None, log)."""
+        self.write_config()
+        start_len = os.path.getsize(self.log_path) \
+            if os.path.exists(self.log_path) else 0
+        self._close_log()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", self.cfg_path],
+                                     stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
+        self.pid = self.proc.pid
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            rc = None
+        self._close_log()
+        with open(self.log_path, "rb") as f:
+            f.seek(start_len)
+            out = f.read().decode("utf-8", "replace")
+        return rc, out
+
+    def run(self, args, timeout=60.0):
+        """Run the binary with extra args (e.g. ["--repair"]) and this
+        config; returns (exit code, combined output)."""
+        self.write_config()
+        p = subprocess.run([self.binary] + list(args) + ["-c", self.cfg_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, cwd=self.tmp,
+                           timeout=timeout)
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        """SIGKILL our broker (no chance to flush anything) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+        self._close_log()
+
+    def stop(self, timeout=20.0):
+        """SIGTERM; SIGKILL if it does not exit in time.  Returns the exit
+        code (None if it had to be killed)."""
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+                rc = None
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        self._close_log()
+        return rc
+
+    def _close_log(self):
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def cleanup(self):
+        self.kill9()
+        if not os.environ.get("SLUICE_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    def data_size(self):
+        return dir_size(self.data_dir)
+
+    # -- clients
+    def raw(self, timeout=rawmqtt.DEFAULT_TIMEOUT):
+        return rawmqtt.RawClient(self.port, timeout=timeout)
+
+    def client(self, client_id, clean=True, keepalive=60, level=4,
+               present=None):
+        """A 3.1.1 raw client that got CONNACK rc 0 (and, if present is
+        given, that session-present value)."""
+        c = self.raw()
+        ack = c.connect(client_id, clean, keepalive, level)
+        if ack.rc != 0:
+            c.close()
+            raise AssertionError("CONNACK rc %d for %r" % (ack.rc, client_id))
+        if present is not None and ack.session_present != present:
+            c.close()
+            raise AssertionError(
+                "%r: CONNACK session present %d, want %d (log:\n%s)"
+                % (client_id, ack.session_present, present,
+                   self.log_tail(15)))
+        c.connack = ack
+        return c
+
+    def client5(self, client_id, clean=True, expiry=0, keepalive=60,
+                present=None):
+        """An MQTT 5 raw client that got CONNACK reason 0."""
+        c = self.raw()
+        c.send(connect5(client_id, clean, expiry, keepalive))
+        ack = c.expect(CONNACK)
+        if ack.rc != 0:
+            c.close()
+            raise AssertionError("CONNACK reason %#x for %r"
+                                 % (ack.rc, client_id))
+        if present is not None and ack.session_present != present:
+            c.close()
+            raise AssertionError("%r: session present %d, want %d"
+                                 % (client_id, ack.session_present, present))
+        c.connack = ack
+        return c
+
+
+class PersistCase:
+    """Mixin for unittest.TestCase: self.brokers() makes PBrokers that are
+    killed and removed after the test; their log tail is printed if the
+    test failed."""
+
+    def setUp(self):
+        self._pbrokers = []
+        self._pclients = []
+        self.addCleanup(self._pcleanup)
+
+    def broker(self, **kw):
+        b = PBroker(**kw)
+        self._pbrokers.append(b)
+        return b
+
+    def track(self, c):
+        self._pclients.append(c)
+        return c
+
+    def _pcleanup(self):
+        for c in self._pclients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        res = getattr(getattr(self, "_outcome", None), "result", None)
+        failed = bool(res and (res.failures or res.errors))
+        for b in self._pbrokers:
+            if failed:
+                log("--- %s: broker log (%s):\n%s\n---"
+                    % (self.id(), b.log_path, b.log_tail()))
+            b.cleanup()
+
+
+# ---------------------------------------------------------------- MQTT 5
+
+def props(*items):
+    """Encode MQTT 5 properties from (id, bytes) pairs."""
+    body = b"".join(bytes([i]) + v for i, v in items)
+    return rawmqtt.varint(len(body)) + body
+
+
+def connect5(client_id, clean=True, expiry=0, keepalive=60):
+    pr = props((0x11, struct.pack("!I", expiry))) if expiry else props()
+    body = (rawmqtt.mstr("MQTT") + bytes([5, 0x02 if clean else 0]) +
+            struct.pack("!H", keepalive) + pr + rawmqtt.mstr(client_id))
+    return rawmqtt.packet(0x10, body)
+
+
+def publish5(topic, payload=b"", qos=0, retain=False, dup=False, pid=1,
+             msg_expiry=None):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    fb = 0x30 | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
+    body = rawmqtt.mstr(topic)
+    if qos:
+        body += struct.pack("!H", pid)
+    if msg_expiry is not None:
+        body += props((0x02, struct.pack("!I", msg_expiry)))
+    else:
+        body += props()
+    return rawmqtt.packet(fb, body + payload)
+
+
+def subscribe5(pid, filters):
+    """filters: list of (filter, options byte)."""
+    body = struct.pack("!H", pid) + props()
+    for flt, opt in filters:
+        body += rawmqtt.mstr(flt) + bytes([opt])
+    return rawmqtt.packet(0x82, body)
+
+
+def disconnect5(reason=0):
+    return rawmqtt.packet(0xE0, bytes([reason, 0]))
+
+
+def v5_payload(p):
+    """Payload of an MQTT 5 PUBLISH parsed by rawmqtt (3.1.1 layout: the
+    properties are still in front of the payload)."""
+    data = p.payload
+    n, mult, i = 0, 1, 0
+    while True:
+        c = data[i]
+        n += (c & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not c & 0x80:
+            break
+    return data[i + n:]
+
+
+def v5_reason(p):
+    """Reason code of an MQTT 5 PUBACK/PUBREC/... (0 when omitted)."""
+    return p.body[2] if len(p.body) > 2 else 0
+
+
+def subscribe5_ok(c, filters, pid=1):
+    c.send(subscribe5(pid, filters))
+    ack = c.wait_for(SUBACK, pid=pid)
+    codes = list(ack.body[2 + 1 + ack.body[2]:]) if len(ack.body) > 2 else []
+    # SUBACK v5: pid, properties (length byte; we assume < 128), codes
+    return codes
+
+
+# ---------------------------------------------------------------- flows
+
+class PipelinedPublisher:
+    """Publishes messages over one raw connection with up to `window`
+    unacknowledged, recording which were acknowledged (PUBACK for QoS 1,
+    PUBREC for QoS 2 - the point at which the broker has taken
+    responsibility).  Packet id i+1 is message i, so N <= 65535."""
+
+    def __init__(self, client, topic, payloads, qos=1, window=64,
+                 level=4):
+        assert len(payloads) <= 65535
+        self.c = client
+        self.topic = topic
+        self.payloads = payloads
+        self.qos = qos
+        self.window = window
+        self.level = level
+        self.acked = set()       # indexes acknowledged (PUBACK / PUBREC)
+        self.completed = set()   # QoS 2: PUBCOMP received
+        self.refused = {}        # index -> reason (MQTT 5 PUBACK >= 0x80)
+        self.sent = 0
+        self.closed = False
+
+    def _outstanding(self):
+        done = (self.acked | set(self.refused)) if self.qos == 1 \
+            else (self.completed | set(self.refused))
+        return self.sent - len(done)
+
+    def _handle(self, p):
+        i = (p.pid or 0) - 1
+        if not 0 <= i < len(self.payloads):
+            return
+        reason = v5_reason(p) if self.level == 5 else 0
+        if p.type == PUBACK and self.qos == 1:
+            if reason >= 0x80:
+                self.refused[i] = reason
+            else:
+                self.acked.add(i)
+        elif p.type == PUBREC and self.qos == 2:
+            if reason >= 0x80:
+                self.refused[i] = reason
+                return
+            self.acked.add(i)
+            self.c.try_send(rawmqtt.pubrel(p.pid))
+        elif p.type == PUBCOMP and self.qos == 2:
+            self.completed.add(i)
+
+    def _read(self, timeout):
+        """Handle one packet; False on timeout; sets closed on EOF."""
+        try:
+            p = self.c.recv_packet(timeout)
+        except rawmqtt.Timeout:
+            return False
+        except rawmqtt.Closed:
+            self.closed = True
+            return False
+        self._handle(p)
+        return True
+
+    def run(self, stop_after=None, on_stop=None, timeout=120.0):
+        """Send messages [sent, N).  When `stop_after` messages have been
+        sent, call on_stop() (e.g. kill the broker) and then collect what
+        is already in the socket until EOF.  Otherwise wait until every
+        message is acknowledged (completed for QoS 2)."""
+        deadline = time.monotonic() + timeout
+        n = len(self.payloads)
+        while self.sent < n and not self.closed:
+            if time.monotonic() > deadline:
+                raise AssertionError("publisher: timeout after %d sent, %d "
+                                     "acked" % (self.sent, len(self.acked)))
+            if stop_after is not None and self.sent >= stop_after:
+                break
+            if self._outstanding() < self.window:
+                i = self.sent
+                if self.level == 5:
+                    pkt = publish5(self.topic, self.payloads[i], self.qos,
+                                   pid=i + 1)
+                else:
+                    pkt = rawmqtt.publish(self.topic, self.payloads[i],
+                                          self.qos, pid=i + 1)
+                if not self.c.try_send(pkt):
+                    self.closed = True
+                    break
+                self.sent += 1
+                # take whatever already arrived, without waiting
+                while self._read(0.0):
+                    pass
+            else:
+                self._read(min(1.0, max(0.01, deadline - time.monotonic())))
+        if stop_after is not None and on_stop is not None:
+            on_stop()
+            # the broker is gone: read acks still in our socket until EOF
+            end = time.monotonic() + 10
+            while not self.closed and time.monotonic() < end:
+                self._read(0.5)
+            return self
+        while self._outstanding() > 0 and not self.closed:
+            if time.monotonic() > deadline:
+                raise AssertionError("publisher: %d unacknowledged at the "
+                                     "end" % self._outstanding())
+            self._read(1.0)
+        return self
+
+
+class Receiver:
+    """Reads PUBLISHes on a raw connection and completes the receiver side
+    of QoS 1 (PUBACK) and QoS 2 (PUBREC, then PUBCOMP on PUBREL).  A QoS 2
+    PUBLISH whose packet id awaits PUBREL is a retransmission, not a new
+    delivery (MQTT-4.3.3); everything else is appended to `delivered`.
+    With ack=False nothing is acknowledged (for in-flight tests)."""
+
+    def __init__(self, client, level=4, ack=True):
+        self.c = client
+        self.level = level
+        self.ack = ack
+        self.delivered = []     # (payload, packet)
+        self.packets = []       # every packet, in order
+        self.awaiting_rel = set()
+        self.closed = False
+
+    def payload(self, p):
+        return v5_payload(p) if self.level == 5 else p.payload
+
+    def step(self, timeout):
+        try:
+            p = self.c.recv_packet(timeout)
+        except rawmqtt.Timeout:
+            return False
+        except rawmqtt.Closed:
+            self.closed = True
+            return False
+        self.packets.append(p)
+        if p.type == PUBLISH:
+            if p.qos == 2 and p.pid in self.awaiting_rel:
+                pass  # retransmission of a message we already took
+            else:
+                self.delivered.append((self.payload(p), p))
+            if self.ack:
+                if p.qos == 1:
+                    self.c.try_send(rawmqtt.puback(p.pid))
+                elif p.qos == 2:
+                    self.awaiting_rel.add(p.pid)
+                    self.c.try_send(rawmqtt.pubrec(p.pid))
+        elif p.type == PUBREL and self.ack:
+            self.awaiting_rel.discard(p.pid)
+            self.c.try_send(rawmqtt.pubcomp(p.pid))
+        return True
+
+    def until(self, done=None, quiet=1.0, timeout=60.0):
+        """Read until done(self) is true and then nothing arrives for
+        `quiet` s (or, without done, until quiet), bounded by timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            if done is not None and not done(self):
+                self.step(min(1.0, max(0.01, deadline - time.monotonic())))
+                continue
+            if not self.step(quiet):
+                break
+        return self
+
+    def payloads(self):
+        return [pl for pl, _p in self.delivered]
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def mount_tmpfs(path, size="4m"):
+    """Mount a small tmpfs at path; returns None or the reason it failed."""
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size,
+                            "tmpfs", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    if r.returncode != 0:
+        return r.stdout.decode("utf-8", "replace").strip() or \
+            "mount exit %d" % r.returncode
+    return None
+
+
+def umount(path):
+    for args in (["umount", path], ["umount", "-l", path]):
+        try:
+            r = subprocess.run(args, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=20)
+            if r.returncode == 0:
+                return True
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return False
+
+
+def fill_file(path, limit):
+    """Write zeros to path until ENOSPC or `limit` bytes; returns bytes
+    written."""
+    n = 0
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as f:
+        while n < limit:
+            try:
+                n += f.write(chunk[:min(len(chunk), limit - n)])
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                break
+    return n
