@@ -110,7 +110,7 @@ struct bench_opts {
     const char *ws_path;
     int pairs, subs, pubs, clients;
     int inflight;
-    int window; /* QoS 0: deliveries per publisher not yet seen (at least 1 message) */
+    int window; /* deliveries not yet seen, all publishers (>= 1 message each) */
     int keepalive;
     int connect_window; /* per worker: connections in setup at once */
     const char *prefix;

@@ -460,11 +460,13 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
         if (avail <= 0) return false;
         if ((uint64_t)avail < budget) budget = (uint64_t)avail;
     }
-    if (o->qos == 0 && o->window > 0) {
-        /* End-to-end window: kernel buffers on loopback grow to megabytes,
-         * so "socket writable" alone would let a backlog of seconds build
-         * up. Deliveries are counted per worker; a window that does not
-         * move for 50 ms is assumed dropped (QoS 0) and reopened. */
+    if (o->window > 0) {
+        /* End-to-end window: kernel buffers on loopback grow to megabytes
+         * and a broker may ack QoS 1 long before it delivers, so neither
+         * "socket writable" nor the in-flight limit stops a backlog of
+         * seconds from building up. Deliveries are counted per worker; a
+         * window that does not move for 500 ms is assumed
+         * dropped and reopened. */
         uint64_t echo = 0;
         for (int i = 0; i < b->nw; i++)
             echo += atomic_load_explicit(

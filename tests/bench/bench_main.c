@@ -19,7 +19,7 @@ static void usage(FILE *f)
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
                "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
-               "  --window N (QoS 0: deliveries in flight per publisher, 64; 0 = off)\n"
+               "  --window N (deliveries in flight, all publishers, 8192; 0 = off)\n"
                "  --pairs N (100)  --subs M (1000)  --pubs N (fanout 1, fanin 1000)\n"
                "  --clients C (conns: 1000)  --src-ips A-B (conns: bind source addresses)\n"
                "  --prefix TOPIC/ (bench/<pid>/)  --connect-window N (per thread, 32)  --quiet\n");
@@ -104,7 +104,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         .pubs = -1,
         .clients = 1000,
         .inflight = 64,
-        .window = 64,
+        .window = 8192,
         .keepalive = 60,
         .connect_window = 32,
         .rbuf = 64 * 1024,
