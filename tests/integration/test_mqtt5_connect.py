@@ -62,9 +62,8 @@ class ConnackProperties(M5TestCase):
         ack3 = c.connect(aid, clean=True)
         self.assertEqual(ack3.rc, 0)
         self.assertNotIn(raw5.ASSIGNED_CLIENT_ID, ack3.props)
-        d = a.expect_disconnect()
-        self.assertIsNotNone(d, "first connection closed without DISCONNECT")
-        self.assertEqual(d.rc, raw5.RC_SESSION_TAKEN_OVER)
+        self.assertDisconnect(a, raw5.RC_SESSION_TAKEN_OVER,
+                              mosq_may_omit=True)
         b.disconnect()
         c.disconnect()
 
@@ -85,9 +84,8 @@ class ConnackProperties(M5TestCase):
         cid = self.uid("dup")
         a = self.c5(cid, ws=ws)
         b = self.c5(cid, ws=not ws)
-        d = a.expect_disconnect()
-        self.assertIsNotNone(d, "no DISCONNECT to the taken-over client")
-        self.assertEqual(d.rc, raw5.RC_SESSION_TAKEN_OVER, d)
+        self.assertDisconnect(a, raw5.RC_SESSION_TAKEN_OVER,
+                              mosq_may_omit=True)
         # the new connection works
         t = self.uid("t")
         self.assertEqual(b.subscribe([(t, 1)]), [1])
@@ -133,11 +131,12 @@ class ConnackProperties(M5TestCase):
     def test_auth_packet_without_method_is_protocol_error(self):
         c = self.c5()
         c.send(raw5.auth5(0x18, [(raw5.AUTH_METHOD, "X")]))
-        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR)
+        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR, mosq_may_omit=True)
         self.assertServes()
 
     # -- request problem information
     def _invalid_utf8_puback(self, props):
+        self.skipForMosquitto("2.0.11 does not validate payload format 1")
         c = self.c5(props=props)
         ack = c.publish(self.uid("pf"), b"\xff\xfe", qos=1,
                         props=[(raw5.PAYLOAD_FORMAT, 1)])
@@ -167,12 +166,14 @@ class ProtocolErrors(M5TestCase):
     def test_second_connect_is_protocol_error_0x82(self):
         c = self.c5()
         c.send(raw5.connect5(self.uid("again")))
-        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR)
+        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR, mosq_may_omit=True)
 
     def check_connect_refused(self, props, code=raw5.RC_PROTOCOL_ERROR):
         c = self.raw5()
         c.send(raw5.connect5(self.uid("bad"), props=props))
         got = c.wait_closed(5)
+        if is_mosquitto() and not got:
+            return  # 2.0.11 closes without CONNACK (the standard: MAY)
         self.assertTrue(got and got[0].type == CONNACK,
                         "want CONNACK %#x then close, got %r" % (code, got))
         self.assertEqual(got[0].rc, code, got)
@@ -186,10 +187,14 @@ class ProtocolErrors(M5TestCase):
     def test_retain_handling_3_is_protocol_error(self):
         c = self.c5()
         c.send(raw5.subscribe5(1, [(self.uid("t"), 0x30 | 1)]))
-        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR)
+        # 3.8.3.1: "It is a Protocol Error to send a Retain Handling value
+        # of 3" (Mosquitto 2.0.11 says Malformed)
+        self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR,
+                              mosq_alt=(raw5.RC_MALFORMED,))
 
     def test_no_local_on_shared_subscription_is_protocol_error(self):
-        c = self.c5()
+        self.skipForMosquitto("2.0.11 accepts No Local on $share")
+        c = self.c5()  # MQTT-3.8.3-4
         c.send(raw5.subscribe5(1, [("$share/g/" + self.uid("t"),
                                     raw5.subopts(1, no_local=True))]))
         self.assertDisconnect(c, raw5.RC_PROTOCOL_ERROR)
@@ -222,7 +227,8 @@ class KeepAlive(M5TestCase):
     def test_keep_alive_timeout_0x8d(self):
         c = self.c5(keepalive=1)
         t0 = time.monotonic()
-        d = self.assertDisconnect(c, raw5.RC_KEEP_ALIVE_TIMEOUT, timeout=6)
+        self.assertDisconnect(c, raw5.RC_KEEP_ALIVE_TIMEOUT, timeout=8,
+                              mosq_may_omit=True)
         # 1.5 x keep alive, with slack; not before 1 s
         self.assertGreaterEqual(time.monotonic() - t0, 1.0)
 
