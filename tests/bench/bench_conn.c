@@ -465,8 +465,8 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
          * and a broker may ack QoS 1 long before it delivers, so neither
          * "socket writable" nor the in-flight limit stops a backlog of
          * seconds from building up. Deliveries are counted per worker; a
-         * window that does not move for 500 ms is assumed
-         * dropped and reopened. */
+         * window that does not move for 500 ms is assumed dropped and
+         * reopened. */
         uint64_t echo = 0;
         for (int i = 0; i < b->nw; i++)
             echo += atomic_load_explicit(
@@ -477,10 +477,10 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
             c->win_progress = now;
         }
         uint64_t base = echo > c->win_base ? echo : c->win_base;
-        uint64_t win = (uint64_t)o->window / (b->factor ? b->factor : 1);
+        uint64_t win = (uint64_t)o->window / (uint64_t)b->npubs / (b->factor ? b->factor : 1);
         if (win == 0) win = 1;
         if (c->seq >= base + win) {
-            if (now - c->win_progress < 50000000ull) return false;
+            if (now - c->win_progress < 500000000ull) return false;
             c->win_base = c->seq;
             c->win_progress = now;
             base = c->seq;

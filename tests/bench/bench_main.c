@@ -281,11 +281,12 @@ static void report(struct bench *b, double setup_s, int failed_setup)
 {
     const struct bench_opts *o = &b->o;
     struct bench_hist *h = calloc(1, sizeof(*h));
-    uint64_t sent = 0, recv_win = 0, match = 0, acked = 0, errors = 0, ready = 0;
+    uint64_t sent = 0, recv_win = 0, match = 0, acked = 0, errors = 0, ready = 0, total = 0;
     for (int i = 0; i < b->nw && h; i++) {
         struct worker *w = &b->w[i];
         bench_hist_merge(h, &w->hist);
         sent += w->sent_win;
+        total += w->recv_all;
         recv_win += w->recv_win;
         match += w->recv_match;
         acked += w->acked_win;
@@ -325,14 +326,14 @@ static void report(struct bench *b, double setup_s, int failed_setup)
            "threads=%d rate=%.0f duration=%.1f sent=%llu expected=%llu received=%llu lost=%llu "
            "msgs_per_s=%.0f sent_per_s=%.0f acks_per_s=%.0f p50_us=%.1f p99_us=%.1f "
            "p999_us=%.1f max_us=%.1f ready=%llu setup_s=%.3f setup_conns_per_s=%.0f errors=%llu "
-           "setup_failed=%d\n",
+           "setup_failed=%d delivered_total=%llu\n",
            bench_scen_name(o->scen), tr, pv, o->qos, o->size, b->nconns, b->npubs, b->nsubs, b->nw,
            o->rate, d, (unsigned long long)sent, (unsigned long long)expected,
            (unsigned long long)recv_win, (unsigned long long)lost, (double)recv_win / d,
            (double)sent / d, (double)acked / d, us(bench_hist_quantile(h, 0.5)),
            us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
-           (unsigned long long)ready, setup_s, setup_rate, (unsigned long long)errors,
-           failed_setup);
+           (unsigned long long)ready, setup_s, setup_rate, (unsigned long long)errors, failed_setup,
+           (unsigned long long)total);
     fflush(stdout);
     free(h);
 }
