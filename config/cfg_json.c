@@ -25,6 +25,10 @@ int cfg_fail(cfg_ctx_t *ctx, int code, const char *path, const char *fmt, ...)
         vsnprintf(ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
+    /* One line, whatever the keys and values held (cJSON lets raw control
+     * characters through inside strings). */
+    for (char *p = ctx->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return code;
 }
 

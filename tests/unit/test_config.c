@@ -275,7 +275,7 @@ static const bad_case_t bad_cases[] = {
     {"from_kafka_bad_regex", FK("{\"topic\":\"^(a\"}"), F,
      "bad.json: bridge.from_kafka[0].topic: expected extended regular expression, got \"^(a\""},
     {"from_kafka_huge_regex", FK("{\"topic\":\"^((a{255}){255}){255}\"}"), F,
-     "bad.json: bridge.from_kafka[0].topic: regular expression too large"},
+     "bad.json: bridge.from_kafka[0].topic: regular expression too complex"},
     {"from_kafka_bad_topic_name", FK("{\"topic\":\"a b\"}"), F,
      "bad.json: bridge.from_kafka[0].topic: expected Kafka topic name"},
     {"from_kafka_qos_3", FK("{\"topic\":\"t\",\"qos\":3}"), F,
