@@ -1,0 +1,219 @@
+/*
+ * bridge.c - the bridge's life cycle: new, start, stop, free, stats, and
+ * the ack groups that tell the broker when a message is safe.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge_int.h"
+
+int64_t bridge_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+rec_t *rec_new(const uint8_t *blob, size_t len)
+{
+    rec_t *r = malloc(sizeof(*r) + len);
+    if (!r) return NULL;
+    memset(r, 0, sizeof(*r));
+    r->len = (uint32_t)len;
+    memcpy(r->blob, blob, len);
+    return r;
+}
+
+void group_release_locked(struct bridge *br, group_t *g, int status)
+{
+    if (!g) return;
+    if (status < 0) atomic_store(&g->status, status);
+    if (atomic_fetch_sub(&g->left, 1) == 1) {
+        g->next = br->done;
+        br->done = g;
+    }
+}
+
+void group_release(struct bridge *br, group_t *g, int status)
+{
+    if (!g) return;
+    if (status < 0) atomic_store(&g->status, status);
+    if (atomic_fetch_sub(&g->left, 1) == 1) {
+        pthread_mutex_lock(&br->mu);
+        g->next = br->done;
+        br->done = g;
+        pthread_mutex_unlock(&br->mu);
+    }
+}
+
+/* Call the ack callbacks of finished groups, oldest first (poll thread). */
+void bridge_run_done(struct bridge *br)
+{
+    pthread_mutex_lock(&br->mu);
+    group_t *g = br->done, *rev = NULL;
+    br->done = NULL;
+    pthread_mutex_unlock(&br->mu);
+    while (g) {
+        group_t *next = g->next;
+        g->next = rev;
+        rev = g;
+        g = next;
+    }
+    while (rev) {
+        group_t *next = rev->next;
+        rev->fn(rev->arg, atomic_load(&rev->status));
+        free(rev);
+        rev = next;
+    }
+}
+
+static void *poll_main(void *arg)
+{
+    struct bridge *br = arg;
+    while (!atomic_load(&br->stopping)) {
+        rd_kafka_poll(br->rk, 5);
+        spool_step(br);
+        bridge_run_done(br);
+    }
+    /* Stopping: give Kafka a bounded time, then move what is left to the
+     * spool so that nothing acknowledged or pending is lost. */
+    int bound = (int)(br->timeout_ms < 1000 ? 1000 : br->timeout_ms);
+    if (bound > 10000) bound = 10000;
+    rd_kafka_flush(br->rk, bound);
+    rd_kafka_purge(br->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    int64_t end = bridge_now_ms() + 5000;
+    for (;;) {
+        rd_kafka_poll(br->rk, 5);
+        spool_step(br);
+        bridge_run_done(br);
+        pthread_mutex_lock(&br->mu);
+        bool idle = !br->puts && !br->dead && !br->writing && br->n_dels == 0 &&
+                    br->direct_inflight == 0 && br->drain_inflight == 0 && !br->done;
+        pthread_mutex_unlock(&br->mu);
+        if ((idle && rd_kafka_outq_len(br->rk) == 0) || bridge_now_ms() > end) break;
+    }
+    return NULL;
+}
+
+int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, bridge_t **out,
+               char *err, size_t errlen)
+{
+    struct bridge *br = calloc(1, sizeof(*br));
+    if (!br) {
+        snprintf(err, errlen, "bridge: out of memory");
+        return BRIDGE_ERR;
+    }
+    br->cfg = cfg;
+    br->st = store;
+    if (hooks) br->hooks = *hooks;
+    pthread_mutex_init(&br->mu, NULL);
+    br->puts_tail = &br->puts;
+    br->dead_tail = &br->dead;
+    br->next_seq = 1;
+    br->next_dead_seq = 1;
+    if (!cfg->kafka.bootstrap || !*cfg->kafka.bootstrap) {
+        snprintf(err, errlen,
+                 "kafka.bootstrap: not set (the bridge needs a Kafka cluster; "
+                 "sluice --dev-kafka starts one)");
+        goto fail;
+    }
+    if (bridge_rules_compile(br, err, errlen)) goto fail;
+    if (consumers_new(br, err, errlen)) goto fail;
+    rd_kafka_conf_t *conf = bridge_producer_conf(cfg, err, errlen);
+    if (!conf) goto fail;
+    char v[32];
+    size_t vl = sizeof(v);
+    if (rd_kafka_conf_get(conf, "message.timeout.ms", v, &vl) == RD_KAFKA_CONF_OK)
+        br->timeout_ms = atoll(v);
+    rd_kafka_conf_set_dr_msg_cb(conf, bridge_dr_cb);
+    rd_kafka_conf_set_opaque(conf, br);
+    char kerr[256];
+    br->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
+    if (!br->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka: cannot create producer: %s", kerr);
+        goto fail;
+    }
+    if (spool_load(br)) {
+        snprintf(err, errlen, "bridge: cannot read the spool from the store");
+        goto fail;
+    }
+    *out = br;
+    return 0;
+fail:
+    bridge_free(br);
+    return BRIDGE_ERR;
+}
+
+int bridge_start(bridge_t *br)
+{
+    if (br->started) return BRIDGE_ERR;
+    if (pthread_create(&br->poll_thr, NULL, poll_main, br)) return BRIDGE_ERR;
+    br->started = true;
+    if (consumers_start(br)) return BRIDGE_ERR;
+    return 0;
+}
+
+void bridge_stop(bridge_t *br)
+{
+    if (!br || br->stopped) return;
+    br->stopped = true;
+    consumers_stop(br);
+    pthread_mutex_lock(&br->mu);
+    atomic_store(&br->stopping, true);
+    pthread_mutex_unlock(&br->mu);
+    if (br->started) pthread_join(br->poll_thr, NULL);
+    /* Anything still unresolved (store failing at shutdown) is reported,
+     * so that every callback runs exactly once. */
+    pthread_mutex_lock(&br->mu);
+    rec_t *lists[2] = {br->puts, br->dead};
+    br->puts = br->dead = NULL;
+    br->puts_tail = &br->puts;
+    br->dead_tail = &br->dead;
+    for (int i = 0; i < 2; i++)
+        for (rec_t *r = lists[i], *n; r; r = n) {
+            n = r->next;
+            atomic_fetch_add(&br->s.failed, 1);
+            group_release_locked(br, r->grp, -1);
+            free(r);
+        }
+    pthread_mutex_unlock(&br->mu);
+    bridge_run_done(br);
+}
+
+void bridge_free(bridge_t *br)
+{
+    if (!br) return;
+    bridge_stop(br);
+    consumers_free(br);
+    if (br->rk) rd_kafka_destroy(br->rk);
+    for (size_t i = 0; i < br->n_rules; i++) {
+        rule_t *r = &br->rules[i];
+        tmpl_free(&r->topic);
+        tmpl_free(&r->key);
+        for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
+            tmpl_free(&r->hdr_vals[j]);
+        free(r->hdr_vals);
+    }
+    free(br->rules);
+    spool_mem_free(br);
+    free(br->dels);
+    pthread_mutex_destroy(&br->mu);
+    free(br);
+}
+
+void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
+{
+    o->produced = atomic_load(&br->s.produced);
+    o->acked = atomic_load(&br->s.acked);
+    o->failed = atomic_load(&br->s.failed);
+    o->spooled = atomic_load(&br->s.spooled);
+    o->spool_depth = atomic_load(&br->s.spool_depth);
+    o->spool_bytes = atomic_load(&br->s.spool_bytes);
+    o->dead_lettered = atomic_load(&br->s.dead_lettered);
+    o->consumed = atomic_load(&br->s.consumed);
+    o->delivered = atomic_load(&br->s.delivered);
+    o->consumer_lag = atomic_load(&br->s.consumer_lag);
+    o->dropped = atomic_load(&br->s.dropped);
+}

@@ -1,0 +1,560 @@
+/*
+ * bridge_format.c - the Kafka record built from an MQTT message: "raw"
+ * (payload as is, metadata in headers) or "json" (a versioned envelope),
+ * both described in docs/KAFKA.md, and the blob that carries a record
+ * through the producer, the spool and the quarantine.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_int.h"
+
+void bbuf_put(bbuf_t *b, const void *p, size_t n)
+{
+    if (b->oom || n == 0) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+void bbuf_str(bbuf_t *b, const char *s)
+{
+    bbuf_put(b, s, strlen(s));
+}
+void bbuf_u8(bbuf_t *b, uint8_t v)
+{
+    bbuf_put(b, &v, 1);
+}
+void bbuf_u16(bbuf_t *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    bbuf_put(b, x, 2);
+}
+void bbuf_u32(bbuf_t *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    bbuf_put(b, x, 4);
+}
+void bbuf_u64(bbuf_t *b, uint64_t v)
+{
+    bbuf_u32(b, (uint32_t)(v >> 32));
+    bbuf_u32(b, (uint32_t)v);
+}
+void bbuf_free(bbuf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- MQTT 5 properties of a PUBLISH ---- */
+typedef struct pprops {
+    bool has_pf, has_exp;
+    uint8_t pf;
+    uint32_t exp;
+    mqtt_str_t ctype, rtopic, corr;
+    const uint8_t *user; /* the whole section, iterated for 0x26 */
+    uint32_t len;
+} pprops_t;
+
+static bool rd_str(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_str_t *s)
+{
+    if (*off + 2 > len) return false;
+    uint32_t l = (uint32_t)p[*off] << 8 | p[*off + 1];
+    if (*off + 2 + l > len) return false;
+    s->p = p + *off + 2;
+    s->len = l;
+    *off += 2 + l;
+    return true;
+}
+
+/* Walk the section; stops quietly at anything malformed or unknown (the
+ * broker already validated it; a bridge never refuses a message for it). */
+static void props_parse(const uint8_t *p, uint32_t len, pprops_t *pp)
+{
+    memset(pp, 0, sizeof(*pp));
+    pp->user = p;
+    uint32_t off = 0;
+    mqtt_str_t a, b;
+    while (off < len) {
+        uint8_t id = p[off++];
+        uint32_t v;
+        int n;
+        switch (id) {
+        case MQTT_PROP_PAYLOAD_FORMAT:
+            if (off + 1 > len) goto out;
+            pp->has_pf = true;
+            pp->pf = p[off++];
+            break;
+        case MQTT_PROP_MESSAGE_EXPIRY:
+            if (off + 4 > len) goto out;
+            pp->has_exp = true;
+            pp->exp = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                      (uint32_t)p[off + 2] << 8 | p[off + 3];
+            off += 4;
+            break;
+        case MQTT_PROP_CONTENT_TYPE:
+            if (!rd_str(p, len, &off, &pp->ctype)) goto out;
+            break;
+        case MQTT_PROP_RESPONSE_TOPIC:
+            if (!rd_str(p, len, &off, &pp->rtopic)) goto out;
+            break;
+        case MQTT_PROP_CORRELATION_DATA:
+            if (!rd_str(p, len, &off, &pp->corr)) goto out;
+            break;
+        case MQTT_PROP_USER_PROPERTY:
+            if (!rd_str(p, len, &off, &a) || !rd_str(p, len, &off, &b)) goto out;
+            break;
+        case MQTT_PROP_SUBSCRIPTION_ID:
+            n = mqtt_varint_decode(p + off, len - off, &v);
+            if (n <= 0) goto out;
+            off += (uint32_t)n;
+            break;
+        case MQTT_PROP_TOPIC_ALIAS:
+            off += 2;
+            break;
+        default:
+            goto out;
+        }
+    }
+out:
+    pp->len = off > len ? len : off;
+}
+
+/* Next user property of the parsed section. */
+static bool props_user_next(const pprops_t *pp, uint32_t *off, mqtt_str_t *k, mqtt_str_t *v)
+{
+    const uint8_t *p = pp->user;
+    while (*off < pp->len) {
+        uint8_t id = p[(*off)++];
+        mqtt_str_t tmp;
+        switch (id) {
+        case MQTT_PROP_PAYLOAD_FORMAT:
+            *off += 1;
+            break;
+        case MQTT_PROP_MESSAGE_EXPIRY:
+            *off += 4;
+            break;
+        case MQTT_PROP_TOPIC_ALIAS:
+            *off += 2;
+            break;
+        case MQTT_PROP_SUBSCRIPTION_ID: {
+            uint32_t x;
+            int n = mqtt_varint_decode(p + *off, pp->len - *off, &x);
+            if (n <= 0) return false;
+            *off += (uint32_t)n;
+            break;
+        }
+        case MQTT_PROP_USER_PROPERTY:
+            return rd_str(p, pp->len, off, k) && rd_str(p, pp->len, off, v);
+        default:
+            if (!rd_str(p, pp->len, off, &tmp)) return false;
+        }
+    }
+    return false;
+}
+
+/* ---- JSON ---- */
+static void json_str(bbuf_t *b, const uint8_t *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    bbuf_u8(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        bbuf_put(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            bbuf_put(b, esc, 2);
+        } else
+            bbuf_put(b, esc, 6);
+    }
+    bbuf_put(b, s + run, len - run);
+    bbuf_u8(b, '"');
+}
+
+void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len) v |= p[i + 2];
+        char o[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < len ? tab[(v >> 6) & 63] : '=',
+                     i + 2 < len ? tab[v & 63] : '='};
+        bbuf_put(b, o, 4);
+    }
+}
+
+typedef struct jp {
+    const uint8_t *p, *end;
+    int depth;
+} jp_t;
+
+static void jp_ws(jp_t *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static bool jp_value(jp_t *j);
+
+static bool jp_string(jp_t *j)
+{
+    if (j->p >= j->end || *j->p != '"') return false;
+    j->p++;
+    while (j->p < j->end) {
+        uint8_t c = *j->p++;
+        if (c == '"') return true;
+        if (c < 0x20) return false;
+        if (c == '\\') {
+            if (j->p >= j->end) return false;
+            c = *j->p++;
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++, j->p++)
+                    if (j->p >= j->end || !strchr("0123456789abcdefABCDEF", *j->p) || !*j->p)
+                        return false;
+            } else if (!strchr("\"\\/bfnrt", c) || !c)
+                return false;
+        }
+    }
+    return false;
+}
+
+static bool jp_digits(jp_t *j)
+{
+    const uint8_t *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    return j->p > s;
+}
+
+static bool jp_number(jp_t *j)
+{
+    if (j->p < j->end && *j->p == '-') j->p++;
+    if (j->p < j->end && *j->p == '0')
+        j->p++;
+    else if (!jp_digits(j))
+        return false;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!jp_digits(j)) return false;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
+        if (!jp_digits(j)) return false;
+    }
+    return true;
+}
+
+static bool jp_lit(jp_t *j, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n)) return false;
+    j->p += n;
+    return true;
+}
+
+static bool jp_seq(jp_t *j, char close, bool object)
+{
+    j->p++;
+    if (++j->depth > 64) return false;
+    jp_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        j->depth--;
+        return true;
+    }
+    for (;;) {
+        jp_ws(j);
+        if (object) {
+            if (!jp_string(j)) return false;
+            jp_ws(j);
+            if (j->p >= j->end || *j->p++ != ':') return false;
+        }
+        if (!jp_value(j)) return false;
+        jp_ws(j);
+        if (j->p >= j->end) return false;
+        char c = (char)*j->p++;
+        if (c == close) break;
+        if (c != ',') return false;
+    }
+    j->depth--;
+    return true;
+}
+
+static bool jp_value(jp_t *j)
+{
+    jp_ws(j);
+    if (j->p >= j->end) return false;
+    switch (*j->p) {
+    case '{':
+        return jp_seq(j, '}', true);
+    case '[':
+        return jp_seq(j, ']', false);
+    case '"':
+        return jp_string(j);
+    case 't':
+        return jp_lit(j, "true");
+    case 'f':
+        return jp_lit(j, "false");
+    case 'n':
+        return jp_lit(j, "null");
+    default:
+        return jp_number(j);
+    }
+}
+
+bool json_valid(const uint8_t *p, size_t len)
+{
+    if (!mqtt_utf8_valid(p, len)) return false;
+    jp_t j = {p, p + len, 0};
+    if (!jp_value(&j)) return false;
+    jp_ws(&j);
+    return j.p == j.end;
+}
+
+/* ---- blobs ---- */
+static void hdr_put(bbuf_t *b, uint16_t *n, const char *name, const void *v, size_t vlen)
+{
+    size_t nl = strlen(name);
+    bbuf_u16(b, (uint16_t)nl);
+    bbuf_put(b, name, nl);
+    bbuf_u32(b, (uint32_t)vlen);
+    bbuf_put(b, v, vlen);
+    (*n)++;
+}
+
+static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, bbuf_t *b)
+{
+    char num[32];
+    bbuf_str(b, "{\"v\":1,\"topic\":");
+    json_str(b, (const uint8_t *)m->topic, m->topic_len);
+    snprintf(num, sizeof(num), ",\"qos\":%u", m->qos);
+    bbuf_str(b, num);
+    bbuf_str(b, m->retain ? ",\"retain\":true,\"clientid\":" : ",\"retain\":false,\"clientid\":");
+    json_str(b, (const uint8_t *)(m->clientid ? m->clientid : ""),
+             m->clientid ? strlen(m->clientid) : 0);
+    bbuf_str(b, ",\"username\":");
+    if (m->username)
+        json_str(b, (const uint8_t *)m->username, strlen(m->username));
+    else
+        bbuf_str(b, "null");
+    snprintf(num, sizeof(num), ",\"timestamp\":%lld", (long long)ts);
+    bbuf_str(b, num);
+    bbuf_str(b, ",\"properties\":{");
+    const char *sep = "";
+    if (pp->has_pf) {
+        snprintf(num, sizeof(num), "\"payload_format\":%u", pp->pf);
+        bbuf_str(b, num);
+        sep = ",";
+    }
+    if (pp->has_exp) {
+        snprintf(num, sizeof(num), "%s\"message_expiry\":%u", sep, pp->exp);
+        bbuf_str(b, num);
+        sep = ",";
+    }
+    if (pp->ctype.p) {
+        bbuf_str(b, sep);
+        bbuf_str(b, "\"content_type\":");
+        json_str(b, pp->ctype.p, pp->ctype.len);
+        sep = ",";
+    }
+    if (pp->rtopic.p) {
+        bbuf_str(b, sep);
+        bbuf_str(b, "\"response_topic\":");
+        json_str(b, pp->rtopic.p, pp->rtopic.len);
+        sep = ",";
+    }
+    if (pp->corr.p) {
+        bbuf_str(b, sep);
+        bbuf_str(b, "\"correlation_data\":\"");
+        base64_put(b, pp->corr.p, pp->corr.len);
+        bbuf_u8(b, '"');
+        sep = ",";
+    }
+    uint32_t off = 0;
+    mqtt_str_t k, v;
+    bool first = true;
+    while (props_user_next(pp, &off, &k, &v)) {
+        bbuf_str(b, first ? sep : ",");
+        if (first) bbuf_str(b, "\"user\":[");
+        first = false;
+        bbuf_u8(b, '[');
+        json_str(b, k.p, k.len);
+        bbuf_u8(b, ',');
+        json_str(b, v.p, v.len);
+        bbuf_u8(b, ']');
+    }
+    if (!first) bbuf_u8(b, ']');
+    bbuf_u8(b, '}');
+    if (json_valid(m->payload, m->payload_len)) {
+        bbuf_str(b, ",\"payload\":");
+        bbuf_put(b, m->payload, m->payload_len);
+    } else {
+        bbuf_str(b, ",\"payload_base64\":\"");
+        base64_put(b, m->payload, m->payload_len);
+        bbuf_u8(b, '"');
+    }
+    bbuf_u8(b, '}');
+}
+
+void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
+                bbuf_t *out)
+{
+    pprops_t pp;
+    props_parse(m->props, m->props ? m->props_len : 0, &pp);
+    bbuf_u8(out, BLOB_VERSION);
+    bbuf_u8(out, 0);
+    bbuf_u64(out, (uint64_t)ts_ms);
+
+    size_t tat = out->len;
+    bbuf_u16(out, 0);
+    tmpl_expand_mqtt(&r->topic, m, node, out);
+    size_t tl = out->len - tat - 2;
+    bbuf_u8(out, 0);
+    size_t kat = out->len;
+    bbuf_u16(out, 0);
+    tmpl_expand_mqtt(&r->key, m, node, out);
+    size_t kl = out->len - kat - 2;
+    if (out->oom || tl > 0xffff || kl > 0xffff) {
+        out->oom = true;
+        return;
+    }
+    out->p[tat] = (uint8_t)(tl >> 8);
+    out->p[tat + 1] = (uint8_t)tl;
+    out->p[kat] = (uint8_t)(kl >> 8);
+    out->p[kat + 1] = (uint8_t)kl;
+
+    bbuf_t h = {0};
+    uint16_t n = 0;
+    hdr_put(&h, &n, "sluice.node", node, strlen(node));
+    if (r->cfg->format == CFG_FORMAT_RAW) {
+        char q[4];
+        snprintf(q, sizeof(q), "%u", m->qos);
+        hdr_put(&h, &n, "mqtt.topic", m->topic, m->topic_len);
+        hdr_put(&h, &n, "mqtt.qos", q, strlen(q));
+        hdr_put(&h, &n, "mqtt.retain", m->retain ? "true" : "false", m->retain ? 4 : 5);
+        hdr_put(&h, &n, "mqtt.clientid", m->clientid ? m->clientid : "",
+                m->clientid ? strlen(m->clientid) : 0);
+        if (m->username) hdr_put(&h, &n, "mqtt.username", m->username, strlen(m->username));
+        if (pp.ctype.p) hdr_put(&h, &n, "mqtt.content_type", pp.ctype.p, pp.ctype.len);
+        if (pp.corr.p) hdr_put(&h, &n, "mqtt.correlation_data", pp.corr.p, pp.corr.len);
+        if (pp.rtopic.p) hdr_put(&h, &n, "mqtt.response_topic", pp.rtopic.p, pp.rtopic.len);
+        uint32_t off = 0;
+        mqtt_str_t k, v;
+        while (props_user_next(&pp, &off, &k, &v)) {
+            bbuf_u16(&h, (uint16_t)k.len);
+            bbuf_put(&h, k.p, k.len);
+            bbuf_u32(&h, v.len);
+            bbuf_put(&h, v.p, v.len);
+            n++;
+        }
+    }
+    for (size_t i = 0; i < r->cfg->n_headers; i++) {
+        bbuf_t v = {0};
+        tmpl_expand_mqtt(&r->hdr_vals[i], m, node, &v);
+        hdr_put(&h, &n, r->cfg->headers[i].key, v.p, v.len);
+        if (v.oom) h.oom = true;
+        bbuf_free(&v);
+    }
+    if (h.oom) out->oom = true;
+    bbuf_u16(out, n);
+    bbuf_put(out, h.p, h.len);
+    bbuf_free(&h);
+
+    if (r->cfg->format == CFG_FORMAT_RAW) {
+        bbuf_u32(out, m->payload_len);
+        bbuf_put(out, m->payload, m->payload_len);
+    } else {
+        size_t at = out->len;
+        bbuf_u32(out, 0);
+        envelope(m, &pp, ts_ms, out);
+        if (out->oom) return;
+        uint32_t vl = (uint32_t)(out->len - at - 4);
+        uint8_t x[4] = {(uint8_t)(vl >> 24), (uint8_t)(vl >> 16), (uint8_t)(vl >> 8), (uint8_t)vl};
+        memcpy(out->p + at, x, 4);
+    }
+}
+
+static uint32_t be(const uint8_t *p, int n)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int blob_parse(const uint8_t *p, size_t len, blob_view_t *v)
+{
+    size_t off = 0;
+#define NEED(n)                                                                                    \
+    do {                                                                                           \
+        if (len - off < (size_t)(n)) return -1;                                                    \
+    } while (0)
+    NEED(12);
+    if (p[0] != BLOB_VERSION) return -1;
+    v->flags = p[1];
+    v->ts = (int64_t)((uint64_t)be(p + 2, 4) << 32 | be(p + 6, 4));
+    off = 10;
+    NEED(2);
+    v->topic_len = (uint16_t)be(p + off, 2);
+    off += 2;
+    NEED(v->topic_len + 1);
+    v->topic = (const char *)p + off;
+    if (p[off + v->topic_len] != 0) return -1;
+    off += v->topic_len + 1u;
+    NEED(2);
+    v->key_len = (uint16_t)be(p + off, 2);
+    off += 2;
+    NEED(v->key_len);
+    v->key = p + off;
+    off += v->key_len;
+    NEED(2);
+    v->n_hdrs = (uint16_t)be(p + off, 2);
+    off += 2;
+    v->hdrs = p + off;
+    for (uint16_t i = 0; i < v->n_hdrs; i++) {
+        NEED(2);
+        off += 2 + be(p + off, 2);
+        NEED(4);
+        off += 4;
+        uint32_t vl = be(p + off - 4, 4);
+        NEED(vl);
+        off += vl;
+    }
+    NEED(4);
+    v->value_len = be(p + off, 4);
+    off += 4;
+    NEED(v->value_len);
+    v->value = p + off;
+    return off + v->value_len == len ? 0 : -1;
+#undef NEED
+}
+
+/* Headers of a parsed (validated) blob: *off and *i start at 0. */
+bool blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h)
+{
+    if (*i >= v->n_hdrs) return false;
+    const uint8_t *p = v->hdrs + *off;
+    h->nlen = (uint16_t)be(p, 2);
+    h->name = (const char *)p + 2;
+    h->vlen = be(p + 2 + h->nlen, 4);
+    h->val = p + 6 + h->nlen;
+    *off += 6u + h->nlen + h->vlen;
+    (*i)++;
+    return true;
+}

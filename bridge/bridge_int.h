@@ -1,0 +1,212 @@
+/*
+ * bridge_int.h - what the files of bridge/ share; not part of the API.
+ *
+ * A record travels as one "blob" (the same bytes go to the spool and to the
+ * dead-letter quarantine), built once by bridge_format.c:
+ *   u8 version (BLOB_VERSION) | u8 flags | u64 timestamp ms
+ *   u16 topic len | topic | NUL | u16 key len | key
+ *   u16 header count | { u16 name len | name | u32 value len | value }...
+ *   u32 value len | value
+ * all integers big-endian. A rec_t owns one blob and follows it through
+ * the producer, the spool writer and the dead-letter path.
+ *
+ * Locking: br->mu guards the mode, the sequence counters, the lists and the
+ * in-flight counts; stats are atomics read without it.
+ */
+#ifndef SLUICE_BRIDGE_INT_H
+#define SLUICE_BRIDGE_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "bridge.h"
+
+#define BLOB_VERSION 1
+#define BRIDGE_JSON_VERSION 1
+
+/* ---- growable buffer ---- */
+typedef struct bbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} bbuf_t;
+void bbuf_put(bbuf_t *b, const void *p, size_t n);
+void bbuf_str(bbuf_t *b, const char *s);
+void bbuf_u8(bbuf_t *b, uint8_t v);
+void bbuf_u16(bbuf_t *b, uint16_t v);
+void bbuf_u32(bbuf_t *b, uint32_t v);
+void bbuf_u64(bbuf_t *b, uint64_t v);
+void bbuf_free(bbuf_t *b);
+
+/* ---- templates (bridge_tmpl.c) ---- */
+enum tseg_kind {
+    TS_LIT,
+    TS_LEVEL, /* {N}, N from 1 */
+    TS_TOPIC, /* to_kafka: MQTT topic; from_kafka: Kafka topic */
+    TS_CLIENTID,
+    TS_USERNAME,
+    TS_NODE,
+    TS_KEY,       /* from_kafka */
+    TS_PARTITION, /* from_kafka */
+    TS_HEADER,    /* from_kafka {header.NAME} */
+};
+typedef struct tseg {
+    int kind;
+    uint32_t n;    /* level */
+    const char *s; /* literal or header name, into tmpl.text */
+    uint32_t len;
+} tseg_t;
+typedef struct tmpl {
+    tseg_t *segs;
+    size_t n;
+    char *text;
+} tmpl_t;
+enum { TMPL_TO_KAFKA = 0, TMPL_FROM_KAFKA = 1, TMPL_KAFKA_TOPIC = 2 };
+/* Compile src; on failure writes the reason into why and returns -1. */
+int tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen);
+void tmpl_free(tmpl_t *t);
+void tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out);
+void tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out);
+bool kafka_topic_valid(const char *s, size_t len);
+
+/* ---- record blobs (bridge_format.c) ---- */
+typedef struct rule {
+    const cfg_to_kafka_t *cfg;
+    tmpl_t topic, key;
+    tmpl_t *hdr_vals;
+    bool ack_kafka; /* resolved: kafka unless ack:"local" */
+} rule_t;
+
+typedef struct blob_hdr {
+    const char *name;
+    uint16_t nlen;
+    const uint8_t *val;
+    uint32_t vlen;
+} blob_hdr_t;
+typedef struct blob_view {
+    uint8_t flags;
+    int64_t ts;
+    const char *topic; /* NUL-terminated */
+    uint16_t topic_len;
+    const uint8_t *key;
+    uint16_t key_len;
+    uint16_t n_hdrs;
+    const uint8_t *hdrs; /* encoded; iterate with blob_next_hdr */
+    const uint8_t *value;
+    uint32_t value_len;
+} blob_view_t;
+/* Append the blob for one rule and message; false on a malformed props. */
+void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
+                bbuf_t *out);
+int blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
+bool blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
+bool json_valid(const uint8_t *p, size_t len);
+void base64_put(bbuf_t *b, const uint8_t *p, size_t len);
+
+/* ---- records in flight ---- */
+typedef struct group {
+    atomic_int left;
+    atomic_int status;
+    bridge_ack_fn fn;
+    void *arg;
+    struct group *next;
+} group_t;
+
+enum { REC_DIRECT, REC_DRAIN, REC_DLT };
+typedef struct rec {
+    struct rec *next;
+    uint64_t seq;       /* publish order; spool key */
+    uint64_t spool_seq; /* drained record: its k/<seq> (0 if none) */
+    group_t *grp;       /* NULL: nobody waits */
+    int kind;
+    int err; /* the refusal, for dead letters */
+    bool dlt_tried;
+    uint32_t len;
+    uint8_t blob[];
+} rec_t;
+
+typedef struct wbatch { /* spool / dead-letter write in the store */
+    struct wbatch *next;
+    struct bridge *br;
+    rec_t *recs;  /* spooled records: acked when done */
+    rec_t *deads; /* quarantined records */
+    uint64_t min_seq;
+    uint64_t *dels; /* spool seqs deleted */
+    size_t n_dels;
+} wbatch_t;
+
+typedef struct consumer consumer_t;
+
+enum { MODE_DIRECT, MODE_SPOOL };
+
+struct bridge {
+    const cfg_t *cfg;
+    store_t *st;
+    bridge_hooks_t hooks;
+    rule_t *rules;
+    size_t n_rules;
+    consumer_t *cons;
+    size_t n_cons;
+    rd_kafka_conf_t *pconf; /* until bridge_start */
+    rd_kafka_t *rk;
+    pthread_t poll_thr;
+    bool started, stopped;
+    atomic_bool stopping;
+    int64_t timeout_ms; /* message.timeout.ms in effect */
+
+    pthread_mutex_t mu;
+    int mode;
+    uint64_t next_seq, next_dead_seq;
+    uint64_t direct_inflight, drain_inflight;
+    rec_t *puts, **puts_tail; /* to spool */
+    rec_t *dead, **dead_tail; /* to the dead-letter topic or quarantine */
+    uint64_t *dels;           /* spool seqs to delete */
+    size_t n_dels, cap_dels;
+    wbatch_t *writing; /* submitted to the store, not done */
+    size_t n_writing;
+    rec_t *mem; /* memory spool (no store), sorted by seq */
+    group_t *done;
+    uint64_t drain_cursor; /* last spool seq handed to the producer */
+    uint64_t drain_fail_min;
+    bool drain_failed;
+    int64_t next_drain_ms;
+
+    struct {
+        atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
+            dead_lettered, consumed, delivered, consumer_lag, dropped;
+    } s;
+};
+
+int64_t bridge_now_ms(void);
+void group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
+void group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
+void bridge_run_done(struct bridge *br);
+rec_t *rec_new(const uint8_t *blob, size_t len);
+
+/* bridge_produce.c */
+void bridge_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen);
+int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override);
+bool bridge_err_permanent(rd_kafka_resp_err_t e);
+void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+int bridge_rules_compile(struct bridge *br, char *err, size_t errlen);
+
+/* bridge_spool.c (poll thread unless noted) */
+void spool_put_locked(struct bridge *br, rec_t *r); /* any thread, mu held */
+void dead_put_locked(struct bridge *br, rec_t *r, int err);
+void spool_step(struct bridge *br);
+int spool_load(struct bridge *br); /* at start: depth, bytes, seqs */
+void spool_mem_free(struct bridge *br);
+
+/* bridge_consume.c */
+int consumers_new(struct bridge *br, char *err, size_t errlen);
+int consumers_start(struct bridge *br);
+void consumers_stop(struct bridge *br);
+void consumers_free(struct bridge *br);
+
+/* bridge_dlq.c */
+void dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len);
+int dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * bridge_produce.c - MQTT -> Kafka: rules, the producer, bridge_offer() and
+ * delivery reports.
+ *
+ * Every record gets a sequence number under br->mu at offer time, and is
+ * handed to librdkafka under the same lock, so publish order is produce
+ * order. In MODE_DIRECT records go straight to librdkafka; a record that
+ * librdkafka could not deliver within message.timeout.ms (by default
+ * bridge.spool_after_ms) comes back in its delivery report, goes to the
+ * spool under its own sequence number and switches the bridge to
+ * MODE_SPOOL, where every newer record goes to the spool behind it until
+ * the spool has drained (bridge_spool.c). The spool is keyed by sequence,
+ * so its order is publish order whatever order the writes happen in.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_int.h"
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen)
+{
+    char kerr[256];
+    if (rd_kafka_conf_set(c, k, v, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka.properties.%s: %s", k, kerr);
+        return -1;
+    }
+    return 0;
+}
+
+void bridge_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* Libraries never log: state is exposed through counters. */
+}
+
+rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(c, bridge_quiet_log);
+    char tmo[32];
+    uint32_t t = cfg->bridge.spool_after_ms ? cfg->bridge.spool_after_ms : 5000;
+    if (t < 100) t = 100;
+    snprintf(tmo, sizeof(tmo), "%u", t);
+    /* Defaults for ingestion; kafka.properties override any of them. */
+    const char *defs[][2] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "5"},
+        {"compression.type", "lz4"},
+        {"message.timeout.ms", tmo},
+        {"reconnect.backoff.max.ms", "1000"},
+        {"client.id", "sluice"},
+    };
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+        if (conf_set(c, defs[i][0], defs[i][1], err, errlen)) goto fail;
+    if (conf_set(c, "bootstrap.servers", cfg->kafka.bootstrap ? cfg->kafka.bootstrap : "", err,
+                 errlen))
+        goto fail;
+    for (size_t i = 0; i < cfg->kafka.n_properties; i++)
+        if (conf_set(c, cfg->kafka.properties[i].key, cfg->kafka.properties[i].value, err, errlen))
+            goto fail;
+    return c;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+int bridge_rules_compile(struct bridge *br, char *err, size_t errlen)
+{
+    const cfg_t *cfg = br->cfg;
+    if (cfg->bridge.n_to_kafka == 0) return 0;
+    br->rules = calloc(cfg->bridge.n_to_kafka, sizeof(*br->rules));
+    if (!br->rules) goto oom;
+    for (size_t i = 0; i < cfg->bridge.n_to_kafka; i++) {
+        const cfg_to_kafka_t *c = &cfg->bridge.to_kafka[i];
+        rule_t *r = &br->rules[i];
+        char why[200];
+        br->n_rules = i + 1;
+        r->cfg = c;
+        r->ack_kafka = c->ack != CFG_ACK_LOCAL;
+        if (!c->match || !mqtt_filter_valid((const uint8_t *)c->match, strlen(c->match))) {
+            snprintf(err, errlen, "bridge.to_kafka[%zu].match: not a valid MQTT topic filter", i);
+            return -1;
+        }
+        if (tmpl_compile(&r->topic, c->topic, TMPL_KAFKA_TOPIC, why, sizeof(why))) {
+            snprintf(err, errlen, "bridge.to_kafka[%zu].topic: %s", i, why);
+            return -1;
+        }
+        if (tmpl_compile(&r->key, c->key ? c->key : "{topic}", TMPL_TO_KAFKA, why, sizeof(why))) {
+            snprintf(err, errlen, "bridge.to_kafka[%zu].key: %s", i, why);
+            return -1;
+        }
+        if (c->n_headers) {
+            r->hdr_vals = calloc(c->n_headers, sizeof(*r->hdr_vals));
+            if (!r->hdr_vals) goto oom;
+        }
+        for (size_t j = 0; j < c->n_headers; j++) {
+            if (tmpl_compile(&r->hdr_vals[j], c->headers[j].value, TMPL_TO_KAFKA, why,
+                             sizeof(why))) {
+                snprintf(err, errlen, "bridge.to_kafka[%zu].headers.%s: %s", i, c->headers[j].key,
+                         why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "bridge: out of memory");
+    return -1;
+}
+
+bool bridge_err_permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Hand r to librdkafka; returns the librdkafka error (0: the delivery
+ * report will come). topic_override: dead-letter topic. br->mu held. */
+int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
+{
+    blob_view_t v;
+    if (blob_parse(r->blob, r->len, &v)) return RD_KAFKA_RESP_ERR_INVALID_RECORD;
+    const char *topic = topic_override ? topic_override : v.topic;
+    if (!kafka_topic_valid(topic, strlen(topic))) return RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(v.n_hdrs + 2);
+    uint32_t off = 0;
+    uint16_t i = 0;
+    blob_hdr_t bh;
+    while (blob_next_hdr(&v, &off, &i, &bh))
+        rd_kafka_header_add(h, bh.name, bh.nlen, bh.val, bh.vlen);
+    if (topic_override) {
+        const char *e = rd_kafka_err2name((rd_kafka_resp_err_t)r->err);
+        rd_kafka_header_add(h, "sluice.error", -1, e, -1);
+        rd_kafka_header_add(h, "sluice.original_topic", -1, v.topic, v.topic_len);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        br->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
+        RD_KAFKA_V_VALUE((void *)v.value, v.value_len), RD_KAFKA_V_MSGFLAGS(0),
+        RD_KAFKA_V_TIMESTAMP(v.ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+    if (e)
+        rd_kafka_headers_destroy(h);
+    else
+        atomic_fetch_add(&br->s.produced, 1);
+    return e;
+}
+
+/* r, drained from the spool, is safe elsewhere: delete its spool record. */
+static void spool_forget_locked(struct bridge *br, rec_t *r)
+{
+    if (br->n_dels == br->cap_dels) {
+        size_t cap = br->cap_dels ? br->cap_dels * 2 : 256;
+        uint64_t *d = realloc(br->dels, cap * sizeof(*d));
+        if (d) {
+            br->dels = d;
+            br->cap_dels = cap;
+        }
+    }
+    /* Without room the record stays spooled: a duplicate later,
+     * never a loss. */
+    if (br->n_dels < br->cap_dels) br->dels[br->n_dels++] = r->spool_seq;
+    atomic_fetch_sub(&br->s.spool_depth, 1);
+    atomic_fetch_sub(&br->s.spool_bytes, r->len);
+}
+
+/* Delivery report (poll thread, inside rd_kafka_poll/flush). */
+void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct bridge *br = opaque;
+    rec_t *r = m->_private;
+    rd_kafka_resp_err_t e = m->err;
+    pthread_mutex_lock(&br->mu);
+    switch (r->kind) {
+    case REC_DIRECT:
+        br->direct_inflight--;
+        if (!e) {
+            atomic_fetch_add(&br->s.acked, 1);
+            group_release_locked(br, r->grp, 0);
+            free(r);
+        } else if (bridge_err_permanent(e)) {
+            dead_put_locked(br, r, e);
+        } else {
+            br->mode = MODE_SPOOL;
+            spool_put_locked(br, r);
+        }
+        break;
+    case REC_DRAIN:
+        br->drain_inflight--;
+        if (!e) {
+            atomic_fetch_add(&br->s.acked, 1);
+            spool_forget_locked(br, r);
+            free(r);
+        } else if (bridge_err_permanent(e)) {
+            dead_put_locked(br, r, e);
+        } else {
+            if (!br->drain_failed || r->spool_seq < br->drain_fail_min)
+                br->drain_fail_min = r->spool_seq;
+            br->drain_failed = true;
+            free(r);
+        }
+        break;
+    case REC_DLT:
+        if (!e) {
+            atomic_fetch_add(&br->s.dead_lettered, 1);
+            if (r->spool_seq) spool_forget_locked(br, r);
+            group_release_locked(br, r->grp, 0);
+            free(r);
+        } else {
+            dead_put_locked(br, r, r->err); /* dlt_tried: goes to the quarantine */
+        }
+        break;
+    }
+    pthread_mutex_unlock(&br->mu);
+}
+
+int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg)
+{
+    rec_t *recs = NULL, **tail = &recs;
+    size_t n = 0, tracked = 0, bytes = 0;
+    int64_t ts = 0;
+    bbuf_t b = {0};
+    for (size_t i = 0; i < br->n_rules; i++) {
+        const rule_t *ru = &br->rules[i];
+        if (!mqtt_topic_match((const uint8_t *)ru->cfg->match, strlen(ru->cfg->match),
+                              (const uint8_t *)m->topic, m->topic_len))
+            continue;
+        if (!ts) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            ts = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        }
+        b.len = 0;
+        blob_build(ru, m, br->cfg->node_id ? br->cfg->node_id : "", ts, &b);
+        rec_t *r = b.oom ? NULL : rec_new(b.p, b.len);
+        if (!r) goto fail;
+        if (fn && m->qos >= 1 && ru->ack_kafka) {
+            r->grp = (group_t *)1; /* marks "tracked" until the group exists */
+            tracked++;
+        }
+        *tail = r;
+        tail = &r->next;
+        n++;
+        bytes += r->len;
+        if (ru->cfg->final) break;
+    }
+    bbuf_free(&b);
+    if (n == 0) return BRIDGE_NO_MATCH;
+
+    group_t *g = NULL;
+    if (tracked) {
+        g = malloc(sizeof(*g));
+        if (!g) goto fail;
+        atomic_init(&g->left, (int)tracked + 1);
+        atomic_init(&g->status, 0);
+        g->fn = fn;
+        g->arg = arg;
+        g->next = NULL;
+    }
+    pthread_mutex_lock(&br->mu);
+    if (!br->started || atomic_load(&br->stopping)) {
+        pthread_mutex_unlock(&br->mu);
+        free(g);
+        goto fail;
+    }
+    if (br->mode == MODE_SPOOL &&
+        atomic_load(&br->s.spool_bytes) + bytes > br->cfg->bridge.spool_max_bytes) {
+        pthread_mutex_unlock(&br->mu);
+        free(g);
+        if (!tracked) atomic_fetch_add(&br->s.dropped, n);
+        for (rec_t *r = recs, *nx; r; r = nx) {
+            nx = r->next;
+            free(r);
+        }
+        return tracked ? BRIDGE_FULL : BRIDGE_DONE;
+    }
+    for (rec_t *r = recs, *nx; r; r = nx) {
+        nx = r->next;
+        r->next = NULL;
+        r->grp = r->grp ? g : NULL;
+        r->seq = br->next_seq++;
+        r->kind = REC_DIRECT;
+        if (br->mode == MODE_SPOOL) {
+            spool_put_locked(br, r);
+            continue;
+        }
+        int e = bridge_produce(br, r, NULL);
+        if (!e) {
+            br->direct_inflight++;
+        } else if (bridge_err_permanent(e)) {
+            dead_put_locked(br, r, e);
+        } else { /* queue full or the like: the spool takes it, in order */
+            br->mode = MODE_SPOOL;
+            spool_put_locked(br, r);
+        }
+    }
+    pthread_mutex_unlock(&br->mu);
+    if (g) group_release(br, g, 0);
+    return g ? BRIDGE_PENDING : BRIDGE_DONE;
+fail:
+    bbuf_free(&b);
+    for (rec_t *r = recs, *nx; r; r = nx) {
+        nx = r->next;
+        free(r);
+    }
+    return BRIDGE_ERR;
+}
