@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: sluice and Mosquitto on free loopback ports, each
+# scenario against each broker in alternation (A B A B ...), medians of
+# BENCH_ROUNDS rounds, written to docs/BENCHMARKS.md and docs/bench/*.svg.
+#   tests/bench/run.sh                 all scenarios
+#   tests/bench/run.sh pairs fanout    a subset
+# Env: BENCH_ROUNDS (3) BENCH_DURATION (10 s) BENCH_WARMUP (2 s)
+#      BENCH_THREADS (1: the machine has 2 cores, the broker needs one)
+#      BUILD (build) BENCH_BIN SLUICE MOSQUITTO BENCH_OUT (docs) BENCH_CONNS (19900)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+ROUNDS=${BENCH_ROUNDS:-3}
+DUR=${BENCH_DURATION:-10}
+WARM=${BENCH_WARMUP:-2}
+THREADS=${BENCH_THREADS:-1}
+OUT=${BENCH_OUT:-docs}
+CONNS=${BENCH_CONNS:-19900}
+CONN_PROCS=4
+ALL=(pairs fanout fanin latency ws conns)
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL[@]}")
+for s in "${SCENARIOS[@]}"; do
+    case " ${ALL[*]} bridge " in *" $s "*) ;; *) echo "run.sh: unknown scenario '$s' (${ALL[*]} bridge)" >&2; exit 2 ;; esac
+done
+
+BENCH=${BENCH_BIN:-$BUILD/sluice-bench}
+if [ ! -x "$BENCH" ]; then
+    echo "run.sh: $BENCH missing, building the generator alone in build-bench"
+    cmake -S tests/bench -B build-bench >/dev/null && cmake --build build-bench >/dev/null
+    BENCH=build-bench/sluice-bench
+fi
+MOSQ=${MOSQUITTO:-/usr/sbin/mosquitto}
+SLUICE=${SLUICE:-$BUILD/sluice}
+
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+RESULTS=$WORK/results.tsv
+PIDS=()
+BROKER_PID=""
+cleanup() {
+    # Only what this script started, by PID.
+    for p in "${PIDS[@]}" $BROKER_PID; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}" $BROKER_PID; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Brokers inherit this: 19,900 idle connections need it, and both get the same.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() { # port seconds
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        kill -0 "$BROKER_PID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+slab_kb() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
+TCK=$(getconf CLK_TCK)
+
+# start_broker NAME VARIANT: sets BROKER_PID, PORT, WSPORT
+start_broker() {
+    local name=$1 variant=$2 n=$((++BROKER_SEQ))
+    PORT=$(free_port)
+    WSPORT=$(free_port)
+    local dir=$WORK/$name-$n
+    mkdir -p "$dir"
+    if [ "$name" = sluice ]; then
+        cat >"$dir/sluice.json" <<JSON
+{"listeners":[{"protocol":"mqtt","bind":"127.0.0.1:$PORT"},
+              {"protocol":"ws","bind":"127.0.0.1:$WSPORT","path":"/mqtt"}],
+ "data_dir":"$dir/data","persistence":{"sync":"none"},
+ "mqtt":{"max_queued":100000,"max_inflight":64}}
+JSON
+        "$SLUICE" -c "$dir/sluice.json" >"$dir/log" 2>&1 &
+    else
+        {
+            echo "per_listener_settings false"
+            echo "allow_anonymous true"
+            echo "persistence false"
+            echo "max_queued_messages 100000"
+            echo "max_inflight_messages 64"
+            echo "max_connections -1"
+            echo "log_dest stderr"
+            echo "log_type error"
+            echo "log_type warning"
+            echo "connection_messages false"
+            # Default (Nagle on) for throughput; the latency figure uses nodelay.
+            [ "$variant" = nodelay ] && echo "set_tcp_nodelay true"
+            echo "listener $PORT 127.0.0.1"
+            echo "listener $WSPORT 127.0.0.1"
+            echo "protocol websockets"
+        } >"$dir/mosquitto.conf"
+        "$MOSQ" -c "$dir/mosquitto.conf" >"$dir/log" 2>&1 &
+    fi
+    BROKER_PID=$!
+    BROKER_DIR=$dir
+    wait_port "$PORT" 10 && wait_port "$WSPORT" 5
+}
+stop_broker() {
+    [ -n "$BROKER_PID" ] || return 0
+    kill "$BROKER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+    BROKER_PID=""
+}
+BROKER_SEQ=0
+
+field() { # key < RESULT line
+    tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'
+}
+
+# run_case BROKER SCENARIO ROUND: one broker start, one measurement, one row.
+run_case() {
+    local broker=$1 scen=$2 round=$3 variant=default args=() out
+    [ "$scen" = latency ] && [ "$broker" = mosquitto ] && variant=nodelay
+    if ! start_broker "$broker" "$variant"; then
+        echo "  $broker did not start (see $BROKER_DIR/log)"
+        stop_broker
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$broker" "$scen" "$round" >>"$RESULTS"
+        return 0
+    fi
+    local common=(--port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet)
+    case $scen in
+    pairs) args=(pairs --pairs 100 --qos 0 --size 16) ;;
+    fanout) args=(fanout --subs 1000 --qos 0 --size 16) ;;
+    fanin) args=(fanin --pubs 1000 --qos 1 --size 16) ;;
+    latency) args=(pairs --pairs 100 --qos 0 --size 16 --rate "$LAT_RATE") ;;
+    ws) args=(pairs --pairs 100 --qos 0 --size 16 --ws); common[1]=$WSPORT ;;
+    bridge) args=(bridge --pairs 100 --qos 1 --prefix bench/bridge/) ;;
+    esac
+    local c0 r0 s0 c1 r1 s1 line rc=0
+    c0=$(cpu_ticks "$BROKER_PID")
+    r0=$(rss_kb "$BROKER_PID")
+    s0=$(slab_kb)
+    out=$WORK/$broker-$scen-$round.out
+    if [ "$scen" = conns ]; then
+        local per=$((CONNS / CONN_PROCS)) i bpids=()
+        for ((i = 0; i < CONN_PROCS; i++)); do
+            "$BENCH" conns --port "$PORT" -t 2 --clients "$per" --duration "$DUR" --warmup 0 \
+                --setup-timeout 120 --quiet --prefix "c$i/" \
+                --src-ips "127.0.0.$((2 + i * 4))-127.0.0.$((5 + i * 4))" >"$out.$i" 2>&1 &
+            bpids+=($!)
+            PIDS+=($!)
+        done
+        local t
+        for ((t = 0; t < 2400; t++)); do # up to 120 s for everyone to be connected
+            [ "$(cat "$out".* | grep -c '^READY')" -ge "$CONN_PROCS" ] && break
+            [ "$(cat "$out".* | grep -c '^RESULT')" -gt 0 ] && break
+            sleep 0.05
+        done
+        r1=$(rss_kb "$BROKER_PID" || echo 0)
+        s1=$(slab_kb)
+        for p in "${bpids[@]}"; do wait "$p" || rc=1; done
+        PIDS=()
+        cat "$out".* >"$out"
+        # setup rate: all processes connect at once; total / slowest
+        line="RESULT $(grep -h '^RESULT' "$out" | awk '{for (i=2;i<=NF;i++){split($i,kv,"="); if (kv[1]=="ready") r+=kv[2]; if (kv[1]=="setup_s" && kv[2]>s) s=kv[2]; if (kv[1]=="errors") e+=kv[2]}} END {printf "ready=%d setup_s=%.3f errors=%d setup_conns_per_s=%.0f", r, s, e, (s>0? r/s : 0)}')"
+    else
+        "$BENCH" "${args[@]}" "${common[@]}" >"$out" 2>&1 &
+        PIDS=($!)
+        wait "${PIDS[0]}" || rc=$?
+        PIDS=()
+        r1=$(rss_kb "$BROKER_PID" || echo 0)
+        s1=$(slab_kb)
+        line=$(grep '^RESULT' "$out" || true)
+    fi
+    c1=$(cpu_ticks "$BROKER_PID" || echo "$c0")
+    stop_broker
+    local cpu
+    cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+    if [ -z "$line" ]; then
+        echo "  $broker $scen round $round: no result (exit $rc), see $out"
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$broker" "$scen" "$round" >>"$RESULTS"
+        return 0
+    fi
+    local mps p99 ready setup deliv
+    mps=$(field msgs_per_s <<<"$line")
+    p99=$(field p99_us <<<"$line")
+    ready=$(field ready <<<"$line")
+    setup=$(field setup_conns_per_s <<<"$line")
+    deliv=$(field delivered_total <<<"$line")
+    [ "$scen" = bridge ] && mps=$(field acks_per_s <<<"$line")
+    [ "$rc" -eq 0 ] || echo "  warning: sluice-bench exit $rc against $broker ($scen), see $out"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$broker" "$scen" "$round" \
+        "${mps:-NA}" "${p99:-NA}" "$cpu" "$r0" "$r1" "${ready:-NA}" "${setup:-NA}" "${deliv:-0}" \
+        "$s0" "$s1" >>"$RESULTS"
+    printf '  %-9s %-8s round %s: %s msg/s, p99 %s us, setup %s conns/s, cpu %s s, rss %s -> %s kB\n' \
+        "$broker" "$scen" "$round" "${mps:-NA}" "${p99:-NA}" "${setup:-NA}" "$cpu" "$r0" "$r1"
+}
+
+BROKERS=(sluice mosquitto)
+SLUICE_NOTE=""
+if [ ! -x "$SLUICE" ]; then
+    SLUICE_NOTE="build/sluice not found: sluice skipped"
+elif ! start_broker sluice default; then
+    SLUICE_NOTE="build/sluice did not start listening (log: $BROKER_DIR/log): sluice skipped"
+    stop_broker
+fi
+stop_broker
+if [ -n "$SLUICE_NOTE" ]; then
+    echo "run.sh: $SLUICE_NOTE; measuring Mosquitto only"
+    BROKERS=(mosquitto)
+fi
+[ -x "$MOSQ" ] || { echo "run.sh: $MOSQ not found (apt-get install mosquitto)" >&2; exit 1; }
+
+echo "run.sh: scenarios ${SCENARIOS[*]}, $ROUNDS rounds, ${DUR}s + ${WARM}s warmup, bench threads $THREADS, work dir $WORK"
+LAT_RATE=0
+for scen in "${SCENARIOS[@]}"; do
+    if [ "$scen" = latency ]; then
+        # Offered load: half of Mosquitto's measured pairs maximum.
+        LAT_RATE=$(awk -F'\t' '$1=="mosquitto" && $2=="pairs" && $4!="NA" {print $4}' "$RESULTS" 2>/dev/null |
+            sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)] / 2}')
+        if [ -z "$LAT_RATE" ]; then
+            echo "run.sh: calibrating: Mosquitto pairs maximum"
+            start_broker mosquitto default
+            "$BENCH" pairs --pairs 100 --port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet >"$WORK/calib.out" 2>&1 || true
+            stop_broker
+            LAT_RATE=$(grep '^RESULT' "$WORK/calib.out" | field msgs_per_s | awk '{printf "%.0f", $1 / 2}')
+        fi
+        echo "$LAT_RATE" >"$WORK/lat_rate"
+        echo "run.sh: latency at a fixed offered load of $LAT_RATE msg/s"
+    fi
+    [ "$scen" = bridge ] && echo "run.sh: bridge: sluice without Kafka rules for now (TODO: configure a to_kafka rule once the bridge exists)"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for broker in "${BROKERS[@]}"; do
+            [ "$scen" = bridge ] && [ "$broker" = mosquitto ] && continue
+            run_case "$broker" "$scen" "$round"
+        done
+    done
+done
+
+MACHINE="$(nproc) cores, $(awk '/^model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+MOSQ_VER=$({ "$MOSQ" -h 2>/dev/null || true; } | awk 'NR==1 {print $3}')
+SLUICE_VER=n/a
+[ -n "$SLUICE_NOTE" ] || SLUICE_VER=$({ "$SLUICE" --version 2>/dev/null || true; } | head -1)
+mkdir -p "$OUT/bench"
+python3 tests/bench/report.py --results "$RESULTS" --out "$OUT" --machine "$MACHINE" \
+    --command "tests/bench/run.sh ${*:-} (BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_WARMUP=$WARM BENCH_THREADS=$THREADS)" \
+    --mosquitto "$MOSQ_VER" --sluice "$SLUICE_VER" --note "$SLUICE_NOTE" \
+    --lat-rate "$LAT_RATE" --conns "$CONNS" --duration "$DUR"
+echo "run.sh: wrote $OUT/BENCHMARKS.md and $OUT/bench/*.svg (raw: $RESULTS)"
