@@ -280,7 +280,12 @@ class PersistCase:
     def setUp(self):
         self._pbrokers = []
         self._pclients = []
+        self._pfails = self._pfail_count()
         self.addCleanup(self._pcleanup)
+
+    def _pfail_count(self):
+        res = getattr(getattr(self, "_outcome", None), "result", None)
+        return len(res.failures) + len(res.errors) if res else 0
 
     def broker(self, **kw):
         b = PBroker(**kw)
@@ -297,8 +302,7 @@ class PersistCase:
                 c.close()
             except Exception:
                 pass
-        res = getattr(getattr(self, "_outcome", None), "result", None)
-        failed = bool(res and (res.failures or res.errors))
+        failed = self._pfail_count() != self._pfails
         for b in self._pbrokers:
             if failed:
                 log("--- %s: broker log (%s):\n%s\n---"
@@ -385,10 +389,13 @@ class PipelinedPublisher:
     responsibility).  Packet id i+1 is message i, so N <= 65535."""
 
     def __init__(self, client, topic, payloads, qos=1, window=64,
-                 level=4):
+                 level=4, retain=False):
+        """topic: one topic, or a list with one topic per payload."""
         assert len(payloads) <= 65535
         self.c = client
-        self.topic = topic
+        self.topics = topic if isinstance(topic, list) \
+            else [topic] * len(payloads)
+        self.retain = retain
         self.payloads = payloads
         self.qos = qos
         self.window = window
@@ -451,11 +458,11 @@ class PipelinedPublisher:
             if self._outstanding() < self.window:
                 i = self.sent
                 if self.level == 5:
-                    pkt = publish5(self.topic, self.payloads[i], self.qos,
-                                   pid=i + 1)
+                    pkt = publish5(self.topics[i], self.payloads[i],
+                                   self.qos, self.retain, pid=i + 1)
                 else:
-                    pkt = rawmqtt.publish(self.topic, self.payloads[i],
-                                          self.qos, pid=i + 1)
+                    pkt = rawmqtt.publish(self.topics[i], self.payloads[i],
+                                          self.qos, self.retain, pid=i + 1)
                 if not self.c.try_send(pkt):
                     self.closed = True
                     break

@@ -1,0 +1,89 @@
+"""Subscriptions survive kill -9 (issue 5): a persistent subscriber does not
+resubscribe after the restart and still receives new publishes, at the QoS
+it was granted; an unsubscribe is remembered too; clean sessions are not
+restored."""
+
+import os
+import time
+import unittest
+
+from persist_util import PersistCase, Receiver
+
+
+class SubscriptionsAcrossKill(PersistCase, unittest.TestCase):
+
+    def test_subscriptions_survive_kill9_online_and_offline(self):
+        b = self.broker(sync="always")
+        b.start()
+        base = "subs/%d" % os.getpid()
+        filters = [("%s/+/temp" % base, 1), ("%s/exact" % base, 2),
+                   ("%s/deep/#" % base, 0), ("%s/gone" % base, 1)]
+        online = self.track(b.client("subs-on-%d" % os.getpid(),
+                                     clean=False))
+        offline = b.client("subs-off-%d" % os.getpid(), clean=False)
+        for c in (online, offline):
+            self.assertEqual(c.subscribe(filters), [1, 2, 0, 1])
+            c.unsubscribe(["%s/gone" % base], pid=2)
+        offline.disconnect()
+        time.sleep(0.5)  # SUBSCRIBE is not fsync-acknowledged: let it land
+        b.kill9()
+        online.close()
+        b.start()
+        subs = {}
+        for name in ("subs-on-%d" % os.getpid(), "subs-off-%d" % os.getpid()):
+            subs[name] = self.track(b.client(name, clean=False, present=1))
+        pub = self.track(b.client("subs-pub-%d" % os.getpid()))
+        sends = [("%s/kitchen/temp" % base, b"t", 1, 1),
+                 ("%s/exact" % base, b"x", 2, 2),
+                 ("%s/deep/a/b" % base, b"d", 1, 0),
+                 ("%s/gone" % base, b"g", 1, None),     # unsubscribed
+                 ("%s/other" % base, b"o", 1, None)]
+        for i, (t, pl, q, _want) in enumerate(sends):
+            pub.publish(t, pl, qos=q, pid=i + 1)
+        want = {(t, pl, wq) for t, pl, _q, wq in sends if wq is not None}
+        for name, c in subs.items():
+            rv = Receiver(c).until(
+                done=lambda rv: len(rv.delivered) >= len(want), quiet=1.0,
+                timeout=20)
+            got = {(p.topic, pl, p.qos) for pl, p in rv.delivered}
+            self.assertEqual(got, want, "%s after restart without "
+                             "resubscribing" % name)
+            self.assertEqual(len(rv.delivered), len(want),
+                             "%s: duplicates %r" % (name, rv.delivered))
+
+    def test_subscription_survives_two_restarts(self):
+        b = self.broker(sync="always")
+        b.start()
+        topic = "subs2/%d" % os.getpid()
+        cid = "subs2-%d" % os.getpid()
+        s = b.client(cid, clean=False)
+        s.subscribe([(topic, 1)])
+        s.disconnect()
+        time.sleep(0.5)
+        for rnd in range(2):
+            b.kill9()
+            b.start()
+            s = self.track(b.client(cid, clean=False, present=1))
+            p = self.track(b.client("subs2-pub-%d" % os.getpid()))
+            p.publish(topic, b"after-%d" % rnd, qos=1)
+            m = s.recv_publish()
+            self.assertEqual(m.payload, b"after-%d" % rnd)
+            s.disconnect()
+            p.disconnect()
+
+    def test_clean_session_is_not_restored(self):
+        b = self.broker(sync="always")
+        b.start()
+        cid = "subs-clean-%d" % os.getpid()
+        s = self.track(b.client(cid, clean=True))
+        s.subscribe([("subsclean/%d" % os.getpid(), 1)])
+        time.sleep(0.5)
+        b.kill9()
+        b.start()
+        # a clean session ends with its connection (MQTT-3.1.2-6)
+        c = self.track(b.client(cid, clean=False, present=0))
+        c.disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()
