@@ -294,6 +294,30 @@ static const bad_case_t bad_cases[] = {
     {"from_kafka_unknown_key", FK("{\"topic\":\"t\",\"match\":\"x\"}"), F,
      "bad.json: bridge.from_kafka[0].match: unknown key (expected one of topic, group, mqtt_topic, "
      "qos, retain)"},
+    {"from_kafka_stacked_quantifiers", FK("{\"topic\":\"^b+++\"}"), F,
+     "bad.json: bridge.from_kafka[0].topic: regular expression too complex"},
+    {"control_char_in_key_stays_one_line", "{\"mqtt\":{\"max\n\":1}}", F,
+     "bad.json: mqtt[\"max?\"]: unknown key"},
+    {"listener_bind_ipv6_no_port", L1("{\"protocol\":\"mqtt\",\"bind\":\"[::1]\"}"), F,
+     "listeners[0].bind: expected \"HOST:PORT\" string (missing \":PORT\"), got \"[::1]\""},
+    {"listener_bind_ipv6_empty", L1("{\"protocol\":\"mqtt\",\"bind\":\"[]:1\"}"), F,
+     "listeners[0].bind: expected \"HOST:PORT\" string (empty host)"},
+    {"to_kafka_empty_header_name", TK("{\"match\":\"a\",\"topic\":\"t\",\"headers\":{\"\":\"x\"}}"),
+     F, "bad.json: bridge.to_kafka[0].headers: expected non-empty key, got \"\""},
+    {"to_kafka_topic_too_long",
+     TK("{\"match\":\"a\",\"topic\":\""
+        "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+        "0123456789"
+        "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+        "0123456789"
+        "01234567890123456789012345678901234567890123456789\"}"),
+     F, "bad.json: bridge.to_kafka[0].topic: expected Kafka topic name of 1..249 characters"},
+    {"from_kafka_not_array", "{\"bridge\":{\"from_kafka\":\"commands\"}}", F,
+     "bad.json: bridge.from_kafka: expected array of rule objects, got string"},
+    {"from_kafka_rule_not_object", FK("\"commands\""), F,
+     "bad.json: bridge.from_kafka[0]: expected object, got string"},
+    {"log_not_object", "{\"log\":\"debug\"}", F, "bad.json: log: expected object, got string"},
+    {"kafka_not_object", "{\"kafka\":\"a:1\"}", F, "bad.json: kafka: expected object, got string"},
     {"spool_max_bytes_too_small", "{\"bridge\":{\"spool_max_bytes\":1048575}}", F,
      "bad.json: bridge.spool_max_bytes: expected integer >= 1048576, got 1048575"},
     {"spool_after_ms_string", "{\"bridge\":{\"spool_after_ms\":\"5s\"}}", F,
