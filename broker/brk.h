@@ -77,9 +77,9 @@ typedef struct brk_msg {
     uint16_t topic_len;
     uint32_t payload_len;
     uint32_t props_len;
-    int64_t expire_at_ms; /* brk_now_ms() deadline, 0 = never */
-    const void *origin;   /* publishing session, for no-local; never dereferenced */
-    uint64_t store_id;
+    int64_t expire_at_ms;      /* brk_now_ms() deadline, 0 = never */
+    const void *origin;        /* publishing session, for no-local; never dereferenced */
+    _Atomic uint64_t store_id; /* body in the store, 0 = not written yet */
     /* cached frames: [v5][qos][retain]; built lazily, published by CAS */
     _Atomic(brk_frame_t *) frames[2][3][2];
     const char *topic;
@@ -167,6 +167,7 @@ uint64_t brk_retain_count(brk_retain_t *r);
 
 typedef struct brk_delivery {
     brk_msg_t *msg;
+    uint64_t seq; /* q/ record in the store, 0 = not persisted */
     uint8_t qos;
     bool retain;
     uint8_t n_sub_ids;
@@ -177,6 +178,7 @@ enum { BRK_INF_FREE, BRK_INF_PUBACK, BRK_INF_PUBREC, BRK_INF_PUBCOMP };
 
 typedef struct brk_inflight {
     brk_delivery_t d;
+    uint64_t msg_id; /* o/ record's body in the store, 0 = not persisted */
     uint16_t pid;
     uint8_t state;
 } brk_inflight_t;
@@ -199,8 +201,10 @@ struct brk_session {
     brk_worker_t *home; /* worker of conn */
     bool ready;         /* queued in home's inbox */
     bool registered;    /* in the registry */
+    bool persisted;     /* has records in the store */
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
+    uint64_t q_seq;  /* last q/ sequence number used in the store */
     int64_t offline_since_ms;
 
     /* FIFO of deliveries not yet written (ring). */
@@ -237,6 +241,9 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);
 /* Drop every subscription and queued/in-flight message (clean start). */
 void brk_session_clear(brk_session_t *s);
+/* Record a subscription in the session (home worker, or start-up). */
+void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+                            uint32_t sub_id);
 /* Acknowledgement from the client; returns false if pid is unknown. */
 bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
 /* Re-send in-flight messages after reconnect (DUP set), then queued ones. */
@@ -286,8 +293,37 @@ struct brk_conn {
     brk_msg_t *will;
     uint32_t will_delay;
 
+    /* PUBACK/PUBREC in PUBLISH order (MQTT 4.6), some waiting for the store
+     * or Kafka: entry i of the ring has absolute number ack_base + i */
+    struct brk_ackq *acks;
+    uint32_t ack_head, ack_len, ack_cap;
+    uint64_t ack_base;
+
     brk_conn_t *next, *prev; /* worker's list */
 };
+
+typedef struct brk_ackq {
+    uint16_t pid;
+    uint8_t type; /* MQTT_PUBACK or MQTT_PUBREC */
+    uint8_t reason;
+    uint8_t waits; /* completions still expected */
+    bool refuse;   /* a completion failed */
+} brk_ackq_t;
+
+/* A completion travelling from the store or bridge thread to the worker. */
+typedef struct brk_pending {
+    brk_conn_t *c; /* holds a reference */
+    uint64_t seq;
+    int status;
+} brk_pending_t;
+
+/* Queue an acknowledgement behind `waits` completions (0: send as soon as
+ * everything before it went). Returns its number for brk_conn_ack_done. */
+uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits);
+/* One completion of ack `seq` (status < 0: could not be made safe). */
+void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status);
+/* A completion callback for store/bridge: arg is a brk_pending_t. */
+void brk_pending_complete(void *arg, int status);
 
 brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
                          const cfg_listener_t *l);
@@ -319,6 +355,34 @@ int brk_handle_ack(brk_conn_t *c, mqtt_type_t type, mqtt_ack_t *p);
 int brk_handle_disconnect(brk_conn_t *c, mqtt_reason_pkt_t *p);
 int brk_handle_auth(brk_conn_t *c, mqtt_reason_pkt_t *p);
 
+/* ---- persistence (persist.c) -----------------------------------------
+ * No-ops without a store or for sessions that end at disconnect. Functions
+ * marked "locked" are called with s->lock held: every write touching a
+ * session's queue and in-flight records is submitted under that lock, so the
+ * store commits them in the order memory saw them, whichever worker made
+ * them. */
+int brk_persist_open(brk_t *b, char *err, size_t errlen);
+void brk_persist_close(brk_t *b);
+bool brk_persist_on(const brk_session_t *s);
+void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
+                         bool connected);
+void brk_persist_session_end(brk_session_t *s);
+void brk_persist_sub(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+                     uint32_t sub_id, bool add);
+void brk_persist_retained(brk_t *b, const brk_msg_t *m);
+void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d);      /* locked */
+void brk_persist_send(brk_session_t *s, brk_inflight_t *e);         /* locked */
+void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e); /* locked */
+void brk_persist_done(brk_session_t *s, const brk_inflight_t *e);   /* locked */
+void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d);   /* locked */
+void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add);
+/* Submit an empty batch: done(arg, err) runs on the store thread once every
+ * write submitted before it is durable. Returns false without a store. */
+bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg);
+/* Rebuild sessions, subscriptions, retained messages, queues and in-flight
+ * state from the store (before the listeners open). */
+int brk_persist_recover(brk_t *b, char *err, size_t errlen);
+
 /* ---- routing (route.c) ------------------------------------------------- */
 
 /* Route m to every matching subscriber and update retained state. Any
@@ -328,12 +392,13 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
 /* ---- workers (worker.c) ------------------------------------------------ */
 
-enum { BRK_INBOX_READY, BRK_INBOX_KILL };
+enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK };
 typedef struct brk_inbox_item {
     uint8_t kind;
     union {
         brk_session_t *s;
         brk_conn_t *c;
+        struct brk_pending *p;
     } u;
 } brk_inbox_item_t;
 
@@ -384,6 +449,9 @@ struct brk {
 
     int64_t start_ms;
     int log_level;
+    struct store *store; /* NULL: persistence.sync "none" */
+    bool sync_always;
+    _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
     brk_counter_t sessions_expired;
 };

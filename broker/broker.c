@@ -110,6 +110,7 @@ void brk_session_end(brk_t *b, brk_session_t *s)
 {
     if (!s->registered) return;
     brk_reg_remove(b, s);
+    if (s->persisted) brk_persist_session_end(s);
     brk_session_clear(s);
     brk_session_unref(s);
 }

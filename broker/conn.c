@@ -259,6 +259,69 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
+{
+    if (a->refuse && c->version != MQTT_V5) { /* 3.1.1 has no way to say no */
+        brk_conn_close(c, 0);
+        return;
+    }
+    mqtt_packet_t r = {
+        .type = (mqtt_type_t)a->type,
+        .u.ack = {.packet_id = a->pid, .reason = a->refuse ? MQTT_RC_QUOTA_EXCEEDED : a->reason}};
+    brk_conn_send_packet(c, &r);
+}
+
+uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits)
+{
+    brk_ackq_t a = {.pid = pid, .type = type, .reason = reason, .waits = waits};
+    if (!waits && !c->ack_len) {
+        send_ack(c, &a);
+        return c->ack_base++;
+    }
+    if (c->ack_len == c->ack_cap) {
+        uint32_t nc = c->ack_cap ? c->ack_cap * 2 : 16;
+        brk_ackq_t *n = malloc(nc * sizeof(*n));
+        if (!n) { /* cannot queue: refuse rather than acknowledge early */
+            brk_conn_close(c, MQTT_RC_UNSPECIFIED);
+            return c->ack_base + c->ack_len;
+        }
+        for (uint32_t i = 0; i < c->ack_len; i++)
+            n[i] = c->acks[(c->ack_head + i) % c->ack_cap];
+        free(c->acks);
+        c->acks = n;
+        c->ack_cap = nc;
+        c->ack_head = 0;
+    }
+    c->acks[(c->ack_head + c->ack_len) % c->ack_cap] = a;
+    return c->ack_base + c->ack_len++;
+}
+
+void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
+{
+    if (seq < c->ack_base || seq >= c->ack_base + c->ack_len) return;
+    brk_ackq_t *a = &c->acks[(c->ack_head + (seq - c->ack_base)) % c->ack_cap];
+    if (a->waits) a->waits--;
+    if (status < 0) a->refuse = true;
+    while (c->ack_len && !c->closing) {
+        a = &c->acks[c->ack_head];
+        if (a->waits) break;
+        send_ack(c, a);
+        c->ack_head = (c->ack_head + 1) % c->ack_cap;
+        c->ack_len--;
+        c->ack_base++;
+    }
+}
+
+void brk_pending_complete(void *arg, int status)
+{
+    brk_pending_t *p = arg;
+    p->status = status;
+    if (brk_worker_post(p->c->w, (brk_inbox_item_t){.kind = BRK_INBOX_ACK, .u.p = p}) < 0) {
+        brk_conn_unref(p->c);
+        free(p);
+    }
+}
+
 static void free_aliases(brk_conn_t *c)
 {
     if (!c->aliases_in) return;
@@ -292,13 +355,22 @@ void brk_conn_closed(brk_conn_t *c)
             s->offline_since_ms = brk_now_ms();
         }
         pthread_mutex_unlock(&s->lock);
-        if (attached && s->expiry == 0) brk_session_end(b, s);
+        if (attached && s->expiry == 0) {
+            pthread_mutex_lock(&b->reg_lock);
+            brk_session_end(b, s);
+            pthread_mutex_unlock(&b->reg_lock);
+        } else if (attached) {
+            brk_persist_session(s, NULL, 0, false); /* remember when it went away */
+        }
         c->session = NULL;
         if (c->will && !c->disconnected_cleanly) brk_route(b, w, c->will);
         brk_session_unref(s);
     }
     brk_msg_unref(&c->will);
     free_aliases(c);
+    free(c->acks);
+    c->acks = NULL;
+    c->ack_len = 0;
     free(c->username);
     free(c->in);
     free(c->out);

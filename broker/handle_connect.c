@@ -146,6 +146,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     pthread_mutex_unlock(&s->lock);
     c->session = brk_session_ref(s);
     pthread_mutex_unlock(&b->reg_lock);
+    brk_persist_session(s, c->will, c->will_delay, true);
 
     c->connected = true;
     mqtt_packet_t ack = {.type = MQTT_CONNACK,

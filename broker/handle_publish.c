@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "brk.h"
+#include "store.h"
 
 static int fail(brk_conn_t *c, int err, uint8_t reason)
 {
@@ -40,10 +41,29 @@ static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
     return 0;
 }
 
-static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason)
+/* Acknowledge now, or - with persistence.sync "always" - once every write
+ * the PUBLISH caused is on disk: a barrier batch submitted after them. */
+static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, bool durable)
 {
-    mqtt_packet_t r = {.type = type, .u.ack = {.packet_id = pid, .reason = reason}};
-    brk_conn_send_packet(c, &r);
+    brk_t *b = c->w->b;
+    if (!durable || !b->sync_always || reason >= 0x80) {
+        brk_conn_ack(c, (uint8_t)type, pid, reason, 0);
+        return;
+    }
+    brk_pending_t *pd = malloc(sizeof(*pd));
+    if (!pd) {
+        brk_conn_close(c, MQTT_RC_UNSPECIFIED);
+        return;
+    }
+    pd->c = c;
+    pd->seq = brk_conn_ack(c, (uint8_t)type, pid, reason, 1);
+    atomic_fetch_add(&c->refs, 1);
+    if (!brk_persist_barrier(b, brk_pending_complete, pd)) {
+        uint64_t seq = pd->seq;
+        brk_conn_unref(c);
+        free(pd);
+        brk_conn_ack_done(c, seq, -1);
+    }
 }
 
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
@@ -63,13 +83,20 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         pthread_mutex_unlock(&s->lock);
         if (!known) return fail(c, 0, MQTT_RC_RECEIVE_MAX_EXCEEDED);
     }
+    if (p->qos && b->store && store_is_degraded(b->store)) {
+        /* the disk is full: refuse what we could not keep (0x97), never ack it */
+        if (c->version != MQTT_V5) return fail(c, 0, 0);
+        brk_conn_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id,
+                     MQTT_RC_QUOTA_EXCEEDED, 0);
+        return 0;
+    }
     uint8_t reason = 0;
     if (c->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) &&
         p->props.payload_format == 1 && !mqtt_utf8_valid(p->payload.p, p->payload.len))
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID; /* MQTT-3.3.2-4 */
 
     if (p->qos == 2 && !brk_session_in2_add(s, p->packet_id)) {
-        ack(c, MQTT_PUBREC, p->packet_id, 0); /* retransmission: already routed */
+        ack(c, MQTT_PUBREC, p->packet_id, 0, false); /* retransmission: already routed */
         return 0;
     }
     /* clients do not write into the broker's own $SYS tree */
@@ -89,8 +116,8 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     }
     if (reason && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
     if (p->qos == 1)
-        ack(c, MQTT_PUBACK, p->packet_id, reason);
+        ack(c, MQTT_PUBACK, p->packet_id, reason, true);
     else if (p->qos == 2)
-        ack(c, MQTT_PUBREC, p->packet_id, reason);
+        ack(c, MQTT_PUBREC, p->packet_id, reason, true);
     return 0;
 }

@@ -24,30 +24,6 @@ static void send_retained(void *arg, brk_msg_t *m)
     brk_msg_unref(&m);
 }
 
-/* Record the filter in the session (for unsubscribe-all and persistence). */
-static void subrec_put(brk_session_t *s, const mqtt_sub_entry_t *e, uint32_t sub_id)
-{
-    for (uint32_t i = 0; i < s->n_subs; i++)
-        if (s->subs[i].len == e->filter.len &&
-            !memcmp(s->subs[i].filter, e->filter.p, e->filter.len)) {
-            s->subs[i].options = e->options;
-            s->subs[i].sub_id = sub_id;
-            return;
-        }
-    if (s->n_subs == s->cap_subs) {
-        uint32_t nc = s->cap_subs ? s->cap_subs * 2 : 4;
-        brk_subrec_t *n = realloc(s->subs, nc * sizeof(*n));
-        if (!n) return;
-        s->subs = n;
-        s->cap_subs = nc;
-    }
-    char *f = malloc(e->filter.len + 1);
-    if (!f) return;
-    memcpy(f, e->filter.p, e->filter.len);
-    f[e->filter.len] = 0;
-    s->subs[s->n_subs++] = (brk_subrec_t){f, (uint16_t)e->filter.len, e->options, sub_id};
-}
-
 static bool subrec_del(brk_session_t *s, const mqtt_str_t *f)
 {
     for (uint32_t i = 0; i < s->n_subs; i++)
@@ -93,7 +69,10 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
             reasons[n++] = v5 ? MQTT_RC_UNSPECIFIED : 0x80;
             continue;
         }
-        subrec_put(s, &e, sub_id);
+        brk_session_subrec_put(s, (const char *)e.filter.p, (uint16_t)e.filter.len, e.options,
+                               sub_id);
+        brk_persist_sub(s, (const char *)e.filter.p, (uint16_t)e.filter.len, e.options, sub_id,
+                        true);
         reasons[n++] = qos;
         uint8_t rh = MQTT_SUBOPT_RH(e.options);
         if (!shared && (rh == 0 || (rh == 1 && rc == 1))) {
@@ -125,7 +104,8 @@ int brk_handle_unsubscribe(brk_conn_t *c, mqtt_subscribe_t *p)
     mqtt_sub_entry_t e;
     while (n < p->count && mqtt_sub_next(p, false, &off, &e)) {
         bool had = brk_subs_remove(b->subs, (const char *)e.filter.p, (uint16_t)e.filter.len, s);
-        subrec_del(s, &e.filter);
+        if (subrec_del(s, &e.filter))
+            brk_persist_sub(s, (const char *)e.filter.p, (uint16_t)e.filter.len, 0, 0, false);
         reasons[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
     }
     mqtt_packet_t ack = {.type = MQTT_UNSUBACK,

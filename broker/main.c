@@ -11,25 +11,29 @@
 
 #include "brk.h"
 #include "config.h"
+#include "store.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice [-c FILE] [--check] [--version]\n"
+    fprintf(f, "usage: sluice [-c FILE] [--check] [--repair] [--version]\n"
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
+               "      --repair       repair the database in data_dir (LevelDB repair) and exit\n"
                "  -v, --version      print the version and exit\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool check = false;
+    bool check = false, repair = false;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
         } else if (!strcmp(argv[i], "--check")) {
             check = true;
+        } else if (!strcmp(argv[i], "--repair")) {
+            repair = true;
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
             printf("sluice %s\n", SLUICE_VERSION);
             return 0;
@@ -53,6 +57,15 @@ int main(int argc, char **argv)
     } else if (!(cfg = cfg_defaults())) {
         fprintf(stderr, "sluice: out of memory\n");
         return 1;
+    }
+    if (repair) {
+        int rc = store_repair(cfg->data_dir, err, sizeof(err));
+        if (rc == STORE_OK)
+            printf("%s: repaired\n", cfg->data_dir);
+        else
+            fprintf(stderr, "sluice: %s\n", err);
+        cfg_free(cfg);
+        return rc == STORE_OK ? 0 : 1;
     }
     if (check) {
         printf("%s: configuration OK\n", cfg->source);
@@ -81,6 +94,13 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (brk_persist_open(b, err, sizeof(err))) {
+        fprintf(stderr, "sluice: %s\n", err);
+        brk_persist_close(b);
+        brk_free(b);
+        cfg_free(cfg);
+        return 1;
+    }
     if (brk_start(b) == 0) {
         for (size_t i = 0; i < cfg->n_listeners; i++) {
             const cfg_listener_t *l = &cfg->listeners[i];
@@ -100,6 +120,7 @@ int main(int argc, char **argv)
         rc = 1;
     }
     brk_stop(b);
+    brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);
     cfg_free(cfg);
     return rc;

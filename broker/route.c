@@ -11,7 +11,10 @@
 
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
 {
-    if (m->retain) brk_retain_set(b->retain, m);
+    if (m->retain) {
+        brk_retain_set(b->retain, m);
+        brk_persist_retained(b, m);
+    }
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;
     brk_subs_rdlock(b->subs);

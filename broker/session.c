@@ -101,7 +101,9 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     brk_delivery_t d = {.msg = brk_msg_ref(m), .qos = qos, .retain = retain};
     d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
     if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
+    brk_persist_enqueue(s, &d);
     if (!q_push(s, &d)) {
+        brk_persist_drop(s, &d);
         brk_msg_unref(&d.msg);
         goto out;
     }
@@ -190,6 +192,7 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
         if (rc < 0) break;
         if (rc == 0) {
             brk_count(&w->st.dropped, 1);
+            brk_persist_drop(s, d);
             brk_msg_unref(&d->msg);
         } else if (d->qos) {
             if (s->inf_len == s->inf_cap) {
@@ -199,8 +202,10 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
                 s->inf = ni;
                 s->inf_cap = nc;
             }
-            s->inf[s->inf_len++] = (brk_inflight_t){
+            brk_inflight_t *e = &s->inf[s->inf_len++];
+            *e = (brk_inflight_t){
                 .d = *d, .pid = pid, .state = d->qos == 1 ? BRK_INF_PUBACK : BRK_INF_PUBREC};
+            brk_persist_send(s, e);
             brk_count(&w->st.msgs_out, 1);
             wrote = true;
         } else {
@@ -233,11 +238,13 @@ bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type
         if (e->pid != pid) continue;
         if (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC) {
             e->state = BRK_INF_PUBCOMP; /* message released; pid held until PUBCOMP */
+            brk_persist_pubrec(s, e);
             brk_msg_unref(&e->d.msg);
             found = true;
         } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
                    (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP) ||
                    (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC)) {
+            brk_persist_done(s, e);
             brk_msg_unref(&e->d.msg);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
@@ -262,6 +269,7 @@ void brk_session_resume(brk_session_t *s, brk_conn_t *c)
             brk_conn_send_packet(c, &p);
         } else if (write_publish(c, &e->d, e->pid, true, now) == 0) {
             /* expired while away: forget it (MQTT-3.3.2-5) */
+            brk_persist_done(s, e);
             brk_msg_unref(&e->d.msg);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
@@ -290,6 +298,7 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
     added = true;
 out:
     pthread_mutex_unlock(&s->lock);
+    if (added) brk_persist_in2(s, pid, true);
     return added;
 }
 
@@ -304,5 +313,30 @@ bool brk_session_in2_remove(brk_session_t *s, uint16_t pid)
             break;
         }
     pthread_mutex_unlock(&s->lock);
+    if (found) brk_persist_in2(s, pid, false);
     return found;
+}
+
+/* Record the filter in the session (for unsubscribe-all and persistence). */
+void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+                            uint32_t sub_id)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        if (s->subs[i].len == len && !memcmp(s->subs[i].filter, filter, len)) {
+            s->subs[i].options = options;
+            s->subs[i].sub_id = sub_id;
+            return;
+        }
+    if (s->n_subs == s->cap_subs) {
+        uint32_t nc = s->cap_subs ? s->cap_subs * 2 : 4;
+        brk_subrec_t *n = realloc(s->subs, nc * sizeof(*n));
+        if (!n) return;
+        s->subs = n;
+        s->cap_subs = nc;
+    }
+    char *f = malloc((size_t)len + 1);
+    if (!f) return;
+    memcpy(f, filter, len);
+    f[len] = 0;
+    s->subs[s->n_subs++] = (brk_subrec_t){f, len, options, sub_id};
 }

@@ -94,6 +94,11 @@ static void run_inbox(brk_worker_t *w)
             if (it->kind == BRK_INBOX_READY) {
                 brk_session_drain(it->u.s, w);
                 brk_session_unref(it->u.s);
+            } else if (it->kind == BRK_INBOX_ACK) {
+                brk_pending_t *p = it->u.p;
+                if (p->c->wsi && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
+                brk_conn_unref(p->c);
+                free(p);
             } else if (it->kind == BRK_INBOX_KILL) {
                 brk_conn_t *c = it->u.c;
                 if (c->wsi && !c->closing) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);

@@ -85,12 +85,13 @@ class Broker:
     """One broker process.  mqtt: overrides of the "mqtt" config section
     (sluice names: max_inflight, max_queued, sys_interval, max_packet_size)."""
 
-    def __init__(self, mqtt=None, workers=2, ws=True):
+    def __init__(self, mqtt=None, workers=2, ws=True, persistence=None):
         self.mqtt = {"max_inflight": 32, "max_queued": 1000,
                      "sys_interval": 1, "max_packet_size": 1048576}
         self.mqtt.update(mqtt or {})
         self.workers = workers
         self.want_ws = ws
+        self.persistence = persistence or {"sync": "none"}
         self.kind = broker_kind()
         self.proc = None
         self.tmp = None
@@ -138,7 +139,7 @@ class Broker:
         os.makedirs(data_dir, exist_ok=True)
         cfg = {"listeners": listeners, "data_dir": data_dir,
                "workers": self.workers, "node_id": "test",
-               "mqtt": self.mqtt, "persistence": {"sync": "none"}}
+               "mqtt": self.mqtt, "persistence": self.persistence}
         path = os.path.join(self.tmp, "sluice.json")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=1)
@@ -260,11 +261,12 @@ class BrokerTestCase(unittest.TestCase):
     broker_mqtt = None   # overrides of the mqtt config section
     broker_workers = 2
     broker_ws = True
+    broker_persistence = None  # e.g. {"sync": "batch"}; default: memory only
 
     @classmethod
     def setUpClass(cls):
         cls.broker = Broker(cls.broker_mqtt, cls.broker_workers,
-                            cls.broker_ws).start()
+                            cls.broker_ws, cls.broker_persistence).start()
         cls._clients = []
 
     @classmethod
@@ -302,7 +304,7 @@ class BrokerTestCase(unittest.TestCase):
             rc = self.broker.proc.returncode
             # restart so that later tests in the class can still run
             type(self).broker = Broker(self.broker_mqtt, self.broker_workers,
-                                       self.broker_ws).start()
+                                       self.broker_ws, self.broker_persistence).start()
             self.fail("broker died during the test (exit %s)" % rc)
 
     # helpers -----------------------------------------------------------

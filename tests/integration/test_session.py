@@ -166,6 +166,8 @@ class MaxQueuedTest(BrokerTestCase):
 class RestartTest(BrokerTestCase):
     """The broker keeps state in data_dir (LevelDB) across a restart."""
 
+    broker_persistence = {"sync": "batch", "flush_ms": 50}
+
     def test_sigterm_exits_cleanly_with_clients_connected(self):
         clients = [self.client(self.uid()) for _ in range(5)]
         clients[0].subscribe([(self.uid("x"), 1)])

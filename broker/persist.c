@@ -1,0 +1,238 @@
+/*
+ * persist.c - the broker's side of local state: what is written to the
+ * store when, and how it is read back at start.
+ *
+ * Only sessions that outlive their connection (expiry > 0) are persisted,
+ * with their subscriptions, QoS 1/2 queue (q/), in-flight deliveries (o/)
+ * and inbound QoS 2 ids (i/); retained messages always are. A message body
+ * (m/) is written in the same batch as each reference to it, because the
+ * store deletes bodies without references (store.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "brk.h"
+#include "store.h"
+
+#define STR(p, n) ((mqtt_str_t){(const uint8_t *)(p), (uint32_t)(n)})
+
+bool brk_persist_on(const brk_session_t *s)
+{
+    return s->b->store && s->expiry > 0;
+}
+
+static void submit(brk_t *b, store_batch_t *sb)
+{
+    int rc = store_submit(b->store, sb, NULL, NULL);
+    if (rc != STORE_OK) {
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s", store_strerror(rc));
+        store_batch_free(sb);
+    }
+}
+
+/* Absolute unix seconds of a monotonic deadline. */
+static int64_t wall_of(int64_t mono_ms)
+{
+    return mono_ms ? brk_wall_s() + (mono_ms - brk_now_ms() + 999) / 1000 : 0;
+}
+
+/* The body's store id, assigned once even when two workers race (a
+ * retained message delivered on two SUBSCRIBEs at the same moment). */
+static uint64_t msg_id(brk_t *b, brk_msg_t *m)
+{
+    uint64_t id = atomic_load(&m->store_id);
+    if (id) return id;
+    uint64_t fresh = atomic_fetch_add(&b->next_msg_id, 1);
+    return atomic_compare_exchange_strong(&m->store_id, &id, fresh) ? fresh : id;
+}
+
+static void put_body(store_batch_t *sb, brk_msg_t *m, uint64_t id)
+{
+    store_msg_t r = {.id = id,
+                     .topic = STR(m->topic, m->topic_len),
+                     .payload = STR(m->payload, m->payload_len),
+                     .props = STR(m->props, m->props_len),
+                     .qos = m->qos,
+                     .retain = m->retain,
+                     .expiry_time = wall_of(m->expire_at_ms)};
+    store_batch_put_msg(sb, &r);
+}
+
+void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
+                         bool connected)
+{
+    if (!brk_persist_on(s)) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_session_t r = {.client_id = STR(s->client_id, s->id_len),
+                         .version = s->version,
+                         .expiry_interval = s->expiry,
+                         .disconnect_time = connected ? 0 : brk_wall_s()};
+    if (will) {
+        r.has_will = true;
+        r.will_qos = will->qos;
+        r.will_retain = will->retain;
+        r.will_delay = will_delay;
+        r.will_topic = STR(will->topic, will->topic_len);
+        r.will_payload = STR(will->payload, will->payload_len);
+        r.will_props = STR(will->props, will->props_len);
+    }
+    store_batch_put_session(sb, &r);
+    s->persisted = true;
+    submit(s->b, sb);
+}
+
+void brk_persist_session_end(brk_session_t *s)
+{
+    if (!s->b->store) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_delete_client_state(sb, s->client_id, s->id_len, STORE_CLIENT_ALL);
+    submit(s->b, sb);
+}
+
+void brk_persist_sub(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+                     uint32_t sub_id, bool add)
+{
+    if (!brk_persist_on(s)) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    if (add) {
+        store_sub_t r = {STR(s->client_id, s->id_len), STR(filter, len), options, sub_id};
+        store_batch_put_sub(sb, &r);
+    } else {
+        store_batch_del_sub(sb, s->client_id, s->id_len, filter, len);
+    }
+    submit(s->b, sb);
+}
+
+void brk_persist_retained(brk_t *b, const brk_msg_t *m)
+{
+    /* $SYS is rebuilt by every run, not restored */
+    if (!b->store || (m->topic_len >= 4 && !memcmp(m->topic, "$SYS", 4))) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    if (m->payload_len) {
+        store_retained_t r = {.topic = STR(m->topic, m->topic_len),
+                              .payload = STR(m->payload, m->payload_len),
+                              .props = STR(m->props, m->props_len),
+                              .qos = m->qos,
+                              .expiry_time = wall_of(m->expire_at_ms)};
+        store_batch_put_retained(sb, &r);
+    } else {
+        store_batch_del_retained(sb, m->topic, m->topic_len);
+    }
+    submit(b, sb);
+}
+
+void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
+{
+    if (!brk_persist_on(s) || !d->qos) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    uint64_t id = msg_id(s->b, d->msg);
+    d->seq = ++s->q_seq;
+    put_body(sb, d->msg, id);
+    store_qref_t q = {STR(s->client_id, s->id_len), d->seq, id, d->qos};
+    store_batch_put_queue(sb, &q);
+    submit(s->b, sb);
+}
+
+void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
+{
+    if (!e->d.seq || !s->b->store) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    e->msg_id = e->d.msg->store_id;
+    store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
+                          .packet_id = e->pid,
+                          .msg_id = e->msg_id,
+                          .qos = e->d.qos,
+                          .state = STORE_OUT_PUBLISH_SENT};
+    /* the in-flight reference is taken before the queue's is dropped */
+    store_batch_put_inflight(sb, &o);
+    store_batch_del_queue(sb, s->client_id, s->id_len, e->d.seq, e->msg_id);
+    submit(s->b, sb);
+}
+
+void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e)
+{
+    if (!e->msg_id || !s->b->store) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
+                          .packet_id = e->pid,
+                          .msg_id = e->msg_id,
+                          .qos = 2,
+                          .state = STORE_OUT_PUBREL_SENT};
+    store_batch_update_inflight(sb, &o);
+    submit(s->b, sb);
+}
+
+void brk_persist_done(brk_session_t *s, const brk_inflight_t *e)
+{
+    if (!e->msg_id || !s->b->store) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id);
+    submit(s->b, sb);
+}
+
+void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d)
+{
+    if (!d->seq || !s->b->store) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id);
+    submit(s->b, sb);
+}
+
+void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add)
+{
+    if (!brk_persist_on(s)) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    if (add)
+        store_batch_put_inbound(sb, s->client_id, s->id_len, pid);
+    else
+        store_batch_del_inbound(sb, s->client_id, s->id_len, pid);
+    submit(s->b, sb);
+}
+
+bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)
+{
+    if (!b->store) return false;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return false;
+    if (store_submit(b->store, sb, done, arg) != STORE_OK) {
+        store_batch_free(sb);
+        return false;
+    }
+    return true;
+}
+
+int brk_persist_open(brk_t *b, char *err, size_t errlen)
+{
+    const cfg_t *cfg = b->cfg;
+    if (cfg->persistence.sync == CFG_SYNC_NONE) return 0;
+    store_opts_t o;
+    store_opts_default(&o);
+    o.sync = cfg->persistence.sync == CFG_SYNC_ALWAYS ? STORE_SYNC_ALWAYS : STORE_SYNC_BATCH;
+    o.flush_ms = cfg->persistence.flush_ms;
+    o.queue_max = 1u << 20; /* bounded by memory; BUSY would mean losing a write */
+    store_t *st = NULL;
+    int rc = store_open(cfg->data_dir, &o, &st, err, errlen);
+    if (rc != STORE_OK) return -1;
+    b->store = st;
+    b->sync_always = cfg->persistence.sync == CFG_SYNC_ALWAYS;
+    uint64_t last = 0;
+    store_last_msg_id(st, &last);
+    atomic_store(&b->next_msg_id, last + 1);
+    return brk_persist_recover(b, err, errlen);
+}
+
+void brk_persist_close(brk_t *b)
+{
+    store_close(b->store);
+    b->store = NULL;
+}
