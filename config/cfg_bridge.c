@@ -123,13 +123,11 @@ static int tpl_check(cfg_ctx_t *ctx, const char *where, const char *tpl, tpl_kin
 {
     const char *expected = kind == TPL_TO_KAFKA ? "{N}, {topic}, {clientid}, {username} or {node}"
                                                 : "{key}, {topic}, {partition} or {header.NAME}";
-    size_t literal = 0;
     bool placeholders = false;
     for (const char *p = tpl; *p; p++) {
         if (*p == '}')
             return cfg_fail(ctx, CFG_ERR_FIELD, where, "unbalanced '}' in template \"%.64s\"", tpl);
         if (*p != '{') {
-            literal++;
             if (lit == LIT_KAFKA_TOPIC && !kafka_char_ok(*p))
                 return cfg_fail(ctx, CFG_ERR_FIELD, where,
                                 "'%c' is not allowed in a Kafka topic name (use letters, digits, "
@@ -165,7 +163,6 @@ static int tpl_check(cfg_ctx_t *ctx, const char *where, const char *tpl, tpl_kin
         return cfg_fail(ctx, CFG_ERR_FIELD, where,
                         "expected Kafka topic name of 1..%d characters, got \"%.64s\"",
                         KAFKA_TOPIC_MAX, tpl);
-    (void)literal;
     return CFG_OK;
 }
 
