@@ -20,6 +20,7 @@ import errno
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -405,11 +406,10 @@ class PipelinedPublisher:
         self.refused = {}        # index -> reason (MQTT 5 PUBACK >= 0x80)
         self.sent = 0
         self.closed = False
+        self._done = set()       # indexes whose flow has ended
 
     def _outstanding(self):
-        done = (self.acked | set(self.refused)) if self.qos == 1 \
-            else (self.completed | set(self.refused))
-        return self.sent - len(done)
+        return self.sent - len(self._done)
 
     def _handle(self, p):
         i = (p.pid or 0) - 1
@@ -421,14 +421,30 @@ class PipelinedPublisher:
                 self.refused[i] = reason
             else:
                 self.acked.add(i)
+            self._done.add(i)
         elif p.type == PUBREC and self.qos == 2:
             if reason >= 0x80:
                 self.refused[i] = reason
+                self._done.add(i)
                 return
             self.acked.add(i)
             self.c.try_send(rawmqtt.pubrel(p.pid))
         elif p.type == PUBCOMP and self.qos == 2:
             self.completed.add(i)
+            self._done.add(i)
+
+    def _readable(self):
+        if self.c.backlog:
+            return True
+        p = self.c._parse_one()    # a complete packet already buffered?
+        if p is not None:
+            self.c.backlog.append(p)
+            return True
+        try:
+            r, _w, _x = select.select([self.c.t.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(r)
 
     def _read(self, timeout):
         """Handle one packet; False on timeout; sets closed on EOF."""
@@ -468,7 +484,7 @@ class PipelinedPublisher:
                     break
                 self.sent += 1
                 # take whatever already arrived, without waiting
-                while self._read(0.0):
+                while self._readable() and self._read(0.05):
                     pass
             else:
                 self._read(min(1.0, max(0.01, deadline - time.monotonic())))
@@ -502,6 +518,9 @@ class Receiver:
         self.packets = []       # every packet, in order
         self.awaiting_rel = set()
         self.closed = False
+        self.seen = set()       # distinct payloads delivered
+        self.want = None
+        self.missing = 0
 
     def payload(self, p):
         return v5_payload(p) if self.level == 5 else p.payload
@@ -519,7 +538,12 @@ class Receiver:
             if p.qos == 2 and p.pid in self.awaiting_rel:
                 pass  # retransmission of a message we already took
             else:
-                self.delivered.append((self.payload(p), p))
+                pl = self.payload(p)
+                self.delivered.append((pl, p))
+                if pl not in self.seen:
+                    self.seen.add(pl)
+                    if self.want is not None and pl in self.want:
+                        self.missing -= 1
             if self.ack:
                 if p.qos == 1:
                     self.c.try_send(rawmqtt.puback(p.pid))
@@ -542,6 +566,13 @@ class Receiver:
             if not self.step(quiet):
                 break
         return self
+
+    def until_all(self, want, quiet=1.0, timeout=60.0):
+        """Read until every payload in want was delivered, then until
+        quiet (bounded by timeout)."""
+        self.want = set(want)
+        self.missing = len(self.want - self.seen)
+        return self.until(lambda rv: rv.missing <= 0, quiet, timeout)
 
     def payloads(self):
         return [pl for pl, _p in self.delivered]

@@ -37,8 +37,7 @@ class BatchMode(PersistCase, unittest.TestCase):
         p.wait_for(rawmqtt.PUBCOMP, pid=901)
         s = self.track(b.client(self.sub_id, clean=False, present=1))
         want = set(self.payloads) | {b"q2"}
-        rv = Receiver(s).until(done=lambda rv: want <= set(rv.payloads()),
-                               quiet=1.0, timeout=30)
+        rv = Receiver(s).until_all(want, quiet=1.0, timeout=30)
         got = rv.payloads()
         self.assertEqual(sorted(set(got)), sorted(want),
                          "missing: %r" % sorted(want - set(got))[:5])

@@ -56,9 +56,7 @@ class CrashOfflineSubscriber(PersistCase, unittest.TestCase):
             total_acked += len(want)
             b.start()
             s = self.track(b.client(sub_id, clean=False, present=1))
-            rv = Receiver(s).until(
-                done=lambda rv: want <= set(rv.payloads()),
-                quiet=1.0, timeout=120)
+            rv = Receiver(s).until_all(want, quiet=1.0, timeout=120)
             s.disconnect()
             got = rv.payloads()
             ever.update(got)

@@ -120,9 +120,7 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         s.close()
         b.start()
         s = self.track(b.client(cid, clean=False, present=1))
-        rv = Receiver(s).until(
-            done=lambda rv: set(payloads) <= set(rv.payloads()),
-            quiet=1.0, timeout=30)
+        rv = Receiver(s).until_all(payloads, quiet=1.0, timeout=30)
         got = rv.payloads()
         self.assertEqual(sorted(set(got)), payloads,
                          "missing after restart: %r"
