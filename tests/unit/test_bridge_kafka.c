@@ -1,0 +1,416 @@
+/*
+ * test_bridge_kafka.c - bridge suite, Kafka misbehaving: outage and spool
+ * (with a restart on the same store), spool full, dead letters (local and
+ * topic), and from_kafka (inject before commit, loop prevention). Each test
+ * has its own mock cluster so that outages do not leak between tests.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_bridge.h"
+
+static bridge_t *mk(cfg_t *cfg, store_t *st, const bridge_hooks_t *hooks, bool start)
+{
+    bridge_t *br = NULL;
+    char err[512];
+    int rc = bridge_new(cfg, st, hooks, &br, err, sizeof(err));
+    if (rc) fprintf(stderr, "bridge_new: %s\n", err);
+    CU_ASSERT_FATAL(rc == 0);
+    if (start) CU_ASSERT_FATAL(bridge_start(br) == 0);
+    return br;
+}
+
+static bool wait_drained(bridge_t *br, int ms)
+{
+    int64_t end = tb_now() + ms;
+    bridge_stats_t s;
+    do {
+        bridge_get_stats(br, &s);
+        if (s.spool_depth == 0) return true;
+        tb_sleep_ms(20);
+    } while (tb_now() < end);
+    return false;
+}
+
+/* Every record once, payload "k<key>-<i>", i increasing per key. */
+static void check_exactly_once(tb_kafka_t *k, const char *topic, int np, int n, int keys)
+{
+    tb_rec_t *r;
+    int got = tb_read(k, topic, np, n, 15000, &r);
+    CU_ASSERT(got == n);
+    int *last = calloc((size_t)keys, sizeof(int));
+    char *seen = calloc((size_t)n + 1, 1);
+    for (int i = 0; i < keys; i++)
+        last[i] = -1;
+    for (int i = 0; i < got; i++) {
+        int key = 0, v = 0;
+        if (sscanf((char *)r[i].val, "k%d-%d", &key, &v) != 2 || key >= keys || v >= n) {
+            CU_FAIL("unexpected record");
+            continue;
+        }
+        CU_ASSERT(!seen[v]);
+        seen[v] = 1;
+        CU_ASSERT(v > last[key]);
+        last[key] = v;
+    }
+    free(last);
+    free(seen);
+    tb_recs_free(r, got);
+}
+
+static int offer_n(bridge_t *br, tb_acks_t *a, int from, int to, int keys)
+{
+    int pending = 0;
+    for (int i = from; i < to; i++) {
+        char topic[32], pl[32];
+        snprintf(topic, sizeof(topic), "d/k%d", i % keys);
+        snprintf(pl, sizeof(pl), "k%d-%d", i % keys, i);
+        bridge_msg_t m = tb_msg(topic, pl, 1);
+        int rc = bridge_offer(br, &m, tb_ack, a);
+        CU_ASSERT(rc == BRIDGE_PENDING);
+        pending += rc == BRIDGE_PENDING;
+    }
+    return pending;
+}
+
+#define RULES(bs, extra)                                                                           \
+    "{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{" extra                      \
+    "\"to_kafka\":[{\"match\":\"d/+\",\"topic\":\"out\",\"key\":\"{2}\"}]}}",                      \
+        bs
+
+static void outage_spools_then_drains_in_order(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 3);
+    rd_kafka_mock_topic_create(k.mc, "out", 3, 3);
+    char dir[64];
+    store_t *st = tb_store(dir, sizeof(dir));
+    CU_ASSERT_FATAL(st != NULL);
+    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":500,"));
+    bridge_t *br = mk(cfg, st, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    offer_n(br, a, 0, 50, 4);
+    CU_ASSERT(tb_wait_acks(a, 50, 10000));
+    tb_kafka_down(&k, true);
+    int64_t t0 = tb_now();
+    offer_n(br, a, 50, 250, 4);
+    CU_ASSERT(tb_wait_acks(a, 250, 8000)); /* acks from the spool */
+    CU_ASSERT(tb_now() - t0 >= 400);
+    CU_ASSERT(a->bad == 0);
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.spooled == 200);
+    CU_ASSERT(s.spool_depth == 200);
+    offer_n(br, a, 250, 300, 4); /* still behind the spool */
+    CU_ASSERT(tb_wait_acks(a, 300, 5000));
+    tb_kafka_down(&k, false);
+    CU_ASSERT(wait_drained(br, 20000));
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.acked >= 300 && s.failed == 0);
+    check_exactly_once(&k, "out", 3, 300, 4);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_store_rm(st, dir);
+    tb_kafka_stop(&k);
+    free(a);
+}
+
+static void spool_survives_restart(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "out", 2, 1);
+    char dir[64];
+    store_t *st = tb_store(dir, sizeof(dir));
+    CU_ASSERT_FATAL(st != NULL);
+    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":300,"));
+    bridge_t *br = mk(cfg, st, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    offer_n(br, a, 0, 5, 2);
+    CU_ASSERT(tb_wait_acks(a, 5, 10000));
+    tb_kafka_down(&k, true);
+    offer_n(br, a, 5, 45, 2);
+    CU_ASSERT(tb_wait_acks(a, 45, 8000));
+    CU_ASSERT(a->bad == 0);
+    bridge_free(br); /* Kafka still down: the spool stays */
+    br = mk(cfg, st, NULL, false);
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.spool_depth == 40);
+    if (s.spool_depth != 40)
+        fprintf(stderr, "\n  spool_depth %llu\n", (unsigned long long)s.spool_depth);
+    tb_kafka_down(&k, false);
+    CU_ASSERT_FATAL(bridge_start(br) == 0);
+    offer_n(br, a, 45, 50, 2); /* behind the replay */
+    CU_ASSERT(wait_drained(br, 20000));
+    CU_ASSERT(tb_wait_acks(a, 50, 10000));
+    check_exactly_once(&k, "out", 2, 50, 2);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_store_rm(st, dir);
+    tb_kafka_stop(&k);
+    free(a);
+}
+
+static void spool_full_refuses(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "out", 1, 1);
+    char dir[64];
+    store_t *st = tb_store(dir, sizeof(dir));
+    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":200,"));
+    CU_ASSERT_FATAL(cfg != NULL);
+    cfg->bridge.spool_max_bytes = 4096; /* below what the config file allows */
+    bridge_t *br = mk(cfg, st, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    tb_kafka_down(&k, true);
+    offer_n(br, a, 0, 1, 1);
+    CU_ASSERT(tb_wait_acks(a, 1, 5000)); /* spooling now */
+    int full = 0, accepted = 1;
+    for (int i = 1; i < 500 && !full; i++) {
+        char pl[32];
+        snprintf(pl, sizeof(pl), "k0-%d", i);
+        bridge_msg_t m = tb_msg("d/k0", pl, 1);
+        int rc = bridge_offer(br, &m, tb_ack, a);
+        if (rc == BRIDGE_FULL)
+            full = 1;
+        else
+            accepted += rc == BRIDGE_PENDING;
+    }
+    CU_ASSERT(full);
+    bridge_msg_t q0 = tb_msg("d/k0", "qos0", 0);
+    CU_ASSERT(bridge_offer(br, &q0, NULL, NULL) == BRIDGE_DONE);
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.dropped == 1);
+    CU_ASSERT(s.spool_bytes <= 4096);
+    CU_ASSERT(tb_wait_acks(a, accepted, 5000));
+    tb_kafka_down(&k, false);
+    CU_ASSERT(wait_drained(br, 20000));
+    check_exactly_once(&k, "out", 1, accepted, 1);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_store_rm(st, dir);
+    tb_kafka_stop(&k);
+    free(a);
+}
+
+static void dead_letter_local_then_replay(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "out", 1, 1);
+    char dir[64];
+    store_t *st = tb_store(dir, sizeof(dir));
+    cfg_t *cfg = tb_cfg("{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\",\"properties\":{"
+                        "\"message.max.bytes\":\"1000\"}},\"bridge\":{\"to_kafka\":[{\"match\":"
+                        "\"d/+\",\"topic\":\"out\"}]}}",
+                        k.bootstrap);
+    CU_ASSERT_FATAL(cfg != NULL);
+    bridge_t *br = mk(cfg, st, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    char *big = malloc(3001);
+    memset(big, 'x', 3000);
+    big[3000] = 0;
+    bridge_msg_t m = tb_msg("d/big", big, 1);
+    CU_ASSERT(bridge_offer(br, &m, tb_ack, a) == BRIDGE_PENDING);
+    CU_ASSERT(tb_wait_acks(a, 1, 5000));
+    CU_ASSERT(a->bad == 0); /* durable in the quarantine */
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.dead_lettered == 1);
+    bridge_free(br);
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&text, &tlen);
+    CU_ASSERT(bridge_dlq_list(st, f) == 0);
+    fclose(f);
+    CU_ASSERT(strstr(text, "MSG_SIZE_TOO_LARGE") != NULL);
+    CU_ASSERT(strstr(text, "topic=out") != NULL);
+    free(text);
+    cfg_t *cfg2 = tb_cfg("{\"kafka\":{\"bootstrap\":\"%s\"}}", k.bootstrap);
+    char err[256];
+    CU_ASSERT(bridge_dlq_replay(cfg2, st, err, sizeof(err)) == 1);
+    tb_rec_t *r;
+    int n = tb_read(&k, "out", 1, 1, 10000, &r);
+    CU_ASSERT(n == 1 && r[0].vlen == 3000);
+    tb_recs_free(r, n);
+    uint64_t last = 0;
+    store_last_dead_seq(st, &last);
+    CU_ASSERT(last == 0); /* replayed records are gone from the quarantine */
+    cfg_free(cfg2);
+    cfg_free(cfg);
+    free(big);
+    tb_store_rm(st, dir);
+    tb_kafka_stop(&k);
+    free(a);
+}
+
+static void dead_letter_topic(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "out", 1, 1);
+    rd_kafka_mock_topic_create(k.mc, "dlq", 1, 1);
+    cfg_t *cfg = tb_cfg("{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{"
+                        "\"dead_letter_topic\":\"dlq\",\"to_kafka\":[{\"match\":\"d/+\","
+                        "\"topic\":\"out\"}]}}",
+                        k.bootstrap);
+    bridge_t *br = mk(cfg, NULL, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    offer_n(br, a, 0, 1, 1);
+    CU_ASSERT(tb_wait_acks(a, 1, 10000));
+    rd_kafka_mock_push_request_errors(k.mc, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    offer_n(br, a, 1, 2, 1);
+    CU_ASSERT(tb_wait_acks(a, 2, 10000));
+    CU_ASSERT(a->bad == 0);
+    tb_rec_t *r;
+    int n = tb_read(&k, "dlq", 1, 1, 10000, &r);
+    CU_ASSERT_FATAL(n == 1);
+    CU_ASSERT(strcmp((char *)r[0].val, "k0-1") == 0);
+    CU_ASSERT(tb_hdr_is(&r[0], "sluice.original_topic", "out"));
+    CU_ASSERT(tb_hdr_is(&r[0], "sluice.error", "MSG_SIZE_TOO_LARGE"));
+    tb_recs_free(r, n);
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.dead_lettered == 1);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_kafka_stop(&k);
+    free(a);
+}
+
+/* ---- from_kafka ---- */
+
+typedef struct inj {
+    atomic_int calls, ok;
+    atomic_bool open;
+    char topics[16][64];
+} inj_t;
+
+static int inject(void *ctx, const bridge_msg_t *m)
+{
+    inj_t *j = ctx;
+    atomic_fetch_add(&j->calls, 1);
+    if (!atomic_load(&j->open)) return -1;
+    int i = atomic_fetch_add(&j->ok, 1);
+    if (i < 16) snprintf(j->topics[i], sizeof(j->topics[i]), "%.*s", m->topic_len, m->topic);
+    return 0;
+}
+
+static int64_t committed(tb_kafka_t *k, const char *group, const char *topic)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", k->bootstrap, NULL, 0);
+    rd_kafka_conf_set(c, "group.id", group, NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, NULL, 0);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0);
+    int64_t off = -2;
+    if (!rd_kafka_committed(rk, l, 5000)) off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return off;
+}
+
+static void from_kafka_injects_then_commits(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "cmd", 1, 1);
+    for (int i = 0; i < 6; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "c%d", i);
+        tb_produce(&k, "cmd", i % 2 ? "d2" : "d1", v, i == 5 ? "n1" : (i == 4 ? "other" : NULL));
+    }
+    cfg_t *cfg = tb_cfg("{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{"
+                        "\"from_kafka\":[{\"topic\":\"cmd\",\"group\":\"g1\",\"mqtt_topic\":"
+                        "\"devices/{key}/commands/{header.app}\",\"qos\":1}]}}",
+                        k.bootstrap);
+    CU_ASSERT_FATAL(cfg != NULL);
+    inj_t *j = calloc(1, sizeof(*j));
+    bridge_hooks_t hooks = {inject, j};
+    bridge_t *br = mk(cfg, NULL, &hooks, true);
+    int64_t end = tb_now() + 10000;
+    while (atomic_load(&j->calls) < 3 && tb_now() < end)
+        tb_sleep_ms(20);
+    CU_ASSERT(atomic_load(&j->calls) >= 3); /* retried, refused */
+    tb_sleep_ms(300);
+    CU_ASSERT(committed(&k, "g1", "cmd") < 0); /* nothing committed before inject succeeded */
+    atomic_store(&j->open, true);
+    end = tb_now() + 10000;
+    while (atomic_load(&j->ok) < 5 && tb_now() < end)
+        tb_sleep_ms(20);
+    CU_ASSERT(atomic_load(&j->ok) == 5); /* the record from n1 is not echoed */
+    CU_ASSERT_STRING_EQUAL(j->topics[0], "devices/d1/commands/x");
+    CU_ASSERT_STRING_EQUAL(j->topics[1], "devices/d2/commands/x");
+    end = tb_now() + 10000;
+    while (committed(&k, "g1", "cmd") != 6 && tb_now() < end)
+        tb_sleep_ms(100);
+    CU_ASSERT(committed(&k, "g1", "cmd") == 6); /* skipped own record committed too */
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.consumed == 6 && s.delivered == 5);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_kafka_stop(&k);
+    free(j);
+}
+
+static void from_kafka_mqtt_topic_header_and_loop(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "mirror", 1, 1);
+    /* A record sluice produced (sluice.node n1), mirrored back: skipped. */
+    cfg_t *cfg = tb_cfg("{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{"
+                        "\"to_kafka\":[{\"match\":\"m/#\",\"topic\":\"mirror\"}],"
+                        "\"from_kafka\":[{\"topic\":\"mirror\",\"group\":\"g2\"}]}}",
+                        k.bootstrap);
+    cfg_t *cfg2 = tb_cfg("{\"node_id\":\"n2\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{"
+                         "\"to_kafka\":[{\"match\":\"m/#\",\"topic\":\"mirror\"}]}}",
+                         k.bootstrap);
+    inj_t *j = calloc(1, sizeof(*j));
+    atomic_store(&j->open, true);
+    bridge_hooks_t hooks = {inject, j};
+    bridge_t *br = mk(cfg, NULL, &hooks, true);
+    bridge_t *br2 = mk(cfg2, NULL, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    bridge_msg_t m = tb_msg("m/own", "x", 1);
+    CU_ASSERT(bridge_offer(br, &m, tb_ack, a) == BRIDGE_PENDING);
+    m = tb_msg("m/from/n2", "y", 1);
+    CU_ASSERT(bridge_offer(br2, &m, tb_ack, a) == BRIDGE_PENDING);
+    CU_ASSERT(tb_wait_acks(a, 2, 10000));
+    int64_t end = tb_now() + 10000;
+    bridge_stats_t s;
+    do {
+        tb_sleep_ms(50);
+        bridge_get_stats(br, &s);
+    } while (s.consumed < 2 && tb_now() < end);
+    tb_sleep_ms(200);
+    CU_ASSERT(s.consumed == 2);
+    CU_ASSERT(atomic_load(&j->ok) == 1);
+    CU_ASSERT_STRING_EQUAL(j->topics[0], "m/from/n2"); /* from the mqtt.topic header */
+    bridge_free(br2);
+    bridge_free(br);
+    cfg_free(cfg);
+    cfg_free(cfg2);
+    tb_kafka_stop(&k);
+    free(j);
+    free(a);
+}
+
+void test_bridge_kafka_register(CU_pSuite s)
+{
+    CU_add_test(s, "outage_spools_then_drains_in_order", outage_spools_then_drains_in_order);
+    CU_add_test(s, "spool_survives_restart", spool_survives_restart);
+    CU_add_test(s, "spool_full_refuses_qos1_drops_qos0", spool_full_refuses);
+    CU_add_test(s, "dead_letter_local_then_replay", dead_letter_local_then_replay);
+    CU_add_test(s, "dead_letter_topic", dead_letter_topic);
+    CU_add_test(s, "from_kafka_injects_then_commits", from_kafka_injects_then_commits);
+    CU_add_test(s, "from_kafka_mqtt_topic_header_and_loop_prevention",
+                from_kafka_mqtt_topic_header_and_loop);
+}
