@@ -197,11 +197,12 @@ struct brk_session {
     brk_t *b;
 
     pthread_mutex_t lock;
-    brk_conn_t *conn;   /* attached connection, NULL when offline */
-    brk_worker_t *home; /* worker of conn */
-    bool ready;         /* queued in home's inbox */
-    bool registered;    /* in the registry */
-    bool persisted;     /* has records in the store */
+    brk_conn_t *conn;    /* attached connection, NULL when offline */
+    brk_conn_t *pending; /* taking over from conn: attached once conn is done (holds a ref) */
+    brk_worker_t *home;  /* worker of conn */
+    bool ready;          /* queued in home's inbox */
+    bool registered;     /* in the registry */
+    bool persisted;      /* has records in the store */
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
@@ -344,6 +345,11 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason);
 /* lws closed the wsi: detach from the session, publish the will. */
 void brk_conn_closed(brk_conn_t *c);
 void brk_conn_unref(brk_conn_t *c);
+/* Session takeover, second half (old connection's worker): read what the
+ * old client already sent, close it, attach the session to s->pending. */
+void brk_conn_kill(brk_conn_t *c);
+/* Attach s to s->pending and tell its worker to resume (s->lock held). */
+void brk_session_handover(brk_session_t *s);
 
 /* packet handlers (handle_*.c): return 0, or -1 to close (after calling
  * brk_conn_close with the reason). */
@@ -392,7 +398,7 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
 /* ---- workers (worker.c) ------------------------------------------------ */
 
-enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK };
+enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME };
 typedef struct brk_inbox_item {
     uint8_t kind;
     union {

@@ -322,6 +322,35 @@ void brk_pending_complete(void *arg, int status)
     }
 }
 
+void brk_session_handover(brk_session_t *s)
+{
+    brk_conn_t *n = s->pending;
+    s->pending = NULL;
+    s->conn = n;
+    s->home = n->w;
+    /* the pending reference travels with the item */
+    brk_worker_post(n->w, (brk_inbox_item_t){.kind = BRK_INBOX_RESUME, .u.c = n});
+}
+
+void brk_conn_kill(brk_conn_t *c)
+{
+    if (c->wsi && !c->closing && c->transport == BRK_TRANSPORT_RAW) {
+        /* honour what the client sent before it was taken over */
+        uint8_t buf[16384];
+        for (int i = 0; i < 16 && !c->closing; i++) {
+            ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (n <= 0) break;
+            if (brk_conn_feed(c, buf, (size_t)n) < 0) break;
+        }
+    }
+    if (c->wsi) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
+    brk_session_t *s = c->session;
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    if (s->conn == c && s->pending) brk_session_handover(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void free_aliases(brk_conn_t *c)
 {
     if (!c->aliases_in) return;
@@ -349,12 +378,21 @@ void brk_conn_closed(brk_conn_t *c)
     if (s) {
         pthread_mutex_lock(&s->lock);
         bool attached = s->conn == c;
-        if (attached) {
+        if (attached && s->pending) {
+            brk_session_handover(s); /* a takeover was waiting for us */
+            attached = false;
+        } else if (attached) {
             s->conn = NULL;
             s->home = NULL;
             s->offline_since_ms = brk_now_ms();
         }
+        brk_conn_t *dropped = NULL;
+        if (s->pending == c) { /* we were the one waiting: give up */
+            s->pending = NULL;
+            dropped = c;
+        }
         pthread_mutex_unlock(&s->lock);
+        if (dropped) brk_conn_unref(dropped);
         if (attached && s->expiry == 0) {
             pthread_mutex_lock(&b->reg_lock);
             brk_session_end(b, s);

@@ -35,20 +35,37 @@ static brk_msg_t *make_will(brk_conn_t *c, const mqtt_connect_t *p)
     return m;
 }
 
-/* Kill the connection currently attached to s (session lock held). */
+/* Detach and close the connection attached to s at once: its session is
+ * being discarded, so nothing it still says matters (s->lock held). */
+static void discard_conn(brk_session_t *s)
+{
+    brk_conn_t *old = s->conn;
+    s->conn = NULL;
+    s->home = NULL;
+    if (!old) return;
+    atomic_fetch_add(&old->refs, 1);
+    brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
+}
+
+/*
+ * Take over a session that continues (s->lock held). The old connection's
+ * worker first reads what the old client already sent (its last PUBACK
+ * must not be lost), closes it, then attaches the session to c and posts
+ * a RESUME to c's worker; until then c has its CONNACK but no session
+ * traffic. A takeover already pending loses to this newer one.
+ */
 static void take_over(brk_conn_t *c, brk_session_t *s)
 {
     brk_conn_t *old = s->conn;
-    if (!old) return;
-    s->conn = NULL;
-    s->home = NULL;
-    if (old->w == c->w) {
-        brk_conn_close(old, MQTT_RC_SESSION_TAKEN_OVER);
-    } else {
-        atomic_fetch_add(&old->refs, 1);
-        atomic_store(&old->kill, true);
-        brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
+    if (s->pending) { /* its ref moves to the kill item */
+        brk_worker_post(s->pending->w,
+                        (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = s->pending});
+        s->pending = NULL;
     }
+    atomic_fetch_add(&c->refs, 1);
+    s->pending = c;
+    atomic_fetch_add(&old->refs, 1);
+    brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
 }
 
 int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
@@ -116,14 +133,20 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     }
 
     /* find or create the session; take over a live connection */
-    bool present = false;
+    bool present = false, waiting = false;
     pthread_mutex_lock(&b->reg_lock);
     brk_session_t *s = brk_reg_find(b, (const char *)id.p, (uint16_t)id.len);
     if (s) {
         pthread_mutex_lock(&s->lock);
-        take_over(c, s);
+        /* a session that ends with its connection (expiry 0) does not
+         * continue, whatever this CONNECT asks (MQTT-3.1.2-4, -3.1.2-5) */
+        bool discard = p->clean_start || s->expiry == 0;
+        if (discard)
+            discard_conn(s);
+        else if (s->conn)
+            take_over(c, s), waiting = true;
         pthread_mutex_unlock(&s->lock);
-        if (p->clean_start) {
+        if (discard) {
             brk_session_end(b, s); /* drops the registry's reference */
             s = NULL;
         } else {
@@ -139,8 +162,10 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         brk_reg_insert(b, s);
     }
     pthread_mutex_lock(&s->lock);
-    s->conn = c;
-    s->home = c->w;
+    if (!waiting) {
+        s->conn = c;
+        s->home = c->w;
+    }
     s->version = p->version;
     s->expiry = expiry;
     pthread_mutex_unlock(&s->lock);
@@ -188,6 +213,6 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         }
     }
     brk_conn_send_packet(c, &ack);
-    brk_session_resume(s, c);
+    if (!waiting) brk_session_resume(s, c);
     return 0;
 }

