@@ -3,7 +3,7 @@
 # files that pass fully against sluice are listed (known gaps are marked
 # @unittest.expectedFailure with a "sluice: ..." comment in the file).
 set(SLUICE_IT5_FILES
-  connect session flow publish subopts will shared props)
+  connect session flow publish subopts will shared props mixed)
 foreach(name IN LISTS SLUICE_IT5_FILES)
   add_test(NAME it5_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_mqtt5_${name}
