@@ -133,13 +133,14 @@ static void spool_survives_restart(void)
     offer_n(br, a, 5, 45, 2);
     CU_ASSERT(tb_wait_acks(a, 45, 8000));
     CU_ASSERT(a->bad == 0);
-    bridge_free(br); /* Kafka still down: the spool stays */
-    br = mk(cfg, st, NULL, false);
     bridge_stats_t s;
     bridge_get_stats(br, &s);
-    CU_ASSERT(s.spool_depth == 40);
-    if (s.spool_depth != 40)
-        fprintf(stderr, "\n  spool_depth %llu\n", (unsigned long long)s.spool_depth);
+    uint64_t depth = s.spool_depth; /* 40, or more if the warm-up timed out */
+    CU_ASSERT(depth >= 40);
+    bridge_free(br); /* Kafka still down: the spool stays */
+    br = mk(cfg, st, NULL, false);
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.spool_depth == depth);
     tb_kafka_down(&k, false);
     CU_ASSERT_FATAL(bridge_start(br) == 0);
     offer_n(br, a, 45, 50, 2); /* behind the replay */
