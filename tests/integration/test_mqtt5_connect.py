@@ -224,6 +224,37 @@ class ProtocolErrors(M5TestCase):
         self.assertServes()
 
 
+class AckReasonCodes(M5TestCase):
+    def test_unsuback_reason_codes(self):
+        t = self.uid("u")
+        c = self.c5()
+        self.assertEqual(c.subscribe([(t, 1)]), [1])
+        ua = c.unsubscribe([t, t + "/never"], pid=2)
+        self.assertEqual(ua.codes, [0x00, 0x11], ua)
+
+    def test_suback_granted_qos_per_filter(self):
+        t = self.uid("s")
+        c = self.c5()
+        self.assertEqual(c.subscribe([(t + "/0", 0), (t + "/1", 1),
+                                      (t + "/2", 2), (t + "/+/#", 2)]),
+                         [0, 1, 2, 2])
+
+    # 0x10 is a MAY in the standard (a Server that knows there are no
+    # matching subscribers); Mosquitto uses it on PUBACK, not on PUBREC
+    @raw5.sluice_gap("PUBACK is 0x00, not 0x10, with no matching subscribers")
+    def test_puback_pubrec_no_matching_subscribers_0x10(self):
+        t = self.uid("nm")
+        c = self.c5()
+        self.assertEqual(c.publish(t, b"x", qos=1, pid=1).rc,
+                         raw5.RC_NO_MATCHING_SUBSCRIBERS)
+        self.assertIn(c.publish(t, b"x", qos=2, pid=2).rc,
+                      (0, raw5.RC_NO_MATCHING_SUBSCRIBERS))
+        s = self.c5()
+        s.subscribe([(t, 1)])
+        self.assertEqual(c.publish(t, b"x", qos=1, pid=3).rc, 0)
+        self.assertEqual(c.publish(t, b"x", qos=2, pid=4).rc, 0)
+
+
 class KeepAlive(M5TestCase):
     def test_keep_alive_timeout_0x8d(self):
         c = self.c5(keepalive=1)
