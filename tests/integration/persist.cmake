@@ -6,9 +6,12 @@
 #     /usr/bin/python3 -m unittest -v test_persist_crash
 #
 # Only files that pass against the current broker are registered here.
-# Written and waiting for the broker's persistence (not registered yet):
-#   crash retained subs inflight qos2 expiry batch corrupt fulldisk soak
-set(SLUICE_PERSIST_IT_FILES)
+# Written but not registered until the broker passes it:
+#   fulldisk  - after a full disk the broker refuses QoS 1/2 publishes up
+#               front (store_is_degraded) and only a successful store write
+#               clears that, so with nothing else writing it never recovers
+set(SLUICE_PERSIST_IT_FILES
+  crash retained subs inflight qos2 expiry batch corrupt soak)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
