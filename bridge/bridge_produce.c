@@ -36,10 +36,13 @@ rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(c, bridge_quiet_log);
-    char tmo[32];
+    char tmo[32], prop[32];
     uint32_t t = cfg->bridge.spool_after_ms ? cfg->bridge.spool_after_ms : 5000;
     if (t < 100) t = 100;
     snprintf(tmo, sizeof(tmo), "%u", t);
+    /* An unknown topic must fail as such (dead letter) before the message
+     * times out (spool), or it would sit at the head of the spool. */
+    snprintf(prop, sizeof(prop), "%u", t / 2);
     /* Defaults for ingestion; kafka.properties override any of them. */
     const char *defs[][2] = {
         {"enable.idempotence", "true"},
@@ -49,6 +52,7 @@ rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen
         {"message.timeout.ms", tmo},
         {"reconnect.backoff.max.ms", "1000"},
         {"client.id", "sluice"},
+        {"topic.metadata.propagation.max.ms", prop},
     };
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
         if (conf_set(c, defs[i][0], defs[i][1], err, errlen)) goto fail;
