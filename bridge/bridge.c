@@ -8,6 +8,24 @@
 
 #include "bridge_int.h"
 
+const char *bridge_strerror(int rc)
+{
+    switch (rc) {
+    case BRIDGE_NO_MATCH:
+        return "no rule matched";
+    case BRIDGE_DONE:
+        return "accepted";
+    case BRIDGE_PENDING:
+        return "accepted, ack pending";
+    case BRIDGE_FULL:
+        return "bridge spool full";
+    case BRIDGE_ERR:
+        return "bridge error";
+    default:
+        return "unknown bridge status";
+    }
+}
+
 int64_t bridge_now_ms(void)
 {
     struct timespec ts;

@@ -70,6 +70,9 @@ enum {
     BRIDGE_ERR = -2,
 };
 
+/* "no match", "full", ... for a bridge_offer()/bridge_new() return code. */
+const char *bridge_strerror(int rc);
+
 /* 0: safe (Kafka acknowledged with acks=all, durable in the spool, or
  * durable in the dead-letter quarantine); <0: could not be made safe. */
 typedef void (*bridge_ack_fn)(void *arg, int status);

@@ -270,6 +270,41 @@ static void bad_rule_fails_bridge_new(void)
     cfg_free(cfg);
 }
 
+static int no_inject(void *ctx, const bridge_msg_t *m)
+{
+    return -1;
+}
+
+static void example_config_and_bad_property(void)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", __FILE__);
+    char *cut = strstr(path, "tests/unit/test_bridge.c");
+    CU_ASSERT_FATAL(cut != NULL);
+    snprintf(cut, sizeof(path) - (size_t)(cut - path), "examples/bridge.json");
+    cfg_t *cfg = NULL;
+    char err[512];
+    int rc = cfg_load(path, &cfg, err, sizeof(err));
+    if (rc) fprintf(stderr, "\n  %s\n", err);
+    CU_ASSERT_FATAL(rc == 0);
+    bridge_hooks_t hooks = {no_inject, NULL};
+    bridge_t *br = NULL;
+    rc = bridge_new(cfg, NULL, &hooks, &br, err, sizeof(err));
+    if (rc) fprintf(stderr, "\n  %s\n", err);
+    CU_ASSERT(rc == 0);
+    bridge_free(br);
+    CU_ASSERT(bridge_new(cfg, NULL, NULL, &br, err, sizeof(err)) == BRIDGE_ERR);
+    CU_ASSERT(strstr(err, "bridge.from_kafka[0]") != NULL); /* needs an inject hook */
+    cfg_free(cfg);
+    cfg = tb_cfg("{\"kafka\":{\"bootstrap\":\"127.0.0.1:1\",\"properties\":{"
+                 "\"no.such.property\":\"1\"}},\"bridge\":{\"to_kafka\":[{\"match\":\"#\","
+                 "\"topic\":\"t\"}]}}");
+    CU_ASSERT_FATAL(cfg != NULL);
+    CU_ASSERT(bridge_new(cfg, NULL, NULL, &br, err, sizeof(err)) == BRIDGE_ERR);
+    CU_ASSERT(strncmp(err, "kafka.properties.no.such.property:", 34) == 0);
+    cfg_free(cfg);
+}
+
 /* ---- records end to end ---- */
 
 static tb_kafka_t K;
@@ -482,6 +517,7 @@ int main(void)
     CU_add_test(s, "template_levels_and_names", template_levels_and_names);
     CU_add_test(s, "template_bad_refused", template_bad_refused);
     CU_add_test(s, "bad_rule_fails_bridge_new_with_index_and_field", bad_rule_fails_bridge_new);
+    CU_add_test(s, "example_config_compiles_bad_property_refused", example_config_and_bad_property);
     CU_add_test(s, "raw_format_byte_exact", raw_format_byte_exact);
     CU_add_test(s, "json_format_byte_exact", json_format_byte_exact);
     CU_add_test(s, "n_offers_n_records_in_key_order", n_offers_keep_key_order);
