@@ -522,6 +522,13 @@ class Receiver:
         self.want = None
         self.missing = 0
 
+    def reattach(self, client):
+        """Continue on a new connection of the same session: the QoS 2
+        ids awaiting PUBREL are session state and stay (MQTT-4.3.3)."""
+        self.c = client
+        self.closed = False
+        return self
+
     def payload(self, p):
         return v5_payload(p) if self.level == 5 else p.payload
 

@@ -17,6 +17,7 @@ across all rounds).
 import collections
 import os
 import random
+import threading
 import time
 import unittest
 
@@ -83,6 +84,66 @@ class CrashOfflineSubscriber(PersistCase, unittest.TestCase):
         log("qos%d: %d rounds, %d acknowledged messages all delivered"
             % (qos, ROUNDS, total_acked))
         self.assertGreater(total_acked, 0, "no PUBLISH was ever acknowledged")
+
+    def online_rounds(self, qos):
+        """The subscriber is connected and acknowledging while the broker
+        is killed: what it got before plus what it gets after reconnecting
+        covers every acknowledged message (in flight and queued copies)."""
+        rng = random.Random(seed("crash online qos%d" % qos))
+        b = self.broker(sync="always")
+        b.start()
+        sub_id = "crash-on-q%d-%d" % (qos, os.getpid())
+        topic = "crashon/q%d/%d" % (qos, os.getpid())
+        s = self.track(b.client(sub_id, clean=False))
+        self.assertEqual(s.subscribe([(topic, qos)]), [qos])
+        time.sleep(0.5)
+        rv = Receiver(s)
+        rounds = max(1, ROUNDS - 2)
+        for r in range(rounds):
+            k = rng.randint(N * 2 // 10, N * 8 // 10)
+            payloads = [b"o%d-%05d" % (r, i) for i in range(N)]
+            stop = threading.Event()
+
+            def reader():
+                while not stop.is_set() and not rv.closed:
+                    rv.step(0.2)
+            th = threading.Thread(target=reader, daemon=True)
+            th.start()
+            pub = self.track(b.client("crash-onpub-q%d-%d"
+                                      % (qos, os.getpid())))
+            pp = PipelinedPublisher(pub, topic, payloads, qos=qos)
+            pp.run(stop_after=k, on_stop=b.kill9)
+            pub.close()
+            stop.set()
+            th.join(10)
+            self.assertFalse(th.is_alive())
+            before = len(rv.delivered)
+            want = {payloads[i] for i in pp.acked}
+            b.start()
+            s = self.track(b.client(sub_id, clean=False, present=1))
+            rv.reattach(s).until_all(want, quiet=1.0, timeout=120)
+            got = [pl for pl, _p in rv.delivered if pl.startswith(b"o%d-" % r)]
+            missing = sorted(want - set(got))
+            redelivered = [p for _pl, p in rv.delivered[before:] if p.dup]
+            log("online round %d: killed after %d sent, %d acked; %d "
+                "delivered so far before the kill, %d after (%d with DUP); %d "
+                "acked missing" % (r, pp.sent, len(want), before,
+                                   len(rv.delivered) - before,
+                                   len(redelivered), len(missing)))
+            self.assertFalse(missing, "round %d: %d acknowledged messages "
+                             "lost, e.g. %r" % (r, len(missing), missing[:5]))
+            if qos == 2:
+                c = collections.Counter(rv.payloads())
+                dups = sorted(p for p, n in c.items() if n > 1)
+                self.assertFalse(dups, "QoS 2 delivered more than once: %r"
+                                 % dups[:5])
+        self.assertGreater(len(rv.seen), 0)
+
+    def test_qos1_online_subscriber_kill9(self):
+        self.online_rounds(1)
+
+    def test_qos2_online_subscriber_kill9_exactly_once(self):
+        self.online_rounds(2)
 
     def test_qos1_acknowledged_messages_survive_kill9(self):
         self.crash_rounds(1)
