@@ -10,6 +10,9 @@
 #   fulldisk  - after a full disk the broker refuses QoS 1/2 publishes up
 #               front (store_is_degraded) and only a successful store write
 #               clears that, so with nothing else writing it never recovers
+#   limits    - fan-out bodies are written once per subscriber (12 copies
+#               on disk for 10 sessions); a restart loads every queued body
+#               into memory (not lazily)
 set(SLUICE_PERSIST_IT_FILES
   crash retained subs inflight qos2 expiry batch corrupt soak)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
