@@ -281,6 +281,7 @@ struct brk_conn {
     uint8_t version;
     uint16_t keepalive;
     int64_t last_rx_ms;
+    int64_t last_tx_ms; /* last write; idle buffers are released by the tick */
     brk_session_t *session;
     char *username;
 
@@ -345,6 +346,8 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason);
 /* lws closed the wsi: detach from the session, publish the will. */
 void brk_conn_closed(brk_conn_t *c);
 void brk_conn_unref(brk_conn_t *c);
+/* Give back empty I/O buffers of a connection idle for a while (tick). */
+void brk_conn_trim(brk_conn_t *c, int64_t now);
 /* Session takeover, second half (old connection's worker): read what the
  * old client already sent, close it, attach the session to s->pending. */
 void brk_conn_kill(brk_conn_t *c);

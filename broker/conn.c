@@ -21,7 +21,7 @@
 
 #include "brk.h"
 
-#define OUT_INITIAL 4096
+#define OUT_INITIAL 1024
 
 brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
                          const cfg_listener_t *l)
@@ -142,6 +142,7 @@ int brk_conn_write(brk_conn_t *c)
             brk_count(&c->w->st.bytes_out, pending);
         }
         if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+        c->last_tx_ms = brk_now_ms();
     }
     if (c->out_len) {
         brk_conn_want_write(c);
@@ -349,6 +350,21 @@ void brk_conn_kill(brk_conn_t *c)
     pthread_mutex_lock(&s->lock);
     if (s->conn == c && s->pending) brk_session_handover(s);
     pthread_mutex_unlock(&s->lock);
+}
+
+void brk_conn_trim(brk_conn_t *c, int64_t now)
+{
+    /* an idle connection should cost its struct, not 4 KiB of buffer */
+    if (c->out && c->out_len == 0 && now - c->last_tx_ms > 1000) {
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = c->out_off = 0;
+    }
+    if (c->in && c->in_len == 0) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
 }
 
 static void free_aliases(brk_conn_t *c)

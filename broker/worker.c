@@ -124,6 +124,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     int64_t now = brk_now_ms();
     for (brk_conn_t *c = w->conns; c; c = c->next) {
         if (c->closing) continue;
+        brk_conn_trim(c, now);
         if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
             brk_conn_close(c, 0);
         } else if (c->connected && c->keepalive &&
