@@ -456,7 +456,8 @@ void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_
         if (pp.rtopic.p) hdr_put(&h, &n, "mqtt.response_topic", pp.rtopic.p, pp.rtopic.len);
         uint32_t off = 0;
         mqtt_str_t k, v;
-        while (props_user_next(&pp, &off, &k, &v)) {
+        /* Header count is 16 bits in the blob; MQTT allows more pairs. */
+        while (n < 0xff00 && props_user_next(&pp, &off, &k, &v)) {
             bbuf_u16(&h, (uint16_t)k.len);
             bbuf_put(&h, k.p, k.len);
             bbuf_u32(&h, v.len);
