@@ -519,6 +519,7 @@ class Receiver:
         self.awaiting_rel = set()
         self.closed = False
         self.seen = set()       # distinct payloads delivered
+        self.swallowed = []     # QoS 2 PUBLISH for an id awaiting PUBREL
         self.want = None
         self.missing = 0
 
@@ -543,7 +544,8 @@ class Receiver:
         self.packets.append(p)
         if p.type == PUBLISH:
             if p.qos == 2 and p.pid in self.awaiting_rel:
-                pass  # retransmission of a message we already took
+                # retransmission of a message we already took
+                self.swallowed.append((self.payload(p), p))
             else:
                 pl = self.payload(p)
                 self.delivered.append((pl, p))
