@@ -207,6 +207,10 @@ struct brk_session {
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
     int64_t offline_since_ms;
+    brk_msg_t *will; /* delayed will (MQTT 5), published at will_at_ms or session end */
+    int64_t will_at_ms;
+    uint32_t will_expiry;
+    bool has_will_expiry;
 
     /* FIFO of deliveries not yet written (ring). */
     brk_delivery_t *q;
@@ -294,6 +298,8 @@ struct brk_conn {
 
     brk_msg_t *will;
     uint32_t will_delay;
+    uint32_t will_expiry; /* message expiry of the will, counted from its publication */
+    bool has_will_expiry;
 
     /* PUBACK/PUBREC in PUBLISH order (MQTT 4.6), some waiting for the store
      * or Kafka: entry i of the ring has absolute number ack_base + i */
@@ -478,5 +484,7 @@ void brk_session_end(brk_t *b, brk_session_t *s);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
 void brk_expire_sessions(brk_t *b, int64_t now);
+/* Publish a will now: its message expiry starts counting here. */
+void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry);
 
 #endif

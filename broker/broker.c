@@ -105,10 +105,35 @@ void brk_reg_remove(brk_t *b, brk_session_t *s)
     }
 }
 
+void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry)
+{
+    if (has_expiry) will->expire_at_ms = brk_now_ms() + (int64_t)expiry * 1000;
+    brk_route(b, w, will);
+}
+
+/* A delayed will whose time has come (or whose session ends): publish it.
+ * Registry lock held; takes the session lock. */
+static void session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending)
+{
+    pthread_mutex_lock(&s->lock);
+    brk_msg_t *will = NULL;
+    if (s->will && !s->conn && (ending || now >= s->will_at_ms)) {
+        will = s->will;
+        s->will = NULL;
+    }
+    uint32_t exp = s->will_expiry;
+    bool has = s->has_will_expiry;
+    pthread_mutex_unlock(&s->lock);
+    if (!will) return;
+    brk_will_publish(b, NULL, will, exp, has);
+    brk_msg_unref(&will);
+}
+
 /* Registry lock held by the caller. */
 void brk_session_end(brk_t *b, brk_session_t *s)
 {
     if (!s->registered) return;
+    session_will(b, s, 0, true);
     brk_reg_remove(b, s);
     if (s->persisted) brk_persist_session_end(s);
     brk_session_clear(s);
@@ -121,6 +146,7 @@ void brk_expire_sessions(brk_t *b, int64_t now)
     for (uint32_t i = 0; i < b->reg_cap; i++) {
         brk_session_t *s = b->reg[i];
         if (!s) continue;
+        session_will(b, s, now, false);
         pthread_mutex_lock(&s->lock);
         bool expired = !s->conn && s->expiry != UINT32_MAX &&
                        now - s->offline_since_ms >= (int64_t)s->expiry * 1000;

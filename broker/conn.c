@@ -394,9 +394,13 @@ void brk_conn_closed(brk_conn_t *c)
     if (s) {
         pthread_mutex_lock(&s->lock);
         bool attached = s->conn == c;
+        bool continued = false; /* taken over by a CONNECT that keeps the session */
         if (attached && s->pending) {
             brk_session_handover(s); /* a takeover was waiting for us */
             attached = false;
+            continued = true;
+        } else if (!attached && s->conn && s->registered) {
+            continued = true; /* handed over already (brk_conn_kill) */
         } else if (attached) {
             s->conn = NULL;
             s->home = NULL;
@@ -409,6 +413,23 @@ void brk_conn_closed(brk_conn_t *c)
         }
         pthread_mutex_unlock(&s->lock);
         if (dropped) brk_conn_unref(dropped);
+        bool will = c->will && !c->disconnected_cleanly;
+        /* a delayed will of a session that continues on a new connection is
+         * never sent (MQTT-3.1.3-9); without delay it goes at once */
+        if (will && continued && c->will_delay) will = false;
+        if (will && attached && c->will_delay && s->expiry) {
+            /* MQTT 5 will delay: held by the session, published when the
+             * delay or the session ends, whichever first (MQTT-3.1.3-9) */
+            uint32_t d = c->will_delay < s->expiry ? c->will_delay : s->expiry;
+            pthread_mutex_lock(&s->lock);
+            brk_msg_unref(&s->will);
+            s->will = brk_msg_ref(c->will);
+            s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
+            s->will_expiry = c->will_expiry;
+            s->has_will_expiry = c->has_will_expiry;
+            pthread_mutex_unlock(&s->lock);
+            will = false;
+        }
         if (attached && s->expiry == 0) {
             pthread_mutex_lock(&b->reg_lock);
             brk_session_end(b, s);
@@ -417,7 +438,7 @@ void brk_conn_closed(brk_conn_t *c)
             brk_persist_session(s, NULL, 0, false); /* remember when it went away */
         }
         c->session = NULL;
-        if (c->will && !c->disconnected_cleanly) brk_route(b, w, c->will);
+        if (will) brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry);
         brk_session_unref(s);
     }
     brk_msg_unref(&c->will);

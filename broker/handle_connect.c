@@ -12,10 +12,31 @@
 
 #include "brk.h"
 
+static const char *refusal_text(uint8_t rc)
+{
+    switch (rc) {
+    case MQTT_RC_CLIENT_ID_INVALID:
+        return "client identifier not valid";
+    case MQTT_RC_BAD_AUTH_METHOD:
+        return "authentication method not supported";
+    case MQTT_RC_NOT_AUTHORIZED:
+        return "not authorized";
+    case MQTT_RC_RETAIN_NOT_SUPPORTED:
+        return "retain not supported";
+    default:
+        return "server unavailable";
+    }
+}
+
 static int refuse(brk_conn_t *c, uint8_t v311_rc, uint8_t v5_rc)
 {
     mqtt_packet_t p = {.type = MQTT_CONNACK,
                        .u.connack.reason = c->version == MQTT_V5 ? v5_rc : v311_rc};
+    if (c->version == MQTT_V5) { /* always allowed on CONNACK (MQTT-3.1.2-29) */
+        const char *t = refusal_text(v5_rc);
+        p.u.connack.props.present |= MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
+        p.u.connack.props.reason_string = (mqtt_str_t){(const uint8_t *)t, (uint32_t)strlen(t)};
+    }
     brk_conn_send_packet(c, &p);
     brk_conn_close(c, 0);
     return -1;
@@ -28,8 +49,10 @@ static brk_msg_t *make_will(brk_conn_t *c, const mqtt_connect_t *p)
                                p->will_payload.len, plen, p->will_qos, p->will_retain);
     if (!m) return NULL;
     if (plen) brk_msg_props_write(&p->will_props, (uint8_t *)m->props, plen);
-    if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
-        m->expire_at_ms = 0; /* counts from publication; set when the will is sent */
+    if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) {
+        c->will_expiry = p->will_props.message_expiry; /* counts from publication */
+        c->has_will_expiry = true;
+    }
     if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY))
         c->will_delay = p->will_props.will_delay;
     return m;
@@ -141,10 +164,16 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         /* a session that ends with its connection (expiry 0) does not
          * continue, whatever this CONNECT asks (MQTT-3.1.2-4, -3.1.2-5) */
         bool discard = p->clean_start || s->expiry == 0;
-        if (discard)
+        if (discard) {
             discard_conn(s);
-        else if (s->conn)
-            take_over(c, s), waiting = true;
+        } else {
+            if (s->conn) {
+                take_over(c, s);
+                waiting = true;
+            }
+            /* back within the will delay: that will is never sent (MQTT-3.1.3-9) */
+            brk_msg_unref(&s->will);
+        }
         pthread_mutex_unlock(&s->lock);
         if (discard) {
             brk_session_end(b, s); /* drops the registry's reference */

@@ -110,11 +110,12 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
             m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
         m->origin = s;
-        brk_route(b, c->w, m);
+        uint32_t n = brk_route(b, c->w, m);
         brk_msg_unref(&m);
+        if (!n && c->version == MQTT_V5 && p->qos) reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
         brk_count(&c->w->st.msgs_in, 1);
     }
-    if (reason && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
+    if (reason >= 0x80 && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
     if (p->qos == 1)
         ack(c, MQTT_PUBACK, p->packet_id, reason, true);
     else if (p->qos == 2)

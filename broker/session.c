@@ -44,6 +44,7 @@ void brk_session_unref(brk_session_t *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
     free_queues(s);
+    brk_msg_unref(&s->will);
     for (uint32_t i = 0; i < s->n_subs; i++)
         free(s->subs[i].filter);
     free(s->subs);

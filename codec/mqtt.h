@@ -61,6 +61,7 @@ typedef enum mqtt_err {
     MQTT_ERR_BAD_PACKET_TYPE = -9, /* 0x81: type 0, or AUTH before 5.0 */
     MQTT_ERR_BAD_CLIENT_ID = -10,  /* CONNECT: client id rejected (0x85 / rc 2) */
     MQTT_ERR_INVALID = -11,        /* encode: the struct cannot be encoded */
+    MQTT_ERR_TOPIC_ALIAS = -13,    /* 0x94: topic alias 0 (MQTT-3.3.2-8) */
     MQTT_ERR_DUP_PROPERTY = -12,   /* 0x82: a property that may appear once is repeated */
 } mqtt_err_t;
 

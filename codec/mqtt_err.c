@@ -31,6 +31,8 @@ const char *mqtt_strerror(int err)
         return "packet cannot be encoded";
     case MQTT_ERR_DUP_PROPERTY:
         return "duplicate property";
+    case MQTT_ERR_TOPIC_ALIAS:
+        return "topic alias 0 is not allowed";
     }
     return "unknown error";
 }
@@ -51,6 +53,8 @@ uint8_t mqtt_err_reason(int err)
         return MQTT_RC_PACKET_TOO_LARGE;
     case MQTT_ERR_BAD_TOPIC:
         return MQTT_RC_TOPIC_NAME_INVALID;
+    case MQTT_ERR_TOPIC_ALIAS:
+        return MQTT_RC_TOPIC_ALIAS_INVALID;
     case MQTT_ERR_BAD_PROTOCOL:
         return MQTT_RC_UNSUPPORTED_VERSION;
     case MQTT_ERR_BAD_CLIENT_ID:

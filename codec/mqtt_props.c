@@ -170,7 +170,8 @@ int mqtt__props_parse(const uint8_t *p, uint32_t len, uint64_t allowed, bool man
             break;
         }
         if ((BOOLEAN_PROPS & bit) && num > 1) return MQTT_ERR_PROTOCOL;
-        if ((NONZERO_PROPS & bit) && num == 0) return MQTT_ERR_PROTOCOL;
+        if ((NONZERO_PROPS & bit) && num == 0)
+            return id == MQTT_PROP_TOPIC_ALIAS ? MQTT_ERR_TOPIC_ALIAS : MQTT_ERR_PROTOCOL;
         switch (id) {
         case MQTT_PROP_PAYLOAD_FORMAT:
             out->payload_format = (uint8_t)num;

@@ -143,7 +143,6 @@ class ConnackProperties(M5TestCase):
         c.disconnect()
         return ack
 
-    @raw5.sluice_gap("CONNACK 0x8C carries no Reason String property")
     def test_reason_string_on_failed_connack(self):
         self.skipForMosquitto("sends no reason strings")
         c = self.raw5()
@@ -241,7 +240,6 @@ class AckReasonCodes(M5TestCase):
 
     # 0x10 is a MAY in the standard (a Server that knows there are no
     # matching subscribers); Mosquitto uses it on PUBACK, not on PUBREC
-    @raw5.sluice_gap("PUBACK is 0x00, not 0x10, with no matching subscribers")
     def test_puback_pubrec_no_matching_subscribers_0x10(self):
         t = self.uid("nm")
         c = self.c5()

@@ -15,7 +15,6 @@ class WillDelay(M5TestCase):
         self.assertEqual(s.subscribe([(topic, 1)]), [1])
         return s
 
-    @raw5.sluice_gap("Will Delay Interval ignored: will sent at once")
     def test_will_sent_after_delay(self):
         wt = self.uid("w")
         s = self._watch(wt)
@@ -48,11 +47,9 @@ class WillDelay(M5TestCase):
         r.disconnect(0, [(SESSION_EXPIRY, 0)])
         self.assertTrue(s.no_packet(0.5), s.backlog)
 
-    @raw5.sluice_gap("Will Delay Interval ignored: will sent at once")
     def test_will_cancelled_by_reconnect_within_delay_tcp(self):
         self.check_cancelled(False)
 
-    @raw5.sluice_gap("Will Delay Interval ignored: will sent at once")
     def test_will_cancelled_by_reconnect_within_delay_ws(self):
         self.check_cancelled(True)
 
@@ -100,7 +97,6 @@ class WillProperties(M5TestCase):
         self.assertEqual(m.props.get(CORRELATION_DATA), b"\x00c")
         self.assertEqual(m.user, user)
 
-    @raw5.sluice_gap("will Message Expiry Interval is not forwarded")
     def test_will_message_expiry_forwarded(self):
         wt = self.uid("wx")
         s = self.c5()
