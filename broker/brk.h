@@ -278,6 +278,7 @@ struct brk_conn {
     uint8_t *out; /* LWS_PRE bytes of headroom, then out_len bytes of frames */
     uint32_t out_off, out_len, out_cap;
     bool want_write;
+    bool paused; /* back-pressure: not read until the tick retries */
 
     bool connected; /* CONNECT accepted */
     bool closing;
@@ -354,6 +355,8 @@ void brk_conn_closed(brk_conn_t *c);
 void brk_conn_unref(brk_conn_t *c);
 /* Give back empty I/O buffers of a connection idle for a while (tick). */
 void brk_conn_trim(brk_conn_t *c, int64_t now);
+/* A paused connection tries its held packet again (tick). */
+void brk_conn_retry(brk_conn_t *c);
 /* Session takeover, second half (old connection's worker): read what the
  * old client already sent, close it, attach the session to s->pending. */
 void brk_conn_kill(brk_conn_t *c);
@@ -361,7 +364,9 @@ void brk_conn_kill(brk_conn_t *c);
 void brk_session_handover(brk_session_t *s);
 
 /* packet handlers (handle_*.c): return 0, or -1 to close (after calling
- * brk_conn_close with the reason). */
+ * brk_conn_close with the reason), or BRK_PAUSE: stop reading this
+ * connection and hand it this same packet again later (back-pressure). */
+#define BRK_PAUSE 1
 int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p);
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p);
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p);
@@ -397,6 +402,24 @@ bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg);
 /* Rebuild sessions, subscriptions, retained messages, queues and in-flight
  * state from the store (before the listeners open). */
 int brk_persist_recover(brk_t *b, char *err, size_t errlen);
+
+/* ---- Kafka (kafka.c) --------------------------------------------------- */
+
+enum { BRK_KAFKA_NONE, BRK_KAFKA_PENDING, BRK_KAFKA_FULL };
+/* A thread waiting for a store barrier. */
+typedef struct brk_waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int err;
+} brk_waiter_t;
+int brk_kafka_start(brk_t *b, char *err, size_t errlen);
+void brk_kafka_stop(brk_t *b);
+void brk_kafka_free(brk_t *b);
+/* Offer a client's PUBLISH to the to_kafka rules. PENDING: one completion
+ * of ack `ack_seq` will arrive; FULL: refuse the PUBLISH (spool full). */
+int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, uint64_t ack_seq);
+void brk_kafka_sys(brk_t *b, void (*pub)(brk_t *, const char *, uint64_t));
 
 /* ---- routing (route.c) ------------------------------------------------- */
 
@@ -465,6 +488,7 @@ struct brk {
     int64_t start_ms;
     int log_level;
     struct store *store; /* NULL: persistence.sync "none" */
+    struct bridge *bridge; /* NULL: no Kafka */
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;

@@ -210,7 +210,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
     mqtt_limits_t lim = {.version = c->version,
                          .max_packet_size = c->w->b->cfg->mqtt.max_packet_size};
     size_t off = 0;
-    while (off < n && !c->closing) {
+    while (off < n && !c->closing && !c->paused) {
         mqtt_packet_t pkt;
         int rc = mqtt_decode(p + off, n - off, &lim, &pkt);
         if (rc == MQTT_ERR_INCOMPLETE) break;
@@ -218,8 +218,14 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
             protocol_error(c, rc);
             return -1;
         }
+        int d = dispatch(c, &pkt);
+        if (d < 0) return -1;
+        if (d == BRK_PAUSE) { /* keep this packet for the retry */
+            c->paused = true;
+            if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+            break;
+        }
         off += (size_t)rc;
-        if (dispatch(c, &pkt) < 0) return -1;
         lim.version = c->version;
     }
     return (long)off;
@@ -228,6 +234,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
 int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 {
     if (c->closing) return 0;
+    if (!n && !c->in_len) return 0;
     c->last_rx_ms = brk_now_ms();
     brk_count(&c->w->st.bytes_in, n);
     if (c->in_len == 0) {
@@ -246,7 +253,7 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
         c->in = nb;
         c->in_cap = (uint32_t)cap;
     }
-    memcpy(c->in + c->in_len, p, n);
+    if (n) memcpy(c->in + c->in_len, p, n);
     c->in_len += (uint32_t)n;
     long used = process(c, c->in, c->in_len);
     if (used < 0) return c->closing ? 0 : -1;
@@ -352,6 +359,14 @@ void brk_conn_kill(brk_conn_t *c)
     pthread_mutex_unlock(&s->lock);
 }
 
+void brk_conn_retry(brk_conn_t *c)
+{
+    if (!c->paused || c->closing) return;
+    c->paused = false;
+    if (c->wsi) lws_rx_flow_control(c->wsi, 1);
+    if (brk_conn_feed(c, NULL, 0) < 0) brk_conn_close(c, 0);
+}
+
 void brk_conn_trim(brk_conn_t *c, int64_t now)
 {
     /* an idle connection should cost its struct, not 4 KiB of buffer */
@@ -360,7 +375,7 @@ void brk_conn_trim(brk_conn_t *c, int64_t now)
         c->out = NULL;
         c->out_cap = c->out_off = 0;
     }
-    if (c->in && c->in_len == 0) {
+    if (c->in && c->in_len == 0 && !c->paused) {
         free(c->in);
         c->in = NULL;
         c->in_cap = 0;

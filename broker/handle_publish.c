@@ -41,35 +41,36 @@ static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
     return 0;
 }
 
-/* Acknowledge now, or - with persistence.sync "always" - once every write
- * the PUBLISH caused is on disk: a barrier batch submitted after them. */
-static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, bool durable)
+/*
+ * Acknowledge in PUBLISH order once everything the PUBLISH set going is
+ * safe: Kafka's acknowledgement (when a rule said ack "kafka": `kafka`
+ * completions) and, with persistence.sync "always", a store barrier
+ * submitted after every write the routing made.
+ */
+static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, bool durable,
+                bool kafka)
 {
     brk_t *b = c->w->b;
-    if (!durable || !b->sync_always || reason >= 0x80) {
-        brk_conn_ack(c, (uint8_t)type, pid, reason, 0);
-        return;
-    }
+    bool barrier = durable && b->sync_always && reason < 0x80;
+    uint64_t seq = brk_conn_ack(c, (uint8_t)type, pid, reason, (uint8_t)(barrier + kafka));
+    if (!barrier) return;
     brk_pending_t *pd = malloc(sizeof(*pd));
-    if (!pd) {
-        brk_conn_close(c, MQTT_RC_UNSPECIFIED);
-        return;
-    }
-    pd->c = c;
-    pd->seq = brk_conn_ack(c, (uint8_t)type, pid, reason, 1);
-    atomic_fetch_add(&c->refs, 1);
-    if (!brk_persist_barrier(b, brk_pending_complete, pd)) {
-        uint64_t seq = pd->seq;
+    if (pd) {
+        pd->c = c;
+        pd->seq = seq;
+        atomic_fetch_add(&c->refs, 1);
+        if (brk_persist_barrier(b, brk_pending_complete, pd)) return;
         brk_conn_unref(c);
         free(pd);
-        brk_conn_ack_done(c, seq, -1);
     }
+    brk_conn_ack_done(c, seq, -1); /* could not make it durable: refuse */
 }
 
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
 {
     brk_t *b = c->w->b;
     brk_session_t *s = c->session;
+    mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
     if (p->retain && !b->cfg->mqtt.retain_available)
         return fail(c, 0, MQTT_RC_RETAIN_NOT_SUPPORTED);
@@ -86,8 +87,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     if (p->qos && b->store && store_is_degraded(b->store)) {
         /* the disk is full: refuse what we could not keep (0x97), never ack it */
         if (c->version != MQTT_V5) return fail(c, 0, 0);
-        brk_conn_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id,
-                     MQTT_RC_QUOTA_EXCEEDED, 0);
+        brk_conn_ack(c, ack_type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
         return 0;
     }
     uint8_t reason = 0;
@@ -96,11 +96,13 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID; /* MQTT-3.3.2-4 */
 
     if (p->qos == 2 && !brk_session_in2_add(s, p->packet_id)) {
-        ack(c, MQTT_PUBREC, p->packet_id, 0, false); /* retransmission: already routed */
+        /* retransmission: already routed; answered after the first one */
+        ack(c, MQTT_PUBREC, p->packet_id, 0, false, false);
         return 0;
     }
     /* clients do not write into the broker's own $SYS tree */
     bool sys = p->topic.len >= 4 && memcmp(p->topic.p, "$SYS", 4) == 0;
+    bool kafka = false;
     if (!reason && !sys) {
         uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
         brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
@@ -110,15 +112,25 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
             m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
         m->origin = s;
+        /* Kafka first: a full spool refuses the PUBLISH before anyone got it.
+         * Our ack will be number ack_base + ack_len (nothing else queues one
+         * on this connection meanwhile; completions arrive through our inbox). */
+        int k = brk_kafka_offer(c, p, m, c->ack_base + c->ack_len);
+        if (k == BRK_KAFKA_FULL && p->qos) {
+            brk_msg_unref(&m);
+            if (p->qos == 2) brk_session_in2_remove(s, p->packet_id);
+            if (c->version != MQTT_V5) return BRK_PAUSE; /* 3.1.1: stop reading, retry */
+            brk_conn_ack(c, ack_type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
+            return 0;
+        }
+        kafka = k == BRK_KAFKA_PENDING;
         uint32_t n = brk_route(b, c->w, m);
         brk_msg_unref(&m);
-        if (!n && c->version == MQTT_V5 && p->qos) reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
+        if (!n && !kafka && c->version == MQTT_V5 && p->qos)
+            reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
         brk_count(&c->w->st.msgs_in, 1);
     }
     if (reason >= 0x80 && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
-    if (p->qos == 1)
-        ack(c, MQTT_PUBACK, p->packet_id, reason, true);
-    else if (p->qos == 2)
-        ack(c, MQTT_PUBREC, p->packet_id, reason, true);
+    if (p->qos) ack(c, ack_type, p->packet_id, reason, true, kafka);
     return 0;
 }

@@ -10,23 +10,83 @@
 #include <sys/resource.h>
 
 #include "brk.h"
+#include "bridge.h"
 #include "config.h"
 #include "store.h"
 
+/* sluice dlq list|replay: the local dead-letter quarantine, broker stopped. */
+static int dlq_command(cfg_t *cfg, const char *what)
+{
+    char err[512];
+    store_opts_t o;
+    store_opts_default(&o);
+    store_t *st = NULL;
+    if (store_open(cfg->data_dir, &o, &st, err, sizeof(err)) != STORE_OK) {
+        fprintf(stderr, "sluice: %s\n", err);
+        cfg_free(cfg);
+        return 1;
+    }
+    int rc;
+    if (!strcmp(what, "list")) {
+        rc = bridge_dlq_list(st, stdout) < 0;
+    } else {
+        rc = bridge_dlq_replay(cfg, st, err, sizeof(err)) < 0;
+        if (rc) fprintf(stderr, "sluice: %s\n", err);
+    }
+    store_close(st);
+    cfg_free(cfg);
+    return rc;
+}
+
+/* --dev-kafka: an in-process mock cluster, and a catch-all rule when the
+ * config has none, so that `kcat -C -b ADDR -t mqtt` shows traffic at once. */
+static int dev_kafka_start(cfg_t *cfg, bridge_dev_kafka_t **dk)
+{
+    char addr[256];
+    if (cfg->kafka.bootstrap) return 0; /* a real cluster is configured */
+    if (bridge_dev_kafka_start(1, dk, addr, sizeof(addr)) != 0) {
+        fprintf(stderr, "sluice: --dev-kafka: the mock cluster did not start\n");
+        return -1;
+    }
+    cfg->kafka.bootstrap = strdup(addr);
+    if (!cfg->bridge.n_to_kafka) {
+        cfg_to_kafka_t *r = calloc(1, sizeof(*r));
+        if (!r) return -1;
+        r->match = strdup("#");
+        r->topic = strdup("mqtt");
+        r->key = strdup("{topic}");
+        r->format = CFG_FORMAT_RAW;
+        r->ack = CFG_ACK_DEFAULT;
+        cfg->bridge.to_kafka = r;
+        cfg->bridge.n_to_kafka = 1;
+    }
+    printf("sluice: development Kafka (in memory, NOT for production) at %s\n"
+           "        try: kcat -C -b %s -t mqtt -f '%%k %%s\\n'\n",
+           addr, addr);
+    fflush(stdout);
+    return 0;
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice [-c FILE] [--check] [--repair] [--version]\n"
+    fprintf(f, "usage: sluice [-c FILE] [--dev-kafka] [--check] [--repair] [--version]\n"
+               "       sluice [-c FILE] dlq list|replay\n"
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
                "      --repair       repair the database in data_dir (LevelDB repair) and exit\n"
+               "      --dev-kafka    start an in-memory Kafka (librdkafka mock cluster, for\n"
+               "                     development only) and mirror every topic into Kafka\n"
+               "                     topic \"mqtt\" unless bridge rules are configured\n"
+               "  dlq list|replay    list or replay the local dead-letter quarantine\n"
                "  -v, --version      print the version and exit\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool check = false, repair = false;
+    bool check = false, repair = false, dev_kafka = false;
+    const char *dlq = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
@@ -34,6 +94,11 @@ int main(int argc, char **argv)
             check = true;
         } else if (!strcmp(argv[i], "--repair")) {
             repair = true;
+        } else if (!strcmp(argv[i], "--dev-kafka")) {
+            dev_kafka = true;
+        } else if (!strcmp(argv[i], "dlq") && i + 1 < argc &&
+                   (!strcmp(argv[i + 1], "list") || !strcmp(argv[i + 1], "replay"))) {
+            dlq = argv[++i];
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
             printf("sluice %s\n", SLUICE_VERSION);
             return 0;
@@ -48,7 +113,7 @@ int main(int argc, char **argv)
     }
 
     cfg_t *cfg = NULL;
-    char err[512];
+    char err[512] = "";
     if (path) {
         if (cfg_load(path, &cfg, err, sizeof(err)) != CFG_OK) {
             fprintf(stderr, "sluice: %s\n", err);
@@ -67,6 +132,7 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc == STORE_OK ? 0 : 1;
     }
+    if (dlq) return dlq_command(cfg, dlq);
     if (check) {
         printf("%s: configuration OK\n", cfg->source);
         cfg_free(cfg);
@@ -94,6 +160,12 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    bridge_dev_kafka_t *dk = NULL;
+    if (dev_kafka && dev_kafka_start(cfg, &dk)) {
+        brk_free(b);
+        cfg_free(cfg);
+        return 1;
+    }
     if (brk_persist_open(b, err, sizeof(err))) {
         fprintf(stderr, "sluice: %s\n", err);
         brk_persist_close(b);
@@ -101,7 +173,7 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return 1;
     }
-    if (brk_start(b) == 0) {
+    if (brk_start(b) == 0 && brk_kafka_start(b, err, sizeof(err)) == 0) {
         for (size_t i = 0; i < cfg->n_listeners; i++) {
             const cfg_listener_t *l = &cfg->listeners[i];
             static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};
@@ -117,9 +189,12 @@ int main(int argc, char **argv)
         sigwait(&set, &sig);
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
     } else {
+        if (err[0]) fprintf(stderr, "sluice: %s\n", err);
         rc = 1;
     }
-    brk_stop(b);
+    brk_stop(b); /* stops the bridge too, after the workers */
+    brk_kafka_free(b);
+    bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);
     cfg_free(cfg);

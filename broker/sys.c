@@ -23,6 +23,11 @@ static void publish_u64(brk_t *b, brk_worker_t *w, const char *topic, uint64_t v
     publish(b, w, topic, buf);
 }
 
+static void publish_kafka(brk_t *b, const char *topic, uint64_t v)
+{
+    publish_u64(b, NULL, topic, v);
+}
+
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
 {
     uint64_t in = 0, out = 0, bin = 0, bout = 0, conns = 0, dropped = 0, bad = 0;
@@ -53,4 +58,5 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     publish_u64(b, w, "$SYS/broker/subscriptions/count", brk_subs_count(b->subs));
     publish_u64(b, w, "$SYS/broker/retained messages/count", brk_retain_count(b->retain));
     publish_u64(b, w, "$SYS/broker/packets/malformed", bad);
+    brk_kafka_sys(b, publish_kafka);
 }

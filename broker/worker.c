@@ -125,6 +125,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     for (brk_conn_t *c = w->conns; c; c = c->next) {
         if (c->closing) continue;
         brk_conn_trim(c, now);
+        brk_conn_retry(c);
         if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
             brk_conn_close(c, 0);
         } else if (c->connected && c->keepalive &&
@@ -457,6 +458,9 @@ void brk_stop(brk_t *b)
         if (w->ctx) lws_context_destroy(w->ctx);
         w->ctx = NULL;
     }
+    /* the bridge's last completions and injections land in inboxes that
+     * still exist; worker_fini drops them */
+    brk_kafka_stop(b);
     for (int i = 0; i < b->n_workers; i++)
         worker_fini(&b->workers[i]);
 }
