@@ -18,7 +18,7 @@
 #               without waiting, so after a restart the broker re-sends a
 #               PUBLISH whose flow was completed, or under a new packet id
 set(SLUICE_PERSIST_IT_FILES
-  crash retained subs inflight qos2 expiry batch corrupt soak)
+  crash retained subs inflight qos2 expiry batch corrupt soak fsync)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
