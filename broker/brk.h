@@ -118,9 +118,22 @@ typedef struct brk_sub {
     uint32_t sub_id; /* 0 = none */
 } brk_sub_t;
 
+/* The identity of a shared subscription group ("$share/g/filter"),
+ * refcounted so a delivery can name its group after the group is gone. */
+typedef struct brk_share {
+    _Atomic uint32_t refs;
+    uint16_t len;
+    char filter[];
+} brk_share_t;
+brk_share_t *brk_share_ref(brk_share_t *sh);
+void brk_share_unref(brk_share_t **sh);
+/* Hand m to another member of the group (a member left with it unacked). */
+void brk_share_redispatch(brk_t *b, brk_share_t *sh, brk_msg_t *m, uint8_t qos);
+
 /* One matched delivery target, after merging overlapping subscriptions. */
 typedef struct brk_match {
     brk_session_t *s;
+    brk_share_t *share; /* set when matched through a shared subscription */
     uint8_t qos;
     bool rap; /* retain as published */
     uint8_t n_sub_ids;
@@ -167,7 +180,8 @@ uint64_t brk_retain_count(brk_retain_t *r);
 
 typedef struct brk_delivery {
     brk_msg_t *msg;
-    uint64_t seq; /* q/ record in the store, 0 = not persisted */
+    brk_share_t *share; /* shared subscription it came through (a ref), or NULL */
+    uint64_t seq;       /* q/ record in the store, 0 = not persisted */
     uint8_t qos;
     bool retain;
     uint8_t n_sub_ids;
@@ -241,7 +255,8 @@ static inline brk_session_t *brk_session_ref(brk_session_t *s)
 void brk_session_unref(brk_session_t *s);
 /* Deliver into s (any thread; takes s->lock). */
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         brk_share_t *share);
 /* Move queued deliveries into the attached conn's output (home worker). */
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);
 /* Drop every subscription and queued/in-flight message (clean start). */
@@ -487,7 +502,7 @@ struct brk {
 
     int64_t start_ms;
     int log_level;
-    struct store *store; /* NULL: persistence.sync "none" */
+    struct store *store;   /* NULL: persistence.sync "none" */
     struct bridge *bridge; /* NULL: no Kafka */
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */

@@ -20,7 +20,8 @@ static void send_retained(void *arg, brk_msg_t *m)
 {
     retained_ctx_t *rc = arg;
     uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
-    brk_session_deliver(rc->c->session, rc->c->w, m, qos, true, &rc->sub_id, rc->sub_id ? 1 : 0);
+    brk_session_deliver(rc->c->session, rc->c->w, m, qos, true, &rc->sub_id, rc->sub_id ? 1 : 0,
+                        NULL);
     brk_msg_unref(&m);
 }
 

@@ -23,7 +23,8 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
         const brk_match_t *x = &mt->v[i];
         uint8_t qos = m->qos < x->qos ? m->qos : x->qos;
         /* live deliveries carry retain=0 unless retain-as-published (MQTT-3.3.1-9) */
-        brk_session_deliver(x->s, w, m, qos, x->rap && m->retain, x->sub_ids, x->n_sub_ids);
+        brk_session_deliver(x->s, w, m, qos, x->rap && m->retain, x->sub_ids, x->n_sub_ids,
+                            x->share);
     }
     uint32_t n = mt->n;
     brk_subs_unlock(b->subs);

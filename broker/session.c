@@ -29,13 +29,19 @@ brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len)
     return s;
 }
 
+static void release(brk_delivery_t *d)
+{
+    brk_msg_unref(&d->msg);
+    brk_share_unref(&d->share);
+}
+
 static void free_queues(brk_session_t *s)
 {
     for (uint32_t i = 0; i < s->q_len; i++)
-        brk_msg_unref(&s->q[(s->q_head + i) % s->q_cap].msg);
+        release(&s->q[(s->q_head + i) % s->q_cap]);
     s->q_len = s->q_head = 0;
     for (uint32_t i = 0; i < s->inf_len; i++)
-        brk_msg_unref(&s->inf[i].d.msg);
+        release(&s->inf[i].d);
     s->inf_len = 0;
     s->in2_len = 0;
 }
@@ -58,15 +64,44 @@ void brk_session_unref(brk_session_t *s)
 
 void brk_session_clear(brk_session_t *s)
 {
-    /* subscriptions first, without the session lock (lock order) */
+    /* subscriptions first, without the session lock (lock order), so that
+     * re-dispatch below cannot pick this session again */
     for (uint32_t i = 0; i < s->n_subs; i++) {
         brk_subs_remove(s->b->subs, s->subs[i].filter, s->subs[i].len, s);
         free(s->subs[i].filter);
     }
     s->n_subs = 0;
+    /* QoS 1/2 messages of a shared subscription that this member never
+     * confirmed go to another member of the group */
+    brk_delivery_t *again = NULL;
+    uint32_t n = 0;
     pthread_mutex_lock(&s->lock);
+    uint32_t cap = s->q_len + s->inf_len;
+    if (cap && (again = malloc(cap * sizeof(*again)))) {
+        for (uint32_t i = 0; i < s->inf_len; i++) {
+            brk_delivery_t *d = &s->inf[i].d;
+            if (d->share && d->msg && d->qos) {
+                again[n++] = *d;
+                d->msg = NULL;
+                d->share = NULL;
+            }
+        }
+        for (uint32_t i = 0; i < s->q_len; i++) {
+            brk_delivery_t *d = &s->q[(s->q_head + i) % s->q_cap];
+            if (d->share && d->msg && d->qos) {
+                again[n++] = *d;
+                d->msg = NULL;
+                d->share = NULL;
+            }
+        }
+    }
     free_queues(s);
     pthread_mutex_unlock(&s->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        brk_share_redispatch(s->b, again[i].share, again[i].msg, again[i].qos);
+        release(&again[i]);
+    }
+    free(again);
 }
 
 static bool q_push(brk_session_t *s, const brk_delivery_t *d)
@@ -88,7 +123,8 @@ static bool q_push(brk_session_t *s, const brk_delivery_t *d)
 }
 
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         brk_share_t *share)
 {
     const cfg_t *cfg = s->b->cfg;
     brk_worker_t *wake = NULL;
@@ -99,13 +135,14 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
         if (from) brk_count(&from->st.dropped, 1);
         goto out;
     }
-    brk_delivery_t d = {.msg = brk_msg_ref(m), .qos = qos, .retain = retain};
+    brk_delivery_t d = {
+        .msg = brk_msg_ref(m), .qos = qos, .retain = retain, .share = brk_share_ref(share)};
     d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
     if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
     brk_persist_enqueue(s, &d);
     if (!q_push(s, &d)) {
         brk_persist_drop(s, &d);
-        brk_msg_unref(&d.msg);
+        release(&d);
         goto out;
     }
     if (s->conn && !s->ready) {
@@ -194,7 +231,7 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
         if (rc == 0) {
             brk_count(&w->st.dropped, 1);
             brk_persist_drop(s, d);
-            brk_msg_unref(&d->msg);
+            release(d);
         } else if (d->qos) {
             if (s->inf_len == s->inf_cap) {
                 uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
@@ -210,7 +247,7 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
             brk_count(&w->st.msgs_out, 1);
             wrote = true;
         } else {
-            brk_msg_unref(&d->msg);
+            release(d);
             brk_count(&w->st.msgs_out, 1);
             wrote = true;
         }
@@ -240,13 +277,13 @@ bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type
         if (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC) {
             e->state = BRK_INF_PUBCOMP; /* message released; pid held until PUBCOMP */
             brk_persist_pubrec(s, e);
-            brk_msg_unref(&e->d.msg);
+            release(&e->d); /* the receiver has it: nothing to re-dispatch */
             found = true;
         } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
                    (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP) ||
                    (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC)) {
             brk_persist_done(s, e);
-            brk_msg_unref(&e->d.msg);
+            release(&e->d);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
             found = true;
@@ -271,7 +308,7 @@ void brk_session_resume(brk_session_t *s, brk_conn_t *c)
         } else if (write_publish(c, &e->d, e->pid, true, now) == 0) {
             /* expired while away: forget it (MQTT-3.3.2-5) */
             brk_persist_done(s, e);
-            brk_msg_unref(&e->d.msg);
+            release(&e->d);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
             i--;

@@ -19,6 +19,7 @@
 typedef struct share_group {
     char *name;
     uint16_t len;
+    brk_share_t *id;
     brk_sub_t *m;
     uint32_t n, cap;
     _Atomic uint32_t rr;
@@ -73,6 +74,7 @@ static void node_free(node_t *n, bool self)
     for (uint32_t i = 0; i < n->n_groups; i++) {
         free(n->groups[i].name);
         free(n->groups[i].m);
+        brk_share_unref(&n->groups[i].id);
     }
     free(n->groups);
     free(n->kids);
@@ -250,7 +252,21 @@ static bool sub_remove(brk_sub_t *v, uint32_t *n, brk_session_t *s)
     return false;
 }
 
-static share_group_t *group_get(node_t *n, const mqtt_str_t *g, bool create)
+brk_share_t *brk_share_ref(brk_share_t *sh)
+{
+    if (sh) atomic_fetch_add_explicit(&sh->refs, 1, memory_order_relaxed);
+    return sh;
+}
+
+void brk_share_unref(brk_share_t **shp)
+{
+    brk_share_t *sh = *shp;
+    *shp = NULL;
+    if (sh && atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) == 1) free(sh);
+}
+
+static share_group_t *group_get(node_t *n, const mqtt_str_t *g, bool create, const char *filter,
+                                uint16_t flen)
 {
     for (uint32_t i = 0; i < n->n_groups; i++)
         if (n->groups[i].len == g->len && memcmp(n->groups[i].name, g->p, g->len) == 0)
@@ -262,6 +278,13 @@ static share_group_t *group_get(node_t *n, const mqtt_str_t *g, bool create)
     share_group_t *gr = &ng[n->n_groups];
     memset(gr, 0, sizeof(*gr));
     if (!(gr->name = malloc(g->len ? g->len : 1))) return NULL;
+    if (!(gr->id = malloc(sizeof(*gr->id) + flen))) {
+        free(gr->name);
+        return NULL;
+    }
+    atomic_init(&gr->id->refs, 1);
+    gr->id->len = flen;
+    memcpy(gr->id->filter, filter, flen);
     memcpy(gr->name, g->p, g->len);
     gr->len = (uint16_t)g->len;
     n->n_groups++;
@@ -279,7 +302,7 @@ int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t 
                        : walk(t, filter, len, true);
     if (!n) goto out;
     if (shared) {
-        share_group_t *g = group_get(n, &group, true);
+        share_group_t *g = group_get(n, &group, true, filter, len);
         rc = g ? sub_upsert(&g->m, &g->n, &g->cap, s, options, sub_id) : -1;
     } else {
         rc = sub_upsert(&n->subs, &n->n_subs, &n->cap_subs, s, options, sub_id);
@@ -300,10 +323,11 @@ bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_sessio
     node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, false)
                        : walk(t, filter, len, false);
     if (n && shared) {
-        share_group_t *g = group_get(n, &group, false);
+        share_group_t *g = group_get(n, &group, false, NULL, 0);
         if (g && (found = sub_remove(g->m, &g->n, s)) && g->n == 0) {
             free(g->name);
             free(g->m);
+            brk_share_unref(&g->id);
             *g = n->groups[--n->n_groups];
         }
     } else if (n) {
@@ -326,6 +350,7 @@ static int push(brk_matches_t *out, const brk_sub_t *sub)
     }
     brk_match_t *m = &out->v[out->n++];
     m->s = sub->s;
+    m->share = NULL;
     m->qos = MQTT_SUBOPT_QOS(sub->options);
     m->rap = (sub->options & MQTT_SUBOPT_RAP) != 0;
     m->n_sub_ids = sub->sub_id ? 1 : 0;
@@ -422,8 +447,25 @@ int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *o
             share_group_t *gr = &n->groups[g];
             if (!gr->n) continue;
             uint32_t k = atomic_fetch_add_explicit(&gr->rr, 1, memory_order_relaxed) % gr->n;
-            push(out, &gr->m[k]);
+            if (push(out, &gr->m[k]) == 0) out->v[out->n - 1].share = gr->id;
         }
     }
     return (int)out->n;
+}
+
+void brk_share_redispatch(brk_t *b, brk_share_t *sh, brk_msg_t *m, uint8_t qos)
+{
+    brk_subs_t *t = b->subs;
+    mqtt_str_t group, rest;
+    if (!mqtt_share_split((const uint8_t *)sh->filter, sh->len, &group, &rest)) return;
+    pthread_rwlock_rdlock(&t->lock);
+    node_t *n = walk(t, (const char *)rest.p, (uint16_t)rest.len, false);
+    share_group_t *g = n ? group_get(n, &group, false, NULL, 0) : NULL;
+    if (g && g->n) {
+        uint32_t k = atomic_fetch_add_explicit(&g->rr, 1, memory_order_relaxed) % g->n;
+        uint8_t sq = MQTT_SUBOPT_QOS(g->m[k].options);
+        brk_session_deliver(g->m[k].s, NULL, m, qos < sq ? qos : sq, false, &g->m[k].sub_id,
+                            g->m[k].sub_id ? 1 : 0, g->id);
+    }
+    pthread_rwlock_unlock(&t->lock);
 }

@@ -163,14 +163,10 @@ class Shared(M5TestCase):
                          "unacknowledged QoS 1 messages of the departed "
                          "member not re-dispatched to the other member")
 
-    @raw5.sluice_gap("unacked QoS 1 of a departed $share member are "
-                     "dropped, not re-dispatched")
     def test_redispatch_unacked_on_member_disconnect_tcp(self):
         self.skipForMosquitto("2.0.11 does not re-dispatch")
         self.check_redispatch("v5")
 
-    @raw5.sluice_gap("unacked QoS 1 of a departed $share member are "
-                     "dropped, not re-dispatched")
     def test_redispatch_unacked_on_member_disconnect_ws(self):
         self.skipForMosquitto("2.0.11 does not re-dispatch")
         self.check_redispatch("ws5")
