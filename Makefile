@@ -8,12 +8,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
-RUN_ARGS   ?=
+RUN_ARGS   ?= --dev-kafka
 
 # Debian packages the build and the tests need (installed only when missing).
 DEB_PKGS = cmake make gcc clang pkg-config clang-format \
            librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
-           mosquitto mosquitto-clients python3 python3-paho-mqtt kcat gnuplot-nox procps
+           mosquitto mosquitto-clients python3 python3-paho-mqtt kcat gnuplot-nox procps openssl
 
 .PHONY: all deps build run test sanitize fuzz bench format format-check clean
 
