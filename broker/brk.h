@@ -434,7 +434,8 @@ void brk_kafka_free(brk_t *b);
 /* Offer a client's PUBLISH to the to_kafka rules. PENDING: one completion
  * of ack `ack_seq` will arrive; FULL: refuse the PUBLISH (spool full). */
 int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, uint64_t ack_seq);
-void brk_kafka_sys(brk_t *b, void (*pub)(brk_t *, const char *, uint64_t));
+/* Every bridge counter by name ("produced", "spool/depth", ...). */
+void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 
 /* ---- routing (route.c) ------------------------------------------------- */
 
@@ -520,6 +521,14 @@ void brk_reg_insert(brk_t *b, brk_session_t *s);
 void brk_reg_remove(brk_t *b, brk_session_t *s);
 /* End a session for good: unsubscribe all, drop its queue, unregister. */
 void brk_session_end(brk_t *b, brk_session_t *s);
+/* One snapshot of the broker's counters, for $SYS and /metrics. */
+typedef struct brk_stats {
+    uint64_t uptime_s, conns, sessions, subscriptions, retained;
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, bad_packets;
+} brk_stats_t;
+void brk_stats_collect(brk_t *b, brk_stats_t *out);
+/* HTTP listeners: /healthz and /metrics (http.c). */
+int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
 void brk_expire_sessions(brk_t *b, int64_t now);

@@ -121,20 +121,20 @@ int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, 
     }
 }
 
-void brk_kafka_sys(brk_t *b, void (*pub)(brk_t *, const char *, uint64_t))
+void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
 {
     if (!b->bridge) return;
     bridge_stats_t st;
     bridge_get_stats(b->bridge, &st);
-    pub(b, "$SYS/broker/kafka/produced", st.produced);
-    pub(b, "$SYS/broker/kafka/acknowledged", st.acked);
-    pub(b, "$SYS/broker/kafka/failed", st.failed);
-    pub(b, "$SYS/broker/kafka/spooled", st.spooled);
-    pub(b, "$SYS/broker/kafka/spool/depth", st.spool_depth);
-    pub(b, "$SYS/broker/kafka/spool/bytes", st.spool_bytes);
-    pub(b, "$SYS/broker/kafka/dead_lettered", st.dead_lettered);
-    pub(b, "$SYS/broker/kafka/consumed", st.consumed);
-    pub(b, "$SYS/broker/kafka/delivered", st.delivered);
-    pub(b, "$SYS/broker/kafka/consumer_lag", st.consumer_lag);
-    pub(b, "$SYS/broker/kafka/dropped", st.dropped);
+    fn(arg, "produced", st.produced);
+    fn(arg, "acknowledged", st.acked);
+    fn(arg, "failed", st.failed);
+    fn(arg, "spooled", st.spooled);
+    fn(arg, "spool/depth", st.spool_depth);
+    fn(arg, "spool/bytes", st.spool_bytes);
+    fn(arg, "dead_lettered", st.dead_lettered);
+    fn(arg, "consumed", st.consumed);
+    fn(arg, "delivered", st.delivered);
+    fn(arg, "consumer_lag", st.consumer_lag);
+    fn(arg, "dropped", st.dropped);
 }

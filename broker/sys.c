@@ -23,40 +23,59 @@ static void publish_u64(brk_t *b, brk_worker_t *w, const char *topic, uint64_t v
     publish(b, w, topic, buf);
 }
 
-static void publish_kafka(brk_t *b, const char *topic, uint64_t v)
+typedef struct sys_ctx {
+    brk_t *b;
+    brk_worker_t *w;
+} sys_ctx_t;
+
+static void publish_kafka(void *arg, const char *name, uint64_t v)
 {
-    publish_u64(b, NULL, topic, v);
+    sys_ctx_t *x = arg;
+    char topic[96];
+    snprintf(topic, sizeof(topic), "$SYS/broker/kafka/%s", name);
+    publish_u64(x->b, x->w, topic, v);
+}
+
+void brk_stats_collect(brk_t *b, brk_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (int i = 0; i < b->n_workers; i++) {
+        brk_wstats_t *ws = &b->workers[i].st;
+        st->msgs_in += brk_read(&ws->msgs_in);
+        st->msgs_out += brk_read(&ws->msgs_out);
+        st->bytes_in += brk_read(&ws->bytes_in);
+        st->bytes_out += brk_read(&ws->bytes_out);
+        st->conns += brk_read(&ws->conns);
+        st->dropped += brk_read(&ws->dropped);
+        st->bad_packets += brk_read(&ws->bad_packets);
+    }
+    pthread_mutex_lock(&b->reg_lock);
+    st->sessions = b->reg_len;
+    pthread_mutex_unlock(&b->reg_lock);
+    st->subscriptions = brk_subs_count(b->subs);
+    st->retained = brk_retain_count(b->retain);
+    st->uptime_s = (uint64_t)((brk_now_ms() - b->start_ms) / 1000);
 }
 
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
 {
-    uint64_t in = 0, out = 0, bin = 0, bout = 0, conns = 0, dropped = 0, bad = 0;
-    for (int i = 0; i < b->n_workers; i++) {
-        brk_wstats_t *st = &b->workers[i].st;
-        in += brk_read(&st->msgs_in);
-        out += brk_read(&st->msgs_out);
-        bin += brk_read(&st->bytes_in);
-        bout += brk_read(&st->bytes_out);
-        conns += brk_read(&st->conns);
-        dropped += brk_read(&st->dropped);
-        bad += brk_read(&st->bad_packets);
-    }
-    pthread_mutex_lock(&b->reg_lock);
-    uint64_t sessions = b->reg_len;
-    pthread_mutex_unlock(&b->reg_lock);
+    (void)now;
+    brk_stats_t st;
+    brk_stats_collect(b, &st);
     char up[48];
-    snprintf(up, sizeof(up), "%lld seconds", (long long)((now - b->start_ms) / 1000));
+    snprintf(up, sizeof(up), "%llu seconds", (unsigned long long)st.uptime_s);
     publish(b, w, "$SYS/broker/version", "sluice " SLUICE_VERSION);
     publish(b, w, "$SYS/broker/uptime", up);
-    publish_u64(b, w, "$SYS/broker/clients/connected", conns);
-    publish_u64(b, w, "$SYS/broker/clients/total", sessions);
-    publish_u64(b, w, "$SYS/broker/messages/received", in);
-    publish_u64(b, w, "$SYS/broker/messages/sent", out);
-    publish_u64(b, w, "$SYS/broker/messages/dropped", dropped);
-    publish_u64(b, w, "$SYS/broker/bytes/received", bin);
-    publish_u64(b, w, "$SYS/broker/bytes/sent", bout);
-    publish_u64(b, w, "$SYS/broker/subscriptions/count", brk_subs_count(b->subs));
-    publish_u64(b, w, "$SYS/broker/retained messages/count", brk_retain_count(b->retain));
-    publish_u64(b, w, "$SYS/broker/packets/malformed", bad);
-    brk_kafka_sys(b, publish_kafka);
+    publish_u64(b, w, "$SYS/broker/clients/connected", st.conns);
+    publish_u64(b, w, "$SYS/broker/clients/total", st.sessions);
+    publish_u64(b, w, "$SYS/broker/messages/received", st.msgs_in);
+    publish_u64(b, w, "$SYS/broker/messages/sent", st.msgs_out);
+    publish_u64(b, w, "$SYS/broker/messages/dropped", st.dropped);
+    publish_u64(b, w, "$SYS/broker/bytes/received", st.bytes_in);
+    publish_u64(b, w, "$SYS/broker/bytes/sent", st.bytes_out);
+    publish_u64(b, w, "$SYS/broker/subscriptions/count", st.subscriptions);
+    publish_u64(b, w, "$SYS/broker/retained messages/count", st.retained);
+    publish_u64(b, w, "$SYS/broker/packets/malformed", st.bad_packets);
+    sys_ctx_t x = {b, w};
+    brk_kafka_stats(b, publish_kafka, &x);
 }

@@ -149,7 +149,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 static void accept_ready(brk_listen_t *li)
 {
     brk_worker_t *w = li->w;
-    bool ws = li->l->protocol == CFG_PROTO_WS || li->l->protocol == CFG_PROTO_WSS;
+    bool ws = li->l->protocol == CFG_PROTO_WS || li->l->protocol == CFG_PROTO_WSS ||
+              li->l->protocol == CFG_PROTO_HTTP; /* lws speaks HTTP on these */
     bool tls = li->l->protocol == CFG_PROTO_MQTTS || li->l->protocol == CFG_PROTO_WSS;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -275,8 +276,14 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     }
 }
 
+static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    return brk_http_callback(wsi, (int)reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
-    {"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
+    {"http", http_cb, 0, 0, 0, NULL, 0},
     {"mqtt", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"mqttv3.1", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"sluice-raw", cb_raw, sizeof(pss_t), 65536, 0, NULL, 0},
@@ -345,12 +352,6 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
     if (!w->listens) return -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const cfg_listener_t *l = &cfg->listeners[i];
-        if (l->protocol == CFG_PROTO_HTTP) {
-            if (w->index == 0)
-                brk_log(b, BRK_LOG_WARN, "SLUICE-HTTP-UNSUPPORTED",
-                        "listeners[%zu]: the http listener is not implemented yet; skipped", i);
-            continue;
-        }
         struct lws_context_creation_info vi;
         memset(&vi, 0, sizeof(vi));
         char name[32];

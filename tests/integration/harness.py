@@ -230,7 +230,24 @@ class Broker:
         if getattr(self, "_log", None):
             self._log.close()
             self._log = None
+        self._scan_sanitizer()
         return rc
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:", "ThreadSanitizer")
+
+    def _scan_sanitizer(self):
+        """Under `make sanitize` the broker reports leaks and UB on its
+        stderr at exit; keep the first report so the test class fails."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return
+        for mark in self.SANITIZER_MARKS:
+            i = text.find(mark)
+            if i >= 0 and not getattr(self, "sanitizer_report", None):
+                self.sanitizer_report = text[max(0, i - 200):i + 4000]
 
     def cleanup(self):
         if self.tmp and not os.environ.get("SLUICE_TEST_KEEP"):
@@ -277,7 +294,12 @@ class BrokerTestCase(unittest.TestCase):
         if bad_exit:
             sys.stderr.write("\n--- broker exited with %s on SIGTERM; log:\n%s\n"
                              % (rc, b.log_tail()))
+        report = getattr(b, "sanitizer_report", None)
         b.cleanup()
+        if report:
+            raise AssertionError("sanitizer report from the broker:\n" + report)
+        if bad_exit:
+            raise AssertionError("broker exited with %s on SIGTERM" % rc)
 
     def setUp(self):
         self._fails_before = self._fail_count()

@@ -1,0 +1,107 @@
+"""The HTTP listener: GET /healthz, GET /metrics (Prometheus text), 404,
+and hostile HTTP input that must not disturb MQTT service."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import rawmqtt as R
+from harness import free_port, port_open, sluice_bin, is_mosquitto
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise AssertionError("metric %s missing in:\n%s" % (name, text))
+
+
+@unittest.skipIf(is_mosquitto(), "sluice-specific listener")
+class HttpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sluice-http-")
+        cls.port, cls.http = free_port(), free_port()
+        while cls.http == cls.port:
+            cls.http = free_port()
+        cfg = {"listeners": [{"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
+                             {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}],
+               "data_dir": os.path.join(cls.tmp, "data"), "persistence": {"sync": "none"}}
+        path = os.path.join(cls.tmp, "sluice.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        cls.log = open(os.path.join(cls.tmp, "log"), "wb")
+        cls.proc = subprocess.Popen([sluice_bin(), "-c", path], stdout=cls.log,
+                                    stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while not (port_open(cls.port) and port_open(cls.http)):
+            if cls.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("sluice did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        try:
+            cls.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def get(self, path):
+        url = "http://127.0.0.1:%d%s" % (self.http, path)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_healthz(self):
+        self.assertEqual(self.get("/healthz"), (200, "ok\n"))
+
+    def test_unknown_path_is_404(self):
+        self.assertEqual(self.get("/nope")[0], 404)
+
+    def test_metrics_count_publishes_and_clients(self):
+        before = metric(self.get("/metrics")[1], "sluice_messages_received_total")
+        c = R.RawClient(self.port)
+        c.connect("http-metrics")
+        for i in range(3):
+            c.publish("m/t", b"x", qos=1, pid=i + 1)
+        status, text = self.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn("# TYPE sluice_messages_received_total counter", text)
+        self.assertGreaterEqual(metric(text, "sluice_messages_received_total"), before + 3)
+        self.assertGreaterEqual(metric(text, "sluice_clients_connected"), 1)
+        c.disconnect()
+
+    def test_garbage_http_does_not_disturb_mqtt(self):
+        for junk in (b"\x00\xff" * 100, b"GET " + b"A" * 10000 + b" HTTP/1.1\r\n\r\n",
+                     b"POST /metrics HTTP/1.1\r\nContent-Length: 99999999\r\n\r\nabc"):
+            s = socket.create_connection(("127.0.0.1", self.http), timeout=5)
+            try:
+                s.sendall(junk)
+                s.settimeout(2)
+                try:
+                    s.recv(4096)
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            finally:
+                s.close()
+        self.assertEqual(self.get("/healthz")[0], 200)
+        c = R.RawClient(self.port)
+        self.assertEqual(c.connect("after-junk").rc, 0)
+        c.disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()
