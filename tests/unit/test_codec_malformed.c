@@ -172,8 +172,8 @@
       0x01, 't')                                                                                   \
     X(v5_publish_overlong_property_length_is_malformed, 5, MQTT_ERR_MALFORMED, 0x30, 0x05, 0x00,   \
       0x01, 't', 0x80, 0x00)                                                                       \
-    X(v5_publish_topic_alias_0_is_topic_alias_invalid_mqtt_3_3_2_8, 5, MQTT_ERR_TOPIC_ALIAS, 0x30, 0x07,   \
-      0x00, 0x01, 't', 0x03, 0x23, 0x00, 0x00)                                                     \
+    X(v5_publish_topic_alias_0_is_topic_alias_invalid_mqtt_3_3_2_8, 5, MQTT_ERR_TOPIC_ALIAS, 0x30, \
+      0x07, 0x00, 0x01, 't', 0x03, 0x23, 0x00, 0x00)                                               \
     X(v5_publish_payload_format_2_is_protocol_error, 5, MQTT_ERR_PROTOCOL, 0x30, 0x06, 0x00, 0x01, \
       't', 0x02, 0x01, 0x02)                                                                       \
     X(v5_publish_duplicate_message_expiry_is_dup_property, 5, MQTT_ERR_DUP_PROPERTY, 0x30, 0x0E,   \
