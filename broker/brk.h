@@ -378,6 +378,17 @@ void brk_conn_kill(brk_conn_t *c);
 /* Attach s to s->pending and tell its worker to resume (s->lock held). */
 void brk_session_handover(brk_session_t *s);
 
+/* MQTT 5 enhanced authentication (auth.c). A step consumes the client's
+ * authentication data and answers OK (authenticated), CONTINUE (send AUTH
+ * 0x18 with *out) or FAIL (CONNACK/DISCONNECT 0x87). */
+enum { BRK_AUTH_OK, BRK_AUTH_CONTINUE, BRK_AUTH_FAIL };
+typedef struct brk_auth_method {
+    const char *name;
+    int (*step)(brk_conn_t *c, const mqtt_str_t *data_in, mqtt_str_t *out);
+} brk_auth_method_t;
+/* NULL when the method is unknown: CONNACK 0x8C. */
+const brk_auth_method_t *brk_auth_find(const mqtt_str_t *name);
+
 /* packet handlers (handle_*.c): return 0, or -1 to close (after calling
  * brk_conn_close with the reason), or BRK_PAUSE: stop reading this
  * connection and hand it this same packet again later (back-pressure). */

@@ -114,8 +114,14 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         id = (mqtt_str_t){(const uint8_t *)idbuf, (uint32_t)len};
         assigned = true;
     }
-    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)))
-        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_BAD_AUTH_METHOD);
+    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
+        const brk_auth_method_t *m = brk_auth_find(&p->props.auth_method);
+        /* a method that answers in one step is enough until one needs more */
+        mqtt_str_t out = {0};
+        if (!m || m->step(c, &p->props.auth_data, &out) != BRK_AUTH_OK)
+            return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
+                          m ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
+    }
     if (!cfg->mqtt.allow_anonymous && !p->has_username)
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
     if (p->will && p->will_retain && !cfg->mqtt.retain_available)
