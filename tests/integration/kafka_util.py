@@ -358,8 +358,13 @@ _FMT = r"@@%p %o %T %K %S\n%k%s\n"
 
 
 def _run_kcat(args, timeout):
-    p = subprocess.run([KCAT] + args, stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=timeout)
+    try:
+        p = subprocess.run([KCAT] + args, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        log("kcat %s: no end within %.0fs; stderr: %r" % (
+            " ".join(args), timeout, (e.stderr or b"")[-400:]))
+        raise
     return p.stdout
 
 
@@ -367,7 +372,7 @@ def consume(bootstrap, topic, timeout=20.0):
     """Every record currently in topic (all partitions), sorted by
     (partition, offset).  Binary-safe key and value; headers from -J."""
     base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e",
-            "-q", "-X", "topic.metadata.refresh.interval.ms=1000"]
+            "-X", "topic.metadata.refresh.interval.ms=1000"]
     raw = _run_kcat(base + ["-f", _FMT], timeout)
     recs = {}
     i = 0
@@ -407,8 +412,7 @@ def wait_records(bootstrap, topic, pred, timeout, what=None):
     last = []
     while True:
         try:
-            last = consume(bootstrap, topic, timeout=max(
-                5.0, deadline - time.monotonic()))
+            last = consume(bootstrap, topic, timeout=8.0)
         except subprocess.TimeoutExpired:
             pass
         if pred(last):
