@@ -353,7 +353,9 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
                          const cfg_listener_t *l);
 /* Bytes from the transport; returns -1 if the connection must close. */
 int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n);
-/* Reserve n bytes of output; NULL if over the connection's limit. */
+/* Reserve n bytes of output (NULL only without memory). The limit
+ * (mqtt.max_out_bytes) is applied by the callers: drain stops queueing
+ * PUBLISH at it, and input stops being read at twice it. */
 uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n);
 void brk_conn_out_commit(brk_conn_t *c, size_t n);
 int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt);
@@ -422,6 +424,9 @@ void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e); /* locked */
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e);   /* locked */
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d);   /* locked */
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add);
+/* While the disk is full, one harmless write per call so that the store
+ * notices when space returns (worker 0's tick). */
+void brk_persist_probe(brk_t *b);
 /* Submit an empty batch: done(arg, err) runs on the store thread once every
  * write submitted before it is durable. Returns false without a store. */
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg);
@@ -490,6 +495,7 @@ struct brk_worker {
     brk_matches_t matches; /* scratch for routing */
     brk_wstats_t st;
     int64_t next_sys_ms;
+    int64_t next_probe_ms;
     uint64_t next_conn_id;
     int reserve_fd; /* spare fd for EMFILE */
     void *tick;     /* lws timer, owned by worker.c */
@@ -507,8 +513,9 @@ struct brk {
     brk_subs_t *subs;
     brk_retain_t *retain;
 
-    pthread_mutex_t reg_lock; /* the session registry */
-    brk_session_t **reg;      /* open hash by client id */
+    pthread_mutex_t reg_lock;     /* the session registry */
+    pthread_mutex_t retain_order; /* retained updates: memory and store in one order */
+    brk_session_t **reg;          /* open hash by client id */
     uint32_t reg_cap, reg_len;
     uint64_t next_assigned_id;
 

@@ -135,8 +135,10 @@ void brk_session_end(brk_t *b, brk_session_t *s)
     if (!s->registered) return;
     session_will(b, s, 0, true);
     brk_reg_remove(b, s);
-    if (s->persisted) brk_persist_session_end(s);
+    /* subscriptions first: after that no worker can queue into s, so the
+     * range delete below catches every record it ever wrote */
     brk_session_clear(s);
+    if (s->persisted) brk_persist_session_end(s);
     brk_session_unref(s);
 }
 
@@ -183,6 +185,9 @@ brk_t *brk_new(const cfg_t *cfg)
     b->retain = brk_retain_new();
     b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
     pthread_mutex_init(&b->reg_lock, NULL);
+    pthread_mutex_init(&b->retain_order, NULL);
+    for (int i = 0; b->workers && i < b->n_workers; i++)
+        b->workers[i].reserve_fd = -1;
     if (!b->reg || !b->subs || !b->retain || !b->workers) {
         brk_free(b);
         return NULL;
@@ -207,5 +212,6 @@ void brk_free(brk_t *b)
     brk_retain_free(b->retain);
     free(b->workers);
     pthread_mutex_destroy(&b->reg_lock);
+    pthread_mutex_destroy(&b->retain_order);
     free(b);
 }

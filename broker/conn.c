@@ -211,6 +211,13 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
                          .max_packet_size = c->w->b->cfg->mqtt.max_packet_size};
     size_t off = 0;
     while (off < n && !c->closing && !c->paused) {
+        if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) {
+            /* the client sends but does not read its acks: stop reading it
+             * until its output drains (the tick retries) */
+            c->paused = true;
+            if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+            break;
+        }
         mqtt_packet_t pkt;
         int rc = mqtt_decode(p + off, n - off, &lim, &pkt);
         if (rc == MQTT_ERR_INCOMPLETE) break;
@@ -269,6 +276,10 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 {
+    /* a refused QoS 2 PUBLISH was not taken: its id must not count as a
+     * duplicate when the client sends it again */
+    if (a->refuse && a->type == MQTT_PUBREC && c->session)
+        brk_session_in2_remove(c->session, a->pid);
     if (a->refuse && c->version != MQTT_V5) { /* 3.1.1 has no way to say no */
         brk_conn_close(c, 0);
         return;
@@ -362,6 +373,7 @@ void brk_conn_kill(brk_conn_t *c)
 void brk_conn_retry(brk_conn_t *c)
 {
     if (!c->paused || c->closing) return;
+    if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) return;
     c->paused = false;
     if (c->wsi) lws_rx_flow_control(c->wsi, 1);
     if (brk_conn_feed(c, NULL, 0) < 0) brk_conn_close(c, 0);

@@ -74,15 +74,17 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
     if (p->retain && !b->cfg->mqtt.retain_available)
         return fail(c, 0, MQTT_RC_RETAIN_NOT_SUPPORTED);
-    if (c->version == MQTT_V5 && p->qos == 2 && s->in2_len >= b->cfg->mqtt.receive_maximum &&
-        p->packet_id) {
+    if (c->version == MQTT_V5 && p->qos == 2) {
         /* the client sent more unacknowledged QoS 2 than we allowed */
-        bool known = false;
+        bool over = false;
         pthread_mutex_lock(&s->lock);
-        for (uint32_t i = 0; i < s->in2_len && !known; i++)
-            known = s->in2[i] == p->packet_id;
+        if (s->in2_len >= b->cfg->mqtt.receive_maximum) {
+            over = true;
+            for (uint32_t i = 0; i < s->in2_len && over; i++)
+                over = s->in2[i] != p->packet_id;
+        }
         pthread_mutex_unlock(&s->lock);
-        if (!known) return fail(c, 0, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+        if (over) return fail(c, 0, MQTT_RC_RECEIVE_MAX_EXCEEDED);
     }
     if (p->qos && b->store && store_is_degraded(b->store)) {
         /* the disk is full: refuse what we could not keep (0x97), never ack it */

@@ -27,13 +27,17 @@ static void send_retained(void *arg, brk_msg_t *m)
 
 static bool subrec_del(brk_session_t *s, const mqtt_str_t *f)
 {
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < s->n_subs; i++)
         if (s->subs[i].len == f->len && !memcmp(s->subs[i].filter, f->p, f->len)) {
             free(s->subs[i].filter);
             s->subs[i] = s->subs[--s->n_subs];
-            return true;
+            found = true;
+            break;
         }
-    return false;
+    pthread_mutex_unlock(&s->lock);
+    return found;
 }
 
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)

@@ -139,6 +139,11 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (cfg->log.file && !freopen(cfg->log.file, "a", stderr)) {
+        fprintf(stdout, "sluice: %s: log.file: cannot open for appending\n", cfg->log.file);
+        cfg_free(cfg);
+        return 2;
+    }
     /* as many connections as the hard limit allows */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -173,7 +178,8 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return 1;
     }
-    if (brk_start(b) == 0 && brk_kafka_start(b, err, sizeof(err)) == 0) {
+    /* the bridge first: no PUBLISH may be acknowledged before its rules apply */
+    if (brk_kafka_start(b, err, sizeof(err)) == 0 && brk_start(b) == 0) {
         for (size_t i = 0; i < cfg->n_listeners; i++) {
             const cfg_listener_t *l = &cfg->listeners[i];
             static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};

@@ -199,6 +199,19 @@ void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add)
     submit(s->b, sb);
 }
 
+void brk_persist_probe(brk_t *b)
+{
+    /* the store clears its degraded flag on the first write that
+     * succeeds; without one (only QoS 1/2 publishes arrive, all refused)
+     * it would never notice the space came back. A delete of a key that
+     * cannot exist is a real write with no effect. */
+    if (!b->store || !store_is_degraded(b->store)) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    store_batch_del_retained(sb, "$SYS/sluice/disk-probe", 22);
+    submit(b, sb);
+}
+
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)
 {
     if (!b->store) return false;

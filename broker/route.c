@@ -12,8 +12,12 @@
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
 {
     if (m->retain) {
+        /* one order for memory and disk, or a restart could bring back
+         * the older of two racing retained messages */
+        pthread_mutex_lock(&b->retain_order);
         brk_retain_set(b->retain, m);
         brk_persist_retained(b, m);
+        pthread_mutex_unlock(&b->retain_order);
     }
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;

@@ -66,11 +66,17 @@ void brk_session_clear(brk_session_t *s)
 {
     /* subscriptions first, without the session lock (lock order), so that
      * re-dispatch below cannot pick this session again */
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        brk_subs_remove(s->b->subs, s->subs[i].filter, s->subs[i].len, s);
-        free(s->subs[i].filter);
+    pthread_mutex_lock(&s->lock);
+    brk_subrec_t *subs = s->subs;
+    uint32_t n_subs = s->n_subs;
+    s->subs = NULL;
+    s->n_subs = s->cap_subs = 0;
+    pthread_mutex_unlock(&s->lock);
+    for (uint32_t i = 0; i < n_subs; i++) {
+        brk_subs_remove(s->b->subs, subs[i].filter, subs[i].len, s);
+        free(subs[i].filter);
     }
-    s->n_subs = 0;
+    free(subs);
     /* QoS 1/2 messages of a shared subscription that this member never
      * confirmed go to another member of the group */
     brk_delivery_t *again = NULL;
@@ -359,22 +365,25 @@ bool brk_session_in2_remove(brk_session_t *s, uint16_t pid)
 void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id)
 {
+    pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < s->n_subs; i++)
         if (s->subs[i].len == len && !memcmp(s->subs[i].filter, filter, len)) {
             s->subs[i].options = options;
             s->subs[i].sub_id = sub_id;
-            return;
+            goto out;
         }
     if (s->n_subs == s->cap_subs) {
         uint32_t nc = s->cap_subs ? s->cap_subs * 2 : 4;
         brk_subrec_t *n = realloc(s->subs, nc * sizeof(*n));
-        if (!n) return;
+        if (!n) goto out;
         s->subs = n;
         s->cap_subs = nc;
     }
     char *f = malloc((size_t)len + 1);
-    if (!f) return;
+    if (!f) goto out;
     memcpy(f, filter, len);
     f[len] = 0;
     s->subs[s->n_subs++] = (brk_subrec_t){f, len, options, sub_id};
+out:
+    pthread_mutex_unlock(&s->lock);
 }

@@ -434,8 +434,8 @@ static void merge(brk_matches_t *out)
 int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *origin,
                    brk_matches_t *out)
 {
-    node_t *shared[16];
-    match_ctx_t mc = {.origin = origin, .out = out, .shared = shared, .cap_shared = 16};
+    node_t *shared[64]; /* nodes with shared groups that match one topic */
+    match_ctx_t mc = {.origin = origin, .out = out, .shared = shared, .cap_shared = 64};
     out->n = 0;
     out->nodes = 0;
     match_level(&mc, &t->root, topic, topic + len, true);

@@ -137,6 +137,10 @@ static void tick(lws_sorted_usec_list_t *sul)
     }
     if (w->index == 0) {
         brk_expire_sessions(b, now);
+        if (now >= w->next_probe_ms) {
+            brk_persist_probe(b);
+            w->next_probe_ms = now + 1000;
+        }
         if (b->cfg->mqtt.sys_interval && now >= w->next_sys_ms) {
             brk_sys_tick(b, w, now);
             w->next_sys_ms = now + (int64_t)b->cfg->mqtt.sys_interval * 1000;
@@ -184,8 +188,10 @@ static int cb_listen(struct lws *wsi, enum lws_callback_reasons reason, void *us
 {
     if (reason == LWS_CALLBACK_RAW_RX_FILE) {
         brk_listen_t *li = lws_get_opaque_user_data(wsi);
-        if (li) accept_ready(li);
-        run_inbox(li->w);
+        if (li) {
+            accept_ready(li);
+            run_inbox(li->w);
+        }
     } else if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
         run_inbox(worker_of(wsi));
     }
@@ -412,10 +418,15 @@ static void worker_fini(brk_worker_t *w)
     free(w->tick);
     /* items still queued hold references */
     for (uint32_t i = 0; i < w->inbox_len; i++) {
-        if (w->inbox[i].kind == BRK_INBOX_READY)
-            brk_session_unref(w->inbox[i].u.s);
-        else
-            brk_conn_unref(w->inbox[i].u.c);
+        brk_inbox_item_t *it = &w->inbox[i];
+        if (it->kind == BRK_INBOX_READY) {
+            brk_session_unref(it->u.s);
+        } else if (it->kind == BRK_INBOX_ACK) {
+            brk_conn_unref(it->u.p->c);
+            free(it->u.p);
+        } else {
+            brk_conn_unref(it->u.c);
+        }
     }
     free(w->inbox);
     free(w->inbox_spare);

@@ -7,9 +7,6 @@
 #
 # Only files that pass against the current broker are registered here.
 # Written but not registered until the broker passes it:
-#   fulldisk  - after a full disk the broker refuses QoS 1/2 publishes up
-#               front (store_is_degraded) and only a successful store write
-#               clears that, so with nothing else writing it never recovers
 #   limits    - fan-out bodies are written once per subscriber (12 copies
 #               on disk for 10 sessions); a restart loads every queued body
 #               into memory (not lazily)
@@ -18,7 +15,7 @@
 #               without waiting, so after a restart the broker re-sends a
 #               PUBLISH whose flow was completed, or under a new packet id
 set(SLUICE_PERSIST_IT_FILES
-  crash retained subs inflight qos2 expiry batch corrupt soak fsync)
+  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
