@@ -10,7 +10,7 @@
 # Only files that pass against the current broker (or whose failures are
 # marked expectedFailure with the sluice bug named) are registered here.
 set(SLUICE_KAFKA_IT_FILES
-  rules ack outage spool deadletter from)
+  rules ack outage spool deadletter from loop dev)
 if(TARGET sluice AND TARGET sluice-kafka-mock)
   foreach(name IN LISTS SLUICE_KAFKA_IT_FILES)
     add_test(NAME itk_${name}
