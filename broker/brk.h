@@ -188,7 +188,10 @@ typedef struct brk_delivery {
     uint32_t sub_ids[BRK_MAX_SUB_IDS];
 } brk_delivery_t;
 
-enum { BRK_INF_FREE, BRK_INF_PUBACK, BRK_INF_PUBREC, BRK_INF_PUBCOMP };
+/* HOLD: a QoS 2 PUBLISH whose in-flight record is not yet durable (sync
+ * "always"); it is written when the store says so, never before, so that a
+ * crash cannot make the broker send it twice. */
+enum { BRK_INF_FREE, BRK_INF_PUBACK, BRK_INF_PUBREC, BRK_INF_PUBCOMP, BRK_INF_HOLD };
 
 typedef struct brk_inflight {
     brk_delivery_t d;
@@ -266,6 +269,8 @@ void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, 
                             uint32_t sub_id);
 /* Acknowledgement from the client; returns false if pid is unknown. */
 bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
+/* A held QoS 2 PUBLISH may go now (its worker's inbox). */
+void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid);
 /* Re-send in-flight messages after reconnect (DUP set), then queued ones. */
 void brk_session_resume(brk_session_t *s, brk_conn_t *c);
 /* Inbound QoS 2 ids (s->lock held inside). */
@@ -462,9 +467,10 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
 /* ---- workers (worker.c) ------------------------------------------------ */
 
-enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME };
+enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME, BRK_INBOX_RELEASE };
 typedef struct brk_inbox_item {
     uint8_t kind;
+    uint16_t pid; /* RELEASE */
     union {
         brk_session_t *s;
         brk_conn_t *c;

@@ -280,6 +280,11 @@ static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
      * duplicate when the client sends it again */
     if (a->refuse && a->type == MQTT_PUBREC && c->session)
         brk_session_in2_remove(c->session, a->pid);
+    if (a->refuse && a->type == MQTT_PUBREL) { /* PUBREL has no refusal: send it */
+        mqtt_packet_t r = {.type = MQTT_PUBREL, .u.ack = {.packet_id = a->pid}};
+        brk_conn_send_packet(c, &r);
+        return;
+    }
     if (a->refuse && c->version != MQTT_V5) { /* 3.1.1 has no way to say no */
         brk_conn_close(c, 0);
         return;

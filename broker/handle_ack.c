@@ -1,6 +1,8 @@
 /*
  * handle_ack.c - the QoS acknowledgements, DISCONNECT and AUTH.
  */
+#include <stdlib.h>
+
 #include "brk.h"
 
 static void reply(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason)
@@ -22,6 +24,22 @@ int brk_handle_ack(brk_conn_t *c, mqtt_type_t type, mqtt_ack_t *p)
         if (p->reason >= 0x80) { /* the receiver refused it: the exchange ends here */
             brk_session_ack(s, c, p->packet_id, MQTT_PUBCOMP);
             return 0;
+        }
+        if (known && c->w->b->sync_always && brk_persist_on(s)) {
+            /* PUBREL says "I will not send this again": only once the
+             * state that says so is on disk (behind its update) */
+            brk_pending_t *pd = malloc(sizeof(*pd));
+            if (pd) {
+                pd->c = c;
+                pd->seq = brk_conn_ack(c, MQTT_PUBREL, p->packet_id, 0, 1);
+                atomic_fetch_add(&c->refs, 1);
+                if (brk_persist_barrier(c->w->b, brk_pending_complete, pd)) return 0;
+                uint64_t seq = pd->seq;
+                brk_conn_unref(c);
+                free(pd);
+                brk_conn_ack_done(c, seq, 0);
+                return 0;
+            }
         }
         reply(c, MQTT_PUBREL, p->packet_id, known ? 0 : MQTT_RC_PACKET_ID_NOT_FOUND);
         return 0;

@@ -221,6 +221,77 @@ static uint32_t window(const brk_session_t *s, const brk_conn_t *c)
     return w;
 }
 
+typedef struct held {
+    brk_session_t *s;
+    uint16_t pid;
+} held_t;
+
+/* Store thread: the in-flight record of a held PUBLISH is durable. */
+static void held_durable(void *arg, int err)
+{
+    held_t *h = arg;
+    brk_session_t *s = h->s;
+    (void)err; /* not durable: sending is still better than never */
+    pthread_mutex_lock(&s->lock);
+    brk_worker_t *w = s->home;
+    pthread_mutex_unlock(&s->lock);
+    if (!w || brk_worker_post(
+                  w, (brk_inbox_item_t){.kind = BRK_INBOX_RELEASE, .pid = h->pid, .u.s = s}) < 0) {
+        brk_session_release(s, NULL, h->pid); /* offline: it goes at resume */
+        brk_session_unref(s);
+    }
+    free(h);
+}
+
+/* Put d in flight without sending it until its record is on disk.
+ * Session lock held; false if that cannot be arranged (then send now). */
+static bool hold(brk_session_t *s, brk_delivery_t *d, uint16_t pid)
+{
+    if (s->inf_len == s->inf_cap) {
+        uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
+        brk_inflight_t *ni = realloc(s->inf, nc * sizeof(*ni));
+        if (!ni) return false;
+        s->inf = ni;
+        s->inf_cap = nc;
+    }
+    held_t *h = malloc(sizeof(*h));
+    if (!h) return false;
+    brk_inflight_t *e = &s->inf[s->inf_len++];
+    *e = (brk_inflight_t){.d = *d, .pid = pid, .state = BRK_INF_HOLD};
+    brk_persist_send(s, e);
+    h->s = brk_session_ref(s);
+    h->pid = pid;
+    if (!brk_persist_barrier(s->b, held_durable, h)) {
+        e->state = BRK_INF_PUBREC; /* no store after all: resume sends it */
+        brk_session_unref(s);
+        free(h);
+    }
+    return true;
+}
+
+void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid)
+{
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->inf_len; i++) {
+        brk_inflight_t *e = &s->inf[i];
+        if (e->pid != pid || e->state != BRK_INF_HOLD) continue;
+        e->state = BRK_INF_PUBREC;
+        brk_conn_t *c = s->conn;
+        if (w && c && s->home == w && c->connected && !c->closing) {
+            if (write_publish(c, &e->d, pid, false, brk_now_ms()) == 0) {
+                brk_persist_done(s, e); /* expired or too large for the client */
+                brk_msg_unref(&e->d.msg);
+                brk_share_unref(&e->d.share);
+                memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
+                s->inf_len--;
+            }
+            brk_conn_want_write(c);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Session lock held. */
 static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
 {
@@ -232,6 +303,11 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
         if (d->qos && s->inf_len >= win) break;
         if (brk_conn_out_full(c)) break;
         uint16_t pid = d->qos ? alloc_pid(s) : 0;
+        if (d->qos == 2 && d->seq && s->b->sync_always && hold(s, d, pid)) {
+            s->q_head = (s->q_head + 1) % s->q_cap;
+            s->q_len--;
+            continue;
+        }
         int rc = write_publish(c, d, pid, false, now);
         if (rc < 0) break;
         if (rc == 0) {
@@ -308,6 +384,7 @@ void brk_session_resume(brk_session_t *s, brk_conn_t *c)
     pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
+        if (e->state == BRK_INF_HOLD) continue; /* goes when durable */
         if (e->state == BRK_INF_PUBCOMP) {
             mqtt_packet_t p = {.type = MQTT_PUBREL, .u.ack = {.packet_id = e->pid}};
             brk_conn_send_packet(c, &p);

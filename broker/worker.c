@@ -102,6 +102,9 @@ static void run_inbox(brk_worker_t *w)
             } else if (it->kind == BRK_INBOX_KILL) {
                 brk_conn_kill(it->u.c);
                 brk_conn_unref(it->u.c);
+            } else if (it->kind == BRK_INBOX_RELEASE) {
+                brk_session_release(it->u.s, w, it->pid);
+                brk_session_unref(it->u.s);
             } else if (it->kind == BRK_INBOX_RESUME) {
                 brk_conn_t *c = it->u.c;
                 if (c->wsi && !c->closing && c->session) brk_session_resume(c->session, c);
@@ -419,7 +422,7 @@ static void worker_fini(brk_worker_t *w)
     /* items still queued hold references */
     for (uint32_t i = 0; i < w->inbox_len; i++) {
         brk_inbox_item_t *it = &w->inbox[i];
-        if (it->kind == BRK_INBOX_READY) {
+        if (it->kind == BRK_INBOX_READY || it->kind == BRK_INBOX_RELEASE) {
             brk_session_unref(it->u.s);
         } else if (it->kind == BRK_INBOX_ACK) {
             brk_conn_unref(it->u.p->c);

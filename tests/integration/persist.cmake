@@ -10,12 +10,8 @@
 #   limits    - fan-out bodies are written once per subscriber (12 copies
 #               on disk for 10 sessions); a restart loads every queued body
 #               into memory (not lazily)
-#   online    - QoS 2 to an online subscriber across kill -9: the outbound
-#               in-flight record (packet id) and PUBREL state are submitted
-#               without waiting, so after a restart the broker re-sends a
-#               PUBLISH whose flow was completed, or under a new packet id
 set(SLUICE_PERSIST_IT_FILES
-  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk)
+  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
