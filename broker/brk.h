@@ -80,6 +80,7 @@ typedef struct brk_msg {
     int64_t expire_at_ms;      /* brk_now_ms() deadline, 0 = never */
     const void *origin;        /* publishing session, for no-local; never dereferenced */
     _Atomic uint64_t store_id; /* body in the store, 0 = not written yet */
+    bool body_pinned;          /* a fan-out holds the body in the store: refs need no copy */
     /* cached frames: [v5][qos][retain]; built lazily, published by CAS */
     _Atomic(brk_frame_t *) frames[2][3][2];
     const char *topic;
@@ -223,6 +224,11 @@ struct brk_session {
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
+    /* Queued messages still only in the store (loaded a page at a time, so
+     * a restart with millions queued does not need them in memory); while
+     * set, new persistent deliveries go to the store only, behind them. */
+    _Atomic bool backlog;
+    uint64_t backlog_after; /* last seq loaded into q */
     int64_t offline_since_ms;
     brk_msg_t *will; /* delayed will (MQTT 5), published at will_at_ms or session end */
     int64_t will_at_ms;
@@ -429,6 +435,14 @@ void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e); /* locked */
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e);   /* locked */
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d);   /* locked */
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add);
+/* Load the next page of a backlog into s->q (locked; home worker). */
+void brk_persist_refill(brk_session_t *s);
+#define BRK_QUEUE_PAGE 256
+/* Fan-out of one QoS 1/2 message to several sessions: the body is written
+ * once under a pseudo-reference held for the duration of the route, so each
+ * session's batch adds only its reference (not another copy of the body). */
+void brk_persist_pin(brk_t *b, brk_msg_t *m);
+void brk_persist_unpin(brk_t *b, brk_msg_t *m);
 /* While the disk is full, one harmless write per call so that the store
  * notices when space returns (worker 0's tick). */
 void brk_persist_probe(brk_t *b);

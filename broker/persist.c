@@ -125,6 +125,37 @@ void brk_persist_retained(brk_t *b, const brk_msg_t *m)
     submit(b, sb);
 }
 
+/* The pseudo-client of a fan-out pin: 0xFF never occurs in UTF-8, so no
+ * MQTT client id can collide with it. */
+#define PIN_CLIENT                                                                                 \
+    "\xff"                                                                                         \
+    "fanout"
+#define PIN_LEN 7
+
+void brk_persist_pin(brk_t *b, brk_msg_t *m)
+{
+    if (!b->store || !m->qos) return;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    uint64_t id = msg_id(b, m);
+    put_body(sb, m, id);
+    store_qref_t q = {STR(PIN_CLIENT, PIN_LEN), id, id, m->qos};
+    store_batch_put_queue(sb, &q);
+    m->body_pinned = true;
+    submit(b, sb);
+}
+
+void brk_persist_unpin(brk_t *b, brk_msg_t *m)
+{
+    if (!m->body_pinned) return;
+    m->body_pinned = false;
+    store_batch_t *sb = store_batch_new();
+    if (!sb) return;
+    uint64_t id = atomic_load(&m->store_id);
+    store_batch_del_queue(sb, PIN_CLIENT, PIN_LEN, id, id);
+    submit(b, sb);
+}
+
 void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
 {
     if (!brk_persist_on(s) || !d->qos) return;
@@ -132,7 +163,7 @@ void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
     if (!sb) return;
     uint64_t id = msg_id(s->b, d->msg);
     d->seq = ++s->q_seq;
-    put_body(sb, d->msg, id);
+    if (!d->msg->body_pinned) put_body(sb, d->msg, id);
     store_qref_t q = {STR(s->client_id, s->id_len), d->seq, id, d->qos};
     store_batch_put_queue(sb, &q);
     submit(s->b, sb);

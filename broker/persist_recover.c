@@ -195,6 +195,55 @@ static int on_qref(void *arg, const store_qref_t *q)
     return 0;
 }
 
+typedef struct page {
+    brk_session_t *s;
+    uint32_t n;
+} page_t;
+
+static int on_page(void *arg, const store_qref_t *q)
+{
+    page_t *pg = arg;
+    brk_session_t *s = pg->s;
+    s->backlog_after = q->seq;
+    store_msg_t sm;
+    void *mem = NULL;
+    if (store_get_msg(s->b->store, q->msg_id, &sm, &mem) != STORE_OK) return 0;
+    brk_msg_t *m = from_store(&sm.topic, &sm.payload, &sm.props, sm.qos, sm.retain, sm.expiry_time);
+    store_free(mem);
+    if (!m) return -1;
+    atomic_store(&m->store_id, q->msg_id);
+    if (s->q_len == s->q_cap) {
+        uint32_t nc = s->q_cap ? s->q_cap * 2 : 16;
+        brk_delivery_t *nq = malloc(nc * sizeof(*nq));
+        if (!nq) {
+            brk_msg_unref(&m);
+            return -1;
+        }
+        for (uint32_t i = 0; i < s->q_len; i++)
+            nq[i] = s->q[(s->q_head + i) % s->q_cap];
+        free(s->q);
+        s->q = nq;
+        s->q_cap = nc;
+        s->q_head = 0;
+    }
+    s->q[(s->q_head + s->q_len) % s->q_cap] =
+        (brk_delivery_t){.msg = m, .seq = q->seq, .qos = q->qos};
+    s->q_len++;
+    pg->n++;
+    return 0;
+}
+
+void brk_persist_refill(brk_session_t *s)
+{
+    page_t pg = {s, 0};
+    int rc = store_queue_scan(s->b->store, s->client_id, s->id_len, s->backlog_after,
+                              BRK_QUEUE_PAGE, on_page, &pg);
+    /* done when everything ever queued has been read; a short page with
+     * seqs still missing means their writes are not committed yet: the
+     * next drain (or the tick) reads them */
+    if (rc >= 0 && s->backlog_after >= s->q_seq) atomic_store(&s->backlog, false);
+}
+
 int brk_persist_recover(brk_t *b, char *err, size_t errlen)
 {
     rec_t r = {.b = b, .cleanup = store_batch_new()};
@@ -210,11 +259,19 @@ int brk_persist_recover(brk_t *b, char *err, size_t errlen)
     step = "queues";
     for (uint32_t i = 0; i < b->reg_cap; i++) {
         if (!(r.cur = b->reg[i])) continue;
-        /* returns how many it delivered, or < 0 */
-        rc = store_queue_scan(b->store, r.cur->client_id, r.cur->id_len, 0, 0, on_qref, &r);
+        /* one page now, the rest when the session drains (lazily) */
+        rc = store_queue_scan(b->store, r.cur->client_id, r.cur->id_len, 0, BRK_QUEUE_PAGE, on_qref,
+                              &r);
         if (rc < 0) goto out;
+        if (r.cur->q_len) r.cur->backlog_after = r.cur->q[r.cur->q_len - 1].seq;
+        atomic_store(&r.cur->backlog, r.cur->backlog_after < r.cur->q_seq);
     }
     rc = 0;
+    /* a fan-out pin left by a crash in the middle of a route */
+    store_delete_client_state(r.cleanup,
+                              "\xff"
+                              "fanout",
+                              7, STORE_CLIENT_QUEUE);
     if (store_batch_count(r.cleanup)) {
         store_submit(b->store, r.cleanup, NULL, NULL);
         r.cleanup = NULL;

@@ -23,6 +23,7 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
     brk_matches_t *mt = w ? &w->matches : &local;
     brk_subs_rdlock(b->subs);
     brk_subs_match(b->subs, m->topic, m->topic_len, m->origin, mt);
+    if (mt->n > 1) brk_persist_pin(b, m);
     for (uint32_t i = 0; i < mt->n; i++) {
         const brk_match_t *x = &mt->v[i];
         uint8_t qos = m->qos < x->qos ? m->qos : x->qos;
@@ -32,6 +33,7 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
     }
     uint32_t n = mt->n;
     brk_subs_unlock(b->subs);
+    brk_persist_unpin(b, m);
     free(local.v);
     return n;
 }

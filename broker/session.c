@@ -146,6 +146,16 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
     if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
     brk_persist_enqueue(s, &d);
+    if (d.seq && atomic_load(&s->backlog)) {
+        /* behind the stored backlog: the store holds it until its page */
+        release(&d);
+        if (s->conn && !s->ready) {
+            s->ready = true;
+            wake = s->home;
+            brk_session_ref(s);
+        }
+        goto out;
+    }
     if (!q_push(s, &d)) {
         brk_persist_drop(s, &d);
         release(&d);
@@ -298,6 +308,7 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
     int64_t now = brk_now_ms();
     uint32_t win = window(s, c);
     bool wrote = false;
+    if (atomic_load(&s->backlog) && s->q_len < BRK_QUEUE_PAGE / 2) brk_persist_refill(s);
     while (s->q_len) {
         brk_delivery_t *d = &s->q[s->q_head];
         if (d->qos && s->inf_len >= win) break;

@@ -129,6 +129,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (c->closing) continue;
         brk_conn_trim(c, now);
         brk_conn_retry(c);
+        if (c->session && c->connected && atomic_load(&c->session->backlog))
+            brk_session_drain(c->session, w); /* pages whose writes committed since */
         if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
             brk_conn_close(c, 0);
         } else if (c->connected && c->keepalive &&

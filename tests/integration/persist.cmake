@@ -7,11 +7,8 @@
 #
 # Only files that pass against the current broker are registered here.
 # Written but not registered until the broker passes it:
-#   limits    - fan-out bodies are written once per subscriber (12 copies
-#               on disk for 10 sessions); a restart loads every queued body
-#               into memory (not lazily)
 set(SLUICE_PERSIST_IT_FILES
-  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online)
+  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online limits)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
