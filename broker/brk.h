@@ -515,6 +515,7 @@ struct brk_worker {
     brk_matches_t matches; /* scratch for routing */
     brk_wstats_t st;
     int64_t next_sys_ms;
+    uint32_t route_writes; /* store writes made by the PUBLISH being handled */
     int64_t next_probe_ms;
     uint64_t next_conn_id;
     int reserve_fd; /* spare fd for EMFILE */
@@ -547,6 +548,8 @@ struct brk {
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
     brk_counter_t sessions_expired;
+    brk_counter_t store_failed;        /* writes the store refused */
+    _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };
 
 brk_t *brk_new(const cfg_t *cfg);

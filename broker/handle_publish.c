@@ -51,7 +51,10 @@ static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, b
                 bool kafka)
 {
     brk_t *b = c->w->b;
-    bool barrier = durable && b->sync_always && reason < 0x80;
+    /* "always": every QoS 1/2 ack waits for the fsync. "batch": an ack
+     * whose PUBLISH wrote to the store waits for that write (no fsync),
+     * which is what keeps publishers from outrunning the store thread */
+    bool barrier = durable && reason < 0x80 && b->store && (b->sync_always || c->w->route_writes);
     uint64_t seq = brk_conn_ack(c, (uint8_t)type, pid, reason, (uint8_t)(barrier + kafka));
     if (!barrier) return;
     brk_pending_t *pd = malloc(sizeof(*pd));
@@ -117,6 +120,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         /* Kafka first: a full spool refuses the PUBLISH before anyone got it.
          * Our ack will be number ack_base + ack_len (nothing else queues one
          * on this connection meanwhile; completions arrive through our inbox). */
+        c->w->route_writes = 0;
         int k = brk_kafka_offer(c, p, m, c->ack_base + c->ack_len);
         if (k == BRK_KAFKA_FULL && p->qos) {
             brk_msg_unref(&m);

@@ -24,10 +24,14 @@ bool brk_persist_on(const brk_session_t *s)
 static void submit(brk_t *b, store_batch_t *sb)
 {
     int rc = store_submit(b->store, sb, NULL, NULL);
-    if (rc != STORE_OK) {
-        brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s", store_strerror(rc));
-        store_batch_free(sb);
-    }
+    if (rc == STORE_OK) return;
+    store_batch_free(sb);
+    brk_count(&b->store_failed, 1);
+    /* once a second at most, however many fail */
+    int64_t now = brk_now_ms(), last = atomic_load(&b->store_fail_log_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&b->store_fail_log_ms, &last, now))
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s (%llu writes lost so far)",
+                store_strerror(rc), (unsigned long long)brk_read(&b->store_failed));
 }
 
 /* Absolute unix seconds of a monotonic deadline. */

@@ -17,6 +17,7 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
         pthread_mutex_lock(&b->retain_order);
         brk_retain_set(b->retain, m);
         brk_persist_retained(b, m);
+        if (w && b->store) w->route_writes++;
         pthread_mutex_unlock(&b->retain_order);
     }
     brk_matches_t local = {0};

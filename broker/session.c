@@ -146,6 +146,7 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
     if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
     brk_persist_enqueue(s, &d);
+    if (d.seq && from) from->route_writes++;
     if (d.seq && atomic_load(&s->backlog)) {
         /* behind the stored backlog: the store holds it until its page */
         release(&d);

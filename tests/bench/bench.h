@@ -62,7 +62,7 @@ struct mq_pkt {
     size_t plen;
 };
 
-size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5);
+size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent);
 size_t mq_subscribe(uint8_t *d, size_t cap, uint16_t pid, const char *filter, int qos, bool v5);
 /* PUBLISH with a zero payload of plen bytes; *pid_off / *pay_off tell where
  * the packet identifier (qos > 0) and the payload start, for patching. */
@@ -107,6 +107,7 @@ struct bench_opts {
     double rate; /* total msgs/s offered, 0 = as fast as the window allows */
     double duration, warmup, drain, setup_timeout;
     bool ws, v5;
+    bool persistent; /* clean session 0 (3.1.1) / session expiry max (5.0) */
     const char *ws_path;
     int pairs, subs, pubs, clients;
     int inflight;

@@ -156,7 +156,7 @@ static void conn_send_connect(struct conn *c)
     char cid[48];
     snprintf(cid, sizeof(cid), "sb%d-%d", (int)getpid(), c->idx);
     uint8_t *d = conn_reserve(c, 128);
-    if (d) conn_obuf(c)->len += mq_connect(d, 128, cid, o->keepalive, o->v5);
+    if (d) conn_obuf(c)->len += mq_connect(d, 128, cid, o->keepalive, o->v5, o->persistent);
 }
 
 static void conn_start(struct worker *w, struct conn *c, uint64_t now)

@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
                "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
+               "  --persistent (persistent sessions: clean session 0 / session expiry max)\n"
                "  --window N (deliveries in flight, all publishers, 8192; 0 = off)\n"
                "  --pairs N (100)  --subs M (1000)  --pubs N (fanout 1, fanin 1000)\n"
                "  --clients C (conns: 1000)  --src-ips A-B (conns: bind source addresses)\n"
@@ -54,19 +55,15 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 {
     static char prefix[64];
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},           {"port", 1, 0, 'p'},
-        {"threads", 1, 0, 't'},        {"qos", 1, 0, 'q'},
-        {"size", 1, 0, 's'},           {"rate", 1, 0, 'r'},
-        {"duration", 1, 0, 'd'},       {"warmup", 1, 0, 'w'},
-        {"drain", 1, 0, 'D'},          {"ws", 0, 0, 'W'},
-        {"ws-path", 1, 0, 'P'},        {"v5", 0, 0, '5'},
-        {"pairs", 1, 0, 'n'},          {"subs", 1, 0, 'm'},
-        {"pubs", 1, 0, 'N'},           {"clients", 1, 0, 'c'},
-        {"src-ips", 1, 0, 'S'},        {"inflight", 1, 0, 'i'},
-        {"prefix", 1, 0, 'x'},         {"keepalive", 1, 0, 'k'},
-        {"setup-timeout", 1, 0, 'T'},  {"window", 1, 0, 'O'},
-        {"connect-window", 1, 0, 'C'}, {"quiet", 0, 0, 'Q'},
-        {"help", 0, 0, 'H'},           {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},           {"threads", 1, 0, 't'},
+        {"qos", 1, 0, 'q'},        {"size", 1, 0, 's'},           {"rate", 1, 0, 'r'},
+        {"duration", 1, 0, 'd'},   {"warmup", 1, 0, 'w'},         {"drain", 1, 0, 'D'},
+        {"ws", 0, 0, 'W'},         {"ws-path", 1, 0, 'P'},        {"v5", 0, 0, '5'},
+        {"pairs", 1, 0, 'n'},      {"subs", 1, 0, 'm'},           {"pubs", 1, 0, 'N'},
+        {"clients", 1, 0, 'c'},    {"src-ips", 1, 0, 'S'},        {"inflight", 1, 0, 'i'},
+        {"prefix", 1, 0, 'x'},     {"keepalive", 1, 0, 'k'},      {"setup-timeout", 1, 0, 'T'},
+        {"window", 1, 0, 'O'},     {"connect-window", 1, 0, 'C'}, {"quiet", 0, 0, 'Q'},
+        {"persistent", 0, 0, 'E'}, {"help", 0, 0, 'H'},           {0, 0, 0, 0},
     };
     if (argc < 2 || argv[1][0] == '-') {
         usage(stderr);
@@ -175,6 +172,9 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             break;
         case 'k':
             o->keepalive = atoi(optarg);
+            break;
+        case 'E':
+            o->persistent = true;
             break;
         case 'T':
             o->setup_timeout = atof(optarg);

@@ -46,20 +46,28 @@ static size_t put_str(uint8_t *d, const char *s, size_t n)
     return n + 2;
 }
 
-size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5)
+size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent)
 {
     size_t cl = strlen(cid);
-    size_t rl = 10 + (v5 ? 1 : 0) + 2 + cl;
+    size_t pl = v5 && persistent ? 5 : 0; /* session expiry interval */
+    size_t rl = 10 + (v5 ? 1 + pl : 0) + 2 + cl;
     if (cap < 1 + varint_len(rl) + rl) return 0;
     size_t n = 0;
     d[n++] = 0x10;
     n += put_varint(d + n, rl);
     n += put_str(d + n, "MQTT", 4);
     d[n++] = v5 ? 5 : 4;
-    d[n++] = 0x02; /* clean session / clean start */
+    d[n++] = persistent ? 0x00 : 0x02; /* clean session / clean start */
     d[n++] = (uint8_t)(keepalive >> 8);
     d[n++] = (uint8_t)keepalive;
-    if (v5) d[n++] = 0; /* no properties */
+    if (v5) {
+        d[n++] = (uint8_t)pl;
+        if (pl) {
+            d[n++] = 0x11; /* session expiry: never */
+            memset(d + n, 0xFF, 4);
+            n += 4;
+        }
+    }
     n += put_str(d + n, cid, cl);
     return n;
 }

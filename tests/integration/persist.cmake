@@ -6,7 +6,6 @@
 #     /usr/bin/python3 -m unittest -v test_persist_crash
 #
 # Only files that pass against the current broker are registered here.
-# Written but not registered until the broker passes it:
 set(SLUICE_PERSIST_IT_FILES
   crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online limits)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
