@@ -211,26 +211,24 @@ static int after_rx(brk_worker_t *w, int rc)
     return rc;
 }
 
-static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                  size_t len)
+/* Both transports end in the same four events (one byte stream). */
+enum { EV_OPEN, EV_RX, EV_WRITE, EV_CLOSE, EV_OTHER };
+
+static int conn_event(struct lws *wsi, pss_t *ps, int ev, uint8_t transport, void *in, size_t len)
 {
-    pss_t *ps = user;
-    brk_worker_t *w;
-    switch (reason) {
-    case LWS_CALLBACK_RAW_ADOPT:
-        w = worker_of(wsi);
-        ps->c = brk_conn_new(w, wsi, lws_is_ssl(wsi) ? BRK_TRANSPORT_TLS_RAW : BRK_TRANSPORT_RAW,
-                             lws_get_opaque_user_data(wsi));
+    switch (ev) {
+    case EV_OPEN:
+        ps->c = brk_conn_new(worker_of(wsi), wsi, transport, lws_get_opaque_user_data(wsi));
         return ps->c ? 0 : -1;
-    case LWS_CALLBACK_RAW_RX:
+    case EV_RX:
         if (!ps || !ps->c) return -1;
         return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
-    case LWS_CALLBACK_RAW_WRITEABLE:
+    case EV_WRITE:
         if (!ps || !ps->c) return -1;
         return after_rx(ps->c->w, brk_conn_write(ps->c));
-    case LWS_CALLBACK_RAW_CLOSE:
+    case EV_CLOSE:
         if (ps && ps->c) {
-            w = ps->c->w;
+            brk_worker_t *w = ps->c->w;
             brk_conn_closed(ps->c);
             ps->c = NULL;
             run_inbox(w);
@@ -239,6 +237,19 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     default:
         return 0;
     }
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    int ev = reason == LWS_CALLBACK_RAW_ADOPT       ? EV_OPEN
+             : reason == LWS_CALLBACK_RAW_RX        ? EV_RX
+             : reason == LWS_CALLBACK_RAW_WRITEABLE ? EV_WRITE
+             : reason == LWS_CALLBACK_RAW_CLOSE     ? EV_CLOSE
+                                                    : EV_OTHER;
+    uint8_t transport =
+        (ev == EV_OPEN && lws_is_ssl(wsi)) ? BRK_TRANSPORT_TLS_RAW : BRK_TRANSPORT_RAW;
+    return conn_event(wsi, user, ev, transport, in, len);
 }
 
 static bool path_ok(struct lws *wsi, const cfg_listener_t *l)
@@ -256,35 +267,18 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
                  size_t len)
 {
     pss_t *ps = user;
-    brk_worker_t *w;
-    switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
         return path_ok(wsi, lws_get_opaque_user_data(wsi)) ? 0 : 1;
-    case LWS_CALLBACK_ESTABLISHED:
-        w = worker_of(wsi);
-        ps->c = brk_conn_new(w, wsi, BRK_TRANSPORT_WS, lws_get_opaque_user_data(wsi));
-        return ps->c ? 0 : -1;
-    case LWS_CALLBACK_RECEIVE:
-        if (!ps || !ps->c) return -1;
-        if (!lws_frame_is_binary(wsi)) { /* MQTT over WebSocket is binary only */
-            brk_conn_close(ps->c, MQTT_RC_MALFORMED);
-            return 0;
-        }
-        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        if (!ps || !ps->c) return -1;
-        return after_rx(ps->c->w, brk_conn_write(ps->c));
-    case LWS_CALLBACK_CLOSED:
-        if (ps && ps->c) {
-            w = ps->c->w;
-            brk_conn_closed(ps->c);
-            ps->c = NULL;
-            run_inbox(w);
-        }
-        return 0;
-    default:
+    if (reason == LWS_CALLBACK_RECEIVE && ps && ps->c && !lws_frame_is_binary(wsi)) {
+        brk_conn_close(ps->c, MQTT_RC_MALFORMED); /* MQTT over WebSocket is binary only */
         return 0;
     }
+    int ev = reason == LWS_CALLBACK_ESTABLISHED        ? EV_OPEN
+             : reason == LWS_CALLBACK_RECEIVE          ? EV_RX
+             : reason == LWS_CALLBACK_SERVER_WRITEABLE ? EV_WRITE
+             : reason == LWS_CALLBACK_CLOSED           ? EV_CLOSE
+                                                       : EV_OTHER;
+    return conn_event(wsi, ps, ev, BRK_TRANSPORT_WS, in, len);
 }
 
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -422,3 +422,38 @@ def paho_stop(c):
         c.disconnect()
     finally:
         c.loop_stop()
+
+
+class ConfigBroker:
+    """sluice started from a full JSON config written by the test (for
+    listeners the Broker class does not make: tls, http). Kills only its
+    own PID; the temp dir goes with stop()."""
+
+    def __init__(self, make_config, timeout=15.0):
+        self.tmp = tempfile.mkdtemp(prefix="sluice-cfg-")
+        cfg, self.ports = make_config(self.tmp)
+        path = os.path.join(self.tmp, "sluice.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        self.log = open(os.path.join(self.tmp, "log"), "wb")
+        self.proc = subprocess.Popen([sluice_bin(), "-c", path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while not all(port_open(p) for p in self.ports):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise BrokerError("sluice did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return self.proc.returncode
+

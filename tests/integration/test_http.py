@@ -1,19 +1,14 @@
 """The HTTP listener: GET /healthz, GET /metrics (Prometheus text), 404,
 and hostile HTTP input that must not disturb MQTT service."""
-import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 
 import rawmqtt as R
-from harness import free_port, port_open, sluice_bin, is_mosquitto
+from harness import ConfigBroker, free_port, is_mosquitto
 
 
 def metric(text, name):
@@ -27,35 +22,22 @@ def metric(text, name):
 class HttpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="sluice-http-")
-        cls.port, cls.http = free_port(), free_port()
-        while cls.http == cls.port:
-            cls.http = free_port()
-        cfg = {"listeners": [{"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
-                             {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}],
-               "data_dir": os.path.join(cls.tmp, "data"), "persistence": {"sync": "none"}}
-        path = os.path.join(cls.tmp, "sluice.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        cls.log = open(os.path.join(cls.tmp, "log"), "wb")
-        cls.proc = subprocess.Popen([sluice_bin(), "-c", path], stdout=cls.log,
-                                    stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while not (port_open(cls.port) and port_open(cls.http)):
-            if cls.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("sluice did not start")
-            time.sleep(0.05)
+        def config(tmp):
+            cls.port, cls.http = free_port(), free_port()
+            while cls.http == cls.port:
+                cls.http = free_port()
+            return {"listeners": [
+                {"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
+                {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}],
+                "data_dir": os.path.join(tmp, "data"),
+                "persistence": {"sync": "none"}}, [cls.port, cls.http]
+        cls.broker = ConfigBroker(config)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        cls.log.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        rc = cls.broker.stop()
+        if rc not in (0, -signal.SIGTERM):
+            raise AssertionError("sluice exited with %s" % rc)
 
     def get(self, path):
         url = "http://127.0.0.1:%d%s" % (self.http, path)

@@ -1,62 +1,45 @@
 """MQTT over TLS (mqtts) and secure WebSocket (wss), with real clients:
 mosquitto_pub/mosquitto_sub over mqtts and paho over wss, against a
 self-signed certificate made by the test with openssl."""
-import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
-import tempfile
 import time
 import unittest
 
 import paho.mqtt.client as mqtt
 
-from harness import free_port, port_open, sluice_bin, is_mosquitto
+from harness import ConfigBroker, free_port, is_mosquitto
 
 
 @unittest.skipIf(is_mosquitto(), "sluice-specific listener config")
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="sluice-tls-")
-        cls.cert = os.path.join(cls.tmp, "cert.pem")
-        cls.key = os.path.join(cls.tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", cls.key, "-out", cls.cert, "-days", "2",
-                        "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
-        cls.port, cls.wss = free_port(), free_port()
-        cfg = {"listeners": [
-            {"protocol": "mqtts", "bind": "127.0.0.1:%d" % cls.port,
-             "cert": cls.cert, "key": cls.key},
-            {"protocol": "wss", "bind": "127.0.0.1:%d" % cls.wss,
-             "cert": cls.cert, "key": cls.key, "path": "/mqtt"}],
-            "data_dir": os.path.join(cls.tmp, "data"), "persistence": {"sync": "none"}}
-        path = os.path.join(cls.tmp, "sluice.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        cls.log = open(os.path.join(cls.tmp, "log"), "wb")
-        cls.proc = subprocess.Popen([sluice_bin(), "-c", path], stdout=cls.log,
-                                    stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while not (port_open(cls.port) and port_open(cls.wss)):
-            if cls.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("sluice did not start")
-            time.sleep(0.05)
+        def config(tmp):
+            cls.cert = os.path.join(tmp, "cert.pem")
+            cls.key = os.path.join(tmp, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", cls.key, "-out", cls.cert, "-days", "2",
+                            "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+            cls.port, cls.wss = free_port(), free_port()
+            return {"listeners": [
+                {"protocol": "mqtts", "bind": "127.0.0.1:%d" % cls.port,
+                 "cert": cls.cert, "key": cls.key},
+                {"protocol": "wss", "bind": "127.0.0.1:%d" % cls.wss,
+                 "cert": cls.cert, "key": cls.key, "path": "/mqtt"}],
+                "data_dir": os.path.join(tmp, "data"),
+                "persistence": {"sync": "none"}}, [cls.port, cls.wss]
+        cls.broker = ConfigBroker(config)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        cls.log.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        rc = cls.broker.stop()
+        if rc not in (0, -signal.SIGTERM):
+            raise AssertionError("sluice exited with %s" % rc)
 
     def test_mosquitto_clients_over_tls(self):
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port),
