@@ -23,6 +23,8 @@ typedef struct rec {
     uint32_t cap, n;
     uint64_t sessions, expired, subs, retained, inflight, queued, missing;
     brk_session_t *cur; /* queue scan target */
+    brk_msg_t **wills;  /* of clients connected when we died, to publish */
+    uint32_t n_wills;
 } rec_t;
 
 static brk_msg_t *from_store(const mqtt_str_t *topic, const mqtt_str_t *payload,
@@ -84,11 +86,29 @@ static int on_session(void *arg, const store_session_t *ss)
     /* a session connected when we died went away at the crash: now */
     int64_t away = ss->disconnect_time ? wall - ss->disconnect_time : 0;
     if (away < 0) away = 0;
+    /* the crash closed that client's connection without DISCONNECT: its
+     * will is due (MQTT-3.1.2-8), at once or after its delay */
+    brk_msg_t *will = NULL;
+    if (ss->has_will && !ss->disconnect_time) {
+        will = from_store(&ss->will_topic, &ss->will_payload, &ss->will_props, ss->will_qos,
+                          ss->will_retain, 0);
+        store_session_t rewritten = *ss; /* published once, not at every restart */
+        rewritten.has_will = false;
+        rewritten.disconnect_time = wall;
+        store_batch_put_session(r->cleanup, &rewritten);
+    }
     if (ss->expiry_interval == 0 ||
         (ss->expiry_interval != UINT32_MAX && away >= (int64_t)ss->expiry_interval)) {
         store_delete_client_state(r->cleanup, (const char *)ss->client_id.p, ss->client_id.len,
                                   STORE_CLIENT_ALL);
         r->expired++;
+        if (will) {
+            brk_msg_t **nw = realloc(r->wills, (r->n_wills + 1) * sizeof(*nw));
+            if (nw)
+                (r->wills = nw)[r->n_wills++] = will;
+            else
+                brk_msg_unref(&will);
+        }
         return 0;
     }
     brk_session_t *s =
@@ -98,6 +118,17 @@ static int on_session(void *arg, const store_session_t *ss)
     s->expiry = ss->expiry_interval;
     s->offline_since_ms = brk_now_ms() - away * 1000;
     s->persisted = true;
+    if (will && ss->will_delay) {
+        uint32_t d = ss->will_delay < s->expiry ? ss->will_delay : s->expiry;
+        s->will = will; /* cancelled if the client is back within the delay */
+        s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
+    } else if (will) {
+        brk_msg_t **nw = realloc(r->wills, (r->n_wills + 1) * sizeof(*nw));
+        if (nw)
+            (r->wills = nw)[r->n_wills++] = will;
+        else
+            brk_msg_unref(&will);
+    }
     store_queue_last_seq(b->store, s->client_id, s->id_len, &s->q_seq);
     brk_reg_insert(b, s);
     r->sessions++;
@@ -276,6 +307,9 @@ int brk_persist_recover(brk_t *b, char *err, size_t errlen)
         store_submit(b->store, r.cleanup, NULL, NULL);
         r.cleanup = NULL;
     }
+    /* wills last: subscriptions and queues are back, so they reach everyone */
+    for (uint32_t i = 0; i < r.n_wills; i++)
+        brk_route(b, NULL, r.wills[i]);
     brk_log(b, BRK_LOG_INFO, "SLUICE-RECOVERED",
             "%s: %llu sessions (%llu expired), %llu subscriptions, %llu retained, %llu in flight, "
             "%llu queued%s",
@@ -291,5 +325,8 @@ out:
     for (uint32_t i = 0; i < r.cap; i++)
         brk_msg_unref(&r.bodies[i].m);
     free(r.bodies);
+    for (uint32_t i = 0; i < r.n_wills; i++)
+        brk_msg_unref(&r.wills[i]);
+    free(r.wills);
     return rc ? -1 : 0;
 }
