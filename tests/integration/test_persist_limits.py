@@ -18,6 +18,15 @@ from persist_util import PersistCase, PipelinedPublisher, Receiver, log
 MiB = 1 << 20
 
 
+def under_asan(pid):
+    """True when the broker process has the AddressSanitizer runtime."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 class StoreLimits(PersistCase, unittest.TestCase):
 
     def offline_subs(self, b, prefix, topic, n, qos=1):
@@ -119,6 +128,12 @@ class StoreLimits(PersistCase, unittest.TestCase):
         s = self.track(b.client(cid, clean=False, present=1))
         rv = Receiver(s).until_all(payloads, quiet=0.5, timeout=240)
         self.assertEqual(rv.missing, 0)
+        if under_asan(b.pid):
+            # ASan keeps freed memory in quarantine (LevelDB's reads during
+            # recovery), so RSS says nothing about what sluice holds; the
+            # plain build checks the bound, the delivery check above stands
+            log("RSS bound not checked: the broker runs under AddressSanitizer")
+            return
         self.assertLess(rss, empty_rss + 40 * MiB,
                         "restart holds the stored queue in memory: RSS "
                         "%.1f MB for %.1f MB queued (empty: %.1f MB)"
