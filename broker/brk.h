@@ -4,7 +4,7 @@
  * Threads and locks (the whole contract; read before touching anything):
  * - W workers, each owning one lws_context. A connection (brk_conn_t) lives
  *   on one worker for its whole life and only that worker touches it, except
- *   for the atomic `refs` and `kill` fields.
+ *   for its atomic `refs`.
  * - A session (brk_session_t) is shared: any worker may deliver into it.
  *   Everything in it below `lock` is guarded by `lock`. `conn`/`home` say
  *   where it is attached (NULL when offline).
@@ -192,7 +192,7 @@ typedef struct brk_delivery {
 /* HOLD: a QoS 2 PUBLISH whose in-flight record is not yet durable (sync
  * "always"); it is written when the store says so, never before, so that a
  * crash cannot make the broker send it twice. */
-enum { BRK_INF_FREE, BRK_INF_PUBACK, BRK_INF_PUBREC, BRK_INF_PUBCOMP, BRK_INF_HOLD };
+enum { BRK_INF_PUBACK = 1, BRK_INF_PUBREC, BRK_INF_PUBCOMP, BRK_INF_HOLD };
 
 typedef struct brk_inflight {
     brk_delivery_t d;
@@ -289,8 +289,6 @@ enum { BRK_TRANSPORT_RAW, BRK_TRANSPORT_WS, BRK_TRANSPORT_TLS_RAW };
 
 struct brk_conn {
     _Atomic uint32_t refs; /* lws owns one until close; inbox items one each */
-    _Atomic bool kill;     /* set by a takeover on another worker */
-    uint8_t kill_reason;
     brk_worker_t *w;
     struct lws *wsi; /* NULL once lws closed it */
     int fd;
@@ -547,7 +545,6 @@ struct brk {
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
-    brk_counter_t sessions_expired;
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };

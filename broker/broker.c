@@ -155,7 +155,6 @@ void brk_expire_sessions(brk_t *b, int64_t now)
         pthread_mutex_unlock(&s->lock);
         if (expired) {
             brk_session_end(b, s);
-            brk_count(&b->sessions_expired, 1);
             i--; /* backward shift may have moved an entry into this slot */
         }
     }

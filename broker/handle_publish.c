@@ -10,9 +10,8 @@
 #include "brk.h"
 #include "store.h"
 
-static int fail(brk_conn_t *c, int err, uint8_t reason)
+static int fail(brk_conn_t *c, uint8_t reason)
 {
-    (void)err;
     brk_count(&c->w->st.bad_packets, 1);
     brk_conn_close(c, reason);
     return -1;
@@ -22,21 +21,21 @@ static int fail(brk_conn_t *c, int err, uint8_t reason)
 static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
 {
     if (!(p->props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS))) {
-        return p->topic.len ? 0 : fail(c, 0, MQTT_RC_PROTOCOL_ERROR);
+        return p->topic.len ? 0 : fail(c, MQTT_RC_PROTOCOL_ERROR);
     }
     uint16_t a = p->props.topic_alias;
     if (a == 0 || a > c->alias_max_in || !c->aliases_in)
-        return fail(c, 0, MQTT_RC_TOPIC_ALIAS_INVALID);
+        return fail(c, MQTT_RC_TOPIC_ALIAS_INVALID);
     mqtt_str_t *slot = &c->aliases_in[a];
     if (p->topic.len) {
         uint8_t *copy = malloc(p->topic.len);
-        if (!copy) return fail(c, 0, MQTT_RC_UNSPECIFIED);
+        if (!copy) return fail(c, MQTT_RC_UNSPECIFIED);
         memcpy(copy, p->topic.p, p->topic.len);
         free((void *)slot->p);
         *slot = (mqtt_str_t){copy, p->topic.len};
         return 0;
     }
-    if (!slot->p) return fail(c, 0, MQTT_RC_PROTOCOL_ERROR);
+    if (!slot->p) return fail(c, MQTT_RC_PROTOCOL_ERROR);
     p->topic = *slot;
     return 0;
 }
@@ -75,8 +74,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     brk_session_t *s = c->session;
     mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
-    if (p->retain && !b->cfg->mqtt.retain_available)
-        return fail(c, 0, MQTT_RC_RETAIN_NOT_SUPPORTED);
+    if (p->retain && !b->cfg->mqtt.retain_available) return fail(c, MQTT_RC_RETAIN_NOT_SUPPORTED);
     if (c->version == MQTT_V5 && p->qos == 2) {
         /* the client sent more unacknowledged QoS 2 than we allowed */
         bool over = false;
@@ -87,11 +85,11 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
                 over = s->in2[i] != p->packet_id;
         }
         pthread_mutex_unlock(&s->lock);
-        if (over) return fail(c, 0, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+        if (over) return fail(c, MQTT_RC_RECEIVE_MAX_EXCEEDED);
     }
     if (p->qos && b->store && store_is_degraded(b->store)) {
         /* the disk is full: refuse what we could not keep (0x97), never ack it */
-        if (c->version != MQTT_V5) return fail(c, 0, 0);
+        if (c->version != MQTT_V5) return fail(c, 0);
         brk_conn_ack(c, ack_type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
         return 0;
     }
@@ -112,7 +110,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
         brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
                                    plen, p->qos, p->retain);
-        if (!m) return fail(c, 0, MQTT_RC_UNSPECIFIED);
+        if (!m) return fail(c, MQTT_RC_UNSPECIFIED);
         if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
         if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
             m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;

@@ -374,8 +374,7 @@ bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type
             release(&e->d); /* the receiver has it: nothing to re-dispatch */
             found = true;
         } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
-                   (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP) ||
-                   (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC)) {
+                   (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP)) {
             brk_persist_done(s, e);
             release(&e->d);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
