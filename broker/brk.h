@@ -285,14 +285,21 @@ bool brk_session_in2_remove(brk_session_t *s, uint16_t pid); /* false if absent 
 
 /* ---- connections (conn.c) --------------------------------------------- */
 
+/* RAW: plain TCP on the worker's own epoll (tcp.c); the others through lws */
 enum { BRK_TRANSPORT_RAW, BRK_TRANSPORT_WS, BRK_TRANSPORT_TLS_RAW };
 
 struct brk_conn {
-    _Atomic uint32_t refs; /* lws owns one until close; inbox items one each */
+    _Atomic uint32_t refs; /* the transport owns one until close; inbox items one each */
     brk_worker_t *w;
-    struct lws *wsi; /* NULL once lws closed it */
+    struct lws *wsi; /* lws transports only */
     int fd;
     uint8_t transport;
+    bool live;              /* until brk_conn_closed: the transport still has it */
+    bool dead;              /* RAW: close now, without writing (peer gone, error) */
+    bool out_wait;          /* RAW: the socket was full, EPOLLOUT armed */
+    uint32_t ev;            /* RAW: events registered with epoll */
+    brk_conn_t *dirty_next; /* RAW: worker's list of connections to write */
+    int64_t close_by_ms;    /* RAW: closing, reap at this time even if unwritten */
     const cfg_listener_t *listener;
     uint64_t id;
     char peer[48];
@@ -358,7 +365,8 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status);
 /* A completion callback for store/bridge: arg is a brk_pending_t. */
 void brk_pending_complete(void *arg, int status);
 
-brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
+/* A new connection on fd (wsi NULL for RAW); NULL without memory. */
+brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t transport,
                          const cfg_listener_t *l);
 /* Bytes from the transport; returns -1 if the connection must close. */
 int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n);
@@ -376,7 +384,7 @@ int brk_conn_write(brk_conn_t *c);
 /* Mark for close after pending output (idempotent). reason is a MQTT 5
  * reason code sent in DISCONNECT to v5 clients when > 0 and connected. */
 void brk_conn_close(brk_conn_t *c, uint8_t reason);
-/* lws closed the wsi: detach from the session, publish the will. */
+/* The transport closed it: detach from the session, publish the will. */
 void brk_conn_closed(brk_conn_t *c);
 void brk_conn_unref(brk_conn_t *c);
 /* Give back empty I/O buffers of a connection idle for a while (tick). */
@@ -516,12 +524,35 @@ struct brk_worker {
     uint32_t route_writes; /* store writes made by the PUBLISH being handled */
     int64_t next_probe_ms;
     uint64_t next_conn_id;
-    int reserve_fd; /* spare fd for EMFILE */
-    void *tick;     /* lws timer, owned by worker.c */
-    void **listens; /* one per listener, owned by worker.c */
+    int reserve_fd;    /* spare fd for EMFILE */
+    void *tick;        /* lws timer, owned by worker.c */
+    int epfd;          /* plain TCP connections (tcp.c); itself polled by lws */
+    uint8_t *rxbuf;    /* one read's worth, shared by this worker's TCP connections */
+    brk_conn_t *dirty; /* TCP connections with output to write this pass */
+    void **listens;    /* one per listener, owned by worker.c */
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+
+/* Plain TCP connections on the worker's epoll (tcp.c). lws keeps TLS,
+ * WebSocket and HTTP; this keeps the common case free of lws's per-socket
+ * state. Only the owning worker calls these. */
+int brk_tcp_init(brk_worker_t *w);
+/* Take an accepted socket (closed on failure). */
+void brk_tcp_adopt(brk_worker_t *w, int fd, const cfg_listener_t *l);
+/* Handle what epoll reports (one batch). */
+void brk_tcp_service(brk_worker_t *w);
+/* Write every connection on the dirty list, reap the closed ones; true if
+ * the list filled up again meanwhile. */
+bool brk_tcp_flush(brk_worker_t *w);
+/* Keep the registered events in step with paused / closing / out_wait. */
+void brk_tcp_update(brk_conn_t *c);
+/* A closing connection whose peer would not take its last bytes within
+ * BRK_CLOSE_GRACE_MS is dropped (tick). */
+void brk_tcp_expire(brk_conn_t *c, int64_t now);
+#define BRK_CLOSE_GRACE_MS 3000
+/* Close every TCP connection (shutdown). */
+void brk_tcp_fini(brk_worker_t *w);
 
 /* ---- the broker (broker.c) --------------------------------------------- */
 

@@ -12,7 +12,9 @@
  * struct itself is freed when its last reference (lws's, or an inbox
  * item's) is dropped. Only the owning worker calls these functions.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,8 +24,21 @@
 #include "brk.h"
 
 #define OUT_INITIAL 1024
+#define IDLE_MS 1000 /* no write for this long: the output buffer is given back */
 
-brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
+static void peer_name(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    out[0] = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)len);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
+}
+
+brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t transport,
                          const cfg_listener_t *l)
 {
     brk_conn_t *c = calloc(1, sizeof(*c));
@@ -31,12 +46,13 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, uint8_t transport,
     atomic_init(&c->refs, 1);
     c->w = w;
     c->wsi = wsi;
-    c->fd = lws_get_socket_fd(wsi);
+    c->fd = fd;
+    c->live = true;
     c->transport = transport;
     c->listener = l;
     c->id = ++w->next_conn_id;
     c->last_rx_ms = brk_now_ms();
-    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+    peer_name(fd, c->peer, sizeof(c->peer));
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
@@ -83,9 +99,25 @@ bool brk_conn_out_full(const brk_conn_t *c)
 
 void brk_conn_want_write(brk_conn_t *c)
 {
-    if (c->want_write || !c->wsi) return;
+    if (c->want_write || !c->live) return;
+    if (c->transport == BRK_TRANSPORT_RAW) {
+        if (c->out_wait && !c->dead) return; /* EPOLLOUT brings it back */
+        c->want_write = true;
+        c->dirty_next = c->w->dirty;
+        c->w->dirty = c;
+        return;
+    }
     c->want_write = true;
     lws_callback_on_writable(c->wsi);
+}
+
+/* Stop or resume reading the connection. */
+static void rx_flow(brk_conn_t *c, bool on)
+{
+    if (c->transport == BRK_TRANSPORT_RAW)
+        brk_tcp_update(c);
+    else if (c->wsi)
+        lws_rx_flow_control(c->wsi, on);
 }
 
 int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
@@ -110,12 +142,24 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason)
         mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
         brk_conn_send_packet(c, &p);
     }
-    if (!c->wsi) return;
-    lws_rx_flow_control(c->wsi, 0);
-    /* if the peer never lets us write, lws reaps it anyway */
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
+    if (!c->live) return;
+    rx_flow(c, false);
+    /* if the peer never lets us write, it is reaped anyway */
+    if (c->transport == BRK_TRANSPORT_RAW) {
+        c->close_by_ms = brk_now_ms() + BRK_CLOSE_GRACE_MS;
+        brk_conn_want_write(c);
+        return;
+    }
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, BRK_CLOSE_GRACE_MS / 1000);
     c->want_write = false;
     brk_conn_want_write(c);
+}
+
+static void release_out(brk_conn_t *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->out_cap = c->out_off = 0;
 }
 
 int brk_conn_write(brk_conn_t *c)
@@ -131,6 +175,7 @@ int brk_conn_write(brk_conn_t *c)
                 c->out_off += (uint32_t)n;
                 brk_count(&c->w->st.bytes_out, (uint64_t)n);
             }
+            if (c->out_off < c->out_len) c->out_wait = true; /* socket full */
         } else {
             if (lws_partial_buffered(c->wsi)) {
                 brk_conn_want_write(c);
@@ -141,8 +186,14 @@ int brk_conn_write(brk_conn_t *c)
             c->out_off += pending; /* lws keeps what the socket did not take */
             brk_count(&c->w->st.bytes_out, pending);
         }
-        if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
-        c->last_tx_ms = brk_now_ms();
+        int64_t now = brk_now_ms();
+        if (c->out_off == c->out_len) {
+            c->out_off = c->out_len = 0;
+            /* a connection that writes now and then (a CONNACK, a PINGRESP)
+             * does not keep a buffer between writes; a busy one does */
+            if (now - c->last_tx_ms > IDLE_MS) release_out(c);
+        }
+        c->last_tx_ms = now;
     }
     if (c->out_len) {
         brk_conn_want_write(c);
@@ -215,7 +266,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
             /* the client sends but does not read its acks: stop reading it
              * until its output drains (the tick retries) */
             c->paused = true;
-            if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+            rx_flow(c, false);
             break;
         }
         mqtt_packet_t pkt;
@@ -229,7 +280,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
         if (d < 0) return -1;
         if (d == BRK_PAUSE) { /* keep this packet for the retry */
             c->paused = true;
-            if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+            rx_flow(c, false);
             break;
         }
         off += (size_t)rc;
@@ -238,10 +289,24 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
     return (long)off;
 }
 
+/* Handle what c->in holds; returns -1 if the connection must close. */
+static int process_held(brk_conn_t *c)
+{
+    long used = process(c, c->in, c->in_len);
+    if (used < 0) return c->closing ? 0 : -1;
+    memmove(c->in, c->in + used, c->in_len - (size_t)used);
+    c->in_len -= (uint32_t)used;
+    if (!c->in_len && c->in_cap > 65536) { /* a big packet passed: give memory back */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    return 0;
+}
+
 int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 {
-    if (c->closing) return 0;
-    if (!n && !c->in_len) return 0;
+    if (c->closing || !n) return 0;
     c->last_rx_ms = brk_now_ms();
     brk_count(&c->w->st.bytes_in, n);
     if (c->in_len == 0) {
@@ -260,18 +325,9 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
         c->in = nb;
         c->in_cap = (uint32_t)cap;
     }
-    if (n) memcpy(c->in + c->in_len, p, n);
+    memcpy(c->in + c->in_len, p, n);
     c->in_len += (uint32_t)n;
-    long used = process(c, c->in, c->in_len);
-    if (used < 0) return c->closing ? 0 : -1;
-    memmove(c->in, c->in + used, c->in_len - (size_t)used);
-    c->in_len -= (uint32_t)used;
-    if (!c->in_len && c->in_cap > 65536) { /* a big packet passed: give memory back */
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
-    return 0;
+    return process_held(c);
 }
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
@@ -358,7 +414,7 @@ void brk_session_handover(brk_session_t *s)
 
 void brk_conn_kill(brk_conn_t *c)
 {
-    if (c->wsi && !c->closing && c->transport == BRK_TRANSPORT_RAW) {
+    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW) {
         /* honour what the client sent before it was taken over */
         uint8_t buf[16384];
         for (int i = 0; i < 16 && !c->closing; i++) {
@@ -367,7 +423,7 @@ void brk_conn_kill(brk_conn_t *c)
             if (brk_conn_feed(c, buf, (size_t)n) < 0) break;
         }
     }
-    if (c->wsi) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
+    if (c->live) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
     brk_session_t *s = c->session;
     if (!s) return;
     pthread_mutex_lock(&s->lock);
@@ -380,18 +436,14 @@ void brk_conn_retry(brk_conn_t *c)
     if (!c->paused || c->closing) return;
     if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) return;
     c->paused = false;
-    if (c->wsi) lws_rx_flow_control(c->wsi, 1);
-    if (brk_conn_feed(c, NULL, 0) < 0) brk_conn_close(c, 0);
+    rx_flow(c, true);
+    if (c->in_len && process_held(c) < 0) brk_conn_close(c, 0);
 }
 
 void brk_conn_trim(brk_conn_t *c, int64_t now)
 {
-    /* an idle connection should cost its struct, not 4 KiB of buffer */
-    if (c->out && c->out_len == 0 && now - c->last_tx_ms > 1000) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = c->out_off = 0;
-    }
+    /* an idle connection should cost its struct, not a buffer */
+    if (c->out && c->out_len == 0 && now - c->last_tx_ms > IDLE_MS) release_out(c);
     if (c->in && c->in_len == 0 && !c->paused) {
         free(c->in);
         c->in = NULL;
@@ -413,6 +465,7 @@ void brk_conn_closed(brk_conn_t *c)
     brk_worker_t *w = c->w;
     brk_t *b = w->b;
     c->wsi = NULL;
+    c->live = false;
     c->closing = true;
     if (c->prev)
         c->prev->next = c->next;

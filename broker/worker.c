@@ -74,13 +74,14 @@ int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
     return 0;
 }
 
-static void run_inbox(brk_worker_t *w)
+/* One swap of the inbox: false if it was empty. */
+static bool inbox_once(brk_worker_t *w)
 {
-    for (int rounds = 0; rounds < 8; rounds++) {
+    {
         pthread_mutex_lock(&w->inbox_lock);
         if (!w->inbox_len) {
             pthread_mutex_unlock(&w->inbox_lock);
-            return;
+            return false;
         }
         /* swap the vector out so producers never wait for our work */
         brk_inbox_item_t *items = w->inbox;
@@ -96,7 +97,7 @@ static void run_inbox(brk_worker_t *w)
                 brk_session_unref(it->u.s);
             } else if (it->kind == BRK_INBOX_ACK) {
                 brk_pending_t *p = it->u.p;
-                if (p->c->wsi && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
+                if (p->c->live && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
                 brk_conn_unref(p->c);
                 free(p);
             } else if (it->kind == BRK_INBOX_KILL) {
@@ -107,7 +108,7 @@ static void run_inbox(brk_worker_t *w)
                 brk_session_unref(it->u.s);
             } else if (it->kind == BRK_INBOX_RESUME) {
                 brk_conn_t *c = it->u.c;
-                if (c->wsi && !c->closing && c->session) brk_session_resume(c->session, c);
+                if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
                 brk_conn_unref(c);
             }
         }
@@ -115,6 +116,18 @@ static void run_inbox(brk_worker_t *w)
         w->inbox_spare = items;
         w->inbox_spare_cap = cap;
         pthread_mutex_unlock(&w->inbox_lock);
+    }
+    return true;
+}
+
+/* The end of every event: cross-thread work, then the writes of the plain
+ * TCP connections (which may produce more of both). */
+static void run_inbox(brk_worker_t *w)
+{
+    for (int rounds = 0; rounds < 8; rounds++) {
+        bool items = inbox_once(w);
+        bool again = brk_tcp_flush(w);
+        if (!items && !again) return;
     }
     lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
 }
@@ -126,7 +139,10 @@ static void tick(lws_sorted_usec_list_t *sul)
     brk_t *b = w->b;
     int64_t now = brk_now_ms();
     for (brk_conn_t *c = w->conns; c; c = c->next) {
-        if (c->closing) continue;
+        if (c->closing) {
+            if (c->transport == BRK_TRANSPORT_RAW) brk_tcp_expire(c, now);
+            continue;
+        }
         brk_conn_trim(c, now);
         brk_conn_retry(c);
         if (c->session && c->connected && atomic_load(&c->session->backlog))
@@ -178,6 +194,10 @@ static void accept_ready(brk_listen_t *li)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (li->l->protocol == CFG_PROTO_MQTT) {
+            brk_tcp_adopt(w, fd, li->l);
+            continue;
+        }
         lws_adopt_desc_t ad = {0};
         ad.vh = li->vh;
         ad.type = LWS_ADOPT_SOCKET | (ws ? LWS_ADOPT_HTTP : 0) | (tls ? LWS_ADOPT_ALLOW_SSL : 0);
@@ -193,8 +213,11 @@ static int cb_listen(struct lws *wsi, enum lws_callback_reasons reason, void *us
 {
     if (reason == LWS_CALLBACK_RAW_RX_FILE) {
         brk_listen_t *li = lws_get_opaque_user_data(wsi);
-        if (li) {
+        if (li && li->l) {
             accept_ready(li);
+            run_inbox(li->w);
+        } else if (li) { /* the epoll set of the plain TCP connections */
+            brk_tcp_service(li->w);
             run_inbox(li->w);
         }
     } else if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
@@ -218,7 +241,8 @@ static int conn_event(struct lws *wsi, pss_t *ps, int ev, uint8_t transport, voi
 {
     switch (ev) {
     case EV_OPEN:
-        ps->c = brk_conn_new(worker_of(wsi), wsi, transport, lws_get_opaque_user_data(wsi));
+        ps->c = brk_conn_new(worker_of(wsi), wsi, lws_get_socket_fd(wsi), transport,
+                             lws_get_opaque_user_data(wsi));
         return ps->c ? 0 : -1;
     case EV_RX:
         if (!ps || !ps->c) return -1;
@@ -321,6 +345,30 @@ static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
     return fd;
 }
 
+/* Poll fd in the worker's loop: a listening socket (l set) or the epoll
+ * set (l NULL); lws closes it with the context. NULL on failure. */
+static brk_listen_t *watch_fd(brk_worker_t *w, struct lws_vhost *vh, int fd,
+                              const cfg_listener_t *l)
+{
+    brk_listen_t *li = calloc(1, sizeof(*li));
+    if (!li) {
+        close(fd);
+        return NULL;
+    }
+    *li = (brk_listen_t){.w = w, .fd = fd, .vh = vh, .l = l};
+    lws_adopt_desc_t ad = {0};
+    ad.vh = vh;
+    ad.type = LWS_ADOPT_RAW_FILE_DESC;
+    ad.fd.filefd = fd;
+    ad.vh_prot_name = "sluice-listen";
+    ad.opaque = li;
+    if (!lws_adopt_descriptor_vhost_via_info(&ad)) {
+        free(li);
+        return NULL;
+    }
+    return li;
+}
+
 static void *worker_main(void *arg)
 {
     brk_worker_t *w = arg;
@@ -353,7 +401,8 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
         snprintf(err, errlen, "worker %d: cannot create the lws context", w->index);
         return -1;
     }
-    w->listens = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*w->listens));
+    w->epfd = -1;
+    w->listens = calloc(cfg->n_listeners + 1, sizeof(*w->listens));
     if (!w->listens) return -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const cfg_listener_t *l = &cfg->listeners[i];
@@ -381,25 +430,22 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
         }
         int fd = open_listener(l, err, errlen);
         if (fd < 0) return -1;
-        brk_listen_t *li = calloc(1, sizeof(*li));
-        if (!li) {
-            close(fd);
-            return -1;
-        }
-        *li = (brk_listen_t){.w = w, .fd = fd, .vh = vh, .l = l};
-        w->listens[i] = li;
-        lws_adopt_desc_t ad = {0};
-        ad.vh = vh;
-        ad.type = LWS_ADOPT_RAW_FILE_DESC;
-        ad.fd.filefd = fd;
-        ad.vh_prot_name = "sluice-listen";
-        ad.opaque = li;
-        if (!lws_adopt_descriptor_vhost_via_info(&ad)) {
-            w->listens[i] = NULL;
-            free(li);
+        if (!(w->listens[i] = watch_fd(w, vh, fd, l))) {
             snprintf(err, errlen, "listeners[%zu]: cannot adopt the listening socket", i);
             return -1;
         }
+    }
+    /* the plain TCP connections: their epoll set is one more descriptor */
+    struct lws_context_creation_info ti;
+    memset(&ti, 0, sizeof(ti));
+    ti.vhost_name = "tcp";
+    ti.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    ti.protocols = protocols;
+    struct lws_vhost *tvh = lws_create_vhost(w->ctx, &ti);
+    if (brk_tcp_init(w) || !tvh ||
+        !(w->listens[cfg->n_listeners] = watch_fd(w, tvh, w->epfd, NULL))) {
+        snprintf(err, errlen, "worker %d: cannot set up epoll: %s", w->index, strerror(errno));
+        return -1;
     }
     brk_tick_t *t = calloc(1, sizeof(*t));
     if (!t) return -1;
@@ -411,7 +457,7 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
 
 static void worker_fini(brk_worker_t *w)
 {
-    for (size_t i = 0; w->listens && i < w->b->cfg->n_listeners; i++)
+    for (size_t i = 0; w->listens && i <= w->b->cfg->n_listeners; i++)
         free(w->listens[i]);
     free(w->listens);
     free(w->tick);
@@ -464,6 +510,8 @@ void brk_stop(brk_t *b)
             pthread_join(b->workers[i].thread, NULL);
     /* closing connections may post to other workers: destroy every
      * context before freeing any inbox */
+    for (int i = 0; i < b->n_workers; i++)
+        brk_tcp_fini(&b->workers[i]);
     for (int i = 0; i < b->n_workers; i++) {
         brk_worker_t *w = &b->workers[i];
         if (w->ctx) lws_context_destroy(w->ctx);
