@@ -1,7 +1,9 @@
-"""A client that publishes QoS 1 without ever reading its PUBACKs: the
-broker stops reading it once its unread output passes 2 x max_out_bytes,
-instead of buffering acknowledgements without bound, and keeps serving
-everyone else."""
+"""Clients that do not read.  One that publishes QoS 1 without ever reading
+its PUBACKs: the broker stops reading it once its unread output passes
+2 x max_out_bytes, instead of buffering acknowledgements without bound, and
+keeps serving everyone else.  One that is closed (taken over) while its
+socket is full: the broker drops it after the close grace (3 s) instead of
+waiting for it forever."""
 import socket
 import time
 import unittest
@@ -38,6 +40,55 @@ class UnreadOutputTest(BrokerTestCase):
         other.publish("bp/other", b"ok", qos=1)
         other.disconnect()
         s.close()
+
+
+class CloseGraceTest(BrokerTestCase):
+    broker_mqtt = {"max_out_bytes": 4096, "sys_interval": 1}
+
+    def counts(self, watcher, until, timeout):
+        """$SYS/broker/clients/connected values as they are published, until
+        one equals `until` or the time is up."""
+        seen, deadline = [], time.time() + timeout
+        while time.time() < deadline:
+            try:
+                p = watcher.recv_publish(timeout=max(0.1, deadline - time.time()))
+            except R.Timeout:
+                break
+            if p.topic == "$SYS/broker/clients/connected":
+                seen.append(int(p.payload))
+                if seen[-1] == until:
+                    break
+        return seen
+
+    def test_closed_client_that_never_reads_is_dropped_after_grace(self):
+        self.skipForMosquitto("sluice's close grace")
+        watcher = self.raw()
+        watcher.connect(self.uid("w"))
+        watcher.subscribe("$SYS/broker/clients/connected")
+        cid = self.uid("stuck")
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.settimeout(5)
+        stuck.connect(("127.0.0.1", self.broker.port))
+        # CONNACK and SUBACK stay unread, like everything after them
+        stuck.sendall(R.connect(cid) + R.subscribe(1, [("grace/t", 0)]))
+        pub = self.raw()
+        pub.connect(self.uid("p"))
+        self.assertEqual(self.counts(watcher, 3, 5)[-1:], [3])  # watcher, stuck, pub
+        burst = b"".join(R.publish("grace/t", b"y" * 1024) for _ in range(1000))
+        for _ in range(16):  # 16 MB: more than every socket buffer in between
+            pub.send(burst)
+        # take the session over: the old connection is closed, its output unwritten
+        taker = self.raw()
+        taker.connect(cid)
+        t0 = time.time()
+        seen = self.counts(watcher, 3, 8)  # watcher, pub, taker: the stuck one gone
+        self.assertEqual(seen[-1:], [3], "stuck connection still counted: %r" % seen)
+        self.assertIn(4, seen, "the stuck connection was not held for the grace: %r" % seen)
+        self.assertLess(time.time() - t0, 6.5)
+        stuck.close()
+        for c in (pub, taker, watcher):
+            c.close()
 
 
 if __name__ == "__main__":
