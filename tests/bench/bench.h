@@ -6,7 +6,9 @@
  * watches the phases; each worker thread owns an epoll instance and the
  * connections assigned to it for their whole life. Workers publish their
  * counters through relaxed atomics once per loop iteration; the main thread
- * only reads them. Everything is bounded in time: setup, run, drain, close.
+ * only reads them. In the bridge scenario a Kafka reader thread
+ * (bench_kafka.c) takes the subscribers' place. Everything is bounded in
+ * time: setup, run, drain, close.
  */
 #ifndef SLUICE_BENCH_H
 #define SLUICE_BENCH_H
@@ -119,6 +121,8 @@ struct bench_opts {
     uint32_t src_first, src_last; /* host order, 0 = no bind() */
     size_t rbuf;
     bool quiet;
+    const char *kafka;       /* bridge: bootstrap servers of the cluster to read back */
+    const char *kafka_topic; /* bridge: the Kafka topic the to_kafka rule writes */
 };
 
 struct buf {
@@ -157,6 +161,7 @@ struct conn {
 #define TAG_SEQ_MASK ((1ull << TAG_SEQ_BITS) - 1)
 
 struct bench;
+struct bench_kafka;
 
 struct worker {
     int id;
@@ -192,14 +197,40 @@ struct bench {
     /* written before phase becomes PH_RUN */
     uint64_t t0, warm_end, meas_end;
     double pub_rate_ns; /* messages per ns per publisher */
-    /* [worker][publisher]: deliveries of that publisher's messages seen by
-     * that worker's subscribers (QoS 0 window) */
+    /* [row][publisher]: deliveries of that publisher's messages seen by the
+     * subscribers of worker `row`, or, in row nw, by the Kafka reader (the
+     * end-to-end window); echo_rows = nw, or nw + 1 with a Kafka reader. */
     _Atomic uint64_t *echo;
+    int echo_rows;
+    struct bench_kafka *kafka; /* bridge only */
 };
 
 uint64_t bench_now(void);
 int bench_plan(struct bench *b);    /* bench_scen.c: conns + topics */
 void *bench_worker_main(void *arg); /* bench_conn.c: the epoll loop */
 const char *bench_scen_name(enum bench_scen s);
+
+/* ---- Kafka reader (bench_kafka.c): the bridge scenario's consumer on its
+ * own thread, reading o.kafka_topic from o.kafka. start/stop/free run on
+ * the main thread; counts may be read at any time. */
+struct bench_kafka_stats {
+    struct bench_hist hist; /* publish -> read, records sent in the window */
+    uint64_t recv_all;      /* records read, every one */
+    uint64_t recv_win;      /* distinct records read during the window */
+    uint64_t recv_match;    /* distinct records sent in the window, read */
+    uint64_t dups;          /* (publisher, sequence) read more than once */
+    uint64_t foreign;       /* value too short or publisher unknown: not ours */
+    uint64_t errors;        /* consumer errors and error events */
+    int partitions;
+    char last_error[160];
+};
+
+/* Creates the consumer, finds (or creates) the topic and assigns every
+ * partition at its current end, within 10 s. NULL and a message on failure. */
+struct bench_kafka *bench_kafka_start(struct bench *b, char *err, size_t errlen);
+void bench_kafka_counts(struct bench_kafka *k, uint64_t *recv_all, uint64_t *recv_match);
+/* Stops the reader thread (idempotent); the stats stay valid until free. */
+const struct bench_kafka_stats *bench_kafka_stop(struct bench_kafka *k);
+void bench_kafka_free(struct bench_kafka *k);
 
 #endif

@@ -466,9 +466,9 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
          * "socket writable" nor the in-flight limit stops a backlog of
          * seconds from building up. Deliveries are counted per worker; a
          * window that does not move for 500 ms is assumed dropped and
-         * reopened. */
+         * reopened. In the bridge scenario the Kafka reader counts. */
         uint64_t echo = 0;
-        for (int i = 0; i < b->nw; i++)
+        for (int i = 0; i < b->echo_rows; i++)
             echo += atomic_load_explicit(
                 &b->echo[(size_t)i * (size_t)b->npubs + (size_t)c->pub_idx], memory_order_relaxed);
         echo /= b->factor ? b->factor : 1; /* messages delivered to everyone */

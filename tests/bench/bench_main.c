@@ -23,7 +23,9 @@ static void usage(FILE *f)
                "  --window N (deliveries in flight, all publishers, 8192; 0 = off)\n"
                "  --pairs N (100)  --subs M (1000)  --pubs N (fanout 1, fanin 1000)\n"
                "  --clients C (conns: 1000)  --src-ips A-B (conns: bind source addresses)\n"
-               "  --prefix TOPIC/ (bench/<pid>/)  --connect-window N (per thread, 32)  --quiet\n");
+               "  --prefix TOPIC/ (bench/<pid>/)  --connect-window N (per thread, 32)  --quiet\n"
+               "bridge (--pairs N = N QoS 1 publishers, records read back from Kafka):\n"
+               "  --kafka BOOTSTRAP (required)  --kafka-topic T (sluice-bench)\n");
 }
 
 static int parse_ip(const char *s, uint32_t *host_order)
@@ -55,15 +57,35 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 {
     static char prefix[64];
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},           {"threads", 1, 0, 't'},
-        {"qos", 1, 0, 'q'},        {"size", 1, 0, 's'},           {"rate", 1, 0, 'r'},
-        {"duration", 1, 0, 'd'},   {"warmup", 1, 0, 'w'},         {"drain", 1, 0, 'D'},
-        {"ws", 0, 0, 'W'},         {"ws-path", 1, 0, 'P'},        {"v5", 0, 0, '5'},
-        {"pairs", 1, 0, 'n'},      {"subs", 1, 0, 'm'},           {"pubs", 1, 0, 'N'},
-        {"clients", 1, 0, 'c'},    {"src-ips", 1, 0, 'S'},        {"inflight", 1, 0, 'i'},
-        {"prefix", 1, 0, 'x'},     {"keepalive", 1, 0, 'k'},      {"setup-timeout", 1, 0, 'T'},
-        {"window", 1, 0, 'O'},     {"connect-window", 1, 0, 'C'}, {"quiet", 0, 0, 'Q'},
-        {"persistent", 0, 0, 'E'}, {"help", 0, 0, 'H'},           {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},
+        {"port", 1, 0, 'p'},
+        {"threads", 1, 0, 't'},
+        {"qos", 1, 0, 'q'},
+        {"size", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},
+        {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},
+        {"drain", 1, 0, 'D'},
+        {"ws", 0, 0, 'W'},
+        {"ws-path", 1, 0, 'P'},
+        {"v5", 0, 0, '5'},
+        {"pairs", 1, 0, 'n'},
+        {"subs", 1, 0, 'm'},
+        {"pubs", 1, 0, 'N'},
+        {"clients", 1, 0, 'c'},
+        {"src-ips", 1, 0, 'S'},
+        {"inflight", 1, 0, 'i'},
+        {"prefix", 1, 0, 'x'},
+        {"keepalive", 1, 0, 'k'},
+        {"setup-timeout", 1, 0, 'T'},
+        {"window", 1, 0, 'O'},
+        {"connect-window", 1, 0, 'C'},
+        {"quiet", 0, 0, 'Q'},
+        {"persistent", 0, 0, 'E'},
+        {"help", 0, 0, 'H'},
+        {"kafka", 1, 0, 'K'},
+        {"kafka-topic", 1, 0, 'U'},
+        {0, 0, 0, 0},
     };
     if (argc < 2 || argv[1][0] == '-') {
         usage(stderr);
@@ -105,6 +127,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         .keepalive = 60,
         .connect_window = 32,
         .rbuf = 64 * 1024,
+        .kafka_topic = "sluice-bench",
     };
     if (o->scen == SCEN_BRIDGE) o->qos = 1;
     if (o->scen == SCEN_CONNS) {
@@ -188,6 +211,12 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         case 'O':
             o->window = atoi(optarg);
             break;
+        case 'K':
+            o->kafka = optarg;
+            break;
+        case 'U':
+            o->kafka_topic = optarg;
+            break;
         case 'S':
             if (parse_src(o, optarg) < 0) {
                 fprintf(stderr, "sluice-bench: --src-ips wants 127.a.b.c-127.d.e.f\n");
@@ -214,6 +243,17 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         return -1;
     }
     o->host_ip = htonl(hip);
+    if ((o->scen == SCEN_BRIDGE) != (o->kafka != NULL)) {
+        fprintf(stderr, "sluice-bench: %s\n",
+                o->kafka
+                    ? "--kafka is for the bridge scenario"
+                    : "bridge needs --kafka BOOTSTRAP (the cluster the broker's rule writes to)");
+        return -1;
+    }
+    if (!o->kafka_topic[0]) {
+        fprintf(stderr, "sluice-bench: --kafka-topic must not be empty\n");
+        return -1;
+    }
     if (o->qos < 0 || o->qos > 2 || o->size < 16 || o->size > 1024 * 1024 || o->threads < 1 ||
         o->threads > 64 || o->duration <= 0 || o->duration > 3600 || o->warmup < 0 ||
         o->drain < 0 || o->drain > 600 || o->inflight < 1 || o->inflight > 65000 || o->window < 0 ||
@@ -249,6 +289,13 @@ static struct totals snapshot(struct bench *b)
         t.ready += atomic_load_explicit(&w->a_ready, memory_order_relaxed);
         t.failed += atomic_load_explicit(&w->a_failed, memory_order_relaxed);
     }
+    if (b->kafka) {
+        /* The Kafka reader is the subscriber side of the bridge scenario. */
+        uint64_t all, match;
+        bench_kafka_counts(b->kafka, &all, &match);
+        t.recv_all += all;
+        t.recv_match += match;
+    }
     return t;
 }
 
@@ -277,7 +324,45 @@ static double us(uint64_t ns)
     return (double)ns / 1000.0;
 }
 
-static void report(struct bench *b, double setup_s, int failed_setup)
+/* The bridge's Kafka side in the human summary. */
+static void report_kafka(const struct bench *b, const struct bench_kafka_stats *ks, uint64_t sent,
+                         uint64_t lost)
+{
+    const struct bench_opts *o = &b->o;
+    double d = o->duration;
+    printf("  kafka       %llu records read back in window (%.0f records/s), topic %s, "
+           "%d partition(s) at %s\n",
+           (unsigned long long)ks->recv_win, (double)ks->recv_win / d, o->kafka_topic,
+           ks->partitions, o->kafka);
+    printf("  lost        %llu of %llu sent in the window not read back by the end of the drain\n",
+           (unsigned long long)lost, (unsigned long long)sent);
+    printf("  duplicates  %llu records read more than once\n", (unsigned long long)ks->dups);
+    if (ks->foreign)
+        printf("  foreign     %llu records not from this run's publishers (is the rule's format "
+               "raw?)\n",
+               (unsigned long long)ks->foreign);
+    if (ks->errors || ks->last_error[0])
+        printf("  kafka errs  %llu, last: %s\n", (unsigned long long)ks->errors,
+               ks->last_error[0] ? ks->last_error : "-");
+}
+
+/* After the RESULT line, so that it does not split the summary. */
+static void warn_kafka(const struct bench *b, const struct bench_kafka_stats *ks, uint64_t sent,
+                       uint64_t lost)
+{
+    const struct bench_opts *o = &b->o;
+    if (sent && ks->recv_all == 0)
+        fprintf(stderr,
+                "sluice-bench: no record read back from Kafka topic %s at %s: does a to_kafka "
+                "rule map %s# to it (format raw)?\n",
+                o->kafka_topic, o->kafka, o->prefix);
+    else if (lost)
+        fprintf(stderr, "sluice-bench: %llu of %llu records sent in the window missing in Kafka\n",
+                (unsigned long long)lost, (unsigned long long)sent);
+}
+
+/* Prints the summary and the RESULT line; returns the messages lost. */
+static uint64_t report(struct bench *b, double setup_s, int failed_setup)
 {
     const struct bench_opts *o = &b->o;
     struct bench_hist *h = calloc(1, sizeof(*h));
@@ -293,7 +378,15 @@ static void report(struct bench *b, double setup_s, int failed_setup)
         errors += w->errors;
         ready += (uint64_t)w->ready;
     }
-    if (!h) return;
+    if (!h) return 0;
+    const struct bench_kafka_stats *ks = b->kafka ? bench_kafka_stop(b->kafka) : NULL;
+    if (ks) {
+        /* Read back from Kafka: the records are the deliveries. */
+        bench_hist_merge(h, &ks->hist);
+        total += ks->recv_all;
+        recv_win += ks->recv_win;
+        match += ks->recv_match;
+    }
     uint64_t expected = sent * b->factor;
     uint64_t lost = expected > match ? expected - match : 0;
     double d = o->duration;
@@ -306,7 +399,16 @@ static void report(struct bench *b, double setup_s, int failed_setup)
            o->rate > 0 ? "" : "max/", o->rate, o->warmup, d);
     printf("  connections %llu of %d ready in %.3f s (%.0f conns/s)\n", (unsigned long long)ready,
            b->nconns, setup_s, setup_rate);
-    if (o->scen != SCEN_CONNS) {
+    if (ks) {
+        printf("  sent        %llu (%.0f msg/s)\n", (unsigned long long)sent, (double)sent / d);
+        printf("  acked       %llu (%.0f acks/s)%s\n", (unsigned long long)acked, (double)acked / d,
+               o->qos ? "" : " (QoS 0: no acks)");
+        report_kafka(b, ks, sent, lost);
+        printf("  latency us  MQTT publish -> Kafka consumer: p50 %.1f  p99 %.1f  p99.9 %.1f  "
+               "max %.1f  (%llu samples)\n",
+               us(bench_hist_quantile(h, 0.5)), us(bench_hist_quantile(h, 0.99)),
+               us(bench_hist_quantile(h, 0.999)), us(h->max), (unsigned long long)h->count);
+    } else if (o->scen != SCEN_CONNS) {
         printf("  sent        %llu (%.0f msg/s)\n", (unsigned long long)sent, (double)sent / d);
         printf("  received    %llu in window (%.0f msg/s)\n", (unsigned long long)recv_win,
                (double)recv_win / d);
@@ -320,13 +422,11 @@ static void report(struct bench *b, double setup_s, int failed_setup)
                us(bench_hist_quantile(h, 0.5)), us(bench_hist_quantile(h, 0.99)),
                us(bench_hist_quantile(h, 0.999)), us(h->max), (unsigned long long)h->count);
     }
-    if (o->scen == SCEN_BRIDGE)
-        printf("  note: reading the records back from Kafka is not implemented (TODO)\n");
     printf("RESULT scenario=%s transport=%s proto=%s qos=%d size=%zu conns=%d pubs=%d subs=%d "
            "threads=%d rate=%.0f duration=%.1f sent=%llu expected=%llu received=%llu lost=%llu "
            "msgs_per_s=%.0f sent_per_s=%.0f acks_per_s=%.0f p50_us=%.1f p99_us=%.1f "
            "p999_us=%.1f max_us=%.1f ready=%llu setup_s=%.3f setup_conns_per_s=%.0f errors=%llu "
-           "setup_failed=%d delivered_total=%llu\n",
+           "setup_failed=%d delivered_total=%llu",
            bench_scen_name(o->scen), tr, pv, o->qos, o->size, b->nconns, b->npubs, b->nsubs, b->nw,
            o->rate, d, (unsigned long long)sent, (unsigned long long)expected,
            (unsigned long long)recv_win, (unsigned long long)lost, (double)recv_win / d,
@@ -334,8 +434,15 @@ static void report(struct bench *b, double setup_s, int failed_setup)
            us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
            (unsigned long long)ready, setup_s, setup_rate, (unsigned long long)errors, failed_setup,
            (unsigned long long)total);
+    if (ks)
+        printf(" kafka_per_s=%.0f dups=%llu foreign=%llu kafka_errors=%llu",
+               (double)ks->recv_win / d, (unsigned long long)ks->dups,
+               (unsigned long long)ks->foreign, (unsigned long long)ks->errors);
+    printf("\n");
     fflush(stdout);
+    if (ks) warn_kafka(b, ks, sent, lost);
     free(h);
+    return lost;
 }
 
 int main(int argc, char **argv)
@@ -345,6 +452,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (bench_plan(b) < 0) return 2;
+    if (b->o.scen == SCEN_BRIDGE) {
+        /* Before any publisher connects: the reader must not miss a record. */
+        char err[256];
+        b->kafka = bench_kafka_start(b, err, sizeof(err));
+        if (!b->kafka) {
+            fprintf(stderr, "sluice-bench: Kafka: %s\n", err);
+            return 3;
+        }
+    }
     atomic_store(&b->phase, PH_SETUP);
     int started = 0;
     for (; started < b->nw; started++)
@@ -389,9 +505,13 @@ int main(int argc, char **argv)
     atomic_store_explicit(&b->phase, PH_QUIT, memory_order_release);
     for (int i = 0; i < started; i++)
         pthread_join(b->w[i].th, NULL);
-    report(b, setup_s, failed_setup);
+    uint64_t lost = report(b, setup_s, failed_setup);
+    bench_kafka_free(b->kafka);
     uint64_t errors = 0;
     for (int i = 0; i < b->nw; i++)
         errors += b->w[i].errors;
-    return failed_setup || errors ? 1 : 0;
+    if (failed_setup || errors) return 1;
+    /* A QoS 1 record acknowledged with ack: kafka is in Kafka: missing ones
+     * are a failure of the bridge (or of the set-up), not noise. */
+    return b->o.scen == SCEN_BRIDGE && lost ? 3 : 0;
 }

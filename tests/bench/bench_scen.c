@@ -42,8 +42,13 @@ int bench_plan(struct bench *b)
     int idle = 0;
     switch (o->scen) {
     case SCEN_PAIRS:
-    case SCEN_BRIDGE:
         b->nsubs = b->npubs = o->pairs;
+        b->factor = 1;
+        break;
+    case SCEN_BRIDGE:
+        /* The Kafka reader is the only subscriber: no MQTT subscribers, so
+         * that the broker's work is the bridge's, not local delivery. */
+        b->npubs = o->pairs;
         b->factor = 1;
         break;
     case SCEN_FANOUT:
@@ -68,8 +73,8 @@ int bench_plan(struct bench *b)
     }
     b->conns = calloc((size_t)b->nconns, sizeof(*b->conns));
     b->nw = o->threads < b->nconns ? o->threads : b->nconns;
-    b->echo = calloc((size_t)b->npubs * (size_t)b->nw + 1, sizeof(*b->echo));
-    b->nw = o->threads < b->nconns ? o->threads : b->nconns;
+    b->echo_rows = b->nw + (o->scen == SCEN_BRIDGE);
+    b->echo = calloc((size_t)b->npubs * (size_t)b->echo_rows + 1, sizeof(*b->echo));
     b->w = calloc((size_t)b->nw, sizeof(*b->w));
     if (!b->conns || !b->w || !b->echo) return -1;
     int per = b->nconns / b->nw + 1;
