@@ -485,6 +485,25 @@ void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t 
  * count. */
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
+/* ---- per-worker block pools (pool.c) ------------------------------------ */
+
+/* Messages and frames come from the allocating worker's free lists; a block
+ * freed on another thread goes back through the owner's lock-free stack. */
+#define BRK_POOL_CLASSES 5
+typedef struct brk_pool {
+    struct blk *local[BRK_POOL_CLASSES]; /* owner only */
+    uint32_t n_local[BRK_POOL_CLASSES];
+    char pad[64]; /* other threads write `remote`: keep it off the owner's line */
+    _Atomic(struct blk *) remote[BRK_POOL_CLASSES];
+} brk_pool_t;
+/* The calling thread allocates from p from now on (a worker, at start). */
+void brk_pool_bind(brk_pool_t *p);
+/* malloc-like; any thread may free. */
+void *brk_pool_alloc(size_t n);
+void brk_pool_free(void *ptr);
+/* Free the blocks a pool keeps (every thread that used it is done). */
+void brk_pool_destroy(brk_pool_t *p);
+
 /* ---- workers (worker.c) ------------------------------------------------ */
 
 enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME, BRK_INBOX_RELEASE };
@@ -529,6 +548,7 @@ struct brk_worker {
     int epfd;          /* plain TCP connections (tcp.c); itself polled by lws */
     uint8_t *rxbuf;    /* one read's worth, shared by this worker's TCP connections */
     brk_conn_t *dirty; /* TCP connections with output to write this pass */
+    brk_pool_t pool;   /* messages and frames allocated on this thread */
     void **listens;    /* one per listener, owned by worker.c */
 };
 

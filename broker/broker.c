@@ -209,6 +209,9 @@ void brk_free(brk_t *b)
     free(b->reg);
     brk_subs_free(b->subs);
     brk_retain_free(b->retain);
+    /* the last messages are gone: their blocks can go */
+    for (int i = 0; b->workers && i < b->n_workers; i++)
+        brk_pool_destroy(&b->workers[i].pool);
     free(b->workers);
     pthread_mutex_destroy(&b->reg_lock);
     pthread_mutex_destroy(&b->retain_order);

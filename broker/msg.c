@@ -6,7 +6,8 @@
  * delivery. The PUBLISH bytes for each (protocol family, QoS, retain)
  * variant are encoded at most once and shared: the first worker to need a
  * variant builds it and publishes it with a compare-and-swap; a loser frees
- * its copy. Frames are freed with the message.
+ * its copy. Frames are freed with the message. Both come from the
+ * allocating worker's pool (pool.c), not malloc.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain)
 {
-    brk_msg_t *m = malloc(sizeof(*m) + (size_t)topic_len + 1 + payload_len + props_len);
+    brk_msg_t *m = brk_pool_alloc(sizeof(*m) + (size_t)topic_len + 1 + payload_len + props_len);
     if (!m) return NULL;
     memset(m, 0, sizeof(*m));
     atomic_init(&m->refs, 1);
@@ -44,8 +45,8 @@ void brk_msg_unref(brk_msg_t **mp)
     for (int v = 0; v < 2; v++)
         for (int q = 0; q < 3; q++)
             for (int r = 0; r < 2; r++)
-                free(atomic_load(&m->frames[v][q][r]));
-    free(m);
+                brk_pool_free(atomic_load(&m->frames[v][q][r]));
+    brk_pool_free(m);
 }
 
 static uint32_t str_prop(const mqtt_props_t *p, int id, const mqtt_str_t *s)
@@ -169,7 +170,7 @@ const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, boo
     if (f) return f;
     int n = brk_msg_encode_size(m, version, qos, retain, NULL, 0, 0);
     if (n < 0) return NULL;
-    f = malloc(sizeof(*f) + (size_t)n);
+    f = brk_pool_alloc(sizeof(*f) + (size_t)n);
     if (!f) return NULL;
     f->len = (uint32_t)brk_msg_encode(m, version, qos, retain, false, 0, NULL, 0, 0, f->bytes,
                                       (size_t)n);
@@ -179,7 +180,7 @@ const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, boo
     brk_frame_t *expected = NULL;
     if (!atomic_compare_exchange_strong_explicit(slot, &expected, f, memory_order_acq_rel,
                                                  memory_order_acquire)) {
-        free(f);
+        brk_pool_free(f);
         return expected;
     }
     return f;

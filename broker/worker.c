@@ -372,6 +372,7 @@ static brk_listen_t *watch_fd(brk_worker_t *w, struct lws_vhost *vh, int fd,
 static void *worker_main(void *arg)
 {
     brk_worker_t *w = arg;
+    brk_pool_bind(&w->pool);
     while (!atomic_load(&w->b->stopping))
         if (lws_service(w->ctx, 0) < 0) break;
     return NULL;
