@@ -136,7 +136,11 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     brk_worker_t *wake = NULL;
     pthread_mutex_lock(&s->lock);
     if (!s->conn && (qos == 0 || s->expiry == 0)) goto out; /* QoS 0 is not queued offline */
-    if (s->q_len >= cfg->mqtt.max_queued) {
+    /* the limit counts what waits in the store behind the loaded page too
+     * (an upper bound: a seq whose record is gone still counts until its
+     * page is read) */
+    uint64_t stored = atomic_load(&s->backlog) ? s->q_seq - s->backlog_after : 0;
+    if (s->q_len + stored >= cfg->mqtt.max_queued) {
         brk_count(&s->dropped, 1);
         if (from) brk_count(&from->st.dropped, 1);
         goto out;

@@ -7,7 +7,8 @@
 #
 # Only files that pass against the current broker are registered here.
 set(SLUICE_PERSIST_IT_FILES
-  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online limits will)
+  crash retained subs inflight qos2 expiry batch corrupt soak fsync fulldisk online limits will
+  backlog)
 foreach(name IN LISTS SLUICE_PERSIST_IT_FILES)
   add_test(NAME itp_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_persist_${name}
