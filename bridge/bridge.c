@@ -86,11 +86,52 @@ void bridge_run_done(struct bridge *br)
     }
 }
 
+static rd_kafka_t *producer_new(struct bridge *br, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = bridge_producer_conf(br->cfg, err, errlen);
+    if (!conf) return NULL;
+    char v[32];
+    size_t vl = sizeof(v);
+    if (rd_kafka_conf_get(conf, "message.timeout.ms", v, &vl) == RD_KAFKA_CONF_OK)
+        br->timeout_ms = atoll(v);
+    rd_kafka_conf_set_dr_msg_cb(conf, bridge_dr_cb);
+    rd_kafka_conf_set_opaque(conf, br);
+    char kerr[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka: cannot create producer: %s", kerr);
+    }
+    return rk;
+}
+
+/* A fatal error (the idempotent producer lost its guarantees) leaves the
+ * producer unusable for good: every record it held comes back in its
+ * delivery report and goes to the spool, and a new producer takes over, so
+ * the spool drains again (at least once: a record may be in Kafka already).
+ * Poll thread. */
+static void producer_renew(struct bridge *br)
+{
+    char err[256];
+    rd_kafka_t *old = br->rk;
+    rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int64_t end = bridge_now_ms() + 5000; rd_kafka_outq_len(old) > 0 && bridge_now_ms() < end;)
+        rd_kafka_poll(old, 10);
+    rd_kafka_t *rk = producer_new(br, err, sizeof(err));
+    if (!rk) return; /* the old one stays: produce fails, the spool keeps all; retried */
+    pthread_mutex_lock(&br->mu);
+    br->rk = rk;
+    pthread_mutex_unlock(&br->mu);
+    rd_kafka_destroy(old);
+    atomic_fetch_add(&br->s.producer_renewals, 1);
+}
+
 static void *poll_main(void *arg)
 {
     struct bridge *br = arg;
     while (!atomic_load(&br->stopping)) {
         rd_kafka_poll(br->rk, 5);
+        if (rd_kafka_fatal_error(br->rk, NULL, 0)) producer_renew(br);
         spool_step(br);
         bridge_run_done(br);
     }
@@ -138,21 +179,7 @@ int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, br
     }
     if (bridge_rules_compile(br, err, errlen)) goto fail;
     if (consumers_new(br, err, errlen)) goto fail;
-    rd_kafka_conf_t *conf = bridge_producer_conf(cfg, err, errlen);
-    if (!conf) goto fail;
-    char v[32];
-    size_t vl = sizeof(v);
-    if (rd_kafka_conf_get(conf, "message.timeout.ms", v, &vl) == RD_KAFKA_CONF_OK)
-        br->timeout_ms = atoll(v);
-    rd_kafka_conf_set_dr_msg_cb(conf, bridge_dr_cb);
-    rd_kafka_conf_set_opaque(conf, br);
-    char kerr[256];
-    br->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
-    if (!br->rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "kafka: cannot create producer: %s", kerr);
-        goto fail;
-    }
+    if (!(br->rk = producer_new(br, err, errlen))) goto fail;
     if (spool_load(br)) {
         snprintf(err, errlen, "bridge: cannot read the spool from the store");
         goto fail;
@@ -234,4 +261,5 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     o->delivered = atomic_load(&br->s.delivered);
     o->consumer_lag = atomic_load(&br->s.consumer_lag);
     o->dropped = atomic_load(&br->s.dropped);
+    o->producer_renewals = atomic_load(&br->s.producer_renewals);
 }

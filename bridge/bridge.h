@@ -120,17 +120,18 @@ void bridge_stop(bridge_t *br);
 void bridge_free(bridge_t *br);
 
 typedef struct bridge_stats {
-    uint64_t produced;      /* records handed to the producer (incl. replays) */
-    uint64_t acked;         /* records Kafka acknowledged */
-    uint64_t failed;        /* records that could not be made safe */
-    uint64_t spooled;       /* records written to the spool */
-    uint64_t spool_depth;   /* records in the spool now */
-    uint64_t spool_bytes;   /* bytes in the spool now */
-    uint64_t dead_lettered; /* records sent to the dead-letter topic or quarantine */
-    uint64_t consumed;      /* Kafka records read by from_kafka consumers */
-    uint64_t delivered;     /* of those, injected into the broker */
-    uint64_t consumer_lag;  /* sum over rules of the last seen partition lag */
-    uint64_t dropped;       /* QoS 0 / ack:local records dropped (spool full) */
+    uint64_t produced;          /* records handed to the producer (incl. replays) */
+    uint64_t acked;             /* records Kafka acknowledged */
+    uint64_t failed;            /* records that could not be made safe */
+    uint64_t spooled;           /* records written to the spool */
+    uint64_t spool_depth;       /* records in the spool now */
+    uint64_t spool_bytes;       /* bytes in the spool now */
+    uint64_t dead_lettered;     /* records sent to the dead-letter topic or quarantine */
+    uint64_t consumed;          /* Kafka records read by from_kafka consumers */
+    uint64_t delivered;         /* of those, injected into the broker */
+    uint64_t consumer_lag;      /* sum over rules of the last seen partition lag */
+    uint64_t dropped;           /* QoS 0 / ack:local records dropped (spool full) */
+    uint64_t producer_renewals; /* producers replaced after a fatal librdkafka error */
 } bridge_stats_t;
 
 /* Any thread, approximate. */

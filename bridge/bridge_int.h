@@ -173,6 +173,7 @@ struct bridge {
     int64_t next_drain_ms;
 
     struct {
+        atomic_uint_least64_t producer_renewals;
         atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
             dead_lettered, consumed, delivered, consumer_lag, dropped;
     } s;

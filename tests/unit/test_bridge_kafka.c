@@ -1,13 +1,15 @@
 /*
  * test_bridge_kafka.c - bridge suite, Kafka misbehaving: outage and spool
  * (with a restart on the same store), spool full, dead letters (local and
- * topic), and from_kafka (inject before commit, loop prevention). Each test
+ * topic), a fatal producer error (the producer is replaced, nothing lost),
+ * and from_kafka (inject before commit, loop prevention). Each test
  * has its own mock cluster so that outages do not leak between tests.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_int.h" /* the producer handle, to raise a fatal error in it */
 #include "test_bridge.h"
 
 static bridge_t *mk(cfg_t *cfg, store_t *st, const bridge_hooks_t *hooks, bool start)
@@ -126,6 +128,41 @@ static void outage_spools_then_drains_in_order(void)
 static void outage_memory_spool(void)
 {
     outage(false);
+}
+
+/* librdkafka raises a fatal error (as an idempotent producer does when
+ * it can no longer keep its guarantees): the bridge replaces its producer,
+ * and every record offered after it still reaches Kafka, once, in order. */
+static void fatal_error_renews_producer(void)
+{
+    tb_kafka_t k;
+    tb_kafka_start(&k, 1);
+    rd_kafka_mock_topic_create(k.mc, "out", 2, 1);
+    char dir[64];
+    store_t *st = tb_store(dir, sizeof(dir));
+    CU_ASSERT_FATAL(st != NULL);
+    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":500,"));
+    bridge_t *br = mk(cfg, st, NULL, true);
+    tb_acks_t *a = calloc(1, sizeof(*a));
+    offer_n(br, a, 0, 50, 4);
+    CU_ASSERT(tb_wait_acks(a, 50, 10000));
+    CU_ASSERT(wait_drained(br, 10000));
+    CU_ASSERT(rd_kafka_test_fatal_error(br->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                        "test: fatal") == RD_KAFKA_RESP_ERR_NO_ERROR);
+    offer_n(br, a, 50, 200, 4);
+    CU_ASSERT(tb_wait_acks(a, 200, 20000));
+    CU_ASSERT(a->bad == 0);
+    CU_ASSERT(wait_drained(br, 20000));
+    bridge_stats_t s;
+    bridge_get_stats(br, &s);
+    CU_ASSERT(s.producer_renewals == 1);
+    CU_ASSERT(s.failed == 0);
+    check_exactly_once(&k, "out", 2, 200, 4);
+    bridge_free(br);
+    cfg_free(cfg);
+    tb_store_rm(st, dir);
+    tb_kafka_stop(&k);
+    free(a);
 }
 
 static void spool_survives_restart(void)
@@ -536,6 +573,7 @@ void test_bridge_kafka_register(CU_pSuite s)
     CU_add_test(s, "outage_spools_then_drains_in_order", outage_spools_then_drains_in_order);
     CU_add_test(s, "outage_memory_spool_without_store", outage_memory_spool);
     CU_add_test(s, "spool_survives_restart", spool_survives_restart);
+    CU_add_test(s, "fatal_error_renews_producer", fatal_error_renews_producer);
     CU_add_test(s, "spool_full_refuses_qos1_drops_qos0", spool_full_refuses);
     CU_add_test(s, "dead_letter_local_then_replay", dead_letter_local_then_replay);
     CU_add_test(s, "dead_letter_topic", dead_letter_topic);
