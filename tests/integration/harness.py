@@ -81,7 +81,127 @@ class BrokerError(Exception):
     pass
 
 
-class Broker:
+def close_quietly(clients):
+    """Close each client, ignoring errors (its peer may be long gone)."""
+    for c in clients:
+        try:
+            c.close()
+        except Exception:
+            pass
+
+
+def fail_count(tc):
+    """Failures and errors so far in the run of TestCase tc."""
+    res = getattr(getattr(tc, "_outcome", None), "result", None)
+    if res is None:
+        return 0
+    return len(res.failures) + len(res.errors)
+
+
+def connected(c, ack, client_id):
+    """c, with c.connack = ack, if that CONNACK accepted the connection;
+    else close c and fail."""
+    if ack.rc != 0:
+        c.close()
+        raise AssertionError("CONNACK rc %#x for %r: %r"
+                             % (ack.rc, client_id, ack))
+    c.connack = ack
+    return c
+
+
+class OwnProcess:
+    """What every broker process the tests start has in common: self.proc
+    (our Popen; its PID is the only one ever signalled), self.tmp (its temp
+    dir), self.log_path and self._log (its stdout and stderr, appended to,
+    open while it runs).  Every wait is bounded."""
+
+    proc = None
+    pid = None
+    tmp = None
+    log_path = None
+    _log = None
+
+    def _spawn(self, argv, cwd):
+        """Start argv with its output appended to the log."""
+        self._close_log()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=cwd)
+        self.pid = self.proc.pid
+
+    def _wait_listening(self, ports, timeout):
+        """Wait until every port accepts connections.  BrokerError if the
+        process exits first or takes longer than timeout (it is then
+        killed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise BrokerError("broker exited with %s during start:\n%s" %
+                                  (self.proc.returncode, self.log_tail()))
+            if all(port_open(p) for p in ports):
+                return
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise BrokerError("broker not listening on %s after %.0fs:\n%s"
+                                  % (ports, timeout, self.log_tail()))
+            time.sleep(0.02)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20.0):
+        """SIGTERM only our PID; kill9() if it does not exit in time.
+        Returns the exit code (None if it had to be killed)."""
+        rc = None
+        if self.alive():
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        self._close_log()
+        return rc
+
+    def kill9(self):
+        """SIGKILL our PID (no chance to flush anything) and reap it."""
+        if self.alive():
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self):
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_text(self):
+        """All the process wrote so far ("" before it first ran)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):  # TypeError: no log_path yet
+            return ""
+
+    def log_tail(self, n=60):
+        return "\n".join(self.log_text().splitlines()[-n:]) or "(no log)"
+
+    def cleanup(self):
+        """kill9(), and remove the temp dir unless SLUICE_TEST_KEEP."""
+        self.kill9()
+        if self.tmp and not os.environ.get("SLUICE_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Broker(OwnProcess):
     """One broker process.  mqtt: overrides of the "mqtt" config section
     (sluice names: max_inflight, max_queued, sys_interval, max_packet_size)."""
 
@@ -93,11 +213,8 @@ class Broker:
         self.want_ws = ws
         self.persistence = persistence or {"sync": "none"}
         self.kind = broker_kind()
-        self.proc = None
-        self.tmp = None
         self.port = None
         self.ws_port = None
-        self.log_path = None
 
     # -- config
     def _write_config(self):
@@ -177,59 +294,16 @@ class Broker:
     def _launch(self, timeout):
         argv = self._write_config()
         self.log_path = os.path.join(self.tmp, "broker.log")
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self._log,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL,
-                                     cwd=self.tmp)
-        self.pid = self.proc.pid
-        deadline = time.monotonic() + timeout
+        self._spawn(argv, self.tmp)
         ports = [self.port] + ([self.ws_port] if self.want_ws else [])
-        while True:
-            if self.proc.poll() is not None:
-                raise BrokerError("broker exited with %s during start:\n%s" %
-                                  (self.proc.returncode, self.log_tail()))
-            if all(port_open(p) for p in ports):
-                return
-            if time.monotonic() > deadline:
-                raise BrokerError("broker not listening on %s after %.0fs:\n%s"
-                                  % (ports, timeout, self.log_tail()))
-            time.sleep(0.05)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        self._wait_listening(ports, timeout)
 
     def rss_kb(self):
         return vmrss_kb(self.pid)
 
-    def log_tail(self, n=60):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-            return "\n".join(lines[-n:])
-        except (OSError, TypeError):
-            return "(no log)"
-
     def stop(self, timeout=10.0):
-        """SIGTERM only our PID; SIGKILL if it does not exit in time.
-        Returns the exit code (None if it had to be killed)."""
-        rc = None
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-                rc = None
-        elif self.proc is not None:
-            rc = self.proc.returncode
-        if getattr(self, "_log", None):
-            self._log.close()
-            self._log = None
+        """OwnProcess.stop, then look for a sanitizer report in the log."""
+        rc = OwnProcess.stop(self, timeout)
         self._scan_sanitizer()
         return rc
 
@@ -239,36 +313,26 @@ class Broker:
     def _scan_sanitizer(self):
         """Under `make sanitize` the broker reports leaks and UB on its
         stderr at exit; keep the first report so the test class fails."""
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except (OSError, TypeError):
-            return
+        text = self.log_text()
         for mark in self.SANITIZER_MARKS:
             i = text.find(mark)
             if i >= 0 and not getattr(self, "sanitizer_report", None):
                 self.sanitizer_report = text[max(0, i - 200):i + 4000]
 
-    def cleanup(self):
-        if self.tmp and not os.environ.get("SLUICE_TEST_KEEP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
     # -- clients
-    def raw(self, ws=False, path="/mqtt", timeout=rawmqtt.DEFAULT_TIMEOUT):
+    def raw(self, ws=False, path="/mqtt", timeout=rawmqtt.DEFAULT_TIMEOUT,
+            cls=rawmqtt.RawClient):
+        """A new raw client (cls: RawClient or a subclass)."""
         if ws:
-            return rawmqtt.RawClient(self.ws_port, ws=True, path=path,
-                                     timeout=timeout)
-        return rawmqtt.RawClient(self.port, timeout=timeout)
+            return cls(self.ws_port, ws=True, path=path, timeout=timeout)
+        return cls(self.port, timeout=timeout)
 
     def client(self, client_id="", clean=True, keepalive=60, level=4,
                ws=False, will=None):
         """A raw client that has connected and got CONNACK rc 0."""
         c = self.raw(ws=ws)
-        ack = c.connect(client_id, clean, keepalive, level, will=will)
-        if ack.rc != 0:
-            raise AssertionError("CONNACK rc %d for %r" % (ack.rc, client_id))
-        c.connack = ack
-        return c
+        return connected(c, c.connect(client_id, clean, keepalive, level,
+                                      will=will), client_id)
 
 
 class BrokerTestCase(unittest.TestCase):
@@ -302,23 +366,13 @@ class BrokerTestCase(unittest.TestCase):
             raise AssertionError("broker exited with %s on SIGTERM" % rc)
 
     def setUp(self):
-        self._fails_before = self._fail_count()
+        self._fails_before = fail_count(self)
         self._my_clients = []
 
-    def _fail_count(self):
-        res = getattr(getattr(self, "_outcome", None), "result", None)
-        if res is None:
-            return 0
-        return len(res.failures) + len(res.errors)
-
     def tearDown(self):
-        for c in self._my_clients:
-            try:
-                c.close()
-            except Exception:
-                pass
+        close_quietly(self._my_clients)
         alive = self.broker.alive()
-        if self._fail_count() != self._fails_before or not alive:
+        if fail_count(self) != self._fails_before or not alive:
             sys.stderr.write("\n--- %s: broker (%s, pid %d) log tail:\n%s\n---\n"
                              % (self.id(), self.broker.kind, self.broker.pid,
                                 self.broker.log_tail()))
@@ -399,13 +453,19 @@ def paho_client(port, client_id="", clean=True, ws=False, protocol=None,
     c.on_subscribe = on_subscribe
     c.on_publish = on_publish
     c.connect(HOST, port, keepalive=30)
+    return paho_started(c, connected, timeout)
+
+
+def paho_started(c, connected, timeout, what="paho"):
+    """Start paho client c's network loop and wait until its on_connect
+    set the Event connected with c.connack_rc 0; returns c."""
     c.loop_start()
     if not connected.wait(timeout):
         c.loop_stop()
-        raise AssertionError("paho: no CONNACK within %.0fs" % timeout)
+        raise AssertionError("%s: no CONNACK within %.0fs" % (what, timeout))
     if c.connack_rc != 0:
         c.loop_stop()
-        raise AssertionError("paho: CONNACK rc %s" % c.connack_rc)
+        raise AssertionError("%s: CONNACK rc %s" % (what, c.connack_rc))
     return c
 
 
@@ -424,7 +484,7 @@ def paho_stop(c):
         c.loop_stop()
 
 
-class ConfigBroker:
+class ConfigBroker(OwnProcess):
     """sluice started from a full JSON config written by the test (for
     listeners the Broker class does not make: tls, http). Kills only its
     own PID; the temp dir goes with stop()."""
@@ -435,25 +495,17 @@ class ConfigBroker:
         path = os.path.join(self.tmp, "sluice.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
-        self.log = open(os.path.join(self.tmp, "log"), "wb")
-        self.proc = subprocess.Popen([sluice_bin(), "-c", path], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while not all(port_open(p) for p in self.ports):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise BrokerError("sluice did not start")
-            time.sleep(0.05)
+        self.log_path = os.path.join(self.tmp, "log")
+        self._spawn([sluice_bin(), "-c", path], None)
+        try:
+            self._wait_listening(self.ports, timeout)
+        except BrokerError:
+            self.stop()
+            raise
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+    def stop(self, timeout=10.0):
+        """Returns the exit code (-SIGKILL if it had to be killed)."""
+        OwnProcess.stop(self, timeout)
         shutil.rmtree(self.tmp, ignore_errors=True)
         return self.proc.returncode
 

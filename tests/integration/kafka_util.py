@@ -18,13 +18,11 @@ Every wait is bounded.  Environment:
   SLUICE_TEST_KEEP    keep temp dirs
 """
 
-import errno
 import json
 import os
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -34,6 +32,7 @@ import time
 import unittest
 
 import harness
+import raw5
 import rawmqtt
 
 HOST = harness.HOST
@@ -134,7 +133,7 @@ class Mock:
 
 # ---------------------------------------------------------------- broker
 
-class KBroker:
+class KBroker(harness.OwnProcess):
     """A sluice process with a Kafka bridge.  bridge: the "bridge" section;
     kafka_props: kafka.properties; bootstrap None = no kafka section."""
 
@@ -155,10 +154,8 @@ class KBroker:
         self.workers = workers
         self.extra_args = list(extra_args)
         self.port = harness.free_port()
-        self.proc = None
         self.log_path = os.path.join(self.tmp, "broker.log")
         self.cfg_path = os.path.join(self.tmp, "sluice.json")
-        self._log = None
 
     def config(self):
         cfg = {"listeners": [{"protocol": "mqtt",
@@ -187,7 +184,7 @@ class KBroker:
             try:
                 self._launch(timeout)
                 return self
-            except AssertionError as e:
+            except harness.BrokerError as e:
                 self.kill9()
                 if "exited" not in str(e) or attempt == 2:
                     raise
@@ -195,51 +192,9 @@ class KBroker:
 
     def _launch(self, timeout):
         self.write_config()
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [harness.sluice_bin(), "-c", self.cfg_path] + self.extra_args,
-            stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=self.tmp)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("sluice exited with %s during start:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            if harness.port_open(self.port):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError("sluice not listening after %.0fs:\n%s"
-                                     % (timeout, self.log_tail()))
-            time.sleep(0.05)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=20.0):
-        """SIGTERM our PID (SIGKILL after timeout).  Returns the exit code."""
-        rc = None
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        elif self.proc is not None:
-            rc = self.proc.returncode
-        self._close_log()
-        return rc
-
-    def kill9(self):
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        self._close_log()
-
-    def _close_log(self):
-        if self._log:
-            self._log.close()
-            self._log = None
+        self._spawn([harness.sluice_bin(), "-c", self.cfg_path]
+                    + self.extra_args, self.tmp)
+        self._wait_listening([self.port], timeout)
 
     def restart(self, timeout=15.0):
         self.stop()
@@ -255,38 +210,16 @@ class KBroker:
         return (p.returncode, p.stdout.decode("utf-8", "replace"),
                 p.stderr.decode("utf-8", "replace"))
 
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
-
-    def cleanup(self):
-        self.kill9()
-        if not os.environ.get("SLUICE_TEST_KEEP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
     # clients
     def client(self, client_id, clean=True, level=4):
         c = rawmqtt.RawClient(self.port)
-        ack = c.connect(client_id, clean, 60, level)
-        if ack.rc != 0:
-            raise AssertionError("CONNACK rc %d" % ack.rc)
-        c.connack = ack
-        return c
+        return harness.connected(c, c.connect(client_id, clean, 60, level),
+                                 client_id)
 
     def client5(self, client_id, clean=True, props=None):
-        import raw5
         c = raw5.Client5(self.port)
-        ack = c.connect(client_id, clean, 60, props)
-        if ack.rc != 0:
-            raise AssertionError("CONNACK rc %#x" % ack.rc)
-        c.connack = ack
-        return c
+        return harness.connected(c, c.connect(client_id, clean, 60, props),
+                                 client_id)
 
 
 class KafkaCase(unittest.TestCase):
@@ -312,13 +245,8 @@ class KafkaCase(unittest.TestCase):
         return b
 
     def tearDown(self):
-        for c in self.clients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        res = getattr(getattr(self, "_outcome", None), "result", None)
-        failed = bool(res and (res.failures or res.errors))
+        harness.close_quietly(self.clients)
+        failed = harness.fail_count(self) > 0
         for b in self.brokers:
             if failed:
                 log("\n--- %s: sluice log (%s):\n%s\n---"
@@ -457,22 +385,11 @@ def produce(bootstrap, topic, records, timeout=20.0):
 
 # ---------------------------------------------------------------- MQTT
 
-def mstr(s):
-    if isinstance(s, str):
-        s = s.encode()
-    return struct.pack("!H", len(s)) + s
-
-
 def publish_packet(topic, payload, qos, pid, v5=False, retain=False):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    body = mstr(topic)
-    if qos:
-        body += struct.pack("!H", pid)
+    """A PUBLISH (MQTT 5: with no properties)."""
     if v5:
-        body += b"\x00"   # no properties
-    return rawmqtt.packet(0x30 | (qos << 1) | (1 if retain else 0),
-                          body + payload)
+        return raw5.publish5(topic, payload, qos, retain, pid=pid)
+    return rawmqtt.publish(topic, payload, qos, retain, pid=pid)
 
 
 class Publisher:
@@ -482,10 +399,8 @@ class Publisher:
 
     def __init__(self, port, client_id, v5=False, clean=True):
         self.v5 = v5
-        self.sock = socket.create_connection((HOST, port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = rawmqtt.TcpTransport(HOST, port, timeout=5).sock
         if v5:
-            import raw5
             self.sock.sendall(raw5.connect5(client_id, clean, 60))
         else:
             self.sock.sendall(rawmqtt.connect(client_id, clean, 60))
@@ -540,23 +455,12 @@ class Publisher:
 
     def _parse(self):
         while True:
-            b = self.inbuf
-            if len(b) < 2:
+            got = rawmqtt.split_packet(self.inbuf)
+            if got is None:
                 return
-            mult, val, i = 1, 0, 1
-            while True:
-                if i >= len(b):
-                    return
-                c = b[i]
-                val += (c & 0x7F) * mult
-                mult *= 128
-                i += 1
-                if not c & 0x80:
-                    break
-            if len(b) < i + val:
-                return
-            t, body = b[0] >> 4, b[i:i + val]
-            self.inbuf = b[i + val:]
+            first_byte, body, size = got
+            t = first_byte >> 4
+            self.inbuf = self.inbuf[size:]
             if t == rawmqtt.CONNACK:
                 self.connack = (body[0], body[1])
             elif t == rawmqtt.PUBACK:

@@ -1,12 +1,13 @@
 """Helpers for the persistence (crash/restart) tests, test_persist_*.py.
 
-harness.Broker always writes "persistence": {"sync": "none"}, makes a fresh
-temp dir per start and can only SIGTERM, so these tests use PBroker: one
-broker whose config (data_dir, persistence.sync, flush_ms) the test chooses,
-which can be killed with SIGKILL (only its own PID) and restarted on the same
-port and data dir, and which can run `sluice --repair -c CONFIG`.
+harness.Broker always writes "persistence": {"sync": "none"} and makes a
+fresh temp dir per start, so these tests use PBroker: one broker whose config
+(data_dir, persistence.sync, flush_ms) the test chooses, which is restarted on
+the same port and data dir, and which can run `sluice --repair -c CONFIG`.
+Stopping and kill -9 (only its own PID) are harness.OwnProcess's.
 
-Also here: a few raw MQTT 5 packets (rawmqtt speaks 3.1.1), a pipelined
+Also here: MQTT 5 helpers for a rawmqtt (3.1.1) client (packets from raw5,
+read back with the properties still in front of the payload), a pipelined
 publisher that records exactly which PUBLISHes were acknowledged, and a
 receiver loop that completes QoS 1/2 flows and records what was delivered.
 
@@ -19,18 +20,14 @@ Every wait is bounded.  Environment:
 import errno
 import json
 import os
-import random
 import select
-import shutil
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 import harness
+import raw5
 import rawmqtt
 from rawmqtt import (PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, CONNACK,
                      SUBACK)
@@ -66,7 +63,7 @@ def dir_size(path):
 
 # ---------------------------------------------------------------- broker
 
-class PBroker:
+class PBroker(harness.OwnProcess):
     """A sluice process with a chosen persistence config and a data dir
     that outlives restarts.  kill9() and stop() touch only our own PID."""
 
@@ -82,9 +79,6 @@ class PBroker:
                      "sys_interval": 0, "max_packet_size": 1048576}
         self.mqtt.update(mqtt or {})
         self.port = None
-        self.proc = None
-        self.pid = None
-        self._log = None
         self.log_path = os.path.join(self.tmp, "broker.log")
         self.cfg_path = os.path.join(self.tmp, "sluice.json")
         self.binary = harness.sluice_bin()
@@ -121,29 +115,10 @@ class PBroker:
         raise harness.BrokerError("no free port after 3 attempts")
 
     def _launch(self, timeout):
-        self._close_log()
-        self._log = open(self.log_path, "ab")
-        self._log.write(b"=== start %s\n" % time.strftime("%H:%M:%S").encode())
-        self._log.flush()
-        self.proc = subprocess.Popen([self.binary, "-c", self.cfg_path],
-                                     stdout=self._log,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
-        self.pid = self.proc.pid
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise harness.BrokerError(
-                    "broker exited with %s during start:\n%s"
-                    % (self.proc.returncode, self.log_tail()))
-            if harness.port_open(self.port):
-                return
-            if time.monotonic() > deadline:
-                self.kill9()
-                raise harness.BrokerError(
-                    "broker not listening on %d after %.0fs:\n%s"
-                    % (self.port, timeout, self.log_tail()))
-            time.sleep(0.02)
+        with open(self.log_path, "ab") as f:
+            f.write(b"=== start %s\n" % time.strftime("%H:%M:%S").encode())
+        self._spawn([self.binary, "-c", self.cfg_path], self.tmp)
+        self._wait_listening([self.port], timeout)
 
     def start_expect_exit(self, timeout=30.0):
         """Start and expect the broker to exit by itself (e.g. corrupt
@@ -152,13 +127,7 @@ class PBroker:
         self.write_config()
         start_len = os.path.getsize(self.log_path) \
             if os.path.exists(self.log_path) else 0
-        self._close_log()
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", self.cfg_path],
-                                     stdout=self._log,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
-        self.pid = self.proc.pid
+        self._spawn([self.binary, "-c", self.cfg_path], self.tmp)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -180,56 +149,6 @@ class PBroker:
                            timeout=timeout)
         return p.returncode, p.stdout.decode("utf-8", "replace")
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self):
-        """SIGKILL our broker (no chance to flush anything) and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
-        self._close_log()
-
-    def stop(self, timeout=20.0):
-        """SIGTERM; SIGKILL if it does not exit in time.  Returns the exit
-        code (None if it had to be killed)."""
-        rc = None
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-                rc = None
-        elif self.proc is not None:
-            rc = self.proc.returncode
-        self._close_log()
-        return rc
-
-    def _close_log(self):
-        if self._log:
-            self._log.close()
-            self._log = None
-
-    def cleanup(self):
-        self.kill9()
-        if not os.environ.get("SLUICE_TEST_KEEP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-            return "\n".join(lines[-n:])
-        except OSError:
-            return "(no log)"
-
     def data_size(self):
         return dir_size(self.data_dir)
 
@@ -243,33 +162,25 @@ class PBroker:
         given, that session-present value)."""
         c = self.raw()
         ack = c.connect(client_id, clean, keepalive, level)
-        if ack.rc != 0:
-            c.close()
-            raise AssertionError("CONNACK rc %d for %r" % (ack.rc, client_id))
+        return self._accepted(c, ack, client_id, present)
+
+    def client5(self, client_id, clean=True, expiry=0, keepalive=60,
+                present=None):
+        """An MQTT 5 raw client (packets decoded as 3.1.1: see v5_payload)
+        that got CONNACK reason 0 (and, if given, that session present)."""
+        c = self.raw()
+        expiry_prop = [(raw5.SESSION_EXPIRY, expiry)] if expiry else None
+        c.send(raw5.connect5(client_id, clean, keepalive, expiry_prop))
+        return self._accepted(c, c.expect(CONNACK), client_id, present)
+
+    def _accepted(self, c, ack, client_id, present):
+        harness.connected(c, ack, client_id)
         if present is not None and ack.session_present != present:
             c.close()
             raise AssertionError(
                 "%r: CONNACK session present %d, want %d (log:\n%s)"
                 % (client_id, ack.session_present, present,
                    self.log_tail(15)))
-        c.connack = ack
-        return c
-
-    def client5(self, client_id, clean=True, expiry=0, keepalive=60,
-                present=None):
-        """An MQTT 5 raw client that got CONNACK reason 0."""
-        c = self.raw()
-        c.send(connect5(client_id, clean, expiry, keepalive))
-        ack = c.expect(CONNACK)
-        if ack.rc != 0:
-            c.close()
-            raise AssertionError("CONNACK reason %#x for %r"
-                                 % (ack.rc, client_id))
-        if present is not None and ack.session_present != present:
-            c.close()
-            raise AssertionError("%r: session present %d, want %d"
-                                 % (client_id, ack.session_present, present))
-        c.connack = ack
         return c
 
 
@@ -281,12 +192,8 @@ class PersistCase:
     def setUp(self):
         self._pbrokers = []
         self._pclients = []
-        self._pfails = self._pfail_count()
+        self._pfails = harness.fail_count(self)
         self.addCleanup(self._pcleanup)
-
-    def _pfail_count(self):
-        res = getattr(getattr(self, "_outcome", None), "result", None)
-        return len(res.failures) + len(res.errors) if res else 0
 
     def broker(self, **kw):
         b = PBroker(**kw)
@@ -298,12 +205,8 @@ class PersistCase:
         return c
 
     def _pcleanup(self):
-        for c in self._pclients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        failed = self._pfail_count() != self._pfails
+        harness.close_quietly(self._pclients)
+        failed = harness.fail_count(self) != self._pfails
         for b in self._pbrokers:
             if failed:
                 log("--- %s: broker log (%s):\n%s\n---"
@@ -313,59 +216,20 @@ class PersistCase:
 
 # ---------------------------------------------------------------- MQTT 5
 
-def props(*items):
-    """Encode MQTT 5 properties from (id, bytes) pairs."""
-    body = b"".join(bytes([i]) + v for i, v in items)
-    return rawmqtt.varint(len(body)) + body
-
-
-def connect5(client_id, clean=True, expiry=0, keepalive=60):
-    pr = props((0x11, struct.pack("!I", expiry))) if expiry else props()
-    body = (rawmqtt.mstr("MQTT") + bytes([5, 0x02 if clean else 0]) +
-            struct.pack("!H", keepalive) + pr + rawmqtt.mstr(client_id))
-    return rawmqtt.packet(0x10, body)
-
-
 def publish5(topic, payload=b"", qos=0, retain=False, dup=False, pid=1,
              msg_expiry=None):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    fb = 0x30 | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
-    body = rawmqtt.mstr(topic)
-    if qos:
-        body += struct.pack("!H", pid)
+    """raw5.publish5 with an optional Message Expiry Interval."""
+    props = None
     if msg_expiry is not None:
-        body += props((0x02, struct.pack("!I", msg_expiry)))
-    else:
-        body += props()
-    return rawmqtt.packet(fb, body + payload)
-
-
-def subscribe5(pid, filters):
-    """filters: list of (filter, options byte)."""
-    body = struct.pack("!H", pid) + props()
-    for flt, opt in filters:
-        body += rawmqtt.mstr(flt) + bytes([opt])
-    return rawmqtt.packet(0x82, body)
-
-
-def disconnect5(reason=0):
-    return rawmqtt.packet(0xE0, bytes([reason, 0]))
+        props = [(raw5.MESSAGE_EXPIRY, msg_expiry)]
+    return raw5.publish5(topic, payload, qos, retain, dup, pid, props)
 
 
 def v5_payload(p):
     """Payload of an MQTT 5 PUBLISH parsed by rawmqtt (3.1.1 layout: the
     properties are still in front of the payload)."""
-    data = p.payload
-    n, mult, i = 0, 1, 0
-    while True:
-        c = data[i]
-        n += (c & 0x7F) * mult
-        mult *= 128
-        i += 1
-        if not c & 0x80:
-            break
-    return data[i + n:]
+    n, i = rawmqtt.read_varint(p.payload, 0)
+    return p.payload[i + n:]
 
 
 def v5_reason(p):
@@ -374,14 +238,27 @@ def v5_reason(p):
 
 
 def subscribe5_ok(c, filters, pid=1):
-    c.send(subscribe5(pid, filters))
+    """Subscribe with filters [(filter, options byte)]; the SUBACK codes."""
+    c.send(raw5.subscribe5(pid, filters))
     ack = c.wait_for(SUBACK, pid=pid)
-    codes = list(ack.body[2 + 1 + ack.body[2]:]) if len(ack.body) > 2 else []
-    # SUBACK v5: pid, properties (length byte; we assume < 128), codes
-    return codes
+    if len(ack.body) <= 2:
+        return []
+    return raw5.Packet5(ack.first_byte, ack.body).codes
 
 
 # ---------------------------------------------------------------- flows
+
+def next_packet(flow, timeout):
+    """The next packet on flow.c, or None on timeout or at EOF (which sets
+    flow.closed)."""
+    try:
+        return flow.c.recv_packet(timeout)
+    except rawmqtt.Timeout:
+        return None
+    except rawmqtt.Closed:
+        flow.closed = True
+        return None
+
 
 class PipelinedPublisher:
     """Publishes messages over one raw connection with up to `window`
@@ -448,12 +325,8 @@ class PipelinedPublisher:
 
     def _read(self, timeout):
         """Handle one packet; False on timeout; sets closed on EOF."""
-        try:
-            p = self.c.recv_packet(timeout)
-        except rawmqtt.Timeout:
-            return False
-        except rawmqtt.Closed:
-            self.closed = True
+        p = next_packet(self, timeout)
+        if p is None:
             return False
         self._handle(p)
         return True
@@ -534,12 +407,9 @@ class Receiver:
         return v5_payload(p) if self.level == 5 else p.payload
 
     def step(self, timeout):
-        try:
-            p = self.c.recv_packet(timeout)
-        except rawmqtt.Timeout:
-            return False
-        except rawmqtt.Closed:
-            self.closed = True
+        """Handle one packet; False on timeout; sets closed on EOF."""
+        p = next_packet(self, timeout)
+        if p is None:
             return False
         self.packets.append(p)
         if p.type == PUBLISH:

@@ -20,7 +20,7 @@ import rawmqtt
 from rawmqtt import (CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL,
                      PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
                      PINGREQ, PINGRESP, DISCONNECT, Closed, Timeout,
-                     DEFAULT_TIMEOUT, varint, mstr, packet)
+                     DEFAULT_TIMEOUT, varint, mstr, packet, read_varint)
 
 AUTH = 15
 NAMES = dict(rawmqtt.NAMES)
@@ -83,12 +83,6 @@ RC_PAYLOAD_FORMAT_INVALID = 0x99
 RC_RETAIN_NOT_SUPPORTED = 0x9A
 
 
-def _bin(b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return struct.pack("!H", len(b)) + b
-
-
 def encode_prop(pid, value):
     t = PROP_TYPES[pid]
     out = bytes([pid])
@@ -101,10 +95,10 @@ def encode_prop(pid, value):
     if t == "varint":
         return out + varint(value)
     if t in ("str", "bin"):
-        return out + _bin(value)
+        return out + mstr(value)
     if t == "pair":
         k, v = value
-        return out + _bin(k) + _bin(v)
+        return out + mstr(k) + mstr(v)
     raise ValueError(t)
 
 
@@ -113,18 +107,6 @@ def encode_props(props):
     length varint followed by the properties, in the given order."""
     body = b"".join(encode_prop(p, v) for p, v in (props or []))
     return varint(len(body)) + body
-
-
-def read_varint(b, i):
-    mult, val = 1, 0
-    for _ in range(4):
-        c = b[i]
-        i += 1
-        val += (c & 0x7F) * mult
-        mult *= 128
-        if not c & 0x80:
-            return val, i
-    raise ValueError("varint longer than 4 bytes")
 
 
 class Props:
@@ -206,13 +188,13 @@ def connect5(client_id="", clean=True, keepalive=60, props=None, will=None,
         wt, wp, wq, wr = will[:4]
         wprops = will[4] if len(will) > 4 else None
         f |= 0x04 | (wq << 3) | (0x20 if wr else 0)
-        payload += encode_props(wprops) + mstr(wt) + _bin(wp)
+        payload += encode_props(wprops) + mstr(wt) + mstr(wp)
     if username is not None:
         f |= 0x80
         payload += mstr(username)
     if password is not None:
         f |= 0x40
-        payload += _bin(password)
+        payload += mstr(password)
     if flags is not None:
         f = flags
     body = (mstr("MQTT") + bytes([level, f]) + struct.pack("!H", keepalive)
@@ -222,13 +204,11 @@ def connect5(client_id="", clean=True, keepalive=60, props=None, will=None,
 
 def publish5(topic, payload=b"", qos=0, retain=False, dup=False, pid=None,
              props=None):
+    """The 3.1.1 PUBLISH with the properties in front of the payload."""
     if isinstance(payload, str):
         payload = payload.encode()
-    fb = 0x30 | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
-    body = _bin(topic)
-    if qos > 0:
-        body += struct.pack("!H", 1 if pid is None else pid)
-    return packet(fb, body + encode_props(props) + payload)
+    return rawmqtt.publish(topic, encode_props(props) + payload, qos, retain,
+                           dup, pid)
 
 
 def subopts(qos=0, no_local=False, rap=False, rh=0):
@@ -239,14 +219,14 @@ def subscribe5(pid, filters, props=None):
     """filters: list of (filter, options byte) (see subopts)."""
     body = struct.pack("!H", pid) + encode_props(props)
     for flt, o in filters:
-        body += _bin(flt) + bytes([o])
+        body += mstr(flt) + bytes([o])
     return packet(0x82, body)
 
 
 def unsubscribe5(pid, filters, props=None):
     body = struct.pack("!H", pid) + encode_props(props)
     for flt in filters:
-        body += _bin(flt)
+        body += mstr(flt)
     return packet(0xA2, body)
 
 
@@ -275,14 +255,9 @@ def auth5(rc=0x18, props=None):
 
 # ---------------------------------------------------------------- decoding
 
-class Packet5:
+class Packet5(rawmqtt.PacketBase):
     def __init__(self, first_byte, body):
-        self.first_byte = first_byte
-        self.type = first_byte >> 4
-        self.flags = first_byte & 0x0F
-        self.body = body
-        self.topic = self.payload = self.pid = self.qos = None
-        self.retain = self.dup = None
+        rawmqtt.PacketBase.__init__(self, first_byte, body)
         self.rc = None
         self.props = Props()
         self.codes = None
@@ -294,15 +269,7 @@ class Packet5:
             if len(body) > 2:
                 self.props, _ = decode_props(body, 2)
         elif t == PUBLISH:
-            self.qos = (self.flags >> 1) & 3
-            self.retain = bool(self.flags & 1)
-            self.dup = bool(self.flags & 8)
-            tl = struct.unpack("!H", body[:2])[0]
-            self.topic = body[2:2 + tl].decode("utf-8", "replace")
-            i = 2 + tl
-            if self.qos > 0:
-                self.pid = struct.unpack("!H", body[i:i + 2])[0]
-                i += 2
+            i = self.decode_publish_header()
             self.props, i = decode_props(body, i)
             self.payload = bytes(body[i:])
         elif t in (PUBACK, PUBREC, PUBREL, PUBCOMP):
@@ -351,28 +318,8 @@ class Packet5:
 class Client5(rawmqtt.RawClient):
     """RawClient that decodes MQTT 5.0 packets (Packet5)."""
 
-    def _parse_one(self):
-        b = self.buf
-        if len(b) < 2:
-            return None
-        mult, val, i = 1, 0, 1
-        while True:
-            if i >= len(b):
-                return None
-            c = b[i]
-            val += (c & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if not c & 0x80:
-                break
-            if i > 4:
-                raise ValueError("malformed remaining length from broker")
-        if len(b) < i + val:
-            return None
-        p = Packet5(b[0], b[i:i + val])
-        p.wire_size = i + val
-        self.buf = b[i + val:]
-        return p
+    packet_class = Packet5
+    unsubscribe_packet = staticmethod(unsubscribe5)
 
     def connect(self, client_id="", clean=True, keepalive=60, props=None,
                 will=None, timeout=DEFAULT_TIMEOUT, **kw):
@@ -386,12 +333,6 @@ class Client5(rawmqtt.RawClient):
             filters = [(filters, 0)]
         self.send(subscribe5(pid, filters, props))
         return self.wait_for(SUBACK, timeout, pid=pid).codes
-
-    def unsubscribe(self, filters, pid=1, timeout=DEFAULT_TIMEOUT):
-        if isinstance(filters, str):
-            filters = [filters]
-        self.send(unsubscribe5(pid, filters))
-        return self.wait_for(UNSUBACK, timeout, pid=pid)
 
     def publish(self, topic, payload=b"", qos=0, retain=False, pid=1,
                 props=None, timeout=DEFAULT_TIMEOUT):
@@ -440,11 +381,7 @@ class M5TestCase(harness.BrokerTestCase):
     """BrokerTestCase with MQTT 5.0 raw clients."""
 
     def raw5(self, ws=False, timeout=DEFAULT_TIMEOUT):
-        b = self.broker
-        if ws:
-            c = Client5(b.ws_port, ws=True, path="/mqtt", timeout=timeout)
-        else:
-            c = Client5(b.port, timeout=timeout)
+        c = self.broker.raw(ws=ws, timeout=timeout, cls=Client5)
         self._my_clients.append(c)
         return c
 
@@ -454,11 +391,8 @@ class M5TestCase(harness.BrokerTestCase):
         if client_id is None:
             client_id = self.uid("c5")
         c = self.raw5(ws=ws)
-        ack = c.connect(client_id, clean, keepalive, props, will, **kw)
-        if ack.rc != 0:
-            raise AssertionError("CONNACK rc %#x for %r: %r" %
-                                 (ack.rc, client_id, ack))
-        c.connack = ack
+        harness.connected(c, c.connect(client_id, clean, keepalive, props,
+                                       will, **kw), client_id)
         c.client_id = client_id
         return c
 
@@ -540,14 +474,7 @@ def paho5(port, client_id="", clean_start=True, ws=False, props=None,
                    else None)
     c.connect(harness.HOST, port, keepalive=keepalive, clean_start=clean_start,
               properties=props)
-    c.loop_start()
-    if not connected.wait(timeout):
-        c.loop_stop()
-        raise AssertionError("paho5: no CONNACK within %.0fs" % timeout)
-    if c.connack_rc != 0:
-        c.loop_stop()
-        raise AssertionError("paho5: CONNACK rc %s" % c.connack_rc)
-    return c
+    return harness.paho_started(c, connected, timeout, "paho5")
 
 
 def paho5_subscribe(c, topic, options=None, props=None, timeout=5.0):
@@ -564,11 +491,7 @@ def paho5_subscribe(c, topic, options=None, props=None, timeout=5.0):
     return [int(r.value) if hasattr(r, "value") else int(r) for r in rcs]
 
 
-def paho5_stop(c):
-    try:
-        c.disconnect()
-    finally:
-        c.loop_stop()
+paho5_stop = harness.paho_stop
 
 
 def publish_props(**kw):

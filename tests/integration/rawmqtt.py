@@ -88,8 +88,7 @@ def publish(topic, payload=b"", qos=0, retain=False, dup=False, pid=None):
     if isinstance(payload, str):
         payload = payload.encode()
     fb = 0x30 | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
-    body = mstr(topic) if not isinstance(topic, bytes) else struct.pack(
-        "!H", len(topic)) + topic
+    body = mstr(topic)
     if qos > 0:
         body += struct.pack("!H", 1 if pid is None else pid)
     return packet(fb, body + payload)
@@ -99,8 +98,7 @@ def subscribe(pid, filters):
     """filters: list of (filter, qos)."""
     body = struct.pack("!H", pid)
     for flt, q in filters:
-        body += (mstr(flt) if not isinstance(flt, bytes)
-                 else struct.pack("!H", len(flt)) + flt) + bytes([q])
+        body += mstr(flt) + bytes([q])
     return packet(0x82, body)
 
 
@@ -137,7 +135,37 @@ def disconnect():
 
 # ---------------------------------------------------------------- decoding
 
-class Packet:
+def read_varint(b, i):
+    """The variable byte integer at b[i]: (value, index after it).
+    IndexError if b ends first; ValueError if it is longer than 4 bytes."""
+    mult, val = 1, 0
+    for _ in range(4):
+        c = b[i]
+        i += 1
+        val += (c & 0x7F) * mult
+        mult *= 128
+        if not c & 0x80:
+            return val, i
+    raise ValueError("variable byte integer over 4 bytes from broker")
+
+
+def split_packet(buf):
+    """The first complete packet in buf as (first byte, body, its size on
+    the wire), or None while buf does not hold one yet.  ValueError for a
+    remaining length longer than 4 bytes."""
+    try:
+        n, i = read_varint(buf, 1)
+    except IndexError:
+        return None
+    if len(buf) < i + n:
+        return None
+    return buf[0], buf[i:i + n], i + n
+
+
+class PacketBase:
+    """A received packet: fixed header and body, and the fields every MQTT
+    version decodes alike.  Packet (3.1.1) and raw5.Packet5 decode the rest."""
+
     def __init__(self, first_byte, body):
         self.first_byte = first_byte
         self.type = first_byte >> 4
@@ -150,17 +178,27 @@ class Packet:
         self.qos = None
         self.retain = None
         self.dup = None
+
+    def decode_publish_header(self):
+        """Set qos, retain, dup, topic and pid of a PUBLISH; returns the
+        index in body after them (3.1.1: the payload; 5.0: properties)."""
+        self.qos = (self.flags >> 1) & 3
+        self.retain = bool(self.flags & 1)
+        self.dup = bool(self.flags & 8)
+        tl = struct.unpack("!H", self.body[:2])[0]
+        self.topic = self.body[2:2 + tl].decode("utf-8", "replace")
+        i = 2 + tl
+        if self.qos > 0:
+            self.pid = struct.unpack("!H", self.body[i:i + 2])[0]
+            i += 2
+        return i
+
+
+class Packet(PacketBase):
+    def __init__(self, first_byte, body):
+        PacketBase.__init__(self, first_byte, body)
         if self.type == PUBLISH:
-            self.qos = (self.flags >> 1) & 3
-            self.retain = bool(self.flags & 1)
-            self.dup = bool(self.flags & 8)
-            tl = struct.unpack("!H", body[:2])[0]
-            self.topic = body[2:2 + tl].decode("utf-8", "replace")
-            rest = body[2 + tl:]
-            if self.qos > 0:
-                self.pid = struct.unpack("!H", rest[:2])[0]
-                rest = rest[2:]
-            self.payload = rest
+            self.payload = body[self.decode_publish_header():]
         elif self.type in (PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK,
                            SUBACK) and len(body) >= 2:
             self.pid = struct.unpack("!H", body[:2])[0]
@@ -382,6 +420,10 @@ class WsTransport:
 # ---------------------------------------------------------------- client
 
 class RawClient:
+    # what raw5.Client5 replaces to speak MQTT 5.0
+    packet_class = Packet   # how received packets are decoded
+    unsubscribe_packet = staticmethod(unsubscribe)
+
     def __init__(self, port, host="127.0.0.1", ws=False, path="/mqtt",
                  timeout=DEFAULT_TIMEOUT):
         if ws:
@@ -410,25 +452,15 @@ class RawClient:
 
     # -- receiving
     def _parse_one(self):
-        b = self.buf
-        if len(b) < 2:
+        """The next complete packet buffered (None if there is none yet);
+        p.wire_size is its size with the fixed header."""
+        got = split_packet(self.buf)
+        if got is None:
             return None
-        mult, val, i = 1, 0, 1
-        while True:
-            if i >= len(b):
-                return None
-            c = b[i]
-            val += (c & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if not c & 0x80:
-                break
-            if i > 4:
-                raise ValueError("malformed remaining length from broker")
-        if len(b) < i + val:
-            return None
-        p = Packet(b[0], b[i:i + val])
-        self.buf = b[i + val:]
+        first_byte, body, size = got
+        p = self.packet_class(first_byte, body)
+        p.wire_size = size
+        self.buf = self.buf[size:]
         return p
 
     def recv_packet(self, timeout=DEFAULT_TIMEOUT):
@@ -541,7 +573,7 @@ class RawClient:
     def unsubscribe(self, filters, pid=1, timeout=DEFAULT_TIMEOUT):
         if isinstance(filters, str):
             filters = [filters]
-        self.send(unsubscribe(pid, filters))
+        self.send(self.unsubscribe_packet(pid, filters))
         return self.wait_for(UNSUBACK, timeout, pid=pid)
 
     def publish(self, topic, payload=b"", qos=0, retain=False, pid=1,
