@@ -479,6 +479,9 @@ void brk_conn_closed(brk_conn_t *c)
     if (s) {
         pthread_mutex_lock(&s->lock);
         bool attached = s->conn == c;
+        /* read under the lock: a CONNECT on another worker may take the
+         * session and set its own expiry as soon as we let go */
+        uint32_t expiry = s->expiry;
         bool continued = false; /* taken over by a CONNECT that keeps the session */
         if (attached && s->pending) {
             brk_session_handover(s); /* a takeover was waiting for us */
@@ -502,22 +505,29 @@ void brk_conn_closed(brk_conn_t *c)
         /* a delayed will of a session that continues on a new connection is
          * never sent (MQTT-3.1.3-9); without delay it goes at once */
         if (will && continued && c->will_delay) will = false;
-        if (will && attached && c->will_delay && s->expiry) {
+        if (will && attached && c->will_delay && expiry) {
             /* MQTT 5 will delay: held by the session, published when the
-             * delay or the session ends, whichever first (MQTT-3.1.3-9) */
-            uint32_t d = c->will_delay < s->expiry ? c->will_delay : s->expiry;
+             * delay or the session ends, whichever first (MQTT-3.1.3-9);
+             * a connection that took the session meanwhile cancels it */
+            uint32_t d = c->will_delay < expiry ? c->will_delay : expiry;
             pthread_mutex_lock(&s->lock);
-            brk_msg_unref(&s->will);
-            s->will = brk_msg_ref(c->will);
-            s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
-            s->will_expiry = c->will_expiry;
-            s->has_will_expiry = c->has_will_expiry;
+            if (!s->conn && !s->pending) {
+                brk_msg_unref(&s->will);
+                s->will = brk_msg_ref(c->will);
+                s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
+                s->will_expiry = c->will_expiry;
+                s->has_will_expiry = c->has_will_expiry;
+            }
             pthread_mutex_unlock(&s->lock);
             will = false;
         }
-        if (attached && s->expiry == 0) {
+        if (attached && expiry == 0) {
+            /* ends with us, unless a new connection took it meanwhile */
             pthread_mutex_lock(&b->reg_lock);
-            brk_session_end(b, s);
+            pthread_mutex_lock(&s->lock);
+            bool taken = s->conn || s->pending;
+            pthread_mutex_unlock(&s->lock);
+            if (!taken) brk_session_end(b, s);
             pthread_mutex_unlock(&b->reg_lock);
         } else if (attached) {
             brk_persist_session(s, NULL, 0, false); /* remember when it went away */
