@@ -30,7 +30,6 @@
 
 struct lws;
 struct lws_context;
-struct lws_vhost;
 typedef struct brk brk_t;
 typedef struct brk_worker brk_worker_t;
 typedef struct brk_conn brk_conn_t;
@@ -526,8 +525,6 @@ struct brk_worker {
     int index;
     pthread_t thread;
     struct lws_context *ctx;
-    struct lws_vhost **vhosts; /* one per listener */
-    int *listen_fds;
 
     pthread_mutex_t inbox_lock;
     brk_inbox_item_t *inbox;

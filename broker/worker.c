@@ -77,46 +77,44 @@ int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
 /* One swap of the inbox: false if it was empty. */
 static bool inbox_once(brk_worker_t *w)
 {
-    {
-        pthread_mutex_lock(&w->inbox_lock);
-        if (!w->inbox_len) {
-            pthread_mutex_unlock(&w->inbox_lock);
-            return false;
-        }
-        /* swap the vector out so producers never wait for our work */
-        brk_inbox_item_t *items = w->inbox;
-        uint32_t n = w->inbox_len, cap = w->inbox_cap;
-        w->inbox = w->inbox_spare;
-        w->inbox_cap = w->inbox_spare_cap;
-        w->inbox_len = 0;
+    pthread_mutex_lock(&w->inbox_lock);
+    if (!w->inbox_len) {
         pthread_mutex_unlock(&w->inbox_lock);
-        for (uint32_t i = 0; i < n; i++) {
-            brk_inbox_item_t *it = &items[i];
-            if (it->kind == BRK_INBOX_READY) {
-                brk_session_drain(it->u.s, w);
-                brk_session_unref(it->u.s);
-            } else if (it->kind == BRK_INBOX_ACK) {
-                brk_pending_t *p = it->u.p;
-                if (p->c->live && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
-                brk_conn_unref(p->c);
-                free(p);
-            } else if (it->kind == BRK_INBOX_KILL) {
-                brk_conn_kill(it->u.c);
-                brk_conn_unref(it->u.c);
-            } else if (it->kind == BRK_INBOX_RELEASE) {
-                brk_session_release(it->u.s, w, it->pid);
-                brk_session_unref(it->u.s);
-            } else if (it->kind == BRK_INBOX_RESUME) {
-                brk_conn_t *c = it->u.c;
-                if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
-                brk_conn_unref(c);
-            }
-        }
-        pthread_mutex_lock(&w->inbox_lock);
-        w->inbox_spare = items;
-        w->inbox_spare_cap = cap;
-        pthread_mutex_unlock(&w->inbox_lock);
+        return false;
     }
+    /* swap the vector out so producers never wait for our work */
+    brk_inbox_item_t *items = w->inbox;
+    uint32_t n = w->inbox_len, cap = w->inbox_cap;
+    w->inbox = w->inbox_spare;
+    w->inbox_cap = w->inbox_spare_cap;
+    w->inbox_len = 0;
+    pthread_mutex_unlock(&w->inbox_lock);
+    for (uint32_t i = 0; i < n; i++) {
+        brk_inbox_item_t *it = &items[i];
+        if (it->kind == BRK_INBOX_READY) {
+            brk_session_drain(it->u.s, w);
+            brk_session_unref(it->u.s);
+        } else if (it->kind == BRK_INBOX_ACK) {
+            brk_pending_t *p = it->u.p;
+            if (p->c->live && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
+            brk_conn_unref(p->c);
+            free(p);
+        } else if (it->kind == BRK_INBOX_KILL) {
+            brk_conn_kill(it->u.c);
+            brk_conn_unref(it->u.c);
+        } else if (it->kind == BRK_INBOX_RELEASE) {
+            brk_session_release(it->u.s, w, it->pid);
+            brk_session_unref(it->u.s);
+        } else if (it->kind == BRK_INBOX_RESUME) {
+            brk_conn_t *c = it->u.c;
+            if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
+            brk_conn_unref(c);
+        }
+    }
+    pthread_mutex_lock(&w->inbox_lock);
+    w->inbox_spare = items;
+    w->inbox_spare_cap = cap;
+    pthread_mutex_unlock(&w->inbox_lock);
     return true;
 }
 
