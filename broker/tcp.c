@@ -37,6 +37,14 @@ int brk_tcp_init(brk_worker_t *w)
     return w->epfd >= 0 && w->rxbuf ? 0 : -1;
 }
 
+/* Close without writing (peer gone, error): the flush reaps it. */
+static void gone(brk_conn_t *c)
+{
+    c->dead = true;
+    c->closing = true;
+    brk_conn_want_write(c);
+}
+
 void brk_tcp_adopt(brk_worker_t *w, int fd, const cfg_listener_t *l)
 {
     brk_conn_t *c = brk_conn_new(w, NULL, fd, BRK_TRANSPORT_RAW, l);
@@ -48,8 +56,7 @@ void brk_tcp_adopt(brk_worker_t *w, int fd, const cfg_listener_t *l)
     struct epoll_event ev = {.events = c->ev, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         c->ev = 0;
-        c->dead = true;
-        brk_conn_close(c, 0);
+        gone(c);
     }
 }
 
@@ -59,19 +66,10 @@ void brk_tcp_update(brk_conn_t *c)
     uint32_t want = (c->paused || c->closing ? 0 : EPOLLIN) | (c->out_wait ? EPOLLOUT : 0);
     if (want == c->ev) return;
     struct epoll_event ev = {.events = want, .data.ptr = c};
-    if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-        c->dead = true;
-        brk_conn_want_write(c); /* the flush reaps it */
-        return;
-    }
-    c->ev = want;
-}
-
-static void gone(brk_conn_t *c)
-{
-    c->dead = true;
-    c->closing = true;
-    brk_conn_want_write(c);
+    if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        gone(c);
+    else
+        c->ev = want;
 }
 
 void brk_tcp_service(brk_worker_t *w)
@@ -115,7 +113,6 @@ bool brk_tcp_flush(brk_worker_t *w)
         brk_conn_t *c = list;
         list = c->dirty_next;
         c->dirty_next = NULL;
-        c->want_write = false;
         if (c->dead || brk_conn_write(c) < 0) {
             reap(c);
             continue;

@@ -485,13 +485,16 @@ def paho_stop(c):
 
 
 class ConfigBroker(OwnProcess):
-    """sluice started from a full JSON config written by the test (for
-    listeners the Broker class does not make: tls, http). Kills only its
-    own PID; the temp dir goes with stop()."""
+    """sluice started from a JSON config written by the test (for
+    listeners the Broker class does not make: tls, http); data_dir (in the
+    temp dir) and persistence "none" unless the config says otherwise.
+    Kills only its own PID; the temp dir goes with stop()."""
 
     def __init__(self, make_config, timeout=15.0):
         self.tmp = tempfile.mkdtemp(prefix="sluice-cfg-")
         cfg, self.ports = make_config(self.tmp)
+        cfg.setdefault("data_dir", os.path.join(self.tmp, "data"))
+        cfg.setdefault("persistence", {"sync": "none"})
         path = os.path.join(self.tmp, "sluice.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -508,4 +511,10 @@ class ConfigBroker(OwnProcess):
         OwnProcess.stop(self, timeout)
         shutil.rmtree(self.tmp, ignore_errors=True)
         return self.proc.returncode
+
+    def stop_clean(self):
+        """Stop; fail unless sluice exited cleanly on SIGTERM."""
+        rc = self.stop()
+        if rc not in (0, -signal.SIGTERM):
+            raise AssertionError("sluice exited with %s" % rc)
 

@@ -1,7 +1,5 @@
 """The HTTP listener: GET /healthz, GET /metrics (Prometheus text), 404,
 and hostile HTTP input that must not disturb MQTT service."""
-import os
-import signal
 import socket
 import unittest
 import urllib.error
@@ -28,16 +26,12 @@ class HttpTest(unittest.TestCase):
                 cls.http = free_port()
             return {"listeners": [
                 {"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
-                {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}],
-                "data_dir": os.path.join(tmp, "data"),
-                "persistence": {"sync": "none"}}, [cls.port, cls.http]
+                {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}]}, [cls.port, cls.http]
         cls.broker = ConfigBroker(config)
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.broker.stop()
-        if rc not in (0, -signal.SIGTERM):
-            raise AssertionError("sluice exited with %s" % rc)
+        cls.broker.stop_clean()
 
     def get(self, path):
         url = "http://127.0.0.1:%d%s" % (self.http, path)

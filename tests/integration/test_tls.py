@@ -2,7 +2,6 @@
 mosquitto_pub/mosquitto_sub over mqtts and paho over wss, against a
 self-signed certificate made by the test with openssl."""
 import os
-import signal
 import ssl
 import subprocess
 import time
@@ -30,16 +29,12 @@ class TlsTest(unittest.TestCase):
                 {"protocol": "mqtts", "bind": "127.0.0.1:%d" % cls.port,
                  "cert": cls.cert, "key": cls.key},
                 {"protocol": "wss", "bind": "127.0.0.1:%d" % cls.wss,
-                 "cert": cls.cert, "key": cls.key, "path": "/mqtt"}],
-                "data_dir": os.path.join(tmp, "data"),
-                "persistence": {"sync": "none"}}, [cls.port, cls.wss]
+                 "cert": cls.cert, "key": cls.key, "path": "/mqtt"}]}, [cls.port, cls.wss]
         cls.broker = ConfigBroker(config)
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.broker.stop()
-        if rc not in (0, -signal.SIGTERM):
-            raise AssertionError("sluice exited with %s" % rc)
+        cls.broker.stop_clean()
 
     def test_mosquitto_clients_over_tls(self):
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port),

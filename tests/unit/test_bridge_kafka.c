@@ -76,48 +76,73 @@ static int offer_n(bridge_t *br, tb_acks_t *a, int from, int to, int keys)
     return pending;
 }
 
-#define RULES(bs, extra)                                                                           \
-    "{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{" extra                      \
-    "\"to_kafka\":[{\"match\":\"d/+\",\"topic\":\"out\",\"key\":\"{2}\"}]}}",                      \
-        bs
+/* One test's world: a mock cluster of `brokers` with topic "out" (`parts`
+ * partitions, one replica per broker), a store unless !durable, one rule
+ * "d/+" -> "out" keyed by the second level, spool_after_ms and
+ * spool_max_bytes when not 0, the started bridge and its ack counter. */
+typedef struct fx {
+    tb_kafka_t k;
+    char dir[64];
+    store_t *st;
+    cfg_t *cfg;
+    bridge_t *br;
+    tb_acks_t *a;
+} fx_t;
+
+static void fx_open(fx_t *f, int brokers, int parts, bool durable, int spool_after_ms,
+                    uint64_t spool_max_bytes)
+{
+    memset(f, 0, sizeof(*f));
+    tb_kafka_start(&f->k, brokers);
+    rd_kafka_mock_topic_create(f->k.mc, "out", parts, brokers);
+    f->st = durable ? tb_store(f->dir, sizeof(f->dir)) : NULL;
+    CU_ASSERT_FATAL(f->st != NULL || !durable);
+    char extra[64] = "";
+    if (spool_after_ms) snprintf(extra, sizeof(extra), "\"spool_after_ms\":%d,", spool_after_ms);
+    f->cfg = tb_cfg("{\"node_id\":\"n1\",\"kafka\":{\"bootstrap\":\"%s\"},\"bridge\":{%s"
+                    "\"to_kafka\":[{\"match\":\"d/+\",\"topic\":\"out\",\"key\":\"{2}\"}]}}",
+                    f->k.bootstrap, extra);
+    CU_ASSERT_FATAL(f->cfg != NULL);
+    if (spool_max_bytes) f->cfg->bridge.spool_max_bytes = spool_max_bytes;
+    f->br = mk(f->cfg, f->st, NULL, true);
+    f->a = calloc(1, sizeof(*f->a));
+}
+
+static void fx_close(fx_t *f)
+{
+    bridge_free(f->br);
+    cfg_free(f->cfg);
+    if (f->st) tb_store_rm(f->st, f->dir);
+    tb_kafka_stop(&f->k);
+    free(f->a);
+}
 
 static void outage(bool durable)
 {
-    tb_kafka_t k;
-    tb_kafka_start(&k, 3);
-    rd_kafka_mock_topic_create(k.mc, "out", 3, 3);
-    char dir[64] = "";
-    store_t *st = durable ? tb_store(dir, sizeof(dir)) : NULL;
-    CU_ASSERT_FATAL(st != NULL || !durable);
-    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":500,"));
-    bridge_t *br = mk(cfg, st, NULL, true);
-    tb_acks_t *a = calloc(1, sizeof(*a));
-    offer_n(br, a, 0, 50, 4);
-    CU_ASSERT(tb_wait_acks(a, 50, 10000));
-    CU_ASSERT(wait_drained(br, 10000)); /* a slow warm-up may have spooled */
+    fx_t f;
+    fx_open(&f, 3, 3, durable, 500, 0);
+    offer_n(f.br, f.a, 0, 50, 4);
+    CU_ASSERT(tb_wait_acks(f.a, 50, 10000));
+    CU_ASSERT(wait_drained(f.br, 10000)); /* a slow warm-up may have spooled */
     tb_sleep_ms(50);
-    tb_kafka_down(&k, true);
+    tb_kafka_down(&f.k, true);
     int64_t t0 = tb_now();
-    offer_n(br, a, 50, 250, 4);
-    CU_ASSERT(tb_wait_acks(a, 250, 8000)); /* acks from the spool */
+    offer_n(f.br, f.a, 50, 250, 4);
+    CU_ASSERT(tb_wait_acks(f.a, 250, 8000)); /* acks from the spool */
     CU_ASSERT(tb_now() - t0 >= 400);
-    CU_ASSERT(a->bad == 0);
+    CU_ASSERT(f.a->bad == 0);
     bridge_stats_t s;
-    bridge_get_stats(br, &s);
+    bridge_get_stats(f.br, &s);
     CU_ASSERT(s.spooled >= 200); /* more if the warm-up timed out */
     CU_ASSERT(s.spool_depth >= 200);
-    offer_n(br, a, 250, 300, 4); /* still behind the spool */
-    CU_ASSERT(tb_wait_acks(a, 300, 5000));
-    tb_kafka_down(&k, false);
-    CU_ASSERT(wait_drained(br, 20000));
-    bridge_get_stats(br, &s);
+    offer_n(f.br, f.a, 250, 300, 4); /* still behind the spool */
+    CU_ASSERT(tb_wait_acks(f.a, 300, 5000));
+    tb_kafka_down(&f.k, false);
+    CU_ASSERT(wait_drained(f.br, 20000));
+    bridge_get_stats(f.br, &s);
     CU_ASSERT(s.acked >= 300 && s.failed == 0);
-    check_exactly_once(&k, "out", 3, 300, 4);
-    bridge_free(br);
-    cfg_free(cfg);
-    if (st) tb_store_rm(st, dir);
-    tb_kafka_stop(&k);
-    free(a);
+    check_exactly_once(&f.k, "out", 3, 300, 4);
+    fx_close(&f);
 }
 
 static void outage_spools_then_drains_in_order(void)
@@ -135,95 +160,65 @@ static void outage_memory_spool(void)
  * and every record offered after it still reaches Kafka, once, in order. */
 static void fatal_error_renews_producer(void)
 {
-    tb_kafka_t k;
-    tb_kafka_start(&k, 1);
-    rd_kafka_mock_topic_create(k.mc, "out", 2, 1);
-    char dir[64];
-    store_t *st = tb_store(dir, sizeof(dir));
-    CU_ASSERT_FATAL(st != NULL);
-    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":500,"));
-    bridge_t *br = mk(cfg, st, NULL, true);
-    tb_acks_t *a = calloc(1, sizeof(*a));
-    offer_n(br, a, 0, 50, 4);
-    CU_ASSERT(tb_wait_acks(a, 50, 10000));
-    CU_ASSERT(wait_drained(br, 10000));
-    CU_ASSERT(rd_kafka_test_fatal_error(br->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+    fx_t f;
+    fx_open(&f, 1, 2, true, 500, 0);
+    offer_n(f.br, f.a, 0, 50, 4);
+    CU_ASSERT(tb_wait_acks(f.a, 50, 10000));
+    CU_ASSERT(wait_drained(f.br, 10000));
+    CU_ASSERT(rd_kafka_test_fatal_error(f.br->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                                         "test: fatal") == RD_KAFKA_RESP_ERR_NO_ERROR);
-    offer_n(br, a, 50, 200, 4);
-    CU_ASSERT(tb_wait_acks(a, 200, 20000));
-    CU_ASSERT(a->bad == 0);
-    CU_ASSERT(wait_drained(br, 20000));
+    offer_n(f.br, f.a, 50, 200, 4);
+    CU_ASSERT(tb_wait_acks(f.a, 200, 20000));
+    CU_ASSERT(f.a->bad == 0);
+    CU_ASSERT(wait_drained(f.br, 20000));
     bridge_stats_t s;
-    bridge_get_stats(br, &s);
+    bridge_get_stats(f.br, &s);
     CU_ASSERT(s.producer_renewals == 1);
     CU_ASSERT(s.failed == 0);
-    check_exactly_once(&k, "out", 2, 200, 4);
-    bridge_free(br);
-    cfg_free(cfg);
-    tb_store_rm(st, dir);
-    tb_kafka_stop(&k);
-    free(a);
+    check_exactly_once(&f.k, "out", 2, 200, 4);
+    fx_close(&f);
 }
 
 static void spool_survives_restart(void)
 {
-    tb_kafka_t k;
-    tb_kafka_start(&k, 1);
-    rd_kafka_mock_topic_create(k.mc, "out", 2, 1);
-    char dir[64];
-    store_t *st = tb_store(dir, sizeof(dir));
-    CU_ASSERT_FATAL(st != NULL);
-    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":300,"));
-    bridge_t *br = mk(cfg, st, NULL, true);
-    tb_acks_t *a = calloc(1, sizeof(*a));
-    offer_n(br, a, 0, 5, 2);
-    CU_ASSERT(tb_wait_acks(a, 5, 10000));
-    tb_kafka_down(&k, true);
-    offer_n(br, a, 5, 45, 2);
-    CU_ASSERT(tb_wait_acks(a, 45, 8000));
-    CU_ASSERT(a->bad == 0);
+    fx_t f;
+    fx_open(&f, 1, 2, true, 300, 0);
+    offer_n(f.br, f.a, 0, 5, 2);
+    CU_ASSERT(tb_wait_acks(f.a, 5, 10000));
+    tb_kafka_down(&f.k, true);
+    offer_n(f.br, f.a, 5, 45, 2);
+    CU_ASSERT(tb_wait_acks(f.a, 45, 8000));
+    CU_ASSERT(f.a->bad == 0);
     bridge_stats_t s;
-    bridge_get_stats(br, &s);
+    bridge_get_stats(f.br, &s);
     uint64_t depth = s.spool_depth; /* 40, or more if the warm-up timed out */
     CU_ASSERT(depth >= 40);
-    bridge_free(br); /* Kafka still down: the spool stays */
-    br = mk(cfg, st, NULL, false);
-    bridge_get_stats(br, &s);
+    bridge_free(f.br); /* Kafka still down: the spool stays */
+    f.br = mk(f.cfg, f.st, NULL, false);
+    bridge_get_stats(f.br, &s);
     CU_ASSERT(s.spool_depth == depth);
-    tb_kafka_down(&k, false);
-    CU_ASSERT_FATAL(bridge_start(br) == 0);
-    offer_n(br, a, 45, 50, 2); /* behind the replay */
-    CU_ASSERT(wait_drained(br, 20000));
-    CU_ASSERT(tb_wait_acks(a, 50, 10000));
-    check_exactly_once(&k, "out", 2, 50, 2);
-    bridge_free(br);
-    cfg_free(cfg);
-    tb_store_rm(st, dir);
-    tb_kafka_stop(&k);
-    free(a);
+    tb_kafka_down(&f.k, false);
+    CU_ASSERT_FATAL(bridge_start(f.br) == 0);
+    offer_n(f.br, f.a, 45, 50, 2); /* behind the replay */
+    CU_ASSERT(wait_drained(f.br, 20000));
+    CU_ASSERT(tb_wait_acks(f.a, 50, 10000));
+    check_exactly_once(&f.k, "out", 2, 50, 2);
+    fx_close(&f);
 }
 
 static void spool_full_refuses(void)
 {
-    tb_kafka_t k;
-    tb_kafka_start(&k, 1);
-    rd_kafka_mock_topic_create(k.mc, "out", 1, 1);
-    char dir[64];
-    store_t *st = tb_store(dir, sizeof(dir));
-    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, "\"spool_after_ms\":200,"));
-    CU_ASSERT_FATAL(cfg != NULL);
-    cfg->bridge.spool_max_bytes = 4096; /* below what the config file allows */
-    bridge_t *br = mk(cfg, st, NULL, true);
-    tb_acks_t *a = calloc(1, sizeof(*a));
-    tb_kafka_down(&k, true);
-    offer_n(br, a, 0, 1, 1);
-    CU_ASSERT(tb_wait_acks(a, 1, 5000)); /* spooling now */
+    fx_t f;
+    fx_open(&f, 1, 1, true, 200, 4096); /* a spool below what the config file allows */
+    tb_kafka_down(&f.k, true);
+    offer_n(f.br, f.a, 0, 1, 1);
+    CU_ASSERT(tb_wait_acks(f.a, 1, 5000)); /* spooling now */
     int full = 0, accepted = 1;
     for (int i = 1; i < 500 && !full; i++) {
         char pl[32];
         snprintf(pl, sizeof(pl), "k0-%d", i);
         bridge_msg_t m = tb_msg("d/k0", pl, 1);
-        int rc = bridge_offer(br, &m, tb_ack, a);
+        int rc = bridge_offer(f.br, &m, tb_ack, f.a);
         if (rc == BRIDGE_FULL)
             full = 1;
         else
@@ -231,20 +226,16 @@ static void spool_full_refuses(void)
     }
     CU_ASSERT(full);
     bridge_msg_t q0 = tb_msg("d/k0", "qos0", 0);
-    CU_ASSERT(bridge_offer(br, &q0, NULL, NULL) == BRIDGE_DONE);
+    CU_ASSERT(bridge_offer(f.br, &q0, NULL, NULL) == BRIDGE_DONE);
     bridge_stats_t s;
-    bridge_get_stats(br, &s);
+    bridge_get_stats(f.br, &s);
     CU_ASSERT(s.dropped == 1);
     CU_ASSERT(s.spool_bytes <= 4096);
-    CU_ASSERT(tb_wait_acks(a, accepted, 5000));
-    tb_kafka_down(&k, false);
-    CU_ASSERT(wait_drained(br, 20000));
-    check_exactly_once(&k, "out", 1, accepted, 1);
-    bridge_free(br);
-    cfg_free(cfg);
-    tb_store_rm(st, dir);
-    tb_kafka_stop(&k);
-    free(a);
+    CU_ASSERT(tb_wait_acks(f.a, accepted, 5000));
+    tb_kafka_down(&f.k, false);
+    CU_ASSERT(wait_drained(f.br, 20000));
+    check_exactly_once(&f.k, "out", 1, accepted, 1);
+    fx_close(&f);
 }
 
 static void dead_letter_local_then_replay(void)
@@ -534,24 +525,20 @@ static void *offer_thread(void *arg)
 
 static void concurrent_offers_keep_key_order(void)
 {
-    tb_kafka_t k;
-    tb_kafka_start(&k, 1);
-    rd_kafka_mock_topic_create(k.mc, "out", 4, 1);
-    cfg_t *cfg = tb_cfg(RULES(k.bootstrap, ""));
-    bridge_t *br = mk(cfg, NULL, NULL, true);
-    tb_acks_t *a = calloc(1, sizeof(*a));
+    fx_t f;
+    fx_open(&f, 1, 4, false, 0, 0);
     pthread_t t[4];
     offerer_t o[4];
     for (int i = 0; i < 4; i++) {
-        o[i] = (offerer_t){br, a, i};
+        o[i] = (offerer_t){f.br, f.a, i};
         pthread_create(&t[i], NULL, offer_thread, &o[i]);
     }
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    CU_ASSERT(tb_wait_acks(a, 800, 15000));
-    CU_ASSERT(a->bad == 0);
+    CU_ASSERT(tb_wait_acks(f.a, 800, 15000));
+    CU_ASSERT(f.a->bad == 0);
     tb_rec_t *r;
-    int n = tb_read(&k, "out", 4, 800, 15000, &r);
+    int n = tb_read(&f.k, "out", 4, 800, 15000, &r);
     CU_ASSERT(n == 800);
     int last[4] = {-1, -1, -1, -1};
     for (int i = 0; i < n; i++) {
@@ -561,10 +548,7 @@ static void concurrent_offers_keep_key_order(void)
         last[key] = v;
     }
     tb_recs_free(r, n);
-    bridge_free(br);
-    cfg_free(cfg);
-    tb_kafka_stop(&k);
-    free(a);
+    fx_close(&f);
 }
 
 void test_bridge_kafka_register(CU_pSuite s)
