@@ -252,6 +252,12 @@ struct brk_session {
     uint32_t n_subs, cap_subs;
 
     brk_counter_t dropped;
+
+    /* publishers' acknowledgements held while the queue is over the mark
+     * (flow.c; FIFO ring) and since when it has been over, 0 = not */
+    struct brk_flow **holds;
+    uint32_t hold_head, hold_len, hold_cap;
+    _Atomic int64_t over_since_ms;
 };
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len);
@@ -337,6 +343,7 @@ struct brk_conn {
     struct brk_ackq *acks;
     uint32_t ack_head, ack_len, ack_cap;
     uint64_t ack_base;
+    uint32_t flow_waits; /* of those, held for subscribers' queues (flow.c) */
 
     brk_conn_t *next, *prev; /* worker's list */
 };
@@ -354,6 +361,7 @@ typedef struct brk_pending {
     brk_conn_t *c; /* holds a reference */
     uint64_t seq;
     int status;
+    bool flow; /* a subscriber's queue held it (flow.c): c->flow_waits counts it */
 } brk_pending_t;
 
 /* Queue an acknowledgement behind `waits` completions (0: send as soon as
@@ -477,6 +485,27 @@ int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, 
 /* Every bridge counter by name ("produced", "spool/depth", ...). */
 void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 
+/* ---- flow control (flow.c) -----------------------------------------------
+ * mqtt.queue_full "backpressure": a QoS 1/2 delivery to an online session
+ * at mqtt.max_queued holds the publisher's PUBACK/PUBREC instead of being
+ * dropped. */
+typedef struct brk_flow brk_flow_t;
+/* Publisher's worker, around brk_route of a client's QoS 1/2 PUBLISH. */
+void brk_flow_begin(brk_worker_t *w, brk_conn_t *c);
+/* The token some session holds (its ack must wait one more completion), or NULL. */
+brk_flow_t *brk_flow_end(brk_worker_t *w);
+/* Hand the token its acknowledgement (number seq on c); completes it now if
+ * every session already let go. */
+void brk_flow_attach(brk_flow_t *f, brk_conn_t *c, uint64_t seq);
+/* s->lock held: hold the PUBLISH being routed on `from`; false if there is
+ * no publisher to hold (then the caller decides: queue or drop). */
+bool brk_flow_hold(brk_session_t *s, brk_worker_t *from);
+/* s->lock held: let go of the holds a queue of `depth` no longer justifies
+ * (all: every one, e.g. the session went offline or ended). */
+void brk_flow_release(brk_session_t *s, uint64_t depth, bool all);
+/* Over the mark for longer than mqtt.queue_full_timeout_ms (tick). */
+bool brk_flow_stuck(brk_session_t *s, int64_t now);
+
 /* ---- routing (route.c) ------------------------------------------------- */
 
 /* Route m to every matching subscriber and update retained state. Any
@@ -518,6 +547,8 @@ typedef struct brk_inbox_item {
 
 typedef struct brk_wstats {
     brk_counter_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, conns, bad_packets;
+    brk_counter_t flow_held;  /* acks held for a subscriber's queue (one per session) */
+    brk_counter_t flow_kicks; /* subscribers disconnected for staying over the mark */
 } brk_wstats_t;
 
 struct brk_worker {
@@ -547,6 +578,11 @@ struct brk_worker {
     brk_conn_t *dirty; /* TCP connections with output to write this pass */
     brk_pool_t pool;   /* messages and frames allocated on this thread */
     void **listens;    /* one per listener, owned by worker.c */
+
+    /* flow.c: the publisher whose PUBLISH is being routed, and its token
+     * once a session held it */
+    brk_conn_t *flow_conn;
+    struct brk_flow *flow;
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
@@ -611,6 +647,7 @@ void brk_session_end(brk_t *b, brk_session_t *s);
 typedef struct brk_stats {
     uint64_t uptime_s, conns, sessions, subscriptions, retained;
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, bad_packets;
+    uint64_t flow_held, flow_kicks;
 } brk_stats_t;
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */

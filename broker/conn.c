@@ -255,6 +255,14 @@ static int dispatch(brk_conn_t *c, mqtt_packet_t *p)
     }
 }
 
+/* As many of its acks wait for subscribers' queues (flow.c) as it may have
+ * PUBLISHes unacknowledged: the 3.1.1 counterpart of Receive Maximum, and
+ * what bounds the queues of a full subscriber. */
+static bool acks_held(const brk_conn_t *c)
+{
+    return c->flow_waits >= c->w->b->cfg->mqtt.receive_maximum;
+}
+
 /* Decode and handle every whole packet in p; returns bytes consumed. */
 static long process(brk_conn_t *c, const uint8_t *p, size_t n)
 {
@@ -265,6 +273,11 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
         if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) {
             /* the client sends but does not read its acks: stop reading it
              * until its output drains (the tick retries) */
+            c->paused = true;
+            rx_flow(c, false);
+            break;
+        }
+        if (acks_held(c)) { /* read on when one goes (brk_conn_retry) */
             c->paused = true;
             rx_flow(c, false);
             break;
@@ -435,6 +448,7 @@ void brk_conn_retry(brk_conn_t *c)
 {
     if (!c->paused || c->closing) return;
     if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) return;
+    if (acks_held(c)) return;
     c->paused = false;
     rx_flow(c, true);
     if (c->in_len && process_held(c) < 0) brk_conn_close(c, 0);
@@ -493,6 +507,9 @@ void brk_conn_closed(brk_conn_t *c)
             s->conn = NULL;
             s->home = NULL;
             s->offline_since_ms = brk_now_ms();
+            /* offline now: its queue is stored or ends with it, so the
+             * publishers it held may go (flow.c) */
+            brk_flow_release(s, 0, true);
         }
         brk_conn_t *dropped = NULL;
         if (s->pending == c) { /* we were the one waiting: give up */

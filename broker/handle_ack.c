@@ -28,7 +28,7 @@ int brk_handle_ack(brk_conn_t *c, mqtt_type_t type, mqtt_ack_t *p)
         if (known && c->w->b->sync_always && brk_persist_on(s)) {
             /* PUBREL says "I will not send this again": only once the
              * state that says so is on disk (behind its update) */
-            brk_pending_t *pd = malloc(sizeof(*pd));
+            brk_pending_t *pd = calloc(1, sizeof(*pd));
             if (pd) {
                 pd->c = c;
                 pd->seq = brk_conn_ack(c, MQTT_PUBREL, p->packet_id, 0, 1);

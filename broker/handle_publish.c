@@ -47,16 +47,18 @@ static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
  * submitted after every write the routing made.
  */
 static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, bool durable,
-                bool kafka)
+                bool kafka, brk_flow_t *flow)
 {
     brk_t *b = c->w->b;
     /* "always": every QoS 1/2 ack waits for the fsync. "batch": an ack
      * whose PUBLISH wrote to the store waits for that write (no fsync),
      * which is what keeps publishers from outrunning the store thread */
     bool barrier = durable && reason < 0x80 && b->store && (b->sync_always || c->w->route_writes);
-    uint64_t seq = brk_conn_ack(c, (uint8_t)type, pid, reason, (uint8_t)(barrier + kafka));
+    uint64_t seq =
+        brk_conn_ack(c, (uint8_t)type, pid, reason, (uint8_t)(barrier + kafka + (flow != NULL)));
+    if (flow) brk_flow_attach(flow, c, seq); /* a subscriber's queue is over its mark */
     if (!barrier) return;
-    brk_pending_t *pd = malloc(sizeof(*pd));
+    brk_pending_t *pd = calloc(1, sizeof(*pd));
     if (pd) {
         pd->c = c;
         pd->seq = seq;
@@ -100,12 +102,13 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
 
     if (p->qos == 2 && !brk_session_in2_add(s, p->packet_id)) {
         /* retransmission: already routed; answered after the first one */
-        ack(c, MQTT_PUBREC, p->packet_id, 0, false, false);
+        ack(c, MQTT_PUBREC, p->packet_id, 0, false, false, NULL);
         return 0;
     }
     /* clients do not write into the broker's own $SYS tree */
     bool sys = p->topic.len >= 4 && memcmp(p->topic.p, "$SYS", 4) == 0;
     bool kafka = false;
+    brk_flow_t *flow = NULL;
     if (!reason && !sys) {
         uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
         brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
@@ -128,13 +131,15 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
             return 0;
         }
         kafka = k == BRK_KAFKA_PENDING;
+        if (p->qos) brk_flow_begin(c->w, c);
         uint32_t n = brk_route(b, c->w, m);
+        flow = brk_flow_end(c->w);
         brk_msg_unref(&m);
         if (!n && !kafka && c->version == MQTT_V5 && p->qos)
             reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
         brk_count(&c->w->st.msgs_in, 1);
     }
     if (reason >= 0x80 && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
-    if (p->qos) ack(c, ack_type, p->packet_id, reason, true, kafka);
+    if (p->qos) ack(c, ack_type, p->packet_id, reason, true, kafka, flow);
     return 0;
 }

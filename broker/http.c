@@ -51,6 +51,12 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     put(&t, "sluice_bytes_sent_total", "counter", "Bytes sent", st.bytes_out);
     put(&t, "sluice_packets_malformed_total", "counter",
         "Malformed packets and protocol violations", st.bad_packets);
+    put(&t, "sluice_flow_held_total", "counter",
+        "QoS 1/2 acknowledgements held for a subscriber's full queue (one per session)",
+        st.flow_held);
+    put(&t, "sluice_flow_disconnects_total", "counter",
+        "Subscribers disconnected for staying over mqtt.max_queued (queue_full_timeout_ms)",
+        st.flow_kicks);
     brk_kafka_stats(b, put_kafka, &t);
     return t.len;
 }

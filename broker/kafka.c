@@ -96,7 +96,7 @@ int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, 
                        .props_len = m->props_len};
     brk_pending_t *pd = NULL;
     if (p->qos) {
-        if (!(pd = malloc(sizeof(*pd)))) return BRK_KAFKA_FULL;
+        if (!(pd = calloc(1, sizeof(*pd)))) return BRK_KAFKA_FULL;
         pd->c = c;
         pd->seq = ack_seq;
         atomic_fetch_add(&c->refs, 1);

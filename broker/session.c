@@ -5,7 +5,9 @@
  * session lock); only the home worker - the one that owns the attached
  * connection - moves deliveries into that connection's output
  * (brk_session_drain). Offline persistent sessions keep QoS 1/2 deliveries
- * in the same queue, bounded by mqtt.max_queued (drops are counted).
+ * in the same queue, bounded by mqtt.max_queued (drops are counted). An
+ * online session over mqtt.max_queued holds its publishers' acks instead
+ * (flow.c), unless mqtt.queue_full is "drop".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@ static void free_queues(brk_session_t *s)
         release(&s->inf[i].d);
     s->inf_len = 0;
     s->in2_len = 0;
+    brk_flow_release(s, 0, true);
 }
 
 void brk_session_unref(brk_session_t *s)
@@ -128,6 +131,17 @@ static bool q_push(brk_session_t *s, const brk_delivery_t *d)
     return true;
 }
 
+/* Session lock held, queue at the mark: true to queue the delivery anyway.
+ * Online QoS 1/2 under "backpressure" holds the publisher; with no
+ * publisher to hold (a will, a Kafka record) up to twice the mark is
+ * queued, then dropped (documented in docs/CONFIG.md). */
+static bool over_mark(brk_session_t *s, brk_worker_t *from, uint8_t qos, uint64_t depth)
+{
+    const cfg_t *cfg = s->b->cfg;
+    if (!s->conn || !qos || cfg->mqtt.queue_full != CFG_QUEUE_BACKPRESSURE) return false;
+    return brk_flow_hold(s, from) || depth < 2ull * cfg->mqtt.max_queued;
+}
+
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
                          bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
                          brk_share_t *share)
@@ -139,8 +153,8 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     /* the limit counts what waits in the store behind the loaded page too
      * (an upper bound: a seq whose record is gone still counts until its
      * page is read) */
-    uint64_t stored = atomic_load(&s->backlog) ? s->q_seq - s->backlog_after : 0;
-    if (s->q_len + stored >= cfg->mqtt.max_queued) {
+    uint64_t depth = s->q_len + (atomic_load(&s->backlog) ? s->q_seq - s->backlog_after : 0);
+    if (depth >= cfg->mqtt.max_queued && !over_mark(s, from, qos, depth)) {
         brk_count(&s->dropped, 1);
         if (from) brk_count(&from->st.dropped, 1);
         goto out;
@@ -351,6 +365,10 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
         }
         s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
+    }
+    if (s->hold_len) {
+        uint64_t stored = atomic_load(&s->backlog) ? s->q_seq - s->backlog_after : 0;
+        brk_flow_release(s, s->q_len + stored, false);
     }
     if (wrote) brk_conn_want_write(c);
 }

@@ -48,6 +48,8 @@ void brk_stats_collect(brk_t *b, brk_stats_t *st)
         st->conns += brk_read(&ws->conns);
         st->dropped += brk_read(&ws->dropped);
         st->bad_packets += brk_read(&ws->bad_packets);
+        st->flow_held += brk_read(&ws->flow_held);
+        st->flow_kicks += brk_read(&ws->flow_kicks);
     }
     pthread_mutex_lock(&b->reg_lock);
     st->sessions = b->reg_len;
@@ -76,6 +78,8 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     publish_u64(b, w, "$SYS/broker/subscriptions/count", st.subscriptions);
     publish_u64(b, w, "$SYS/broker/retained messages/count", st.retained);
     publish_u64(b, w, "$SYS/broker/packets/malformed", st.bad_packets);
+    publish_u64(b, w, "$SYS/broker/flow/held", st.flow_held);
+    publish_u64(b, w, "$SYS/broker/flow/disconnected", st.flow_kicks);
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);
 }

@@ -96,7 +96,11 @@ static bool inbox_once(brk_worker_t *w)
             brk_session_unref(it->u.s);
         } else if (it->kind == BRK_INBOX_ACK) {
             brk_pending_t *p = it->u.p;
-            if (p->c->live && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
+            if (p->flow) p->c->flow_waits--;
+            if (p->c->live && !p->c->closing) {
+                brk_conn_ack_done(p->c, p->seq, p->status);
+                brk_conn_retry(p->c); /* read on if it waited for its acks */
+            }
             brk_conn_unref(p->c);
             free(p);
         } else if (it->kind == BRK_INBOX_KILL) {
@@ -147,6 +151,12 @@ static void tick(lws_sorted_usec_list_t *sul)
             brk_session_drain(c->session, w); /* pages whose writes committed since */
         if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
             brk_conn_close(c, 0);
+        } else if (c->session && c->connected && brk_flow_stuck(c->session, now)) {
+            brk_log(b, BRK_LOG_WARN, "SLUICE-QUEUE-STUCK",
+                    "%s: queue over mqtt.max_queued for %u ms, publishers held: disconnected",
+                    c->peer, b->cfg->mqtt.queue_full_timeout_ms);
+            brk_count(&w->st.flow_kicks, 1);
+            brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
         } else if (c->connected && c->keepalive &&
                    now - c->last_rx_ms > (int64_t)c->keepalive * 1500) { /* MQTT-3.1.2-24 */
             brk_log(b, BRK_LOG_DEBUG, "SLUICE-KEEPALIVE", "%s: keepalive %us expired", c->peer,

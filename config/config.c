@@ -124,6 +124,8 @@ static cfg_t *defaults_named(const char *source)
     cfg->mqtt.allow_zero_length_clientid = true;
     cfg->mqtt.response_information = NULL;
     cfg->mqtt.sys_interval = 10;
+    cfg->mqtt.queue_full = CFG_QUEUE_BACKPRESSURE;
+    cfg->mqtt.queue_full_timeout_ms = 10000;
 
     cfg->persistence.sync = CFG_SYNC_BATCH;
     cfg->persistence.flush_ms = 100;
@@ -167,6 +169,18 @@ int cfg_parse_top(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
     return CFG_OK;
 }
 
+/* Flow control of online QoS 1/2 deliveries over max_queued. */
+static int parse_queue_full(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
+{
+    static const char *const policies[] = {"backpressure", "drop", NULL};
+    int policy = (int)cfg->mqtt.queue_full;
+    int rc = cfg_get_enum(ctx, o, "mqtt", "queue_full", policies, &policy);
+    if (rc) return rc;
+    cfg->mqtt.queue_full = (cfg_queue_full_t)policy;
+    return cfg_get_u32(ctx, o, "mqtt", "queue_full_timeout_ms", 0, 86400000u,
+                       &cfg->mqtt.queue_full_timeout_ms);
+}
+
 int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
     static const char *const keys[] = {"max_packet_size",
@@ -182,6 +196,8 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                                        "allow_zero_length_clientid",
                                        "response_information",
                                        "sys_interval",
+                                       "queue_full",
+                                       "queue_full_timeout_ms",
                                        NULL};
     const char *p = "mqtt";
     int rc;
@@ -206,7 +222,7 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                           &cfg->mqtt.response_information)) ||
         (rc = cfg_get_u32(ctx, o, p, "sys_interval", 0, 86400, &cfg->mqtt.sys_interval)))
         return rc;
-    return CFG_OK;
+    return parse_queue_full(ctx, o, cfg);
 }
 
 int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)

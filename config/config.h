@@ -35,6 +35,13 @@ typedef struct cfg_listener {
     char *ca;   /* optional: CA file; if set, client certificates are required */
 } cfg_listener_t;
 
+/* What happens to a QoS 1/2 delivery to an online session whose queue is
+ * at mqtt.max_queued (docs/CONFIG.md, "Flow control"). */
+typedef enum cfg_queue_full {
+    CFG_QUEUE_BACKPRESSURE, /* queue it, hold the publisher's PUBACK/PUBREC */
+    CFG_QUEUE_DROP,         /* drop it, counted */
+} cfg_queue_full_t;
+
 typedef enum cfg_sync {
     CFG_SYNC_NONE,   /* memory only */
     CFG_SYNC_BATCH,  /* durable within flush_ms */
@@ -96,6 +103,8 @@ typedef struct cfg {
         bool allow_zero_length_clientid; /* default true */
         char *response_information;      /* NULL = none */
         uint32_t sys_interval;           /* $SYS period in seconds, 0 = off; default 10 */
+        cfg_queue_full_t queue_full;     /* online QoS 1/2 over max_queued; default BACKPRESSURE */
+        uint32_t queue_full_timeout_ms;  /* longest over the mark before disconnect, 0 = never */
     } mqtt;
 
     struct {

@@ -99,12 +99,20 @@ class StoreLimits(PersistCase, unittest.TestCase):
         self.assertLessEqual(len(set(got)), 50,
                              "the stored queue ignored max_queued")
 
+    @staticmethod
+    def rss_sample(b, every=0.25):
+        time.sleep(every)  # sampling period, not a sync point
+        return harness.vmrss_kb(b.pid) * 1024
+
     def test_restart_with_large_queue_loads_lazily(self):
         """20,000 x 4 KiB (80 MB, random) queued for one offline session;
         after kill -9 and restart the broker's RSS stays below its RSS
-        with an empty database + 40 MiB (LevelDB block cache 8 MiB, write
-        buffer 4 MiB, reference counts ~32 B x 20,000, queue references),
-        which it cannot if every queued body is read into memory.  The
+        with an empty database + 60 MiB (LevelDB block cache 8 MiB, write
+        buffer 4 MiB, table cache and compaction buffers, malloc arenas of
+        LevelDB's threads, reference counts ~32 B x 20,000, queue
+        references: measured 29 or 53 MB above empty depending on where the
+        kill caught the log), which it cannot if every queued body is read
+        into memory (82 MB of payloads alone).  The
         subscriber then still gets all 20,000."""
         n, size = 20000, 4096
         b = self.broker(sync="always", mqtt={"max_queued": n + 100})
@@ -120,8 +128,10 @@ class StoreLimits(PersistCase, unittest.TestCase):
         self.assertEqual(len(pp.acked), n)
         b.kill9()
         b.start(timeout=120)
-        time.sleep(1.0)
-        rss = harness.vmrss_kb(b.pid) * 1024
+        # LevelDB's start-up work (log replay, a compaction) comes and goes
+        # in bursts of tens of MB: the smallest RSS over 3 s is what the
+        # broker keeps. A queue held in memory would keep all 80 MB.
+        rss = min(self.rss_sample(b) for _ in range(12))
         log("RSS: %.1f MB with an empty database, %.1f MB after restart "
             "with %d MB queued" % (empty_rss / 1e6, rss / 1e6,
                                    n * size // 1000000))
@@ -134,7 +144,7 @@ class StoreLimits(PersistCase, unittest.TestCase):
             # plain build checks the bound, the delivery check above stands
             log("RSS bound not checked: the broker runs under AddressSanitizer")
             return
-        self.assertLess(rss, empty_rss + 40 * MiB,
+        self.assertLess(rss, empty_rss + 60 * MiB,
                         "restart holds the stored queue in memory: RSS "
                         "%.1f MB for %.1f MB queued (empty: %.1f MB)"
                         % (rss / 1e6, n * size / 1e6, empty_rss / 1e6))

@@ -155,6 +155,10 @@ static const bad_case_t bad_cases[] = {
      "bad.json: mqtt.max_packet_size: expected integer 16..268435455, got 268435456"},
     {"max_queued_negative", "{\"mqtt\":{\"max_queued\":-5}}", F,
      "bad.json: mqtt.max_queued: expected integer 0..4294967295, got -5"},
+    {"queue_full_unknown", "{\"mqtt\":{\"queue_full\":\"block\"}}", F,
+     "bad.json: mqtt.queue_full: expected one of backpressure|drop, got \"block\""},
+    {"queue_full_timeout_string", "{\"mqtt\":{\"queue_full_timeout_ms\":\"1s\"}}", F,
+     "bad.json: mqtt.queue_full_timeout_ms: expected integer 0..86400000, got string"},
     {"max_out_bytes_small", "{\"mqtt\":{\"max_out_bytes\":100}}", F,
      "bad.json: mqtt.max_out_bytes: expected integer 4096..4294967295, got 100"},
     {"keepalive_max_too_big", "{\"mqtt\":{\"keepalive_max\":65536}}", F,
@@ -378,6 +382,8 @@ static void check_defaults(const cfg_t *c)
     CU_ASSERT_EQUAL(c->mqtt.max_packet_size, 1048576);
     CU_ASSERT_EQUAL(c->mqtt.max_inflight, 32);
     CU_ASSERT_EQUAL(c->mqtt.max_queued, 1000);
+    CU_ASSERT_EQUAL(c->mqtt.queue_full, CFG_QUEUE_BACKPRESSURE);
+    CU_ASSERT_EQUAL(c->mqtt.queue_full_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c->mqtt.max_out_bytes, 4u * 1024 * 1024);
     CU_ASSERT_EQUAL(c->mqtt.keepalive_max, 0);
     CU_ASSERT_EQUAL(c->mqtt.max_session_expiry, 0xFFFFFFFFu);
@@ -592,6 +598,15 @@ static void test_bool_and_sync_values(void)
     }
 }
 
+static void test_queue_full_values(void)
+{
+    cfg_t *c = parse_ok("{\"mqtt\":{\"queue_full\":\"drop\",\"queue_full_timeout_ms\":0}}");
+    if (!c) return;
+    CU_ASSERT_EQUAL(c->mqtt.queue_full, CFG_QUEUE_DROP);
+    CU_ASSERT_EQUAL(c->mqtt.queue_full_timeout_ms, 0);
+    cfg_free(c);
+}
+
 static void test_limits_at_bounds(void)
 {
     cfg_t *c = parse_ok("{\"workers\":256,\"mqtt\":{\"max_packet_size\":268435455,"
@@ -732,6 +747,7 @@ int main(void)
         {"nullable_fields_accept_null", test_nullable_fields_accept_null},
         {"templates_accepted", test_templates_accepted},
         {"sync_values", test_bool_and_sync_values},
+        {"queue_full_values", test_queue_full_values},
         {"limits_at_bounds", test_limits_at_bounds},
         {"missing_file", test_missing_file},
         {"directory_is_io_error", test_directory_is_io_error},
