@@ -1,7 +1,12 @@
 /*
  * http.c - the HTTP side of every listener that speaks HTTP (http, and ws/wss
- * before the upgrade): GET /healthz and GET /metrics (Prometheus text
- * format). Everything else is 404. Responses are small and written whole.
+ * before the upgrade). Only `http` listeners serve the endpoints (GET
+ * /healthz, GET /metrics in Prometheus text format): ws/wss listeners are
+ * device ports and answer 404 to anything that is not the MQTT upgrade on
+ * their path. Everything else is 404. Responses are small and written whole.
+ *
+ * protocols[0] of every vhost is this callback, so lws also asks it for the
+ * verdict on a client certificate (mTLS listeners, see brk_http_callback).
  */
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +62,11 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
 
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
+    /* lws 4.1.6 asks protocols[0] whether to accept the client certificate
+     * with OpenSSL's preverify_ok in len, and accepts it when the callback
+     * returns 0: lws_callback_http_dummy would accept every certificate,
+     * self-signed, foreign or expired. Keep OpenSSL's verdict. */
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) return len ? 0 : 1;
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     brk_worker_t *w = lws_context_user(lws_get_context(wsi));
@@ -65,7 +75,12 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
     char *text = body + LWS_PRE;
     size_t n;
     unsigned status = HTTP_STATUS_OK;
-    if (!strcmp(uri, "/metrics")) {
+    const cfg_listener_t *l = lws_get_opaque_user_data(wsi);
+    bool endpoints = l && l->protocol == CFG_PROTO_HTTP; /* never on device ports */
+    if (!endpoints) {
+        status = HTTP_STATUS_NOT_FOUND;
+        n = (size_t)snprintf(text, 64, "not found\n");
+    } else if (!strcmp(uri, "/metrics")) {
         n = metrics(w->b, text, sizeof(body) - LWS_PRE);
     } else if (!strcmp(uri, "/healthz")) {
         n = (size_t)snprintf(text, 64, "ok\n");
