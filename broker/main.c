@@ -1,6 +1,7 @@
 /*
  * main.c - sluice's command line: read the config (or use the embedded
- * defaults), start the broker, wait for SIGINT/SIGTERM, stop cleanly.
+ * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP is logged
+ * and ignored until reload exists), stop cleanly.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP); /* its default action would kill the broker */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -192,7 +194,11 @@ int main(int argc, char **argv)
         brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)",
                 SLUICE_VERSION, b->n_workers, cfg->source);
         int sig = 0;
-        sigwait(&set, &sig);
+        /* SIGHUP conventionally asks for a reload; until reload exists it
+         * must not stop a broker that operators expect to keep running */
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+            brk_log(b, BRK_LOG_WARN, "SLUICE-SIGHUP",
+                    "SIGHUP received: reload not implemented yet, ignored");
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
