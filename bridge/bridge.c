@@ -262,4 +262,5 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     o->consumer_lag = atomic_load(&br->s.consumer_lag);
     o->dropped = atomic_load(&br->s.dropped);
     o->producer_renewals = atomic_load(&br->s.producer_renewals);
+    o->headers_skipped = atomic_load(&br->s.headers_skipped);
 }

@@ -132,6 +132,8 @@ typedef struct bridge_stats {
     uint64_t consumer_lag;      /* sum over rules of the last seen partition lag */
     uint64_t dropped;           /* QoS 0 / ack:local records dropped (spool full) */
     uint64_t producer_renewals; /* producers replaced after a fatal librdkafka error */
+    uint64_t headers_skipped;   /* from_kafka headers left out of the MQTT 5 properties
+                                   (name or value longer than 65,535 bytes) */
 } bridge_stats_t;
 
 /* Any thread, approximate. */

@@ -175,7 +175,7 @@ struct bridge {
     struct {
         atomic_uint_least64_t producer_renewals;
         atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
-            dead_lettered, consumed, delivered, consumer_lag, dropped;
+            dead_lettered, consumed, delivered, consumer_lag, dropped, headers_skipped;
     } s;
 };
 

@@ -138,4 +138,5 @@ void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t 
     fn(arg, "consumer_lag", st.consumer_lag);
     fn(arg, "dropped", st.dropped);
     fn(arg, "producer_renewals", st.producer_renewals);
+    fn(arg, "headers_skipped", st.headers_skipped);
 }
