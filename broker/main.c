@@ -154,6 +154,11 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc == STORE_OK ? 0 : 1;
     }
+    if (cfg_check_bridge_kafka(cfg, dev_kafka, err, sizeof(err)) != CFG_OK) {
+        fprintf(stderr, "sluice: %s\n", err);
+        cfg_free(cfg);
+        return 2;
+    }
     if (dlq) return dlq_command(cfg, dlq);
     if (check) {
         printf("%s: configuration OK\n", cfg->source);

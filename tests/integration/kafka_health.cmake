@@ -3,7 +3,7 @@
 # tests/CMakeLists.txt. Same shape as kafka.cmake: each file starts its own
 # sluice-kafka-mock and brokers on free loopback ports.
 set(SLUICE_KAFKA_HEALTH_FILES
-  headers)
+  headers health)
 if(TARGET sluice AND TARGET sluice-kafka-mock)
   foreach(name IN LISTS SLUICE_KAFKA_HEALTH_FILES)
     add_test(NAME itkh_${name}

@@ -68,6 +68,17 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown argument", r.stderr)
 
+    def test_bridge_rules_without_kafka_are_refused(self):
+        # they used to be ignored: nothing reached Kafka and nothing said so
+        cfg = self.write("nokafka.json", json.dumps({"bridge": {"to_kafka": [
+            {"match": "a/#", "topic": "t"}]}}))
+        for args in (["--check"], []):
+            r = self.run_sluice("-c", cfg, *args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("nokafka.json: bridge.to_kafka: expected kafka.bootstrap", r.stderr)
+        r = self.run_sluice("-c", cfg, "--dev-kafka", "--check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_repair_on_a_fresh_directory(self):
         cfg = self.write("c.json", json.dumps({"data_dir": os.path.join(self.tmp, "data")}))
         os.makedirs(os.path.join(self.tmp, "data"))
