@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -255,33 +254,6 @@ void store_close(store_t *st)
     pthread_mutex_unlock(&st->mu);
     if (st->thread_started) pthread_join(st->thread, NULL);
     store_free_handles(st);
-}
-
-int store_repair(const char *path, char *errbuf, size_t errlen)
-{
-    /* LevelDB's repair takes no lock: hold the one store_open() takes, so
-     * that a running broker's live files are never moved away under it */
-    int lfd = -1;
-    long owner = 0;
-    int lrc = store_lock_take(path, &lfd, &owner);
-    if (lrc == STORE_ERR_LOCKED) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "store: database at %s is open in process %ld", path, owner);
-        return lrc;
-    }
-    char *err = NULL;
-    leveldb_options_t *o = leveldb_options_create();
-    leveldb_options_set_paranoid_checks(o, 0);
-    leveldb_repair_db(o, path, &err);
-    leveldb_options_destroy(o);
-    if (lfd >= 0) close(lfd);
-    if (err) {
-        int rc = store_err_from_leveldb(err);
-        errmsg(errbuf, errlen, "store: repair of %s failed: %s", path, err);
-        leveldb_free(err);
-        return rc == STORE_OK ? STORE_ERR_IO : rc;
-    }
-    return STORE_OK;
 }
 
 bool store_is_degraded(const store_t *st)

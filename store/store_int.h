@@ -169,11 +169,6 @@ struct store {
 
 /* Map a LevelDB error string to a store_err_t. */
 int store_err_from_leveldb(const char *msg);
-/* store_lock.c: take the fcntl lock on path/LOCK (*fd holds it until
- * closed); STORE_ERR_LOCKED with the holder's pid in *owner if another
- * process has the database open, STORE_ERR_IO if the file cannot be
- * opened (no directory: nobody uses it either). */
-int store_lock_take(const char *path, int *fd, long *owner);
 /* Open st->db with st->dbopts; on failure *err is LevelDB's message to free
  * with leveldb_free(). */
 int store_db_open(store_t *st, char **err);
