@@ -1,6 +1,7 @@
 # sluice - the two commands a newcomer needs:
-#   make run    install what is missing, build, start the broker with defaults
-#   make test   install what is missing, build, run every test (ctest)
+#   make run    install what building and running need (if missing), build,
+#               start the broker with defaults
+#   make test   also install what the tests need, build, run every test (ctest)
 # Everything else here is for developers and CI.
 
 BUILD      ?= build
@@ -10,17 +11,24 @@ FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 RUN_ARGS   ?= --dev-kafka
 
-# Debian packages the build and the tests need (installed only when missing).
-DEB_PKGS = cmake make gcc clang pkg-config clang-format \
-           librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
-           mosquitto mosquitto-clients python3 python3-paho-mqtt kcat gnuplot-nox procps openssl
+# Debian packages, installed only when missing. `make run`/`make build` take
+# only what building and running need (libcunit1-dev: CMake configures the
+# unit tests with the rest); tests and benchmarks add their own, so a server
+# that only runs sluice never gets the mosquitto broker (whose systemd unit
+# takes port 1883) or gnuplot.
+RUN_PKGS   = cmake make gcc pkg-config \
+             librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
+TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto-clients python3 python3-paho-mqtt kcat \
+             procps openssl
+BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps
 
-.PHONY: all deps build run test sanitize fuzz bench format format-check clean
+.PHONY: all deps deps-run deps-bench build run test sanitize fuzz bench format format-check clean
 
 all: build
 
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# $(call install_missing,PACKAGES)
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -28,15 +36,26 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
 
-build: deps
+deps-run:
+	$(call install_missing,$(RUN_PKGS))
+
+# what the tests (and the sanitizer, fuzz and format stages) need
+deps:
+	$(call install_missing,$(TEST_PKGS))
+
+deps-bench:
+	$(call install_missing,$(BENCH_PKGS))
+
+build: deps-run
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/sluice $(RUN_ARGS)
 
-test: build
+test: deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
@@ -53,7 +72,7 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh
 
-bench: build
+bench: deps-bench build
 	tests/bench/run.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')

@@ -95,6 +95,7 @@ static rd_kafka_t *producer_new(struct bridge *br, char *err, size_t errlen)
     if (rd_kafka_conf_get(conf, "message.timeout.ms", v, &vl) == RD_KAFKA_CONF_OK)
         br->timeout_ms = atoll(v);
     rd_kafka_conf_set_dr_msg_cb(conf, bridge_dr_cb);
+    rd_kafka_conf_set_error_cb(conf, bridge_error_cb);
     rd_kafka_conf_set_opaque(conf, br);
     char kerr[256];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
@@ -134,6 +135,7 @@ static void *poll_main(void *arg)
         if (rd_kafka_fatal_error(br->rk, NULL, 0)) producer_renew(br);
         spool_step(br);
         bridge_run_done(br);
+        bridge_health_step(br);
     }
     /* Stopping: give Kafka a bounded time, then move what is left to the
      * spool so that nothing acknowledged or pending is lost. */
@@ -262,4 +264,8 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     o->consumer_lag = atomic_load(&br->s.consumer_lag);
     o->dropped = atomic_load(&br->s.dropped);
     o->producer_renewals = atomic_load(&br->s.producer_renewals);
+    o->headers_skipped = atomic_load(&br->s.headers_skipped);
+    int64_t since = atomic_load(&br->h.down_since), now = bridge_now_ms();
+    o->kafka_down_ms = since ? (uint64_t)(now > since ? now - since : 1) : 0;
+    o->spool_high_water = bridge_high_water(br);
 }

@@ -84,8 +84,22 @@ typedef struct bridge_hooks {
      * <0 on failure (then the offset is not committed and the record is
      * retried later). */
     int (*inject)(void *ctx, const bridge_msg_t *m);
+    /* A state change an operator must hear of (BRIDGE_EV_*), each reported
+     * once when it happens, with a one-line description; called from the
+     * producer's poll thread. May be NULL. */
+    void (*event)(void *ctx, int ev, const char *detail);
     void *ctx;
 } bridge_hooks_t;
+
+enum {
+    BRIDGE_EV_KAFKA_DOWN = 1, /* all brokers unreachable (or bootstrap unresolvable) */
+    BRIDGE_EV_KAFKA_UP,       /* reachable again */
+    BRIDGE_EV_SPOOLING,       /* records go to the spool instead of Kafka */
+    BRIDGE_EV_DRAINED,        /* spool empty: records go straight to Kafka again */
+    BRIDGE_EV_SPOOL_HIGH,     /* spool above its high-water mark */
+    BRIDGE_EV_SPOOL_OK,       /* back under it */
+    BRIDGE_EV_DEAD_LETTER,    /* records dead-lettered (again, after a quiet while) */
+};
 
 /* Compile the rules (templates once, here). A bad rule fails with
  * "bridge.to_kafka[i].FIELD: ..." or "bridge.from_kafka[i].FIELD: ..." in
@@ -132,6 +146,10 @@ typedef struct bridge_stats {
     uint64_t consumer_lag;      /* sum over rules of the last seen partition lag */
     uint64_t dropped;           /* QoS 0 / ack:local records dropped (spool full) */
     uint64_t producer_renewals; /* producers replaced after a fatal librdkafka error */
+    uint64_t kafka_down_ms;     /* how long Kafka has been unreachable; 0: reachable */
+    uint64_t spool_high_water;  /* bytes: bridge.spool_high_water % of spool_max_bytes */
+    uint64_t headers_skipped;   /* from_kafka headers left out of the MQTT 5 properties
+                                   (name or value longer than 65,535 bytes) */
 } bridge_stats_t;
 
 /* Any thread, approximate. */

@@ -125,15 +125,22 @@ static void prop_str(bbuf_t *b, uint8_t id, const void *p, size_t len)
 
 /* Kafka headers back to MQTT 5 properties: mqtt.content_type, the
  * correlation data and response topic, and every header that is not
- * mqtt.* / sluice.* as a user property. */
-static void headers_to_props(rd_kafka_headers_t *h, bbuf_t *b)
+ * mqtt.* / sluice.* as a user property. MQTT strings carry a 16-bit
+ * length: a name or value over 65,535 bytes (Kafka allows any size) cannot
+ * be one, and truncating the length would corrupt the whole PUBLISH, so
+ * such a header is skipped and counted; the record itself is delivered. */
+static void headers_to_props(struct bridge *br, rd_kafka_headers_t *h, bbuf_t *b)
 {
     const char *name;
     const void *v;
     size_t vl;
     for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &v, &vl); i++) {
-        if (!v || vl > 0xffff) continue;
         size_t nl = strlen(name);
+        if (!v) continue;
+        if (vl > 0xffff || nl > 0xffff) {
+            atomic_fetch_add(&br->s.headers_skipped, 1);
+            continue;
+        }
         if (!strcmp(name, "mqtt.content_type") && mqtt_utf8_valid(v, vl))
             prop_str(b, MQTT_PROP_CONTENT_TYPE, v, vl);
         else if (!strcmp(name, "mqtt.correlation_data"))
@@ -169,7 +176,7 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
         atomic_fetch_add(&br->s.dropped, 1); /* no usable MQTT topic */
         goto out;
     }
-    headers_to_props(h, &props);
+    headers_to_props(br, h, &props);
     bridge_msg_t m = {
         .topic = (const char *)t.p,
         .topic_len = (uint16_t)t.len,

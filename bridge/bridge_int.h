@@ -172,10 +172,19 @@ struct bridge {
     bool drain_failed;
     int64_t next_drain_ms;
 
+    struct { /* bridge_health.c, poll thread but down_since and last_dead_err */
+        bool down, spool_high;
+        int mode_seen;
+        int64_t next_probe_ms, last_dead_ms;
+        uint64_t seen_acked, seen_consumed, seen_dead;
+        atomic_int_least64_t down_since; /* monotonic ms; 0 while reachable */
+        atomic_int last_dead_err;
+    } h;
+
     struct {
         atomic_uint_least64_t producer_renewals;
         atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
-            dead_lettered, consumed, delivered, consumer_lag, dropped;
+            dead_lettered, consumed, delivered, consumer_lag, dropped, headers_skipped;
     } s;
 };
 
@@ -199,6 +208,11 @@ void dead_put_locked(struct bridge *br, rec_t *r, int err);
 void spool_step(struct bridge *br);
 int spool_load(struct bridge *br); /* at start: depth, bytes, seqs */
 void spool_mem_free(struct bridge *br);
+
+/* bridge_health.c (poll thread) */
+void bridge_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+void bridge_health_step(struct bridge *br);
+uint64_t bridge_high_water(const struct bridge *br);
 
 /* bridge_consume.c */
 int consumers_new(struct bridge *br, char *err, size_t errlen);

@@ -29,6 +29,7 @@ void spool_put_locked(struct bridge *br, rec_t *r)
 void dead_put_locked(struct bridge *br, rec_t *r, int err)
 {
     r->err = err;
+    atomic_store(&br->h.last_dead_err, err); /* for the dead-letter log line */
     r->next = NULL;
     *br->dead_tail = r;
     br->dead_tail = &r->next;

@@ -1,14 +1,23 @@
 /*
  * http.c - the HTTP side of every listener that speaks HTTP (http, and ws/wss
- * before the upgrade): GET /healthz and GET /metrics (Prometheus text
- * format). Everything else is 404. Responses are small and written whole.
+ * before the upgrade). Only `http` listeners serve the endpoints (GET
+ * /healthz, GET /metrics in Prometheus text format): ws/wss listeners are
+ * device ports and answer 404 to anything that is not the MQTT upgrade on
+ * their path. GET /readyz says whether the broker can take traffic without
+ * loss (see readyz()). Everything else is 404. Responses are small and
+ * written whole.
+ *
+ * protocols[0] of every vhost is this callback, so lws also asks it for the
+ * verdict on a client certificate (mTLS listeners, see brk_http_callback).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <libwebsockets.h>
 
+#include "bridge.h"
 #include "brk.h"
+#include "store.h"
 
 typedef struct textbuf {
     char *p;
@@ -61,8 +70,56 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     return t.len;
 }
 
+static size_t reason(char *out, size_t cap, size_t len, const char *check, const char *detail)
+{
+    if (len >= cap) return len;
+    int n = snprintf(out + len, cap - len, "%s{\"check\":\"%s\",\"detail\":\"%s\"}",
+                     out[len - 1] == '[' ? "" : ",", check, detail);
+    return n > 0 ? len + (size_t)n : len;
+}
+
+/* Readiness (a liveness probe is /healthz): 503 while the store is degraded
+ * (disk full), Kafka has been unreachable longer than spool_after_ms, or
+ * the spool is above its high-water mark. The JSON names each reason; the
+ * details are our own text, no input is echoed. */
+static size_t readyz(brk_t *b, char *out, size_t cap, unsigned *status)
+{
+    size_t len = (size_t)snprintf(out, cap, "{\"status\":\"not ready\",\"reasons\":[");
+    size_t start = len;
+    char d[160];
+    if (b->store && store_is_degraded(b->store))
+        len = reason(out, cap, len, "store", "degraded: the disk is full");
+    if (b->bridge) {
+        bridge_stats_t st;
+        bridge_get_stats(b->bridge, &st);
+        uint32_t after = b->cfg->bridge.spool_after_ms ? b->cfg->bridge.spool_after_ms : 5000;
+        if (st.kafka_down_ms > after) {
+            snprintf(d, sizeof(d), "unreachable for %llu ms (bridge.spool_after_ms %u)",
+                     (unsigned long long)st.kafka_down_ms, after);
+            len = reason(out, cap, len, "kafka", d);
+        }
+        if (st.spool_bytes > st.spool_high_water) {
+            snprintf(d, sizeof(d), "%llu bytes spooled, above the high-water mark of %llu",
+                     (unsigned long long)st.spool_bytes, (unsigned long long)st.spool_high_water);
+            len = reason(out, cap, len, "spool", d);
+        }
+    }
+    if (len == start) {
+        *status = HTTP_STATUS_OK;
+        return (size_t)snprintf(out, cap, "{\"status\":\"ready\"}\n");
+    }
+    *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+    if (len < cap) len += (size_t)snprintf(out + len, cap - len, "]}\n");
+    return len < cap ? len : cap;
+}
+
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
+    /* lws 4.1.6 asks protocols[0] whether to accept the client certificate
+     * with OpenSSL's preverify_ok in len, and accepts it when the callback
+     * returns 0: lws_callback_http_dummy would accept every certificate,
+     * self-signed, foreign or expired. Keep OpenSSL's verdict. */
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) return len ? 0 : 1;
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     brk_worker_t *w = lws_context_user(lws_get_context(wsi));
@@ -71,17 +128,26 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
     char *text = body + LWS_PRE;
     size_t n;
     unsigned status = HTTP_STATUS_OK;
-    if (!strcmp(uri, "/metrics")) {
+    const char *type = "text/plain; version=0.0.4";
+    const cfg_listener_t *l = lws_get_opaque_user_data(wsi);
+    bool endpoints = l && l->protocol == CFG_PROTO_HTTP; /* never on device ports */
+    if (!endpoints) {
+        status = HTTP_STATUS_NOT_FOUND;
+        n = (size_t)snprintf(text, 64, "not found\n");
+    } else if (!strcmp(uri, "/metrics")) {
         n = metrics(w->b, text, sizeof(body) - LWS_PRE);
     } else if (!strcmp(uri, "/healthz")) {
         n = (size_t)snprintf(text, 64, "ok\n");
+    } else if (!strcmp(uri, "/readyz")) {
+        n = readyz(w->b, text, sizeof(body) - LWS_PRE, &status);
+        type = "application/json";
     } else {
         status = HTTP_STATUS_NOT_FOUND;
         n = (size_t)snprintf(text, 64, "not found\n");
     }
     uint8_t hdr[LWS_PRE + 512];
     uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-    if (lws_add_http_common_headers(wsi, status, "text/plain; version=0.0.4", n, &p, end) ||
+    if (lws_add_http_common_headers(wsi, status, type, n, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     if (lws_write(wsi, (uint8_t *)text, n, LWS_WRITE_HTTP_FINAL) != (int)n) return 1;

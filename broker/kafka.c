@@ -55,10 +55,30 @@ static int inject(void *ctx, const bridge_msg_t *bm)
     return rc;
 }
 
+/* The bridge's state changes, logged once each with a stable id (bridge
+ * poll thread). docs/KAFKA.md "Health" lists them. */
+static void on_event(void *ctx, int ev, const char *detail)
+{
+    static const struct {
+        int level;
+        const char *id;
+    } ids[] = {
+        [BRIDGE_EV_KAFKA_DOWN] = {BRK_LOG_ERROR, "SLUICE-KAFKA-DOWN"},
+        [BRIDGE_EV_KAFKA_UP] = {BRK_LOG_INFO, "SLUICE-KAFKA-UP"},
+        [BRIDGE_EV_SPOOLING] = {BRK_LOG_WARN, "SLUICE-KAFKA-SPOOLING"},
+        [BRIDGE_EV_DRAINED] = {BRK_LOG_INFO, "SLUICE-KAFKA-DRAINED"},
+        [BRIDGE_EV_SPOOL_HIGH] = {BRK_LOG_ERROR, "SLUICE-KAFKA-SPOOL-HIGH"},
+        [BRIDGE_EV_SPOOL_OK] = {BRK_LOG_INFO, "SLUICE-KAFKA-SPOOL-OK"},
+        [BRIDGE_EV_DEAD_LETTER] = {BRK_LOG_ERROR, "SLUICE-KAFKA-DLQ"},
+    };
+    if (ev <= 0 || (size_t)ev >= sizeof(ids) / sizeof(ids[0]) || !ids[ev].id) return;
+    brk_log(ctx, ids[ev].level, ids[ev].id, "%s", detail);
+}
+
 int brk_kafka_start(brk_t *b, char *err, size_t errlen)
 {
-    if (!b->cfg->kafka.bootstrap) return 0;
-    bridge_hooks_t hooks = {.inject = inject, .ctx = b};
+    if (!b->cfg->kafka.bootstrap) return 0; /* main refused rules without Kafka */
+    bridge_hooks_t hooks = {.inject = inject, .event = on_event, .ctx = b};
     bridge_t *br = NULL;
     if (bridge_new(b->cfg, b->store, &hooks, &br, err, errlen) != 0) return -1;
     b->bridge = br;
@@ -138,4 +158,6 @@ void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t 
     fn(arg, "consumer_lag", st.consumer_lag);
     fn(arg, "dropped", st.dropped);
     fn(arg, "producer_renewals", st.producer_renewals);
+    fn(arg, "headers_skipped", st.headers_skipped);
+    fn(arg, "unreachable_ms", st.kafka_down_ms);
 }

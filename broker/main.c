@@ -1,6 +1,7 @@
 /*
  * main.c - sluice's command line: read the config (or use the embedded
- * defaults), start the broker, wait for SIGINT/SIGTERM, stop cleanly.
+ * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP is logged
+ * and ignored until reload exists), stop cleanly.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +15,20 @@
 #include "config.h"
 #include "store.h"
 
+/* The offline tools refuse a data_dir a running broker holds (it has the
+ * database lock): both would change files under it. True if refused. */
+static bool in_use(const cfg_t *cfg, int rc)
+{
+    long pid = store_lock_owner(cfg->data_dir);
+    if (rc != STORE_ERR_LOCKED && pid <= 0) return false;
+    if (pid > 0)
+        fprintf(stderr, "sluice: %s: data_dir in use by a running sluice, pid %ld\n", cfg->data_dir,
+                pid);
+    else
+        fprintf(stderr, "sluice: %s: data_dir in use by a running sluice\n", cfg->data_dir);
+    return true;
+}
+
 /* sluice dlq list|replay: the local dead-letter quarantine, broker stopped. */
 static int dlq_command(cfg_t *cfg, const char *what)
 {
@@ -21,8 +36,13 @@ static int dlq_command(cfg_t *cfg, const char *what)
     store_opts_t o;
     store_opts_default(&o);
     store_t *st = NULL;
-    if (store_open(cfg->data_dir, &o, &st, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "sluice: %s\n", err);
+    bool refused = in_use(cfg, STORE_OK);
+    if (!refused) {
+        int orc = store_open(cfg->data_dir, &o, &st, err, sizeof(err));
+        refused = orc != STORE_OK;
+        if (refused && !in_use(cfg, orc)) fprintf(stderr, "sluice: %s\n", err);
+    }
+    if (refused) {
         cfg_free(cfg);
         return 1;
     }
@@ -74,11 +94,13 @@ static void usage(FILE *f)
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
-               "      --repair       repair the database in data_dir (LevelDB repair) and exit\n"
+               "      --repair       repair the database in data_dir (LevelDB repair) and exit;\n"
+               "                     refused while a running sluice holds data_dir\n"
                "      --dev-kafka    start an in-memory Kafka (librdkafka mock cluster, for\n"
                "                     development only) and mirror every topic into Kafka\n"
                "                     topic \"mqtt\" unless bridge rules are configured\n"
-               "  dlq list|replay    list or replay the local dead-letter quarantine\n"
+               "  dlq list|replay    list or replay the local dead-letter quarantine (broker\n"
+               "                     stopped, as for --repair)\n"
                "  -v, --version      print the version and exit\n");
 }
 
@@ -127,10 +149,15 @@ int main(int argc, char **argv)
         int rc = store_repair(cfg->data_dir, err, sizeof(err));
         if (rc == STORE_OK)
             printf("%s: repaired\n", cfg->data_dir);
-        else
+        else if (!in_use(cfg, rc))
             fprintf(stderr, "sluice: %s\n", err);
         cfg_free(cfg);
         return rc == STORE_OK ? 0 : 1;
+    }
+    if (cfg_check_bridge_kafka(cfg, dev_kafka, err, sizeof(err)) != CFG_OK) {
+        fprintf(stderr, "sluice: %s\n", err);
+        cfg_free(cfg);
+        return 2;
     }
     if (dlq) return dlq_command(cfg, dlq);
     if (check) {
@@ -155,6 +182,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP); /* its default action would kill the broker */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -192,7 +220,11 @@ int main(int argc, char **argv)
         brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)",
                 SLUICE_VERSION, b->n_workers, cfg->source);
         int sig = 0;
-        sigwait(&set, &sig);
+        /* SIGHUP conventionally asks for a reload; until reload exists it
+         * must not stop a broker that operators expect to keep running */
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+            brk_log(b, BRK_LOG_WARN, "SLUICE-SIGHUP",
+                    "SIGHUP received: reload not implemented yet, ignored");
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);

@@ -459,8 +459,9 @@ static int rule_count(cfg_ctx_t *ctx, const cJSON *arr, const char *path, size_t
 
 int cfg_parse_bridge(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
-    static const char *const keys[] = {"to_kafka",        "from_kafka",        "spool_after_ms",
-                                       "spool_max_bytes", "dead_letter_topic", NULL};
+    static const char *const keys[] = {
+        "to_kafka",          "from_kafka", "spool_after_ms", "spool_max_bytes", "spool_high_water",
+        "dead_letter_topic", NULL};
     const char *p = "bridge";
     const cJSON *arr, *m;
     char where[CFG_PATH_MAX];
@@ -494,6 +495,7 @@ int cfg_parse_bridge(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
     if ((rc = cfg_get_u32(ctx, o, p, "spool_after_ms", 0, 86400000, &cfg->bridge.spool_after_ms)) ||
         (rc = cfg_get_u64(ctx, o, p, "spool_max_bytes", (uint64_t)1 << 20, UINT64_MAX,
                           &cfg->bridge.spool_max_bytes)) ||
+        (rc = cfg_get_u32(ctx, o, p, "spool_high_water", 1, 100, &cfg->bridge.spool_high_water)) ||
         (rc = cfg_get_str(ctx, o, p, "dead_letter_topic", CFG_STR_NONEMPTY | CFG_STR_NULLABLE,
                           &cfg->bridge.dead_letter_topic)))
         return rc;
@@ -503,4 +505,19 @@ int cfg_parse_bridge(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                         "\"%.64s\"",
                         KAFKA_TOPIC_MAX, cfg->bridge.dead_letter_topic);
     return CFG_OK;
+}
+
+int cfg_check_bridge_kafka(const cfg_t *cfg, bool dev_kafka, char *err, size_t errlen)
+{
+    if (cfg->kafka.bootstrap || dev_kafka) return CFG_OK;
+    cfg_ctx_t ctx = {.name = cfg->source, .err = err, .errlen = errlen};
+    const char *rules = cfg->bridge.n_to_kafka     ? "bridge.to_kafka"
+                        : cfg->bridge.n_from_kafka ? "bridge.from_kafka"
+                                                   : NULL;
+    if (!rules) return CFG_OK;
+    /* rules without a cluster would be ignored: nothing reaches Kafka and
+     * nobody is told */
+    return cfg_fail(&ctx, CFG_ERR_FIELD, rules,
+                    "expected kafka.bootstrap to be set (bridge rules need a Kafka cluster; "
+                    "--dev-kafka starts a development one), got none");
 }

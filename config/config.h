@@ -123,9 +123,10 @@ typedef struct cfg {
         size_t n_to_kafka;
         cfg_from_kafka_t *from_kafka;
         size_t n_from_kafka;
-        uint32_t spool_after_ms;  /* default 5000 */
-        uint64_t spool_max_bytes; /* default 1 GiB */
-        char *dead_letter_topic;  /* NULL = local quarantine */
+        uint32_t spool_after_ms;   /* default 5000 */
+        uint64_t spool_max_bytes;  /* default 1 GiB */
+        uint32_t spool_high_water; /* % of spool_max_bytes for readiness; 0 = default 80 */
+        char *dead_letter_topic;   /* NULL = local quarantine */
     } bridge;
 
     struct {
@@ -157,5 +158,10 @@ int cfg_parse(const char *name, const char *json, size_t len, cfg_t **out, char 
               size_t errlen);
 
 void cfg_free(cfg_t *cfg);
+
+/* Bridge rules need Kafka: CFG_ERR_FIELD with "FILE: bridge.to_kafka:
+ * expected kafka.bootstrap ..." in err when cfg has rules but neither
+ * kafka.bootstrap nor dev_kafka (sluice --dev-kafka) provides a cluster. */
+int cfg_check_bridge_kafka(const cfg_t *cfg, bool dev_kafka, char *err, size_t errlen);
 
 #endif

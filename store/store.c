@@ -256,22 +256,6 @@ void store_close(store_t *st)
     store_free_handles(st);
 }
 
-int store_repair(const char *path, char *errbuf, size_t errlen)
-{
-    char *err = NULL;
-    leveldb_options_t *o = leveldb_options_create();
-    leveldb_options_set_paranoid_checks(o, 0);
-    leveldb_repair_db(o, path, &err);
-    leveldb_options_destroy(o);
-    if (err) {
-        int rc = store_err_from_leveldb(err);
-        errmsg(errbuf, errlen, "store: repair of %s failed: %s", path, err);
-        leveldb_free(err);
-        return rc == STORE_OK ? STORE_ERR_IO : rc;
-    }
-    return STORE_OK;
-}
-
 bool store_is_degraded(const store_t *st)
 {
     return atomic_load(&st->degraded);

@@ -107,8 +107,14 @@ int store_open(const char *path, const store_opts_t *opts, store_t **out, char *
 void store_close(store_t *st);
 
 /* Run LevelDB's repair on a closed database (what `sluice --repair` does).
- * Records in damaged files may be lost. */
+ * Records in damaged files may be lost. Holds the database lock meanwhile:
+ * STORE_ERR_LOCKED if another process has the database open. */
 int store_repair(const char *path, char *errbuf, size_t errlen);
+
+/* The pid of the process that has the database in `path` open (holds the
+ * lock store_open() takes), 0 if none, -1 if it cannot be told. Meant for
+ * offline tools: a process that has the database open itself sees 0. */
+long store_lock_owner(const char *path);
 
 /* True after a write failed for lack of disk space, until a later write
  * succeeds. The broker should refuse new QoS 1/2 publishes meanwhile.

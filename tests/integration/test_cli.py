@@ -1,6 +1,7 @@
 """The command line: a bad config is refused at start with the file, the
 JSON path and the expectation, exit status 2; --check; --repair; unknown
-arguments. Runs the real binary."""
+arguments; the offline tools refuse a data_dir a running broker holds.
+Runs the real binary."""
 import json
 import os
 import shutil
@@ -8,7 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import sluice_bin, is_mosquitto
+import rawmqtt as R
+from harness import Broker, sluice_bin, is_mosquitto
 
 
 @unittest.skipIf(is_mosquitto(), "sluice command line")
@@ -66,10 +68,76 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown argument", r.stderr)
 
+    def test_bridge_rules_without_kafka_are_refused(self):
+        # they used to be ignored: nothing reached Kafka and nothing said so
+        cfg = self.write("nokafka.json", json.dumps({"bridge": {"to_kafka": [
+            {"match": "a/#", "topic": "t"}]}}))
+        for args in (["--check"], []):
+            r = self.run_sluice("-c", cfg, *args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("nokafka.json: bridge.to_kafka: expected kafka.bootstrap", r.stderr)
+        r = self.run_sluice("-c", cfg, "--dev-kafka", "--check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_repair_on_a_fresh_directory(self):
         cfg = self.write("c.json", json.dumps({"data_dir": os.path.join(self.tmp, "data")}))
         os.makedirs(os.path.join(self.tmp, "data"))
         r = self.run_sluice("-c", cfg, "--repair")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+@unittest.skipIf(is_mosquitto(), "sluice command line")
+class OfflineToolsLockTest(unittest.TestCase):
+    """`sluice --repair` and `sluice dlq list|replay` on the data_dir of a
+    running broker: refused (exit != 0, the broker's pid named), and the
+    data the broker acknowledged is all there after its next start."""
+
+    def setUp(self):
+        self.broker = Broker(persistence={"sync": "always"}, ws=False).start()
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def retained(self, topics):
+        c = R.RawClient(self.broker.port)
+        self.assertEqual(c.connect("lock-reader").rc, 0)
+        c.subscribe([("lock/#", 1)])
+        got = set()
+        while got != set(topics):
+            p = c.recv_packet(10)  # raises on timeout: a retained message is missing
+            if p.type == R.PUBLISH:
+                got.add(p.topic)
+                if p.qos:
+                    c.send(R.puback(p.pid))
+        c.disconnect()
+
+    def publish(self, topics):
+        c = R.RawClient(self.broker.port)
+        self.assertEqual(c.connect("lock-writer").rc, 0)
+        for i, t in enumerate(topics):
+            c.publish(t, b"acked", qos=1, retain=True, pid=i + 1)  # waits for the PUBACK
+        c.disconnect()
+
+    def test_offline_tools_refuse_a_running_brokers_data_dir(self):
+        cfg = os.path.join(self.broker.tmp, "sluice.json")
+        data = os.path.join(self.broker.tmp, "data")
+        self.publish(["lock/a", "lock/b"])
+        for args in (["--repair"], ["dlq", "list"], ["dlq", "replay"]):
+            r = subprocess.run([sluice_bin(), "-c", cfg, *args], capture_output=True,
+                               timeout=30, text=True)
+            self.assertNotEqual(r.returncode, 0, "%s succeeded on a live data_dir" % args)
+            self.assertIn("data_dir in use by a running sluice, pid %d" % self.broker.pid,
+                          r.stderr, args)
+        self.assertFalse(os.path.exists(os.path.join(data, "lost")),
+                         "--repair moved the live database's files away")
+        self.assertTrue(self.broker.alive())
+        self.publish(["lock/c"])
+        self.assertEqual(self.broker.restart(), 0)
+        self.retained(["lock/a", "lock/b", "lock/c"])
+        # stopped: the tools run again
+        self.broker.stop()
+        r = subprocess.run([sluice_bin(), "-c", cfg, "--repair"], capture_output=True,
+                           timeout=30, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
 

@@ -1,5 +1,7 @@
 """The HTTP listener: GET /healthz, GET /metrics (Prometheus text), 404,
-and hostile HTTP input that must not disturb MQTT service."""
+and hostile HTTP input that must not disturb MQTT service.  The endpoints
+answer on `http` listeners only: a ws listener is a device port and says
+404 to everything but the MQTT upgrade on its path."""
 import socket
 import unittest
 import urllib.error
@@ -21,20 +23,23 @@ class HttpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         def config(tmp):
-            cls.port, cls.http = free_port(), free_port()
-            while cls.http == cls.port:
-                cls.http = free_port()
+            ports = set()
+            while len(ports) < 3:
+                ports.add(free_port())
+            cls.port, cls.http, cls.ws = sorted(ports)
             return {"listeners": [
                 {"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
-                {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http}]}, [cls.port, cls.http]
+                {"protocol": "http", "bind": "127.0.0.1:%d" % cls.http},
+                {"protocol": "ws", "bind": "127.0.0.1:%d" % cls.ws, "path": "/mqtt"}]}, \
+                [cls.port, cls.http, cls.ws]
         cls.broker = ConfigBroker(config)
 
     @classmethod
     def tearDownClass(cls):
         cls.broker.stop_clean()
 
-    def get(self, path):
-        url = "http://127.0.0.1:%d%s" % (self.http, path)
+    def get(self, path, port=None):
+        url = "http://127.0.0.1:%d%s" % (port or self.http, path)
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
                 return r.status, r.read().decode()
@@ -59,6 +64,17 @@ class HttpTest(unittest.TestCase):
         self.assertGreaterEqual(metric(text, "sluice_messages_received_total"), before + 3)
         self.assertGreaterEqual(metric(text, "sluice_clients_connected"), 1)
         c.disconnect()
+
+    def test_ws_listener_serves_no_http_endpoints(self):
+        for path in ("/metrics", "/healthz", "/readyz", "/mqtt", "/"):
+            status, body = self.get(path, self.ws)
+            self.assertEqual(status, 404, "GET %s on the ws listener" % path)
+            self.assertNotIn("sluice_", body)
+        # the device port still does its job: MQTT over WebSocket on /mqtt
+        c = R.RawClient(self.ws, ws=True, path="/mqtt")
+        self.assertEqual(c.connect("ws-after-404").rc, 0)
+        c.disconnect()
+        self.assertEqual(self.get("/healthz"), (200, "ok\n"))
 
     def test_garbage_http_does_not_disturb_mqtt(self):
         for junk in (b"\x00\xff" * 100, b"GET " + b"A" * 10000 + b" HTTP/1.1\r\n\r\n",

@@ -287,7 +287,7 @@ static void example_config_and_bad_property(void)
     int rc = cfg_load(path, &cfg, err, sizeof(err));
     if (rc) fprintf(stderr, "\n  %s\n", err);
     CU_ASSERT_FATAL(rc == 0);
-    bridge_hooks_t hooks = {no_inject, NULL};
+    bridge_hooks_t hooks = {.inject = no_inject};
     bridge_t *br = NULL;
     rc = bridge_new(cfg, NULL, &hooks, &br, err, sizeof(err));
     if (rc) fprintf(stderr, "\n  %s\n", err);

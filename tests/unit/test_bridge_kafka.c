@@ -373,7 +373,7 @@ static void from_kafka_injects_then_commits(void)
                         k.bootstrap);
     CU_ASSERT_FATAL(cfg != NULL);
     inj_t *j = calloc(1, sizeof(*j));
-    bridge_hooks_t hooks = {inject, j};
+    bridge_hooks_t hooks = {.inject = inject, .ctx = j};
     bridge_t *br = mk(cfg, NULL, &hooks, true);
     int64_t end = tb_now() + 10000;
     while (atomic_load(&j->calls) < 3 && tb_now() < end)
@@ -416,7 +416,7 @@ static void from_kafka_mqtt_topic_header_and_loop(void)
                          k.bootstrap);
     inj_t *j = calloc(1, sizeof(*j));
     atomic_store(&j->open, true);
-    bridge_hooks_t hooks = {inject, j};
+    bridge_hooks_t hooks = {.inject = inject, .ctx = j};
     bridge_t *br = mk(cfg, NULL, &hooks, true);
     bridge_t *br2 = mk(cfg2, NULL, NULL, true);
     tb_acks_t *a = calloc(1, sizeof(*a));
@@ -479,7 +479,7 @@ static void from_kafka_restart_loses_nothing(void)
                k.bootstrap);
     seen_t *v = calloc(1, sizeof(*v));
     atomic_store(&v->limit, 4); /* the broker fails from the fifth record on */
-    bridge_hooks_t hooks = {inject_limited, v};
+    bridge_hooks_t hooks = {.inject = inject_limited, .ctx = v};
     bridge_t *br = mk(cfg, NULL, &hooks, true);
     int64_t end = tb_now() + 10000;
     while (atomic_load(&v->ok) < 4 && tb_now() < end)

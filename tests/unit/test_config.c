@@ -300,6 +300,10 @@ static const bad_case_t bad_cases[] = {
      "qos, retain)"},
     {"from_kafka_stacked_quantifiers", FK("{\"topic\":\"^b+++\"}"), F,
      "bad.json: bridge.from_kafka[0].topic: regular expression too complex"},
+    {"bridge_spool_high_water_zero", "{\"bridge\":{\"spool_high_water\":0}}", F,
+     "bad.json: bridge.spool_high_water: expected integer 1..100, got 0"},
+    {"bridge_spool_high_water_over_100", "{\"bridge\":{\"spool_high_water\":101}}", F,
+     "bad.json: bridge.spool_high_water: expected integer 1..100, got 101"},
     {"control_char_in_key_stays_one_line", "{\"mqtt\":{\"max\n\":1}}", F,
      "bad.json: mqtt[\"max?\"]: unknown key"},
     {"listener_bind_ipv6_no_port", L1("{\"protocol\":\"mqtt\",\"bind\":\"[::1]\"}"), F,
@@ -621,6 +625,40 @@ static void test_limits_at_bounds(void)
     cfg_free(c);
 }
 
+/* Bridge rules without a Kafka cluster are refused, naming file and field;
+ * --dev-kafka (dev_kafka) or kafka.bootstrap provides one. */
+static void test_bridge_rules_need_kafka(void)
+{
+    static const struct {
+        const char *json;
+        bool dev_kafka;
+        const char *want; /* NULL: accepted */
+    } cases[] = {
+        {TK("{\"match\":\"a\",\"topic\":\"t\"}"), false,
+         "good.json: bridge.to_kafka: expected kafka.bootstrap to be set (bridge rules need a "
+         "Kafka cluster; --dev-kafka starts a development one), got none"},
+        {FK("{\"topic\":\"t\"}"), false, "good.json: bridge.from_kafka: expected kafka.bootstrap"},
+        {TK("{\"match\":\"a\",\"topic\":\"t\"}"), true, NULL},
+        {"{\"kafka\":{\"bootstrap\":\"k:9092\"},\"bridge\":{\"from_kafka\":[{\"topic\":\"t\"}]}}",
+         false, NULL},
+        {"{\"bridge\":{\"spool_after_ms\":100}}", false, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cfg_t *c = parse_ok(cases[i].json);
+        if (!c) continue;
+        char err[ERRLEN] = "";
+        int rc = cfg_check_bridge_kafka(c, cases[i].dev_kafka, err, sizeof(err));
+        if (!cases[i].want) {
+            CU_ASSERT_EQUAL(rc, CFG_OK);
+        } else {
+            CU_ASSERT_EQUAL(rc, CFG_ERR_FIELD);
+            if (!strstr(err, cases[i].want)) fprintf(stderr, "\n  got \"%s\"\n", err);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].want));
+        }
+        cfg_free(c);
+    }
+}
+
 /* ---- files and API edges --------------------------------------------------- */
 
 static void expect_load_error(const char *path, int want_rc, const char *want)
@@ -749,6 +787,7 @@ int main(void)
         {"sync_values", test_bool_and_sync_values},
         {"queue_full_values", test_queue_full_values},
         {"limits_at_bounds", test_limits_at_bounds},
+        {"bridge_rules_need_kafka", test_bridge_rules_need_kafka},
         {"missing_file", test_missing_file},
         {"directory_is_io_error", test_directory_is_io_error},
         {"file_wrong_type", test_file_wrong_type},
