@@ -237,28 +237,50 @@ static void conn_append_ack(struct conn *c, int type, uint16_t pid)
     if (d) conn_obuf(c)->len += mq_ack(d, 4, type, pid);
 }
 
+/* Marks (publisher, sequence) received by this subscriber: false for a
+ * duplicate or a payload that is not this run's (counted). */
+static bool rx_mark(struct conn *c, uint64_t tag)
+{
+    struct worker *w = c->w;
+    uint64_t k = tag >> TAG_SEQ_BITS, seq = tag & TAG_SEQ_MASK;
+    int j = (int)(k & 0xffffff) - c->src_first;
+    if (k >= (uint64_t)w->b->npubs || j < 0 || j >= c->nsrc || !seqmap_plausible(&c->rx[j], seq)) {
+        w->foreign++;
+        return false;
+    }
+    if (seqmap_test_set(&c->rx[j], seq)) {
+        w->dups++;
+        return false;
+    }
+    return true;
+}
+
 static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
 {
     struct worker *w = c->w;
     w->recv_all++;
-    if (w->seen_phase >= PH_RUN) {
-        if (now >= w->warm_end && now < w->meas_end) w->recv_win++;
-        if (p->plen >= 16) {
-            uint64_t ts, tag;
-            memcpy(&ts, p->payload, 8);
-            memcpy(&tag, p->payload + 8, 8);
+    /* Marked in every phase: a window message may arrive before this worker
+     * has seen PH_RUN; the window counters below stay 0 until it has. */
+    if (p->plen >= 16) {
+        uint64_t ts, tag;
+        memcpy(&ts, p->payload, 8);
+        memcpy(&tag, p->payload + 8, 8);
+        if (rx_mark(c, tag)) {
+            /* Throughput counts first deliveries only: a duplicate is no
+             * message delivered. */
+            if (now >= w->warm_end && now < w->meas_end) w->recv_win++;
             uint64_t k = tag >> TAG_SEQ_BITS;
-            if (k < (uint64_t)w->b->npubs) {
-                /* single writer per slot: this worker */
-                _Atomic uint64_t *e = &w->b->echo[(size_t)w->id * (size_t)w->b->npubs + k];
-                atomic_store_explicit(e, atomic_load_explicit(e, memory_order_relaxed) + 1,
-                                      memory_order_relaxed);
-            }
+            /* single writer per slot: this worker */
+            _Atomic uint64_t *e = &w->b->echo[(size_t)w->id * (size_t)w->b->npubs + k];
+            atomic_store_explicit(e, atomic_load_explicit(e, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
             if (ts >= w->warm_end && ts < w->meas_end) {
                 w->recv_match++;
                 bench_hist_record(&w->hist, now > ts ? now - ts : 0);
             }
         }
+    } else {
+        w->foreign++;
     }
     if (p->qos == 1)
         conn_append_ack(c, MQ_PUBACK, p->pid);
@@ -266,11 +288,29 @@ static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
         conn_append_ack(c, MQ_PUBREC, p->pid);
 }
 
-static void on_acked(struct conn *c, uint64_t now)
+/* The sequence a PUBACK/PUBCOMP acknowledges. Packet ids are handed out
+ * with the sequence (pid = seq % 65535 + 1, 0 skipped), so the id names the
+ * latest sequence sent with it; that is the right one unless a message
+ * stayed unacknowledged for 65,535 later ones. -1: no such message sent. */
+static int64_t pub_ack_seq(const struct conn *c, uint16_t pid)
+{
+    if (pid == 0 || c->seq == 0) return -1;
+    uint64_t last = c->seq - 1;
+    uint64_t back = (last % 65535 + 65535 - (uint64_t)(pid - 1)) % 65535;
+    return back > last ? -1 : (int64_t)(last - back);
+}
+
+static void on_acked(struct conn *c, uint16_t pid, uint64_t now)
 {
     struct worker *w = c->w;
+    int64_t seq = pub_ack_seq(c, pid);
+    if (seq < 0 || seqmap_test_set(&c->acked, (uint64_t)seq)) {
+        /* An ack for nothing outstanding: the broker's fault, counted. */
+        w->bad_acks++;
+        return;
+    }
     if (c->inflight > 0) c->inflight--;
-    if (w->seen_phase >= PH_RUN && now >= w->warm_end && now < w->meas_end) w->acked_win++;
+    if (now >= w->warm_end && now < w->meas_end) w->acked_win++;
 }
 
 static void on_packet(struct conn *c, const struct mq_pkt *p, uint64_t now)
@@ -321,7 +361,7 @@ static void on_packet(struct conn *c, const struct mq_pkt *p, uint64_t now)
     }
     case MQ_PUBACK:
     case MQ_PUBCOMP: {
-        on_acked(c, now);
+        on_acked(c, p->pid, now);
         return;
     }
     case MQ_PUBREC: {
@@ -492,6 +532,10 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
     size_t pend = buf_used(ob) + buf_used(&c->out);
     uint64_t n = 0;
     bool in_win = now >= w->warm_end;
+    if (in_win && !c->win_started) {
+        c->win_started = true;
+        c->win_lo = c->seq;
+    }
     while (n < budget && pend < OUT_SOFT) {
         uint8_t *d = conn_reserve(c, c->tpl_len);
         if (!d) return false;
@@ -512,7 +556,10 @@ static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
         n++;
     }
     w->sent_all += n;
-    if (in_win) w->sent_win += n;
+    if (in_win) {
+        w->sent_win += n;
+        c->win_hi = c->seq;
+    }
     if (n) conn_flush(c, now);
     return o->rate <= 0 && n > 0 && c->st == CS_READY && !c->blocked &&
            (!o->qos || c->inflight < c->max_inflight);
@@ -571,6 +618,7 @@ static void worker_close_all(struct worker *w)
         free(c->out.p);
         free(c->stage.p);
         c->in = c->ws = c->out = c->stage = (struct buf){0};
+        /* rx and acked stay: the main thread tallies loss from them. */
     }
 }
 
