@@ -251,6 +251,12 @@ struct bench_loss {
     uint64_t sent, acked, expected, delivered, lost, dups, foreign, bad_acks;
 };
 void bench_loss_tally(struct bench *b, struct bench_loss *l);
+/* Worker thread, subscriber c: marks the payload's (publisher, sequence)
+ * received; false for a duplicate or a payload not of this run (counted). */
+bool bench_rx_mark(struct conn *c, uint64_t tag);
+/* Worker thread, publisher c: the sequence a PUBACK/PUBCOMP with this
+ * packet id acknowledges, -1 when no such message was sent. */
+int64_t bench_ack_seq(const struct conn *c, uint16_t pid);
 
 /* ---- Kafka reader (bench_kafka.c): the bridge scenario's consumer on its
  * own thread, reading o.kafka_topic from o.kafka. start/stop/free run on

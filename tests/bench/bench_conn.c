@@ -237,24 +237,6 @@ static void conn_append_ack(struct conn *c, int type, uint16_t pid)
     if (d) conn_obuf(c)->len += mq_ack(d, 4, type, pid);
 }
 
-/* Marks (publisher, sequence) received by this subscriber: false for a
- * duplicate or a payload that is not this run's (counted). */
-static bool rx_mark(struct conn *c, uint64_t tag)
-{
-    struct worker *w = c->w;
-    uint64_t k = tag >> TAG_SEQ_BITS, seq = tag & TAG_SEQ_MASK;
-    int j = (int)(k & 0xffffff) - c->src_first;
-    if (k >= (uint64_t)w->b->npubs || j < 0 || j >= c->nsrc || !seqmap_plausible(&c->rx[j], seq)) {
-        w->foreign++;
-        return false;
-    }
-    if (seqmap_test_set(&c->rx[j], seq)) {
-        w->dups++;
-        return false;
-    }
-    return true;
-}
-
 static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
 {
     struct worker *w = c->w;
@@ -265,7 +247,7 @@ static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
         uint64_t ts, tag;
         memcpy(&ts, p->payload, 8);
         memcpy(&tag, p->payload + 8, 8);
-        if (rx_mark(c, tag)) {
+        if (bench_rx_mark(c, tag)) {
             /* Throughput counts first deliveries only: a duplicate is no
              * message delivered. */
             if (now >= w->warm_end && now < w->meas_end) w->recv_win++;
@@ -288,22 +270,10 @@ static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
         conn_append_ack(c, MQ_PUBREC, p->pid);
 }
 
-/* The sequence a PUBACK/PUBCOMP acknowledges. Packet ids are handed out
- * with the sequence (pid = seq % 65535 + 1, 0 skipped), so the id names the
- * latest sequence sent with it; that is the right one unless a message
- * stayed unacknowledged for 65,535 later ones. -1: no such message sent. */
-static int64_t pub_ack_seq(const struct conn *c, uint16_t pid)
-{
-    if (pid == 0 || c->seq == 0) return -1;
-    uint64_t last = c->seq - 1;
-    uint64_t back = (last % 65535 + 65535 - (uint64_t)(pid - 1)) % 65535;
-    return back > last ? -1 : (int64_t)(last - back);
-}
-
 static void on_acked(struct conn *c, uint16_t pid, uint64_t now)
 {
     struct worker *w = c->w;
-    int64_t seq = pub_ack_seq(c, pid);
+    int64_t seq = bench_ack_seq(c, pid);
     if (seq < 0 || seqmap_test_set(&c->acked, (uint64_t)seq)) {
         /* An ack for nothing outstanding: the broker's fault, counted. */
         w->bad_acks++;

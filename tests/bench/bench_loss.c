@@ -41,6 +41,36 @@ void seqmap_free(struct seqmap *m)
     *m = (struct seqmap){0};
 }
 
+/* Marks (publisher, sequence) received by this subscriber: false for a
+ * duplicate or a payload that is not this run's (counted). */
+bool bench_rx_mark(struct conn *c, uint64_t tag)
+{
+    struct worker *w = c->w;
+    uint64_t k = tag >> TAG_SEQ_BITS, seq = tag & TAG_SEQ_MASK;
+    int j = (int)(k & 0xffffff) - c->src_first;
+    if (k >= (uint64_t)w->b->npubs || j < 0 || j >= c->nsrc || !seqmap_plausible(&c->rx[j], seq)) {
+        w->foreign++;
+        return false;
+    }
+    if (seqmap_test_set(&c->rx[j], seq)) {
+        w->dups++;
+        return false;
+    }
+    return true;
+}
+
+/* The sequence a PUBACK/PUBCOMP acknowledges. Packet ids are handed out
+ * with the sequence (pid = seq % 65535 + 1, 0 skipped), so the id names the
+ * latest sequence sent with it; that is the right one unless a message
+ * stayed unacknowledged for 65,535 later ones. -1: no such message sent. */
+int64_t bench_ack_seq(const struct conn *c, uint16_t pid)
+{
+    if (pid == 0 || c->seq == 0) return -1;
+    uint64_t last = c->seq - 1;
+    uint64_t back = (last % 65535 + 65535 - (uint64_t)(pid - 1)) % 65535;
+    return back > last ? -1 : (int64_t)(last - back);
+}
+
 /* Bits set in m over [lo, hi). */
 static uint64_t seqmap_count(const struct seqmap *m, uint64_t lo, uint64_t hi)
 {
