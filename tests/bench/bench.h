@@ -202,7 +202,7 @@ struct worker {
     struct conn **conns;
     int nconns, next_connect, pending;
     struct conn **pubs;
-    int npubs;
+    int npubs, pump_next; /* pump_next: whose turn it is (round robin) */
     /* owned by the worker thread */
     uint64_t sent_all, sent_win, recv_all, recv_win, recv_match, acked_win, errors;
     uint64_t dups, foreign; /* deliveries seen before / not of this run */
