@@ -303,13 +303,13 @@ static struct totals snapshot(struct bench *b)
 /* Waits for all deliveries of what was sent in the window, or for the
  * stream to go quiet with nothing in flight (QoS 0 may drop; at QoS > 0 a
  * broker that dropped acknowledged messages will not deliver them later),
- * bounded by --drain. Quiet is 500 ms at QoS 0 and 2 s at QoS > 0: Mosquitto
- * pauses for up to about a second while it works off a queue, and a backlog
- * still coming must not be counted as lost. */
+ * bounded by --drain. Quiet is 2 s: Mosquitto pauses for up to about a
+ * second while it works off a queue, and a backlog still coming must not be
+ * counted as lost. Without loss the drain ends as soon as all arrived. */
 static void drain(struct bench *b)
 {
     uint64_t deadline = bench_now() + (uint64_t)(b->o.drain * 1e9);
-    uint64_t quiet = b->o.qos ? 2000000000ull : 500000000ull;
+    const uint64_t quiet = 2000000000ull;
     uint64_t last = ~0ull, quiet_since = bench_now();
     while (bench_now() < deadline) {
         struct totals t = snapshot(b);
