@@ -239,6 +239,17 @@ struct bench {
 };
 
 uint64_t bench_now(void);
+/* bench_conn.c, worker thread: a connection's output. bench_conn_obuf is
+ * where MQTT bytes go (the wire, or the WebSocket stage); reserve fails the
+ * connection (NULL) past the buffer limit; flush sends what is pending and
+ * waits for EPOLLOUT on a short write (-1: closed). */
+size_t bench_buf_used(const struct buf *b);
+struct buf *bench_conn_obuf(struct conn *c);
+uint8_t *bench_conn_reserve(struct conn *c, size_t n);
+int bench_conn_flush(struct conn *c, uint64_t now);
+/* bench_pub.c, worker thread: one slice of the publishers' work; true when
+ * it should be called again without waiting for events. */
+bool bench_pub_slice(struct worker *w, uint64_t now);
 int bench_plan(struct bench *b);    /* bench_scen.c: conns + topics */
 void *bench_worker_main(void *arg); /* bench_conn.c: the epoll loop */
 const char *bench_scen_name(enum bench_scen s);
