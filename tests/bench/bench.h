@@ -36,6 +36,27 @@ void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
 /* Value at quantile q in [0,1]; 0 when empty. */
 uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
 
+/* ---- sequence bitmaps (bench_loss.c): one bit per sequence number of one
+ * publisher, grown on demand. Used for what a subscriber (or the Kafka
+ * reader) received and for what a publisher had acknowledged, so that loss
+ * and duplicates are counted per (publisher, sequence) and subscriber. Each
+ * map has one writer thread; the main thread reads it after joining. */
+struct seqmap {
+    uint8_t *bits;
+    uint64_t nbits;
+};
+
+/* A sequence this far beyond the map's end is not ours (a foreign payload)
+ * and must not make the map grow to gigabytes. */
+#define SEQ_SLACK (1ull << 24)
+
+/* true when seq was set before; sets it. A failed grow counts as "new". */
+bool seqmap_test_set(struct seqmap *m, uint64_t seq);
+bool seqmap_test(const struct seqmap *m, uint64_t seq);
+/* false when seq is too far beyond the map to be a real sequence number. */
+bool seqmap_plausible(const struct seqmap *m, uint64_t seq);
+void seqmap_free(struct seqmap *m);
+
 /* ---- MQTT codec (bench_mqtt.c). Encoders write into (d, cap) and return
  * the length, or 0 when it does not fit. */
 enum {
@@ -113,7 +134,8 @@ struct bench_opts {
     const char *ws_path;
     int pairs, subs, pubs, clients;
     int inflight;
-    int window; /* deliveries not yet seen, all publishers (>= 1 message each) */
+    int window; /* deliveries not yet seen, all publishers (>= 1 message each);
+                 * 0 = no global window: only each publisher's --inflight */
     int keepalive;
     int connect_window; /* per worker: connections in setup at once */
     const char *prefix;
@@ -154,6 +176,15 @@ struct conn {
     uint64_t seq;
     uint64_t last_tx;
     uint32_t rng;
+    /* publisher: the sequences it sent in the measured window are
+     * [win_lo, win_hi); acked has a bit per sequence acknowledged (PUBACK /
+     * PUBCOMP). Written by the worker, read by main after the join. */
+    bool win_started;
+    uint64_t win_lo, win_hi;
+    struct seqmap acked;
+    /* subscriber: what it received from publishers src_first .. +nsrc-1 */
+    struct seqmap *rx;
+    int src_first, nsrc;
 };
 
 /* The second payload word: publisher index and sequence number. */
@@ -171,9 +202,11 @@ struct worker {
     struct conn **conns;
     int nconns, next_connect, pending;
     struct conn **pubs;
-    int npubs;
+    int npubs, pump_next; /* pump_next: whose turn it is (round robin) */
     /* owned by the worker thread */
     uint64_t sent_all, sent_win, recv_all, recv_win, recv_match, acked_win, errors;
+    uint64_t dups, foreign; /* deliveries seen before / not of this run */
+    uint64_t bad_acks;      /* PUBACK/PUBCOMP for nothing outstanding */
     uint64_t setup_first, setup_last;
     int ready;
     int seen_phase;
@@ -206,9 +239,35 @@ struct bench {
 };
 
 uint64_t bench_now(void);
+/* bench_conn.c, worker thread: a connection's output. bench_conn_obuf is
+ * where MQTT bytes go (the wire, or the WebSocket stage); reserve fails the
+ * connection (NULL) past the buffer limit; flush sends what is pending and
+ * waits for EPOLLOUT on a short write (-1: closed). */
+size_t bench_buf_used(const struct buf *b);
+struct buf *bench_conn_obuf(struct conn *c);
+uint8_t *bench_conn_reserve(struct conn *c, size_t n);
+int bench_conn_flush(struct conn *c, uint64_t now);
+/* bench_pub.c, worker thread: one slice of the publishers' work; true when
+ * it should be called again without waiting for events. */
+bool bench_pub_slice(struct worker *w, uint64_t now);
 int bench_plan(struct bench *b);    /* bench_scen.c: conns + topics */
 void *bench_worker_main(void *arg); /* bench_conn.c: the epoll loop */
 const char *bench_scen_name(enum bench_scen s);
+
+/* Loss accounting over the measured window, after every thread is joined
+ * (bench_loss.c). expected = sent x deliveries per message; lost counts, for
+ * QoS > 0, only acknowledged messages (what the broker promised to deliver)
+ * and, for QoS 0, every message sent. */
+struct bench_loss {
+    uint64_t sent, acked, expected, delivered, lost, dups, foreign, bad_acks;
+};
+void bench_loss_tally(struct bench *b, struct bench_loss *l);
+/* Worker thread, subscriber c: marks the payload's (publisher, sequence)
+ * received; false for a duplicate or a payload not of this run (counted). */
+bool bench_rx_mark(struct conn *c, uint64_t tag);
+/* Worker thread, publisher c: the sequence a PUBACK/PUBCOMP with this
+ * packet id acknowledges, -1 when no such message was sent. */
+int64_t bench_ack_seq(const struct conn *c, uint16_t pid);
 
 /* ---- Kafka reader (bench_kafka.c): the bridge scenario's consumer on its
  * own thread, reading o.kafka_topic from o.kafka. start/stop/free run on
@@ -229,6 +288,8 @@ struct bench_kafka_stats {
  * partition at its current end, within 10 s. NULL and a message on failure. */
 struct bench_kafka *bench_kafka_start(struct bench *b, char *err, size_t errlen);
 void bench_kafka_counts(struct bench_kafka *k, uint64_t *recv_all, uint64_t *recv_match);
+/* The records read, one map per publisher; valid after stop, until free. */
+const struct seqmap *bench_kafka_seen(const struct bench_kafka *k);
 /* Stops the reader thread (idempotent); the stats stay valid until free. */
 const struct bench_kafka_stats *bench_kafka_stop(struct bench_kafka *k);
 void bench_kafka_free(struct bench_kafka *k);

@@ -15,9 +15,7 @@
 
 #include "bench.h"
 
-#define BUF_MAX (64u << 20)   /* a connection buffering more than this is broken */
-#define OUT_SOFT (64u * 1024) /* a publisher stops encoding above this */
-#define PUMP_MAX 1024         /* messages per publisher per loop iteration */
+#define BUF_MAX (64u << 20) /* a connection buffering more than this is broken */
 #define READS_PER_EVENT 8
 #define NEVENTS 512
 
@@ -49,7 +47,7 @@ static int buf_reserve(struct buf *b, size_t n)
     return 0;
 }
 
-static size_t buf_used(const struct buf *b)
+size_t bench_buf_used(const struct buf *b)
 {
     return b->len - b->off;
 }
@@ -79,14 +77,14 @@ static void conn_epout(struct conn *c, bool on)
 }
 
 /* Where MQTT bytes go: straight to the wire, or to the WebSocket stage. */
-static struct buf *conn_obuf(struct conn *c)
+struct buf *bench_conn_obuf(struct conn *c)
 {
     return c->w->b->o.ws && c->st >= CS_CONNACK ? &c->stage : &c->out;
 }
 
-static uint8_t *conn_reserve(struct conn *c, size_t n)
+uint8_t *bench_conn_reserve(struct conn *c, size_t n)
 {
-    struct buf *b = conn_obuf(c);
+    struct buf *b = bench_conn_obuf(c);
     if (buf_reserve(b, n) < 0) {
         conn_fail(c, "output buffer limit", 0);
         return NULL;
@@ -118,18 +116,18 @@ static int ws_wrap(struct conn *c, int op, const uint8_t *p, size_t n)
 }
 
 /* Sends what is pending; on a short write waits for EPOLLOUT. -1: closed. */
-static int conn_flush(struct conn *c, uint64_t now)
+int bench_conn_flush(struct conn *c, uint64_t now)
 {
     if (c->st == CS_CLOSED) return -1;
-    if (buf_used(&c->stage)) {
-        if (ws_wrap(c, 2, c->stage.p + c->stage.off, buf_used(&c->stage)) < 0) {
+    if (bench_buf_used(&c->stage)) {
+        if (ws_wrap(c, 2, c->stage.p + c->stage.off, bench_buf_used(&c->stage)) < 0) {
             conn_fail(c, "output buffer limit", 0);
             return -1;
         }
         c->stage.off = c->stage.len = 0;
     }
-    while (buf_used(&c->out)) {
-        size_t want = buf_used(&c->out);
+    while (bench_buf_used(&c->out)) {
+        size_t want = bench_buf_used(&c->out);
         ssize_t r = send(c->fd, c->out.p + c->out.off, want, MSG_NOSIGNAL);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno != EAGAIN) {
@@ -155,8 +153,8 @@ static void conn_send_connect(struct conn *c)
     const struct bench_opts *o = &c->w->b->o;
     char cid[48];
     snprintf(cid, sizeof(cid), "sb%d-%d", (int)getpid(), c->idx);
-    uint8_t *d = conn_reserve(c, 128);
-    if (d) conn_obuf(c)->len += mq_connect(d, 128, cid, o->keepalive, o->v5, o->persistent);
+    uint8_t *d = bench_conn_reserve(c, 128);
+    if (d) bench_conn_obuf(c)->len += mq_connect(d, 128, cid, o->keepalive, o->v5, o->persistent);
 }
 
 static void conn_start(struct worker *w, struct conn *c, uint64_t now)
@@ -219,7 +217,7 @@ static void conn_connected(struct conn *c, uint64_t now)
         c->st = CS_CONNACK;
         conn_send_connect(c);
     }
-    conn_flush(c, now);
+    bench_conn_flush(c, now);
 }
 
 static void conn_ready(struct conn *c, uint64_t now)
@@ -233,32 +231,36 @@ static void conn_ready(struct conn *c, uint64_t now)
 
 static void conn_append_ack(struct conn *c, int type, uint16_t pid)
 {
-    uint8_t *d = conn_reserve(c, 4);
-    if (d) conn_obuf(c)->len += mq_ack(d, 4, type, pid);
+    uint8_t *d = bench_conn_reserve(c, 4);
+    if (d) bench_conn_obuf(c)->len += mq_ack(d, 4, type, pid);
 }
 
 static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
 {
     struct worker *w = c->w;
     w->recv_all++;
-    if (w->seen_phase >= PH_RUN) {
-        if (now >= w->warm_end && now < w->meas_end) w->recv_win++;
-        if (p->plen >= 16) {
-            uint64_t ts, tag;
-            memcpy(&ts, p->payload, 8);
-            memcpy(&tag, p->payload + 8, 8);
+    /* Marked in every phase: a window message may arrive before this worker
+     * has seen PH_RUN; the window counters below stay 0 until it has. */
+    if (p->plen >= 16) {
+        uint64_t ts, tag;
+        memcpy(&ts, p->payload, 8);
+        memcpy(&tag, p->payload + 8, 8);
+        if (bench_rx_mark(c, tag)) {
+            /* Throughput counts first deliveries only: a duplicate is no
+             * message delivered. */
+            if (now >= w->warm_end && now < w->meas_end) w->recv_win++;
             uint64_t k = tag >> TAG_SEQ_BITS;
-            if (k < (uint64_t)w->b->npubs) {
-                /* single writer per slot: this worker */
-                _Atomic uint64_t *e = &w->b->echo[(size_t)w->id * (size_t)w->b->npubs + k];
-                atomic_store_explicit(e, atomic_load_explicit(e, memory_order_relaxed) + 1,
-                                      memory_order_relaxed);
-            }
+            /* single writer per slot: this worker */
+            _Atomic uint64_t *e = &w->b->echo[(size_t)w->id * (size_t)w->b->npubs + k];
+            atomic_store_explicit(e, atomic_load_explicit(e, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
             if (ts >= w->warm_end && ts < w->meas_end) {
                 w->recv_match++;
                 bench_hist_record(&w->hist, now > ts ? now - ts : 0);
             }
         }
+    } else {
+        w->foreign++;
     }
     if (p->qos == 1)
         conn_append_ack(c, MQ_PUBACK, p->pid);
@@ -266,11 +268,17 @@ static void on_publish(struct conn *c, const struct mq_pkt *p, uint64_t now)
         conn_append_ack(c, MQ_PUBREC, p->pid);
 }
 
-static void on_acked(struct conn *c, uint64_t now)
+static void on_acked(struct conn *c, uint16_t pid, uint64_t now)
 {
     struct worker *w = c->w;
+    int64_t seq = bench_ack_seq(c, pid);
+    if (seq < 0 || seqmap_test_set(&c->acked, (uint64_t)seq)) {
+        /* An ack for nothing outstanding: the broker's fault, counted. */
+        w->bad_acks++;
+        return;
+    }
     if (c->inflight > 0) c->inflight--;
-    if (w->seen_phase >= PH_RUN && now >= w->warm_end && now < w->meas_end) w->acked_win++;
+    if (now >= w->warm_end && now < w->meas_end) w->acked_win++;
 }
 
 static void on_packet(struct conn *c, const struct mq_pkt *p, uint64_t now)
@@ -293,9 +301,9 @@ static void on_packet(struct conn *c, const struct mq_pkt *p, uint64_t now)
         c->max_inflight = o->inflight;
         if (p->recv_max && p->recv_max < c->max_inflight) c->max_inflight = p->recv_max;
         if (c->role == ROLE_SUB) {
-            uint8_t *d = conn_reserve(c, 256);
+            uint8_t *d = bench_conn_reserve(c, 256);
             if (!d) return;
-            conn_obuf(c)->len += mq_subscribe(d, 256, 1, c->topic, o->qos, o->v5);
+            bench_conn_obuf(c)->len += mq_subscribe(d, 256, 1, c->topic, o->qos, o->v5);
             c->st = CS_SUBACK;
         } else {
             conn_ready(c, now);
@@ -321,7 +329,7 @@ static void on_packet(struct conn *c, const struct mq_pkt *p, uint64_t now)
     }
     case MQ_PUBACK:
     case MQ_PUBCOMP: {
-        on_acked(c, now);
+        on_acked(c, p->pid, now);
         return;
     }
     case MQ_PUBREC: {
@@ -352,7 +360,7 @@ static int conn_unframe(struct conn *c)
 {
     for (;;) {
         struct ws_frame f;
-        long r = ws_parse(c->in.p + c->in.off, buf_used(&c->in), &f);
+        long r = ws_parse(c->in.p + c->in.off, bench_buf_used(&c->in), &f);
         if (r == 0) return 0;
         if (r < 0) {
             conn_fail(c, "malformed WebSocket frame", 0);
@@ -383,7 +391,7 @@ static void conn_process(struct conn *c, uint64_t now)
     const struct bench_opts *o = &c->w->b->o;
     if (c->st == CS_WS) {
         size_t used;
-        int r = ws_response(c->in.p + c->in.off, buf_used(&c->in), &used);
+        int r = ws_response(c->in.p + c->in.off, bench_buf_used(&c->in), &used);
         if (r == 0) return;
         if (r < 0) {
             conn_fail(c, "WebSocket upgrade refused", 0);
@@ -398,9 +406,9 @@ static void conn_process(struct conn *c, uint64_t now)
         if (conn_unframe(c) < 0) return;
         src = &c->ws;
     }
-    while (c->st != CS_CLOSED && buf_used(src)) {
+    while (c->st != CS_CLOSED && bench_buf_used(src)) {
         struct mq_pkt p;
-        long r = mq_parse(src->p + src->off, buf_used(src), o->v5, &p);
+        long r = mq_parse(src->p + src->off, bench_buf_used(src), o->v5, &p);
         if (r == 0) break;
         if (r < 0) {
             conn_fail(c, "malformed MQTT packet", 0);
@@ -438,84 +446,8 @@ static void conn_readable(struct conn *c, uint64_t now)
         conn_process(c, now);
         if ((size_t)r < space) break;
     }
-    if (c->st != CS_CLOSED && (buf_used(&c->out) || buf_used(&c->stage)) && !c->blocked)
-        conn_flush(c, now);
-}
-
-/* Encodes as many PUBLISH packets as rate, window and buffer allow, then
- * sends them in one write. Returns true when it could send more at once. */
-static bool pub_pump(struct worker *w, struct conn *c, uint64_t now)
-{
-    const struct bench *b = w->b;
-    const struct bench_opts *o = &b->o;
-    if (c->st != CS_READY || c->blocked) return false;
-    uint64_t budget = PUMP_MAX;
-    if (o->rate > 0) {
-        double due = (double)(now - w->t0) * b->pub_rate_ns;
-        if (due <= (double)c->seq) return false;
-        if (due - (double)c->seq < (double)budget) budget = (uint64_t)(due - (double)c->seq) + 1;
-    }
-    if (o->qos) {
-        int avail = c->max_inflight - c->inflight;
-        if (avail <= 0) return false;
-        if ((uint64_t)avail < budget) budget = (uint64_t)avail;
-    }
-    if (o->window > 0) {
-        /* End-to-end window: kernel buffers on loopback grow to megabytes
-         * and a broker may ack QoS 1 long before it delivers, so neither
-         * "socket writable" nor the in-flight limit stops a backlog of
-         * seconds from building up. Deliveries are counted per worker; a
-         * window that does not move for 500 ms is assumed dropped and
-         * reopened. In the bridge scenario the Kafka reader counts. */
-        uint64_t echo = 0;
-        for (int i = 0; i < b->echo_rows; i++)
-            echo += atomic_load_explicit(
-                &b->echo[(size_t)i * (size_t)b->npubs + (size_t)c->pub_idx], memory_order_relaxed);
-        echo /= b->factor ? b->factor : 1; /* messages delivered to everyone */
-        if (echo != c->echo_seen) {
-            c->echo_seen = echo;
-            c->win_progress = now;
-        }
-        uint64_t base = echo > c->win_base ? echo : c->win_base;
-        uint64_t win = (uint64_t)o->window / (uint64_t)b->npubs / (b->factor ? b->factor : 1);
-        if (win == 0) win = 1;
-        if (c->seq >= base + win) {
-            if (now - c->win_progress < 500000000ull) return false;
-            c->win_base = c->seq;
-            c->win_progress = now;
-            base = c->seq;
-        }
-        uint64_t avail = base + win - c->seq;
-        if (avail < budget) budget = avail;
-    }
-    struct buf *ob = conn_obuf(c);
-    size_t pend = buf_used(ob) + buf_used(&c->out);
-    uint64_t n = 0;
-    bool in_win = now >= w->warm_end;
-    while (n < budget && pend < OUT_SOFT) {
-        uint8_t *d = conn_reserve(c, c->tpl_len);
-        if (!d) return false;
-        memcpy(d, c->tpl, c->tpl_len);
-        if (o->qos) {
-            uint16_t pid = c->next_pid++;
-            if (c->next_pid == 0) c->next_pid = 1;
-            d[c->tpl_pid_off] = (uint8_t)(pid >> 8);
-            d[c->tpl_pid_off + 1] = (uint8_t)pid;
-            c->inflight++;
-        }
-        memcpy(d + c->tpl_pay_off, &now, 8);
-        uint64_t tag = (uint64_t)c->pub_idx << TAG_SEQ_BITS | (c->seq & TAG_SEQ_MASK);
-        memcpy(d + c->tpl_pay_off + 8, &tag, 8);
-        ob->len += c->tpl_len;
-        pend += c->tpl_len;
-        c->seq++;
-        n++;
-    }
-    w->sent_all += n;
-    if (in_win) w->sent_win += n;
-    if (n) conn_flush(c, now);
-    return o->rate <= 0 && n > 0 && c->st == CS_READY && !c->blocked &&
-           (!o->qos || c->inflight < c->max_inflight);
+    if (c->st != CS_CLOSED && (bench_buf_used(&c->out) || bench_buf_used(&c->stage)) && !c->blocked)
+        bench_conn_flush(c, now);
 }
 
 static void conn_pings(struct worker *w, uint64_t now)
@@ -526,10 +458,10 @@ static void conn_pings(struct worker *w, uint64_t now)
     for (int i = 0; i < w->nconns; i++) {
         struct conn *c = w->conns[i];
         if (c->st != CS_READY || c->blocked || now - c->last_tx < idle) continue;
-        uint8_t *d = conn_reserve(c, 2);
+        uint8_t *d = bench_conn_reserve(c, 2);
         if (d) {
-            conn_obuf(c)->len += mq_simple(d, 2, MQ_PINGREQ);
-            conn_flush(c, now);
+            bench_conn_obuf(c)->len += mq_simple(d, 2, MQ_PINGREQ);
+            bench_conn_flush(c, now);
         }
     }
 }
@@ -539,7 +471,7 @@ static void worker_snapshot(struct worker *w)
     uint64_t inflight = 0, outq = 0;
     for (int i = 0; i < w->npubs; i++) {
         inflight += (uint64_t)w->pubs[i]->inflight;
-        outq += buf_used(&w->pubs[i]->out) + buf_used(&w->pubs[i]->stage);
+        outq += bench_buf_used(&w->pubs[i]->out) + bench_buf_used(&w->pubs[i]->stage);
     }
     atomic_store_explicit(&w->a_sent_win, w->sent_win, memory_order_relaxed);
     atomic_store_explicit(&w->a_recv_all, w->recv_all, memory_order_relaxed);
@@ -557,10 +489,10 @@ static void worker_close_all(struct worker *w)
     for (int i = 0; i < w->nconns; i++) {
         struct conn *c = w->conns[i];
         if (c->st == CS_READY) {
-            uint8_t *d = conn_reserve(c, 2);
+            uint8_t *d = bench_conn_reserve(c, 2);
             if (d) {
-                conn_obuf(c)->len += mq_simple(d, 2, MQ_DISCONNECT);
-                conn_flush(c, now);
+                bench_conn_obuf(c)->len += mq_simple(d, 2, MQ_DISCONNECT);
+                bench_conn_flush(c, now);
             }
         }
         if (c->fd >= 0) close(c->fd);
@@ -571,6 +503,7 @@ static void worker_close_all(struct worker *w)
         free(c->out.p);
         free(c->stage.p);
         c->in = c->ws = c->out = c->stage = (struct buf){0};
+        /* rx and acked stay: the main thread tallies loss from them. */
     }
 }
 
@@ -593,10 +526,7 @@ void *bench_worker_main(void *arg)
         uint64_t now = bench_now();
         while (w->pending < o->connect_window && w->next_connect < w->nconns)
             conn_start(w, w->conns[w->next_connect++], now);
-        bool active = false;
-        if (ph == PH_RUN && now < w->meas_end)
-            for (int i = 0; i < w->npubs; i++)
-                active |= pub_pump(w, w->pubs[i], now);
+        bool active = ph == PH_RUN && now < w->meas_end && w->npubs && bench_pub_slice(w, now);
         int n = epoll_wait(w->ep, ev, NEVENTS, active ? 0 : 1);
         now = bench_now();
         for (int i = 0; i < n; i++) {
@@ -606,7 +536,7 @@ void *bench_worker_main(void *arg)
                 if (c->st == CS_TCP)
                     conn_connected(c, now);
                 else if (ev[i].events & EPOLLOUT)
-                    conn_flush(c, now);
+                    bench_conn_flush(c, now);
             }
             if (c->st != CS_CLOSED && c->st != CS_TCP &&
                 (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))

@@ -23,17 +23,6 @@
 
 #define KAFKA_SETUP_MS 10000 /* metadata, topic creation and offsets, in all */
 #define KAFKA_POLL_MS 50
-/* A publisher's records are read in order (one key, one partition), so its
- * sequence numbers grow one by one: one far beyond those read so far is not
- * ours, and must not make the bitmap grow to gigabytes. */
-#define SEQ_SLACK (1ull << 24)
-
-/* Sequence numbers of one publisher read so far: one bit each. */
-struct seen {
-    uint8_t *bits;
-    uint64_t nbits;
-};
-
 struct bench_kafka {
     struct bench *b;
     rd_kafka_t *rk;
@@ -41,7 +30,7 @@ struct bench_kafka {
     bool running;
     _Atomic bool stop;
     /* owned by the reader thread until it is joined */
-    struct seen *seen; /* [publisher] */
+    struct seqmap *seen; /* [publisher]: records read */
     struct bench_kafka_stats st;
     uint64_t warm_end, meas_end;
     bool run_seen;
@@ -204,25 +193,6 @@ out:
     return rc;
 }
 
-/* true when (publisher, seq) was read before; marks it read. */
-static bool seen_test_set(struct seen *s, uint64_t seq)
-{
-    if (seq >= s->nbits) {
-        uint64_t nb = s->nbits ? s->nbits : 4096;
-        while (nb <= seq)
-            nb *= 2;
-        uint8_t *p = realloc(s->bits, (size_t)(nb / 8));
-        if (!p) return false; /* counted as new: dups may be undercounted */
-        memset(p + s->nbits / 8, 0, (size_t)((nb - s->nbits) / 8));
-        s->bits = p;
-        s->nbits = nb;
-    }
-    uint8_t bit = (uint8_t)(1u << (seq % 8));
-    bool was = s->bits[seq / 8] & bit;
-    s->bits[seq / 8] |= bit;
-    return was;
-}
-
 static void kafka_record(struct bench_kafka *k, const rd_kafka_message_t *m, uint64_t now)
 {
     struct bench *b = k->b;
@@ -235,11 +205,13 @@ static void kafka_record(struct bench_kafka *k, const rd_kafka_message_t *m, uin
     memcpy(&ts, m->payload, 8);
     memcpy(&tag, (const uint8_t *)m->payload + 8, 8);
     uint64_t pub = tag >> TAG_SEQ_BITS, seq = tag & TAG_SEQ_MASK;
-    if (pub >= (uint64_t)b->npubs || seq >= 2 * k->seen[pub].nbits + SEQ_SLACK) {
+    /* A publisher's records are read in order (one key, one partition), so
+     * its sequence numbers grow one by one. */
+    if (pub >= (uint64_t)b->npubs || !seqmap_plausible(&k->seen[pub], seq)) {
         k->st.foreign++;
         return;
     }
-    if (seen_test_set(&k->seen[pub], seq)) {
+    if (seqmap_test_set(&k->seen[pub], seq)) {
         k->st.dups++;
         return;
     }
@@ -320,6 +292,11 @@ void bench_kafka_counts(struct bench_kafka *k, uint64_t *recv_all, uint64_t *rec
     *recv_match = atomic_load_explicit(&k->a_recv_match, memory_order_relaxed);
 }
 
+const struct seqmap *bench_kafka_seen(const struct bench_kafka *k)
+{
+    return k->seen;
+}
+
 const struct bench_kafka_stats *bench_kafka_stop(struct bench_kafka *k)
 {
     if (k->running) {
@@ -341,7 +318,7 @@ void bench_kafka_free(struct bench_kafka *k)
      * which would wait for a coordinator that may be gone. */
     if (k->rk) rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     for (int i = 0; k->seen && i < k->b->npubs; i++)
-        free(k->seen[i].bits);
+        seqmap_free(&k->seen[i]);
     free(k->seen);
     pthread_mutex_destroy(&k->lock);
     free(k);

@@ -107,6 +107,11 @@ int bench_plan(struct bench *b)
                 snprintf(c->topic, sizeof(c->topic), "%sin/+", o->prefix);
             else
                 snprintf(c->topic, sizeof(c->topic), "%sp/%d", o->prefix, i);
+            /* Whose messages it receives: its pair's, or every publisher's. */
+            c->src_first = o->scen == SCEN_PAIRS ? i : 0;
+            c->nsrc = o->scen == SCEN_PAIRS ? 1 : b->npubs;
+            c->rx = calloc((size_t)c->nsrc + 1, sizeof(*c->rx));
+            if (!c->rx) return -1;
         } else if (i < b->nsubs + b->npubs) {
             int k = i - b->nsubs;
             c->role = ROLE_PUB;

@@ -2,9 +2,12 @@
 """Turns run.sh's results.tsv into docs/BENCHMARKS.md and gnuplot SVG charts.
 
 Columns: broker scenario round msgs_per_s p99_us cpu_s rss0_kb rss1_kb ready
-setup_conns_per_s delivered_total slab0_kb slab1_kb acks_per_s lost dups ("NA"
-where unknown; the last three are the bridge scenario's, where msgs_per_s is
-records read back from Kafka)."""
+setup_conns_per_s delivered_total slab0_kb slab1_kb acks_per_s lost dups qos sent
+acked expected delivered ("NA" where unknown). msgs_per_s counts first
+deliveries that arrived in the measured window (in the bridge scenario:
+records read back from Kafka); sent..delivered count the window's messages,
+lost those not delivered by the end of the drain (QoS > 0: of the
+acknowledged ones only), acks_per_s is the bridge's."""
 import argparse
 import datetime
 import os
@@ -13,17 +16,18 @@ import subprocess
 
 p = argparse.ArgumentParser()
 for a in ("results", "out", "machine", "command", "mosquitto", "sluice", "note", "lat-rate",
-          "conns", "duration"):
+          "lat-rate-pairs1", "lat-rate-fanin1", "conns", "duration"):
     p.add_argument("--" + a, default="")
 args = p.parse_args()
 
+NCOLS = 21
 rows = []
 with open(args.results) as f:
     for line in f:
         c = line.rstrip("\n").split("\t")
         if len(c) < 10:
             continue
-        rows.append(c + ["NA"] * (16 - len(c)))
+        rows.append(c + ["NA"] * (NCOLS - len(c)))
 
 
 def num(x):
@@ -62,6 +66,41 @@ def kern_per_conn(r):  # kernel slab per connection, broker end only (half of bo
     return (b - a) * 1024 / n / 2 if None not in (a, b, n) and n else None
 
 
+def loss(broker, scen):
+    """(lost, base, qos) summed over the rounds: base is what had to arrive,
+    the acknowledged deliveries at QoS > 0. None when no round reports it."""
+    lost = base = 0
+    qos = None
+    seen = False
+    for r in rows:
+        if r[0] != broker or r[1] != scen:
+            continue
+        lo, q, sent, acked, exp = (num(r[i]) for i in (14, 16, 17, 18, 19))
+        if lo is None or q is None or sent is None or exp is None:
+            continue
+        seen = True
+        qos = int(q)
+        lost += lo
+        if qos and acked is not None:
+            base += acked * (exp / sent if sent else 0)
+        else:
+            base += exp
+    return (lost, base, qos) if seen else None
+
+
+def lossy(lq):  # a QoS >= 1 figure whose messages were acknowledged, then lost
+    return lq is not None and lq[2] and lq[0] > 0
+
+
+def fmt_loss(lq):
+    if lq is None:
+        return "n/a"
+    lost, base, _ = lq
+    pct = 100.0 * lost / base if base else 0.0
+    s = f"{lost:,.0f}" + (f" ({pct:.2g}%)" if lost else "")
+    return f"**{s} LOSS**" if lossy(lq) else s
+
+
 def fmt(v, unit=""):
     if v is None:
         return "n/a"
@@ -83,39 +122,59 @@ def ratio(a, b, lower_better=False):
 scen_present = {r[1] for r in rows}
 lines = []
 table = []
+# (scenario, label, value, lower is better, has a loss column)
 spec = [
-    ("pairs", "pairs: 100 pub/sub pairs, QoS 0, 16 B (msg/s)", col(3), False),
-    ("fanout", "fanout: 1 -> 1000 subscribers, QoS 0 (deliveries/s)", col(3), False),
-    ("fanin", "fanin: 1000 publishers -> 1 subscriber, QoS 1 (msg/s)", col(3), False),
-    ("latency", f"latency: p99 at {args.lat_rate} msg/s offered, 100 pairs QoS 0 (us)", col(4), True),
-    ("ws", "WebSocket pairs: 100 pairs, QoS 0 (msg/s)", col(3), False),
-    ("conns", f"conns: {args.conns} idle connections, setup rate (conns/s)", col(9), False),
-    ("conns", "conns: connections held", col(8), False),
+    ("pairs", "pairs: 100 pub/sub pairs, QoS 0, 16 B (delivered msg/s)", col(3), False, True),
+    ("fanout", "fanout: 1 -> 1000 subscribers, QoS 0 (deliveries/s)", col(3), False, True),
+    ("fanin", "fanin: 1000 publishers -> 1 subscriber, QoS 1, window 8192 (delivered msg/s)",
+     col(3), False, True),
+    ("latency", f"latency: p99 at {args.lat_rate} msg/s offered, 100 pairs QoS 0 (us)", col(4),
+     True, True),
+    ("pairs1", "pairs QoS 1: 100 pairs, 64 in flight each, no global window (delivered msg/s)",
+     col(3), False, True),
+    ("fanin1", "fanin QoS 1: 1000 -> 1, 64 in flight each, no global window (delivered msg/s)",
+     col(3), False, True),
+    ("lat-pairs1", f"pairs QoS 1 latency: p99 at {args.lat_rate_pairs1} msg/s offered (us)",
+     col(4), True, True),
+    ("lat-fanin1", f"fanin QoS 1 latency: p99 at {args.lat_rate_fanin1} msg/s offered (us)",
+     col(4), True, True),
+    ("ws", "WebSocket pairs: 100 pairs, QoS 0 (delivered msg/s)", col(3), False, True),
+    ("conns", f"conns: {args.conns} idle connections, setup rate (conns/s)", col(9), False, False),
+    ("conns", "conns: connections held", col(8), False, False),
     ("bridge", "bridge: 100 QoS 1 publishers into Kafka (ack: kafka) -> records/s read back "
-     "from Kafka", col(3), False),
-    ("bridge", "bridge: PUBACKs/s (each one: the record is in Kafka)", col(13), False),
-    ("bridge", "bridge: p99 MQTT publish -> Kafka consumer at that load (us)", col(4), True),
+     "from Kafka", col(3), False, True),
+    ("bridge", "bridge: PUBACKs/s (each one: the record is in Kafka)", col(13), False, False),
+    ("bridge", "bridge: p99 MQTT publish -> Kafka consumer at that load (us)", col(4), True, False),
 ]
 NO_KAFKA = "n/a (no Kafka bridge)"
 chart = []
-for scen, label, fn, lower in spec:
+for scen, label, fn, lower, has_loss in spec:
     if scen not in scen_present:
         continue
     s, ns = med("sluice", scen, fn)
+    ls = loss("sluice", scen) if has_loss else None
+    sl = fmt_loss(ls) if has_loss else ""
+    mark_s = " LOSS" if lossy(ls) else ""
     if scen == "bridge":  # Mosquitto has no Kafka bridge: nothing to compare
-        table.append(f"| {label} | {fmt(s)} | {NO_KAFKA} | |")
+        table.append(f"| {label} | {fmt(s)}{mark_s} | {sl} | {NO_KAFKA} | | |")
         continue
     m, nm = med("mosquitto", scen, fn)
-    table.append(f"| {label} | {fmt(s)} | {fmt(m)} | {ratio(s, m, lower)} |")
-    if scen in ("pairs", "fanout", "fanin", "ws") and fn is not None:
+    lm = loss("mosquitto", scen) if has_loss else None
+    ml = fmt_loss(lm) if has_loss else ""
+    mark_m = " LOSS" if lossy(lm) else ""
+    r = ratio(s, m, lower)
+    if mark_s or mark_m:
+        r += " (LOSS)"
+    table.append(f"| {label} | {fmt(s)}{mark_s} | {sl} | {fmt(m)}{mark_m} | {ml} | {r} |")
+    if scen in ("pairs", "fanout", "fanin", "pairs1", "fanin1", "ws") and fn is not None:
         chart.append((scen, s or 0, m or 0))
 
 extra = []
 if "pairs" in scen_present:
     s, _ = med("sluice", "pairs", cpu_per_million)
     m, _ = med("mosquitto", "pairs", cpu_per_million)
-    extra.append(f"| pairs: broker CPU seconds per million delivered messages | {fmt(s)} | "
-                 f"{fmt(m)} | {ratio(s, m, True)} |")
+    extra.append(f"| pairs: broker CPU seconds per million delivered messages | {fmt(s)} | | "
+                 f"{fmt(m)} | | {ratio(s, m, True)} |")
 if "conns" in scen_present:
     for b in ("sluice", "mosquitto"):
         pass
@@ -123,16 +182,16 @@ if "conns" in scen_present:
     rm, _ = med("mosquitto", "conns", rss_per_conn)
     ks, _ = med("sluice", "conns", kern_per_conn)
     km, _ = med("mosquitto", "conns", kern_per_conn)
-    extra.append(f"| conns: broker RSS per connection (bytes) | {fmt(rs)} | {fmt(rm)} | "
+    extra.append(f"| conns: broker RSS per connection (bytes) | {fmt(rs)} | | {fmt(rm)} | | "
                  f"{ratio(rs, rm, True)} |")
-    extra.append(f"| conns: kernel memory per connection, estimate (bytes) | {fmt(ks)} | "
-                 f"{fmt(km)} | |")
+    extra.append(f"| conns: kernel memory per connection, estimate (bytes) | {fmt(ks)} | | "
+                 f"{fmt(km)} | | |")
 
     def proj(r, k):
         return None if r is None or k is None else (r + k) * 1e6 / 2**30
 
     extra.append(f"| conns: projection for 1,000,000 connections (GiB, RSS + kernel) | "
-                 f"{fmt(proj(rs, ks))} | {fmt(proj(rm, km))} | |")
+                 f"{fmt(proj(rs, ks))} | | {fmt(proj(rm, km))} | | |")
 if "bridge" in scen_present:
     br = [r for r in rows if r[0] == "sluice" and r[1] == "bridge"]
 
@@ -144,7 +203,7 @@ if "bridge" in scen_present:
         return "n/a" if v is None else f"{v:,.0f}"
 
     extra.append(f"| bridge: records lost / duplicated, all {len(br)} round(s) | "
-                 f"{count(total(14))} / {count(total(15))} | {NO_KAFKA} | |")
+                 f"{count(total(14))} / {count(total(15))} | | {NO_KAFKA} | | |")
 
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 out = []
@@ -161,8 +220,8 @@ out.append("- Generator: `sluice-bench` (tests/bench), epoll, its own MQTT/WebSo
 out.append("Medians over the rounds; each round starts a fresh broker, and the brokers "
            "alternate (sluice, Mosquitto, sluice, ...). Ratio = sluice / Mosquitto for rates, "
            "Mosquitto / sluice for latency, CPU and memory (above 1 = sluice better).\n")
-out.append("| scenario | sluice | Mosquitto | ratio |")
-out.append("|---|---:|---:|---:|")
+out.append("| scenario | sluice | sluice lost | Mosquitto | Mosquitto lost | ratio |")
+out.append("|---|---:|---:|---:|---:|---:|")
 out += table + extra
 out.append("")
 out.append("![throughput](bench/throughput.svg)\n")
@@ -171,12 +230,23 @@ out.append("## How to read these numbers\n")
 how = (f"""- Same limits for both: max queued 100,000 messages per client, max in-flight 64,
   no persistence to disk, fd limit 20,000. Mosquitto runs with its default Nagle
   setting for the throughput figures and `set_tcp_nodelay true` for the latency figure.
-- Throughput is what subscribers received per second during the {args.duration} s
-  measured window (after warmup). Publishers keep at most 8,192 deliveries in flight
-  end to end (`--window`), QoS 1/2 publishers also at most 64 unacknowledged each.
+- Throughput counts only what arrived: first deliveries subscribers received per
+  second during the {args.duration} s measured window (after warmup); a duplicate or
+  a message acknowledged and then dropped adds nothing. In the pairs, fanout, fanin,
+  latency and ws rows publishers keep at most 8,192 deliveries in flight end to end
+  (`--window`); the QoS 1 rows pairs1/fanin1 (and their latency rows) have no such
+  window (`--window 0`): only each publisher's own 64 unacknowledged messages limit
+  it, as with an independent load generator, so a broker that acknowledges faster
+  than it delivers shows it here.
+- Lost: messages sent in the window, summed over the rounds, that a subscriber had
+  not received by the end of the drain (up to 5 s), counted per (publisher, sequence)
+  and subscriber; at QoS 1 only messages the broker acknowledged count (percentage of
+  the acknowledged deliveries), at QoS 0 every one sent (a QoS 0 broker may drop
+  under overload). A QoS >= 1 figure with any loss is marked **LOSS**, and so is its
+  ratio: acknowledged, then dropped, is a broken promise, not a throughput.
 - Latency: publish timestamp (CLOCK_MONOTONIC, in the payload) to the subscriber's
-  read, at a fixed offered load of half Mosquitto's measured pairs maximum, so both
-  brokers get the same load and neither is saturated.
+  read, at a fixed offered load of half Mosquitto's measured maximum of the same
+  scenario (pairs QoS 0, pairs1, fanin1), so both brokers get the same load.
 - CPU: the broker's utime+stime over the whole bench run (setup, warmup, window, drain)
   divided by every message delivered in that run.
 - conns: {args.conns} connections from 4 generator processes over 16 source addresses
@@ -208,11 +278,12 @@ else:
 """
 out.append(how)
 out.append("## Raw rows\n")
-out.append("broker, scenario, round, msg/s, p99 us, cpu s, rss before/after kB, ready, setup conns/s, "
-           "delivered (bridge rows add: acks/s, lost, dups)\n")
+out.append("broker, scenario, round, delivered msg/s, p99 us, cpu s, rss before/after kB, ready, "
+           "setup conns/s, delivered in the run, acks/s (bridge), then for the window: lost, "
+           "duplicated, qos, sent, acked, expected, delivered\n")
 out.append("```")
 for r in rows:
-    out.append(" ".join(r[:11] + (r[13:16] if r[1] == "bridge" else [])))
+    out.append(" ".join(r[:11] + r[13:NCOLS]))
 out.append("```")
 os.makedirs(os.path.join(args.out, "bench"), exist_ok=True)
 with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as f:
@@ -249,10 +320,11 @@ plot '{dat}' using 2:xtic(1) title 'sluice' lc rgb '#2b7bba', '' using 3 title '
 if chart:
     gnuplot("throughput", chart, "messages per second (log)", "Throughput, medians", True)
 lat = []
-for scen in ("latency",):
+for scen, rate in (("latency", args.lat_rate), ("lat-pairs1", args.lat_rate_pairs1),
+                   ("lat-fanin1", args.lat_rate_fanin1)):
     if scen in scen_present:
         s, _ = med("sluice", scen, col(4))
         m, _ = med("mosquitto", scen, col(4))
-        lat.append((f"p99 at {args.lat_rate} msg/s", s or 0, m or 0))
+        lat.append((f"{scen} p99 at {rate} msg/s", s or 0, m or 0))
 if lat:
     gnuplot("latency", lat, "microseconds", "p99 latency at half of the Mosquitto maximum", False)

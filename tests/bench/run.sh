@@ -6,6 +6,11 @@
 #   tests/bench/run.sh pairs fanout    a subset
 #   tests/bench/run.sh bridge          sluice only: MQTT -> Kafka mock cluster -> reader
 #                                      (part of "all"; Mosquitto has no Kafka bridge)
+# Every row records sent, acknowledged, delivered, lost and duplicated
+# messages (sluice-bench's RESULT line); the rates count only what arrived.
+# pairs1 / fanin1 are QoS 1 with no global window (--window 0: only each
+# publisher's 64 unacknowledged messages limit it, like an independent
+# generator), lat-pairs1 / lat-fanin1 the same at a fixed offered load.
 # Env: BENCH_ROUNDS (3) BENCH_DURATION (10 s) BENCH_WARMUP (2 s)
 #      BENCH_THREADS (1: the machine has 2 cores, the broker needs one)
 #      BUILD (build) BENCH_BIN SLUICE MOSQUITTO KAFKA_MOCK BENCH_OUT (docs)
@@ -22,7 +27,7 @@ THREADS=${BENCH_THREADS:-1}
 OUT=${BENCH_OUT:-docs}
 CONNS=${BENCH_CONNS:-19900}
 CONN_PROCS=4
-ALL=(pairs fanout fanin latency ws conns bridge)
+ALL=(pairs fanout fanin latency pairs1 fanin1 lat-pairs1 lat-fanin1 ws conns bridge)
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL[@]}")
 for s in "${SCENARIOS[@]}"; do
@@ -42,6 +47,7 @@ KTOPIC=sluice-bench-bridge
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 RESULTS=$WORK/results.tsv
+: >"$RESULTS"
 PIDS=()
 BROKER_PID=""
 MOCK_PID=""
@@ -170,13 +176,38 @@ field() { # key < RESULT line
     tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'
 }
 
+na_row() { printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$@" >>"$RESULTS"; }
+
+# scen_args SCENARIO: sluice-bench's arguments for a row (LAT_RATE_<x> set
+# by calibrate for the fixed-load rows).
+scen_args() {
+    # No global window: a broker's backlog at the end of the window is not
+    # loss if it delivers it; --drain 30 gives a slow broker time to (the
+    # drain ends as soon as everything acknowledged arrived, or after 2 s of
+    # silence with nothing in flight).
+    local q1=(--qos 1 --inflight 64 --window 0 --size 16 --drain 30)
+    case $1 in
+    pairs) ARGS=(pairs --pairs 100 --qos 0 --size 16) ;;
+    fanout) ARGS=(fanout --subs 1000 --qos 0 --size 16) ;;
+    fanin) ARGS=(fanin --pubs 1000 --qos 1 --size 16) ;;
+    latency) ARGS=(pairs --pairs 100 --qos 0 --size 16 --rate "$LAT_RATE") ;;
+    pairs1) ARGS=(pairs --pairs 100 "${q1[@]}") ;;
+    fanin1) ARGS=(fanin --pubs 1000 "${q1[@]}") ;;
+    lat-pairs1) ARGS=(pairs --pairs 100 "${q1[@]}" --rate "$LAT_RATE_pairs1") ;;
+    lat-fanin1) ARGS=(fanin --pubs 1000 "${q1[@]}" --rate "$LAT_RATE_fanin1") ;;
+    ws) ARGS=(pairs --pairs 100 --qos 0 --size 16 --ws) ;;
+    bridge) ARGS=(bridge --pairs 100 --qos 1 --prefix bench/bridge/ --kafka "$BOOTSTRAP"
+        --kafka-topic "$KTOPIC") ;;
+    esac
+}
+
 # run_case BROKER SCENARIO ROUND: one broker start, one measurement, one row.
 run_case() {
     local broker=$1 scen=$2 round=$3 variant=default args=() out
-    [ "$scen" = latency ] && [ "$broker" = mosquitto ] && variant=nodelay
+    case $scen in latency | lat-*) [ "$broker" = mosquitto ] && variant=nodelay ;; esac
     if [ "$scen" = bridge ] && ! start_kafka; then
         stop_kafka
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$broker" "$scen" "$round" >>"$RESULTS"
+        na_row "$broker" "$scen" "$round"
         return 0
     fi
     if ! start_broker "$broker" "$variant"; then
@@ -184,19 +215,13 @@ run_case() {
         stop_broker
         stop_kafka
         BOOTSTRAP=""
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$broker" "$scen" "$round" >>"$RESULTS"
+        na_row "$broker" "$scen" "$round"
         return 0
     fi
     local common=(--port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet)
-    case $scen in
-    pairs) args=(pairs --pairs 100 --qos 0 --size 16) ;;
-    fanout) args=(fanout --subs 1000 --qos 0 --size 16) ;;
-    fanin) args=(fanin --pubs 1000 --qos 1 --size 16) ;;
-    latency) args=(pairs --pairs 100 --qos 0 --size 16 --rate "$LAT_RATE") ;;
-    ws) args=(pairs --pairs 100 --qos 0 --size 16 --ws); common[1]=$WSPORT ;;
-    bridge) args=(bridge --pairs 100 --qos 1 --prefix bench/bridge/ --kafka "$BOOTSTRAP"
-        --kafka-topic "$KTOPIC") ;;
-    esac
+    scen_args "$scen"
+    args=("${ARGS[@]}")
+    [ "$scen" = ws ] && common[1]=$WSPORT
     local c0 r0 s0 c1 r1 s1 line rc=0
     c0=$(cpu_ticks "$BROKER_PID")
     r0=$(rss_kb "$BROKER_PID")
@@ -241,20 +266,27 @@ run_case() {
     cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     if [ -z "$line" ]; then
         echo "  $broker $scen round $round: no result (exit $rc), see $out"
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$broker" "$scen" "$round" >>"$RESULTS"
+        na_row "$broker" "$scen" "$round"
         return 0
     fi
-    local mps p99 ready setup deliv acks=NA lost=NA dups=NA
+    local mps p99 ready setup deliv acks=NA lost dups qos sent acked expd dlv
     mps=$(field msgs_per_s <<<"$line")
     p99=$(field p99_us <<<"$line")
     ready=$(field ready <<<"$line")
     setup=$(field setup_conns_per_s <<<"$line")
     deliv=$(field delivered_total <<<"$line")
+    # Loss of the window's messages after the drain (QoS > 0: acknowledged
+    # ones only), duplicates; in the bridge row, of records read back.
+    lost=$(field lost <<<"$line")
+    dups=$(field dups <<<"$line")
+    qos=$(field qos <<<"$line")
+    sent=$(field sent <<<"$line")
+    acked=$(field acked <<<"$line")
+    expd=$(field expected <<<"$line")
+    dlv=$(field delivered <<<"$line")
     if [ "$scen" = bridge ]; then
-        # msgs_per_s is what the Kafka reader read back; lost/dups are records.
+        # msgs_per_s is what the Kafka reader read back.
         acks=$(field acks_per_s <<<"$line")
-        lost=$(field lost <<<"$line")
-        dups=$(field dups <<<"$line")
         if [ "$rc" -ne 0 ]; then
             # Records missing in Kafka (exit 3) or a connection failure (1):
             # the rate and latency of such a run are no figure.
@@ -265,11 +297,13 @@ run_case() {
         fi
     fi
     [ "$rc" -eq 0 ] || echo "  warning: sluice-bench exit $rc against $broker ($scen), see $out"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$broker" "$scen" \
-        "$round" "${mps:-NA}" "${p99:-NA}" "$cpu" "$r0" "$r1" "${ready:-NA}" "${setup:-NA}" \
-        "${deliv:-0}" "$s0" "$s1" "${acks:-NA}" "${lost:-NA}" "${dups:-NA}" >>"$RESULTS"
-    printf '  %-9s %-8s round %s: %s msg/s, p99 %s us, setup %s conns/s, cpu %s s, rss %s -> %s kB\n' \
-        "$broker" "$scen" "$round" "${mps:-NA}" "${p99:-NA}" "${setup:-NA}" "$cpu" "$r0" "$r1"
+    printf '%s\t' "$broker" "$scen" "$round" "${mps:-NA}" "${p99:-NA}" "$cpu" "$r0" "$r1" \
+        "${ready:-NA}" "${setup:-NA}" "${deliv:-0}" "$s0" "$s1" "${acks:-NA}" "${lost:-NA}" \
+        "${dups:-NA}" "${qos:-NA}" "${sent:-NA}" "${acked:-NA}" "${expd:-NA}" >>"$RESULTS"
+    printf '%s\n' "${dlv:-NA}" >>"$RESULTS"
+    printf '  %-9s %-10s round %s: %s msg/s delivered, lost %s, dups %s, p99 %s us, setup %s conns/s, cpu %s s, rss %s -> %s kB\n' \
+        "$broker" "$scen" "$round" "${mps:-NA}" "${lost:-NA}" "${dups:-NA}" "${p99:-NA}" \
+        "${setup:-NA}" "$cpu" "$r0" "$r1"
 }
 
 BROKERS=(sluice mosquitto)
@@ -288,22 +322,47 @@ fi
 [ -x "$MOSQ" ] || { echo "run.sh: $MOSQ not found (apt-get install mosquitto)" >&2; exit 1; }
 
 echo "run.sh: scenarios ${SCENARIOS[*]}, $ROUNDS rounds, ${DUR}s + ${WARM}s warmup, bench threads $THREADS, work dir $WORK"
-LAT_RATE=0
-for scen in "${SCENARIOS[@]}"; do
-    if [ "$scen" = latency ]; then
-        # Offered load: half of Mosquitto's measured pairs maximum.
-        LAT_RATE=$(awk -F'\t' '$1=="mosquitto" && $2=="pairs" && $4!="NA" {print $4}' "$RESULTS" 2>/dev/null |
-            sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)] / 2}')
-        if [ -z "$LAT_RATE" ]; then
-            echo "run.sh: calibrating: Mosquitto pairs maximum"
-            start_broker mosquitto default
-            "$BENCH" pairs --pairs 100 --port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet >"$WORK/calib.out" 2>&1 || true
-            stop_broker
-            LAT_RATE=$(grep '^RESULT' "$WORK/calib.out" | field msgs_per_s | awk '{printf "%.0f", $1 / 2}')
-        fi
-        echo "$LAT_RATE" >"$WORK/lat_rate"
-        echo "run.sh: latency at a fixed offered load of $LAT_RATE msg/s"
+# calibrate BASE: sets CAL_RATE to half of Mosquitto's delivered maximum in scenario BASE
+# (this run's median, or one run of it now): the fixed offered load of the
+# latency rows, so that both brokers get the same load and neither is
+# saturated.
+calibrate() {
+    local base=$1 rate
+    rate=$(awk -F'\t' -v s="$base" '$1=="mosquitto" && $2==s && $4!="NA" {print $4}' "$RESULTS" |
+        sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)] / 2}' || true)
+    if [ -z "$rate" ]; then
+        echo "run.sh: calibrating: Mosquitto $base maximum"
+        scen_args "$base"
+        start_broker mosquitto default
+        "$BENCH" "${ARGS[@]}" --port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet >"$WORK/calib-$base.out" 2>&1 || true
+        stop_broker
+        rate=$(grep '^RESULT' "$WORK/calib-$base.out" | field msgs_per_s | awk '{printf "%.0f", $1 / 2}' || true)
     fi
+    # A rate of 0 would mean "as fast as possible": at least 1 msg/s.
+    CAL_RATE=$(awk -v r="${rate:-0}" 'BEGIN {printf "%.0f", r < 1 ? 1 : r}')
+}
+
+LAT_RATE=0
+LAT_RATE_pairs1=0
+LAT_RATE_fanin1=0
+for scen in "${SCENARIOS[@]}"; do
+    case $scen in
+    latency)
+        calibrate pairs
+        LAT_RATE=$CAL_RATE
+        echo "run.sh: latency at a fixed offered load of $LAT_RATE msg/s"
+        ;;
+    lat-pairs1)
+        calibrate pairs1
+        LAT_RATE_pairs1=$CAL_RATE
+        echo "run.sh: lat-pairs1 at a fixed offered load of $LAT_RATE_pairs1 msg/s"
+        ;;
+    lat-fanin1)
+        calibrate fanin1
+        LAT_RATE_fanin1=$CAL_RATE
+        echo "run.sh: lat-fanin1 at a fixed offered load of $LAT_RATE_fanin1 msg/s"
+        ;;
+    esac
     if [ "$scen" = bridge ]; then
         echo "run.sh: bridge: sluice with a to_kafka rule (ack kafka, raw) into $KMOCK; Mosquitto skipped (it has no Kafka bridge)"
         [ -x "$KMOCK" ] || echo "run.sh: bridge: $KMOCK not found: no figure"
@@ -324,5 +383,6 @@ mkdir -p "$OUT/bench"
 python3 tests/bench/report.py --results "$RESULTS" --out "$OUT" --machine "$MACHINE" \
     --command "tests/bench/run.sh ${*:-} (BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_WARMUP=$WARM BENCH_THREADS=$THREADS)" \
     --mosquitto "$MOSQ_VER" --sluice "$SLUICE_VER" --note "$SLUICE_NOTE" \
-    --lat-rate "$LAT_RATE" --conns "$CONNS" --duration "$DUR"
+    --lat-rate "$LAT_RATE" --lat-rate-pairs1 "$LAT_RATE_pairs1" \
+    --lat-rate-fanin1 "$LAT_RATE_fanin1" --conns "$CONNS" --duration "$DUR"
 echo "run.sh: wrote $OUT/BENCHMARKS.md and $OUT/bench/*.svg (raw: $RESULTS)"
