@@ -246,12 +246,6 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
     id->password = NULL;
     const char *why = reason_text(rc);
-    if (rc == BRK_ACL_ALLOW && p->will &&
-        brk_acl_check(id, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
-                      BRK_ACL_WILL) != BRK_ACL_ALLOW) {
-        rc = BRK_ACL_DENY; /* as Mosquitto 2.0: refused at CONNECT, not dropped later */
-        why = "will topic not authorized";
-    }
     if (rc != BRK_ACL_WAIT) count(b->auth, rc == BRK_ACL_ALLOW ? ST_CONN_OK : ST_CONN_DENIED);
     if (rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) count(b->auth, ST_FAILURES);
     if (rc != BRK_ACL_ALLOW && rc != BRK_ACL_WAIT)

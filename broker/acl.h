@@ -69,9 +69,10 @@ int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_acc
 /* The same for the identity of session s (takes s->lock when ACLs apply). */
 int brk_acl_session(struct brk_session *s, const char *topic, uint16_t len,
                     brk_acl_access_t access);
-/* CONNECT: make c's identity and check it (credentials, then the will
- * topic). ALLOW: *out is the identity for the session. Anything else was
- * counted and logged once (client id, user name, peer, reason). */
+/* CONNECT: make c's identity and check its credentials. ALLOW: *out is
+ * the identity for the session. Anything else was counted and logged once
+ * (client id, user name, peer, reason). The will topic is the caller's next
+ * check (BRK_ACL_WILL on *out). */
 int brk_acl_connect(struct brk_conn *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out);
 void brk_acl_id_free(brk_acl_id_t *id);
