@@ -33,6 +33,7 @@ struct brk_auth {
     policy_t *own; /* listeners with their own "auth", by listener index */
     const cfg_t *cfg;
     brk_verify_t *verify;
+    brk_backoff_t *backoff;
     _Atomic uint64_t st[ST_N];
 };
 
@@ -77,6 +78,7 @@ void brk_auth_close(brk_auth_t *a)
 {
     if (!a) return;
     brk_verify_free(a->verify);
+    brk_backoff_free(a->backoff);
     policy_free(&a->top);
     for (size_t i = 0; a->own && i < a->cfg->n_listeners; i++)
         policy_free(&a->own[i]);
@@ -88,7 +90,7 @@ brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen)
 {
     brk_auth_t *a = calloc(1, sizeof(*a));
     if (!a || !(a->own = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*a->own))) ||
-        !(a->verify = brk_verify_new())) {
+        !(a->verify = brk_verify_new()) || !(a->backoff = brk_backoff_new())) {
         snprintf(err, errlen, "out of memory");
         brk_auth_close(a);
         return NULL;
@@ -230,6 +232,11 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     brk_t *b = c->w->b;
     *out = NULL;
     if (!b->auth) return BRK_ACL_ALLOW;
+    /* a refusal already decided for this connection and held back */
+    uint64_t key = ((uint64_t)(c->w->index + 1) << 48) | (c->id & 0xFFFFFFFFFFFFu);
+    int64_t now = brk_now_ms();
+    int held = brk_backoff_pending(b->auth->backoff, key, now);
+    if (held >= 0) return held;
     brk_acl_id_t *id = calloc(1, sizeof(*id));
     if (!id) return BRK_ACL_BUSY;
     id->auth = b->auth;
@@ -253,9 +260,13 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
                 "%s: CONNECT refused: client id \"%s\", user name %s%s%s: %s", c->peer,
                 id->client_id, id->user ? "\"" : "", id->user ? id->user : "(none)",
                 id->user ? "\"" : "", why);
-    if (rc == BRK_ACL_ALLOW)
+    if (rc == BRK_ACL_ALLOW) {
         *out = id;
-    else
-        brk_acl_id_free(id);
+        return rc;
+    }
+    brk_acl_id_free(id);
+    if ((rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) &&
+        brk_backoff_hold(b->auth->backoff, c->peer, key, rc, now))
+        return BRK_ACL_WAIT; /* answered when due (brk_backoff_pending above) */
     return rc;
 }

@@ -5,7 +5,8 @@
  * each retained message on subscribe, each delivery). Behind it sit the
  * backends, one file each: auth_passwd.c (mosquitto_passwd files),
  * auth_acl.c (Mosquitto ACL syntax, file or inline JSON) and auth_verify.c
- * (the credential cache and the thread for slow password hashes).
+ * (the credential cache and the thread for slow password hashes), and
+ * auth_backoff.c (refusals to an address that keeps failing, held back).
  *
  * Ownership: brk_auth_open builds every listener's policy from the config
  * at start (reading the files; errors name file and line) and the broker
@@ -110,5 +111,16 @@ brk_verify_t *brk_verify_new(void);
 void brk_verify_free(brk_verify_t *v);
 /* ALLOW, BAD_LOGIN, WAIT (queued to the thread: ask again) or BUSY. */
 int brk_verify(brk_verify_t *v, const brk_passwd_t *pw, const char *user, const mqtt_str_t *pass);
+
+/* auth_backoff.c: refusals to an address that keeps failing are held back. */
+typedef struct brk_backoff brk_backoff_t;
+brk_backoff_t *brk_backoff_new(void);
+void brk_backoff_free(brk_backoff_t *b);
+/* A refusal held for connection `conn`: WAIT until it is due, then its
+ * verdict (once). -1: nothing held. */
+int brk_backoff_pending(brk_backoff_t *b, uint64_t conn, int64_t now);
+/* Count a failure from addr; true when the refusal `verdict` is held for
+ * conn (answer WAIT now, brk_backoff_pending gives it back later). */
+bool brk_backoff_hold(brk_backoff_t *b, const char *addr, uint64_t conn, int verdict, int64_t now);
 
 #endif

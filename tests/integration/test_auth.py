@@ -293,6 +293,55 @@ class PasswordFile(AuthCase):
                                      timeout=30).rc, 4)
 
 
+class FailureBackoff(AuthCase):
+    """Failed logins from one address: after two, each refusal is held back
+    (250 ms, 500 ms, 1 s, then 2 s) without holding the worker; good
+    logins are not delayed."""
+
+    auth = {"password_file": "pw"}
+    workers = 1
+
+    @classmethod
+    def prepare(cls):
+        with open(os.path.join(cls.tmp, "pw"), "w") as f:
+            f.write(line7("amy", "right", 101))
+
+    def refuse_time(self, cid):
+        c = self.keep(rawmqtt.RawClient(self.broker.port, timeout=10))
+        t = time.monotonic()
+        self.assertEqual(c.connect(cid, username="amy", password="wrong", timeout=10).rc, 4)
+        return time.monotonic() - t
+
+    def test_refusals_slow_down_and_nobody_else_waits(self):
+        other, rc = self.conn4("bo-other", "amy", "right")
+        self.assertEqual(rc, 0)
+        self.assertEqual(other.subscribe([("t/ping", 0)]), [0])
+        times = [self.refuse_time("bo-%d" % i) for i in range(2)]
+        # the next refusals are held: 250 ms, 500 ms, 1 s, 2 s, 2 s (the
+        # worker's tick, every 250 ms, hands the CONNECT in again)
+        for i, want in enumerate((0.25, 0.5, 1.0, 2.0, 2.0)):
+            c = self.keep(rawmqtt.RawClient(self.broker.port, timeout=10))
+            t = time.monotonic()
+            c.send(rawmqtt.connect("bo-h%d" % i, username="amy", password="wrong"))
+            worst = 0.0
+            while c.no_packet(0.02):
+                self.assertLess(time.monotonic() - t, want + 3, "refusal never came")
+                r = time.monotonic()
+                other.publish("t/ping", b"x")  # the worker still serves others
+                other.recv_publish(timeout=5)
+                worst = max(worst, time.monotonic() - r)
+            took = time.monotonic() - t
+            self.assertEqual(c.expect(rawmqtt.CONNACK).rc, 4)
+            self.assertGreaterEqual(took, want - 0.05, (i, took, times))
+            self.assertLess(worst, 0.2, (i, worst))
+            times.append(took)
+        t = time.monotonic()
+        _, rc = self.conn4("bo-good", "amy", "right")  # right password: no delay
+        self.assertEqual(rc, 0)
+        self.assertLess(time.monotonic() - t, 0.2)
+        self.assertEqual(self.broker.metrics()["sluice_auth_failures_total"], 7)
+
+
 class SluicePasswdForMosquitto(unittest.TestCase):
     """`sluice passwd` files read by the real Mosquitto."""
 
