@@ -24,8 +24,8 @@
 
 #define HASH_LEN 64 /* SHA-512 */
 #define SALT_MAX 64
-#define SALT_NEW 12      /* what mosquitto_passwd uses */
-#define ITER_NEW 101     /* mosquitto 2.0's default */
+#define SALT_NEW 12     /* what mosquitto_passwd uses */
+#define ITER_NEW 101    /* mosquitto 2.0's default */
 #define ITER_INLINE 200 /* up to this is checked on the worker: ~0.1 ms measured */
 #define LINE_MAX_LEN 4096
 
