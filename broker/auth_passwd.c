@@ -9,9 +9,11 @@
  * look users up (bsearch) at the same time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -254,7 +256,14 @@ static int rewrite(const char *path, const char *user, const char *line, bool cr
         fprintf(stderr, "sluice passwd: %s: %s (use -c to create it)\n", path, strerror(errno));
         return 2;
     }
-    FILE *out = fopen(tmp, "w");
+    /* hashes are secrets too: a new file is the owner's only, a rewritten
+     * one keeps its mode */
+    struct stat st;
+    mode_t mode = in && fstat(fileno(in), &st) == 0 ? (st.st_mode & 07777) : 0600;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !out) close(fd);
+    if (out) fchmod(fd, mode); /* whatever the umask */
     if (!out) {
         fprintf(stderr, "sluice passwd: %s: %s\n", tmp, strerror(errno));
         if (in) fclose(in);
