@@ -252,6 +252,7 @@ struct brk_session {
     uint32_t n_subs, cap_subs;
 
     brk_counter_t dropped;
+    struct brk_acl_id *acl; /* who the client is (acl.h), set at CONNECT; under lock */
 
     /* publishers' acknowledgements held while the queue is over the mark
      * (flow.c; FIFO ring) and since when it has been over, 0 = not */
@@ -629,6 +630,8 @@ struct brk {
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
+    struct brk_auth *auth;             /* policies (acl.h); NULL: allow all */
+    bool acl_on;                       /* some listener has ACL rules: deliveries are checked */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };

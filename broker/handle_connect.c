@@ -10,6 +10,7 @@
 
 #include <libwebsockets.h>
 
+#include "acl.h"
 #include "brk.h"
 
 static const char *refusal_text(uint8_t rc)
@@ -21,6 +22,10 @@ static const char *refusal_text(uint8_t rc)
         return "authentication method not supported";
     case MQTT_RC_NOT_AUTHORIZED:
         return "not authorized";
+    case MQTT_RC_BAD_USER_OR_PASSWORD:
+        return "bad user name or password";
+    case MQTT_RC_SERVER_BUSY:
+        return "server busy";
     case MQTT_RC_RETAIN_NOT_SUPPORTED:
         return "retain not supported";
     default:
@@ -122,10 +127,23 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
             return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
                           m ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
     }
-    if (!cfg->mqtt.allow_anonymous && !p->has_username)
-        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
     if (p->will && p->will_retain && !cfg->mqtt.retain_available)
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_RETAIN_NOT_SUPPORTED);
+    brk_acl_id_t *aid = NULL; /* credentials and will topic (acl.c) */
+    int verdict = brk_acl_connect(c, p, &id, &aid);
+    if (verdict == BRK_ACL_WAIT) return BRK_PAUSE; /* a slow hash: this CONNECT again later */
+    if (verdict == BRK_ACL_BAD_LOGIN)
+        return refuse(c, MQTT_CONNACK_BAD_CREDENTIALS, MQTT_RC_BAD_USER_OR_PASSWORD);
+    if (verdict == BRK_ACL_BUSY) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_BUSY);
+    if (verdict != BRK_ACL_ALLOW)
+        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
+    if (p->will && brk_acl_check(aid, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
+                                 BRK_ACL_WILL)) {
+        /* as Mosquitto 2.0 and EMQX: the client connects, its will is never sent */
+        brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-WILL", "%s: will topic of \"%.*s\" not authorized",
+                c->peer, (int)id.len, (const char *)id.p);
+        p->will = false;
+    }
 
     c->keepalive = p->keepalive;
     bool ka_capped = false;
@@ -157,6 +175,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         }
     }
     if (p->will && !(c->will = make_will(c, p))) {
+        brk_acl_id_free(aid);
         brk_conn_close(c, MQTT_RC_UNSPECIFIED);
         return -1;
     }
@@ -192,11 +211,14 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         s = brk_session_new(b, (const char *)id.p, (uint16_t)id.len);
         if (!s) {
             pthread_mutex_unlock(&b->reg_lock);
+            brk_acl_id_free(aid);
             return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_UNAVAILABLE);
         }
         brk_reg_insert(b, s);
     }
     pthread_mutex_lock(&s->lock);
+    brk_acl_id_free(s->acl);
+    s->acl = aid;
     if (!waiting) {
         s->conn = c;
         s->home = c->w;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "brk.h"
 #include "store.h"
 
@@ -95,8 +96,13 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         brk_conn_ack(c, ack_type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
         return 0;
     }
-    uint8_t reason = 0;
-    if (c->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) &&
+    /* not allowed: v5 hears 0x87; 3.1.1 cannot say no, so the PUBLISH is
+     * acknowledged and dropped (as Mosquitto does) */
+    bool denied = brk_acl_session(s, (const char *)p->topic.p, (uint16_t)p->topic.len,
+                                  BRK_ACL_PUBLISH) != BRK_ACL_ALLOW;
+    uint8_t reason = denied && c->version == MQTT_V5 ? MQTT_RC_NOT_AUTHORIZED : 0;
+    if (!reason && c->version == MQTT_V5 &&
+        (p->props.present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) &&
         p->props.payload_format == 1 && !mqtt_utf8_valid(p->payload.p, p->payload.len))
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID; /* MQTT-3.3.2-4 */
 
@@ -109,7 +115,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     bool sys = p->topic.len >= 4 && memcmp(p->topic.p, "$SYS", 4) == 0;
     bool kafka = false;
     brk_flow_t *flow = NULL;
-    if (!reason && !sys) {
+    if (!reason && !sys && !denied) {
         uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
         brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
                                    plen, p->qos, p->retain);

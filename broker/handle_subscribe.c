@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "brk.h"
 
 #define MAX_ENTRIES 1024
@@ -19,6 +20,11 @@ typedef struct retained_ctx {
 static void send_retained(void *arg, brk_msg_t *m)
 {
     retained_ctx_t *rc = arg;
+    if (brk_acl_session(rc->c->session, m->topic, m->topic_len, BRK_ACL_RETAINED) !=
+        BRK_ACL_ALLOW) {
+        brk_msg_unref(&m);
+        return;
+    }
     uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
     brk_session_deliver(rc->c->session, rc->c->w, m, qos, true, &rc->sub_id, rc->sub_id ? 1 : 0,
                         NULL);
@@ -66,6 +72,11 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
         if (shared && (e.options & MQTT_SUBOPT_NO_LOCAL)) { /* MQTT-3.8.3-4 */
             brk_conn_close(c, MQTT_RC_PROTOCOL_ERROR);
             return -1;
+        }
+        mqtt_str_t f = shared ? rest : e.filter; /* a group is not part of the rights */
+        if (brk_acl_session(s, (const char *)f.p, (uint16_t)f.len, BRK_ACL_SUBSCRIBE)) {
+            reasons[n++] = v5 ? MQTT_RC_NOT_AUTHORIZED : 0x80;
+            continue;
         }
         if (!v5) e.options = qos; /* 3.1.1 has only the QoS bits */
         int rc = brk_subs_add(b->subs, (const char *)e.filter.p, (uint16_t)e.filter.len, s,

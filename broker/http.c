@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 
+#include "acl.h"
 #include "bridge.h"
 #include "brk.h"
 #include "store.h"
@@ -42,6 +43,16 @@ static void put_kafka(void *arg, const char *name, uint64_t v)
     put(arg, full, "gauge", "Kafka bridge counter (see docs/KAFKA.md)", v);
 }
 
+/* "failures" is the one the issue names; the others count decisions. */
+static void put_auth(void *arg, const char *name, uint64_t v)
+{
+    char full[96];
+    snprintf(full, sizeof(full), "sluice_auth_%s_total", name);
+    for (char *c = full; *c; c++)
+        if (*c == '/') *c = '_';
+    put(arg, full, "counter", "Authentication and ACL decisions (see docs/SECURITY.md)", v);
+}
+
 static size_t metrics(brk_t *b, char *out, size_t cap)
 {
     brk_stats_t st;
@@ -67,6 +78,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
         "Subscribers disconnected for staying over mqtt.max_queued (queue_full_timeout_ms)",
         st.flow_kicks);
     brk_kafka_stats(b, put_kafka, &t);
+    brk_auth_stats(b, put_auth, &t);
     return t.len;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "acl.h"
 #include "brk.h"
 #include "bridge.h"
 #include "config.h"
@@ -91,6 +92,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sluice [-c FILE] [--dev-kafka] [--check] [--repair] [--version]\n"
                "       sluice [-c FILE] dlq list|replay\n"
+               "       sluice passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n"
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
@@ -101,6 +103,8 @@ static void usage(FILE *f)
                "                     topic \"mqtt\" unless bridge rules are configured\n"
                "  dlq list|replay    list or replay the local dead-letter quarantine (broker\n"
                "                     stopped, as for --repair)\n"
+               "  passwd             add, change (-b: from the command line) or delete (-D)\n"
+               "                     a user in a mosquitto_passwd-compatible file (-c: new)\n"
                "  -v, --version      print the version and exit\n");
 }
 
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool check = false, repair = false, dev_kafka = false;
     const char *dlq = NULL;
+    if (argc > 1 && !strcmp(argv[1], "passwd")) return brk_passwd_command(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
@@ -160,7 +165,15 @@ int main(int argc, char **argv)
         return 2;
     }
     if (dlq) return dlq_command(cfg, dlq);
+    /* password and ACL files are part of the configuration: same exit code */
+    brk_auth_t *auth = brk_auth_open(cfg, err, sizeof(err));
+    if (!auth) {
+        fprintf(stderr, "sluice: %s\n", err);
+        cfg_free(cfg);
+        return 2;
+    }
     if (check) {
+        brk_auth_close(auth);
         printf("%s: configuration OK\n", cfg->source);
         cfg_free(cfg);
         return 0;
@@ -168,6 +181,7 @@ int main(int argc, char **argv)
 
     if (cfg->log.file && !freopen(cfg->log.file, "a", stderr)) {
         fprintf(stdout, "sluice: %s: log.file: cannot open for appending\n", cfg->log.file);
+        brk_auth_close(auth);
         cfg_free(cfg);
         return 2;
     }
@@ -189,13 +203,17 @@ int main(int argc, char **argv)
     brk_t *b = brk_new(cfg);
     if (!b) {
         fprintf(stderr, "sluice: out of memory\n");
+        brk_auth_close(auth);
         cfg_free(cfg);
         return 1;
     }
+    b->auth = auth;
+    b->acl_on = brk_auth_acl_on(auth);
     int rc = 0;
     bridge_dev_kafka_t *dk = NULL;
     if (dev_kafka && dev_kafka_start(cfg, &dk)) {
         brk_free(b);
+        brk_auth_close(auth);
         cfg_free(cfg);
         return 1;
     }
@@ -203,6 +221,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice: %s\n", err);
         brk_persist_close(b);
         brk_free(b);
+        brk_auth_close(auth);
         cfg_free(cfg);
         return 1;
     }
@@ -235,6 +254,7 @@ int main(int argc, char **argv)
     bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);
+    brk_auth_close(auth); /* after the workers: sessions held identities */
     cfg_free(cfg);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "brk.h"
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len)
@@ -54,6 +55,7 @@ void brk_session_unref(brk_session_t *s)
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
     free_queues(s);
     brk_msg_unref(&s->will);
+    brk_acl_id_free(s->acl);
     for (uint32_t i = 0; i < s->n_subs; i++)
         free(s->subs[i].filter);
     free(s->subs);

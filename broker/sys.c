@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "brk.h"
 
 static void publish(brk_t *b, brk_worker_t *w, const char *topic, const char *value)
@@ -27,6 +28,14 @@ typedef struct sys_ctx {
     brk_t *b;
     brk_worker_t *w;
 } sys_ctx_t;
+
+static void publish_auth(void *arg, const char *name, uint64_t v)
+{
+    sys_ctx_t *x = arg;
+    char topic[96];
+    snprintf(topic, sizeof(topic), "$SYS/broker/auth/%s", name);
+    publish_u64(x->b, x->w, topic, v);
+}
 
 static void publish_kafka(void *arg, const char *name, uint64_t v)
 {
@@ -82,4 +91,5 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     publish_u64(b, w, "$SYS/broker/flow/disconnected", st.flow_kicks);
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);
+    brk_auth_stats(b, publish_auth, &x);
 }

@@ -57,7 +57,7 @@ static bool kafka_topic_valid(const char *s)
  * '+' only as a whole level. Our own check so that config/ does not wait on
  * codec/. Returns NULL when valid, else why. Sets *levels to the number of
  * levels, or -1 when the filter ends in '#' (any number). */
-static const char *filter_problem(const char *f, long *levels)
+const char *cfg_filter_problem(const char *f, long *levels)
 {
     size_t n = strlen(f);
     long count = 1;
@@ -326,7 +326,7 @@ static int parse_to_kafka(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_
     cfg_path_key(where, path, "match");
     if (!r->match)
         return cfg_fail(ctx, CFG_ERR_FIELD, where, "missing (expected MQTT topic filter)");
-    const char *why = filter_problem(r->match, &levels);
+    const char *why = cfg_filter_problem(r->match, &levels);
     if (why)
         return cfg_fail(ctx, CFG_ERR_FIELD, where, "expected MQTT topic filter (%s), got \"%.64s\"",
                         why, r->match);

@@ -90,6 +90,10 @@ bool cfg_set_str(char **slot, const char *s);
 bool cfg_parse_hostport(const char *s, size_t len, char **host, uint16_t *port, const char **why,
                         bool *nomem);
 
+/* An MQTT topic filter: NULL when valid, else why (cfg_bridge.c). *levels
+ * gets the number of levels, -1 when it ends in '#'. */
+const char *cfg_filter_problem(const char *f, long *levels);
+
 /* Sections, in the order cfg_parse runs them. */
 int cfg_parse_top(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg);
 int cfg_parse_listeners(cfg_ctx_t *ctx, const cJSON *arr, cfg_t *cfg);
@@ -98,6 +102,11 @@ int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_kafka(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_bridge(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_log(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+/* "auth" (needs the whole root: mqtt.allow_anonymous is its older name). */
+int cfg_parse_auth(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg);
+/* listeners[i].auth into a new *out (set before any error). */
+int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t **out);
+void cfg_free_auth(cfg_auth_t *a);
 
 void cfg_free_listener(cfg_listener_t *l);
 void cfg_free_kvs(cfg_kv_t *kv, size_t n);

@@ -61,7 +61,8 @@ static int parse_bind(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_list
 
 static int parse_listener(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_listener_t *l)
 {
-    static const char *const keys[] = {"protocol", "bind", "path", "cert", "key", "ca", NULL};
+    static const char *const keys[] = {"protocol", "bind", "path", "cert",
+                                       "key",      "ca",   "auth", NULL};
     char where[CFG_PATH_MAX];
     int rc, proto = -1;
 
@@ -101,6 +102,11 @@ static int parse_listener(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_
                             listener_protos[proto], i == 0 ? "certificate" : "private key");
         if (*slots[i] && (rc = check_readable(ctx, path, tls_fields[i], *slots[i]))) return rc;
     }
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "auth");
+    cfg_path_key(where, path, "auth");
+    if (a && l->protocol == CFG_PROTO_HTTP)
+        return cfg_fail(ctx, CFG_ERR_FIELD, where, "only for MQTT listeners, not http");
+    if (a && (rc = cfg_parse_listener_auth(ctx, a, where, &l->auth))) return rc;
     return CFG_OK;
 }
 

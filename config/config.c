@@ -40,6 +40,8 @@ void cfg_free_listener(cfg_listener_t *l)
     free(l->cert);
     free(l->key);
     free(l->ca);
+    cfg_free_auth(l->auth);
+    free(l->auth);
 }
 
 void cfg_free_kvs(cfg_kv_t *kv, size_t n)
@@ -66,6 +68,7 @@ void cfg_free(cfg_t *cfg)
     cfg_free_bridge(cfg);
     free(cfg->log.level);
     free(cfg->log.file);
+    cfg_free_auth(&cfg->auth);
     free(cfg);
 }
 
@@ -121,6 +124,7 @@ static cfg_t *defaults_named(const char *source)
     cfg->mqtt.topic_alias_maximum = 16;
     cfg->mqtt.retain_available = true;
     cfg->mqtt.allow_anonymous = true;
+    cfg->auth.allow_anonymous = true;
     cfg->mqtt.allow_zero_length_clientid = true;
     cfg->mqtt.response_information = NULL;
     cfg->mqtt.sys_interval = 10;
@@ -296,8 +300,9 @@ static int syntax_error(cfg_ctx_t *ctx, const char *text, size_t len, size_t off
 
 static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
 {
-    static const char *const keys[] = {"listeners",   "data_dir", "workers", "node_id", "mqtt",
-                                       "persistence", "kafka",    "bridge",  "log",     NULL};
+    static const char *const keys[] = {"listeners", "data_dir",    "workers", "node_id",
+                                       "mqtt",      "persistence", "kafka",   "bridge",
+                                       "log",       "auth",        NULL};
     const cJSON *v;
     int rc;
     if (!cJSON_IsObject(root))
@@ -320,6 +325,7 @@ static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
     /* The bridge section is always run: it fills per-rule defaults. */
     if ((rc = cfg_parse_bridge(ctx, cJSON_GetObjectItemCaseSensitive(root, "bridge"), cfg)))
         return rc;
+    if ((rc = cfg_parse_auth(ctx, root, cfg))) return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "log")) && (rc = cfg_parse_log(ctx, v, cfg)))
         return rc;
     return CFG_OK;

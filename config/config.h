@@ -25,14 +25,35 @@ typedef enum cfg_proto {
     CFG_PROTO_HTTP, /* metrics / health */
 } cfg_proto_t;
 
+/* One access rule, Mosquitto's ACL line as JSON (auth.acl[i]). */
+enum { CFG_ACL_DENY = 0, CFG_ACL_READ = 1, CFG_ACL_WRITE = 2, CFG_ACL_READWRITE = 3 };
+typedef struct cfg_acl_rule {
+    char *user;     /* topic rules: NULL = the anonymous section; patterns: NULL */
+    char *filter;   /* MQTT topic filter; patterns may hold %u and %c */
+    bool pattern;   /* "pattern" (applies to every client) rather than "topic" */
+    uint8_t access; /* CFG_ACL_* */
+} cfg_acl_rule_t;
+
+/* "auth": who may connect and what they may do. Files are named here and
+ * read by the broker at start (broker/auth_*.c), which reports their errors. */
+typedef struct cfg_auth {
+    bool allow_anonymous; /* default: mqtt.allow_anonymous, false with a password_file */
+    char *password_file;  /* mosquitto_passwd format; NULL = none */
+    char *acl_file;       /* Mosquitto ACL syntax; NULL = none */
+    cfg_acl_rule_t *acl;  /* inline rules, after the file's */
+    size_t n_acl;
+    bool has_acl; /* acl_file or "acl" given (even empty): deny what no rule allows */
+} cfg_auth_t;
+
 typedef struct cfg_listener {
     cfg_proto_t protocol;
     char *host; /* "127.0.0.1", "0.0.0.0", "::" ... */
     uint16_t port;
-    char *path; /* ws/wss: URL path, default "/mqtt" */
-    char *cert; /* mqtts/wss: PEM certificate file (required) */
-    char *key;  /* mqtts/wss: PEM private key file (required) */
-    char *ca;   /* optional: CA file; if set, client certificates are required */
+    char *path;       /* ws/wss: URL path, default "/mqtt" */
+    char *cert;       /* mqtts/wss: PEM certificate file (required) */
+    char *key;        /* mqtts/wss: PEM private key file (required) */
+    char *ca;         /* optional: CA file; if set, client certificates are required */
+    cfg_auth_t *auth; /* this listener's own "auth", replacing the top-level one; NULL = none */
 } cfg_listener_t;
 
 /* What happens to a QoS 1/2 delivery to an online session whose queue is
@@ -128,6 +149,8 @@ typedef struct cfg {
         uint32_t spool_high_water; /* % of spool_max_bytes for readiness; 0 = default 80 */
         char *dead_letter_topic;   /* NULL = local quarantine */
     } bridge;
+
+    cfg_auth_t auth; /* top-level "auth": every listener without its own */
 
     struct {
         char *level; /* "error" | "warn" | "info" | "debug"; default "info" */

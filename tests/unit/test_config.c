@@ -15,6 +15,8 @@
 
 #define ERRLEN 512
 
+void test_config_auth_register(CU_pSuite s);
+
 typedef struct bad_case {
     const char *name; /* says the case */
     const char *json;
@@ -79,7 +81,34 @@ static const bad_case_t bad_cases[] = {
     {"listener_not_object", L1("1"), F, "bad.json: listeners[0]: expected object, got number"},
     {"listener_unknown_key", L1("{\"protocl\":\"mqtt\"}"), F,
      "bad.json: listeners[0].protocl: unknown key (expected one of protocol, bind, path, cert, "
-     "key, ca)"},
+     "key, ca, auth)"},
+    /* auth (top level and per listener) */
+    {"auth_not_object", "{\"auth\":[]}", F, "bad.json: auth: expected object, got array"},
+    {"auth_unknown_key", "{\"auth\":{\"password\":\"x\"}}", F,
+     "bad.json: auth.password: unknown key (expected one of allow_anonymous, password_file, "
+     "acl_file, acl)"},
+    {"auth_anon_contradicts_alias",
+     "{\"mqtt\":{\"allow_anonymous\":true},\"auth\":{\"allow_anonymous\":false}}", F,
+     "bad.json: auth.allow_anonymous: contradicts mqtt.allow_anonymous"},
+    {"auth_password_file_empty", "{\"auth\":{\"password_file\":\"\"}}", F,
+     "bad.json: auth.password_file: expected non-empty string, got \"\""},
+    {"auth_acl_not_array", "{\"auth\":{\"acl\":{}}}", F,
+     "bad.json: auth.acl: expected array of rule objects, got object"},
+    {"auth_acl_rule_needs_topic", "{\"auth\":{\"acl\":[{\"access\":\"read\"}]}}", F,
+     "bad.json: auth.acl[0]: expected exactly one of \"topic\" or \"pattern\""},
+    {"auth_acl_rule_both", "{\"auth\":{\"acl\":[{\"topic\":\"a\",\"pattern\":\"b\"}]}}", F,
+     "bad.json: auth.acl[0]: expected exactly one of \"topic\" or \"pattern\""},
+    {"auth_acl_bad_access", "{\"auth\":{\"acl\":[{\"topic\":\"a\",\"access\":\"rw\"}]}}", F,
+     "bad.json: auth.acl[0].access: expected one of deny|read|write|readwrite"},
+    {"auth_acl_bad_filter", "{\"auth\":{\"acl\":[{\"topic\":\"a/#/b\"}]}}", F,
+     "bad.json: auth.acl[0].topic: expected MQTT topic filter"},
+    {"auth_acl_pattern_with_user", "{\"auth\":{\"acl\":[{\"pattern\":\"d/%c\",\"user\":\"u\"}]}}",
+     F, "bad.json: auth.acl[0].user: a pattern applies to every client"},
+    {"listener_auth_on_http", L1("{\"protocol\":\"http\",\"bind\":\"h:1\",\"auth\":{}}"), F,
+     "bad.json: listeners[0].auth: only for MQTT listeners, not http"},
+    {"listener_auth_bad_key",
+     L1("{\"protocol\":\"mqtt\",\"bind\":\"h:1\",\"auth\":{\"acl_fil\":\"x\"}}"), F,
+     "bad.json: listeners[0].auth.acl_fil: unknown key"},
     {"listener_missing_protocol", L1("{\"bind\":\"0.0.0.0:1\"}"), F,
      "bad.json: listeners[0].protocol: missing (expected one of mqtt|ws|mqtts|wss|http)"},
     {"listener_bad_protocol", L1("{\"protocol\":\"mqqt\",\"bind\":\"0.0.0.0:1\"}"), F,
@@ -805,6 +834,7 @@ int main(void)
     if (!s) goto fail;
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) goto fail;
+    test_config_auth_register(s); /* test_config_auth.c */
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

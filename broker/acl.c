@@ -1,0 +1,272 @@
+/*
+ * acl.c - the access-control seam (see acl.h): each listener's policy, the
+ * identity a session carries, the one check every MQTT site calls, the
+ * CONNECT decision with its log line, and the counters.
+ *
+ * Hot path: with no ACL configured anywhere, brk_acl_session returns at
+ * once (b->acl_on is false). With ACLs, a delivery is checked against the
+ * few rules of its subscriber (its user's section and the patterns), after
+ * a small per-identity cache of recent topics.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "brk.h"
+
+#define CACHE_SLOTS 16
+
+typedef struct policy {
+    bool allow_anonymous;
+    brk_passwd_t *pw;       /* NULL: user names are not checked */
+    brk_acl_rules_t *rules; /* NULL: no ACL, allow all */
+} policy_t;
+
+enum { ST_FAILURES, ST_CONN_OK, ST_CONN_DENIED, ST_ACL_OK, ST_ACL_DENIED, ST_N };
+static const char *const stat_names[ST_N] = {"failures", "connect/allowed", "connect/denied",
+                                             "acl/allowed", "acl/denied"};
+
+struct brk_auth {
+    policy_t top;
+    policy_t *own; /* listeners with their own "auth", by listener index */
+    const cfg_t *cfg;
+    brk_verify_t *verify;
+    brk_backoff_t *backoff;
+    _Atomic uint64_t st[ST_N];
+};
+
+typedef struct cache_slot {
+    char *topic;
+    uint16_t len;
+    uint8_t access;
+    bool allowed;
+} cache_slot_t;
+
+struct brk_acl_id {
+    brk_auth_t *auth;
+    const policy_t *pol;
+    char *user;
+    char *client_id;
+    const mqtt_str_t *password; /* during brk_acl_connect only */
+    brk_acl_view_t *view;       /* NULL when the policy has no ACL */
+    cache_slot_t cache[CACHE_SLOTS];
+    uint32_t cache_next;
+};
+
+static void count(brk_auth_t *a, int which)
+{
+    if (a) atomic_fetch_add_explicit(&a->st[which], 1, memory_order_relaxed);
+}
+
+static int policy_load(policy_t *p, const cfg_auth_t *c, char *err, size_t errlen)
+{
+    p->allow_anonymous = c->allow_anonymous;
+    if (c->password_file && brk_passwd_load(c->password_file, &p->pw, err, errlen)) return -1;
+    if (c->has_acl && brk_acl_rules_load(c, &p->rules, err, errlen)) return -1;
+    return 0;
+}
+
+static void policy_free(policy_t *p)
+{
+    brk_passwd_free(p->pw);
+    brk_acl_rules_free(p->rules);
+}
+
+void brk_auth_close(brk_auth_t *a)
+{
+    if (!a) return;
+    brk_verify_free(a->verify);
+    brk_backoff_free(a->backoff);
+    policy_free(&a->top);
+    for (size_t i = 0; a->own && i < a->cfg->n_listeners; i++)
+        policy_free(&a->own[i]);
+    free(a->own);
+    free(a);
+}
+
+brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen)
+{
+    brk_auth_t *a = calloc(1, sizeof(*a));
+    if (!a || !(a->own = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*a->own))) ||
+        !(a->verify = brk_verify_new()) || !(a->backoff = brk_backoff_new())) {
+        snprintf(err, errlen, "out of memory");
+        brk_auth_close(a);
+        return NULL;
+    }
+    a->cfg = cfg;
+    int rc = policy_load(&a->top, &cfg->auth, err, errlen);
+    for (size_t i = 0; !rc && i < cfg->n_listeners; i++)
+        if (cfg->listeners[i].auth)
+            rc = policy_load(&a->own[i], cfg->listeners[i].auth, err, errlen);
+    if (rc) {
+        brk_auth_close(a);
+        return NULL;
+    }
+    return a;
+}
+
+bool brk_auth_acl_on(const brk_auth_t *a)
+{
+    if (!a) return false;
+    bool on = a->top.rules != NULL;
+    for (size_t i = 0; i < a->cfg->n_listeners; i++)
+        on = on || a->own[i].rules;
+    return on;
+}
+
+void brk_auth_stats(const brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
+{
+    brk_auth_t *a = b->auth;
+    for (int i = 0; i < ST_N; i++)
+        fn(arg, stat_names[i], a ? atomic_load_explicit(&a->st[i], memory_order_relaxed) : 0);
+}
+
+static const policy_t *policy_of(brk_auth_t *a, const cfg_listener_t *l)
+{
+    size_t i = l ? (size_t)(l - a->cfg->listeners) : a->cfg->n_listeners;
+    return i < a->cfg->n_listeners && a->cfg->listeners[i].auth ? &a->own[i] : &a->top;
+}
+
+void brk_acl_id_free(brk_acl_id_t *id)
+{
+    if (!id) return;
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        free(id->cache[i].topic);
+    brk_acl_view_free(id->view);
+    free(id->user);
+    free(id->client_id);
+    free(id);
+}
+
+static char *dup_str(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+static bool login_ok(brk_acl_id_t *id, int *rc)
+{
+    const policy_t *p = id->pol;
+    if (!id->user) {
+        *rc = p->allow_anonymous ? BRK_ACL_ALLOW : BRK_ACL_DENY;
+        return *rc == BRK_ACL_ALLOW;
+    }
+    if (!p->pw) { /* no password file: a user name is all that is asked */
+        *rc = BRK_ACL_ALLOW;
+        return true;
+    }
+    *rc = brk_verify(id->auth->verify, p->pw, id->user, id->password);
+    return *rc == BRK_ACL_ALLOW;
+}
+
+/* The recent-topic cache of an identity (the caller serialises). */
+static cache_slot_t *cache_find(brk_acl_id_t *id, const char *topic, uint16_t len, uint8_t access)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        cache_slot_t *s = &id->cache[i];
+        if (s->topic && s->len == len && s->access == access && !memcmp(s->topic, topic, len))
+            return s;
+    }
+    return NULL;
+}
+
+static void cache_put(brk_acl_id_t *id, const char *topic, uint16_t len, uint8_t access,
+                      bool allowed)
+{
+    cache_slot_t *s = &id->cache[id->cache_next++ % CACHE_SLOTS];
+    char *t = malloc(len ? len : 1);
+    if (!t) return;
+    free(s->topic);
+    memcpy(t, topic, len);
+    *s = (cache_slot_t){t, len, (uint8_t)access, allowed};
+}
+
+int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_access_t access)
+{
+    if (!id) return BRK_ACL_ALLOW;
+    int rc = BRK_ACL_ALLOW;
+    if (access == BRK_ACL_CONNECT) { /* counted by brk_acl_connect, with the will */
+        login_ok(id, &rc);
+        return rc;
+    }
+    if (!id->view) return BRK_ACL_ALLOW; /* this listener has no ACL */
+    bool cached = access == BRK_ACL_RECEIVE;
+    cache_slot_t *s = cached ? cache_find(id, topic, len, (uint8_t)access) : NULL;
+    bool ok = s ? s->allowed : brk_acl_view_allows(id->view, topic, len, access);
+    if (cached && !s) cache_put(id, topic, len, (uint8_t)access, ok);
+    count(id->auth, ok ? ST_ACL_OK : ST_ACL_DENIED);
+    return ok ? BRK_ACL_ALLOW : BRK_ACL_DENY;
+}
+
+int brk_acl_session(brk_session_t *s, const char *topic, uint16_t len, brk_acl_access_t access)
+{
+    if (!s->b->acl_on) return BRK_ACL_ALLOW;
+    pthread_mutex_lock(&s->lock);
+    /* recovered from the store and not back yet: nobody to grant anything to */
+    int rc = s->acl ? brk_acl_check(s->acl, topic, len, access) : BRK_ACL_DENY;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static const char *reason_text(int rc)
+{
+    switch (rc) {
+    case BRK_ACL_BAD_LOGIN:
+        return "bad user name or password";
+    case BRK_ACL_BUSY:
+        return "too many password checks waiting";
+    default:
+        return "not authorized";
+    }
+}
+
+int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
+                    brk_acl_id_t **out)
+{
+    brk_t *b = c->w->b;
+    *out = NULL;
+    if (!b->auth) return BRK_ACL_ALLOW;
+    /* a refusal already decided for this connection and held back */
+    uint64_t key = ((uint64_t)(c->w->index + 1) << 48) | (c->id & 0xFFFFFFFFFFFFu);
+    int64_t now = brk_now_ms();
+    int held = brk_backoff_pending(b->auth->backoff, key, now);
+    if (held >= 0) return held;
+    brk_acl_id_t *id = calloc(1, sizeof(*id));
+    if (!id) return BRK_ACL_BUSY;
+    id->auth = b->auth;
+    id->pol = policy_of(b->auth, c->listener);
+    id->client_id = dup_str(client_id->p, client_id->len);
+    if (p->has_username) id->user = dup_str(p->username.p, p->username.len);
+    if (!id->client_id || (p->has_username && !id->user) ||
+        (id->pol->rules &&
+         !(id->view = brk_acl_view_new(id->pol->rules, id->user, id->client_id)))) {
+        brk_acl_id_free(id);
+        return BRK_ACL_BUSY;
+    }
+    id->password = p->has_password ? &p->password : NULL;
+    int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
+    id->password = NULL;
+    const char *why = reason_text(rc);
+    if (rc != BRK_ACL_WAIT) count(b->auth, rc == BRK_ACL_ALLOW ? ST_CONN_OK : ST_CONN_DENIED);
+    if (rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) count(b->auth, ST_FAILURES);
+    if (rc != BRK_ACL_ALLOW && rc != BRK_ACL_WAIT)
+        brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-REFUSED",
+                "%s: CONNECT refused: client id \"%s\", user name %s%s%s: %s", c->peer,
+                id->client_id, id->user ? "\"" : "", id->user ? id->user : "(none)",
+                id->user ? "\"" : "", why);
+    if (rc == BRK_ACL_ALLOW) {
+        *out = id;
+        return rc;
+    }
+    brk_acl_id_free(id);
+    if ((rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) &&
+        brk_backoff_hold(b->auth->backoff, c->peer, key, rc, now))
+        return BRK_ACL_WAIT; /* answered when due (brk_backoff_pending above) */
+    return rc;
+}

@@ -1,0 +1,13 @@
+# Authentication and ACL black-box suites (issue 13).  Included from
+# tests/CMakeLists.txt, so CMAKE_CURRENT_SOURCE_DIR is tests/.
+foreach(name IN ITEMS auth auth_acl)
+  add_test(NAME ita_${name}
+           COMMAND /usr/bin/python3 -m unittest -v test_${name}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+  set_tests_properties(ita_${name} PROPERTIES TIMEOUT 180 LABELS "integration;auth"
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  if(TARGET sluice)
+    set_property(TEST ita_${name} APPEND PROPERTY
+                 ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>")
+  endif()
+endforeach()
