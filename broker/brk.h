@@ -272,8 +272,11 @@ void brk_session_clear(brk_session_t *s);
 /* Record a subscription in the session (home worker, or start-up). */
 void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id);
-/* Acknowledgement from the client; returns false if pid is unknown. */
-bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
+/* Acknowledgement from the client: BRK_ACK_OK, BRK_ACK_UNKNOWN (no such
+ * pid in flight: tolerated) or BRK_ACK_WRONG (an ack of the wrong kind for
+ * the pid's state, e.g. PUBCOMP for a QoS 1 PUBLISH: a protocol error). */
+enum { BRK_ACK_WRONG = -1, BRK_ACK_UNKNOWN = 0, BRK_ACK_OK = 1 };
+int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
 /* A held QoS 2 PUBLISH may go now (its worker's inbox). */
 void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid);
 /* Re-send in-flight messages after reconnect (DUP set), then queued ones. */
@@ -337,6 +340,7 @@ struct brk_conn {
     struct brk_ackq *acks;
     uint32_t ack_head, ack_len, ack_cap;
     uint64_t ack_base;
+    uint32_t acks_puback; /* PUBACKs among them: QoS 1 the client awaits (receive max) */
 
     brk_conn_t *next, *prev; /* worker's list */
 };

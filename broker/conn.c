@@ -373,6 +373,7 @@ uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason,
         c->ack_head = 0;
     }
     c->acks[(c->ack_head + c->ack_len) % c->ack_cap] = a;
+    if (type == MQTT_PUBACK) c->acks_puback++;
     return c->ack_base + c->ack_len++;
 }
 
@@ -385,6 +386,7 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
     while (c->ack_len && !c->closing) {
         a = &c->acks[c->ack_head];
         if (a->waits) break;
+        if (a->type == MQTT_PUBACK) c->acks_puback--;
         send_ack(c, a);
         c->ack_head = (c->ack_head + 1) % c->ack_cap;
         c->ack_len--;

@@ -209,8 +209,10 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     brk_persist_session(s, c->will, c->will_delay, true);
 
     c->connected = true;
-    mqtt_packet_t ack = {.type = MQTT_CONNACK,
-                         .u.connack = {.session_present = present, .reason = 0}};
+    /* 3.1 has no Session Present flag: byte 1 is reserved (0) */
+    mqtt_packet_t ack = {
+        .type = MQTT_CONNACK,
+        .u.connack = {.session_present = present && p->version != MQTT_V31, .reason = 0}};
     if (p->version == MQTT_V5) {
         mqtt_props_t *pr = &ack.u.connack.props;
         pr->present |= MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM) |

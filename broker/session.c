@@ -364,33 +364,56 @@ void brk_session_drain(brk_session_t *s, brk_worker_t *w)
     pthread_mutex_unlock(&s->lock);
 }
 
-bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
+/* Which acknowledgement a state waits for (0: none yet, the PUBLISH is
+ * held back until durable and the client never saw it). */
+static uint8_t expected_ack(uint8_t state)
 {
-    bool found = false;
+    switch (state) {
+    case BRK_INF_PUBACK:
+        return MQTT_PUBACK;
+    case BRK_INF_PUBREC:
+        return MQTT_PUBREC;
+    case BRK_INF_PUBCOMP:
+        return MQTT_PUBCOMP;
+    default:
+        return 0;
+    }
+}
+
+int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
+{
+    int rc = BRK_ACK_UNKNOWN;
     pthread_mutex_lock(&s->lock);
     if (s->conn != c) goto out;
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
         if (e->pid != pid) continue;
-        if (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC) {
+        uint8_t want = expected_ack(e->state);
+        if (!want) break; /* never sent: the client cannot know this pid */
+        if (type == MQTT_PUBREC && e->state == BRK_INF_PUBCOMP) {
+            rc = BRK_ACK_OK; /* a repeated PUBREC: PUBREL again, nothing changes */
+        } else if (type != want) {
+            /* PUBREC/PUBCOMP for QoS 1, PUBACK for QoS 2, PUBCOMP before
+             * PUBREC: the client and we disagree on the exchange */
+            rc = BRK_ACK_WRONG;
+        } else if (type == MQTT_PUBREC) {
             e->state = BRK_INF_PUBCOMP; /* message released; pid held until PUBCOMP */
             brk_persist_pubrec(s, e);
             release(&e->d); /* the receiver has it: nothing to re-dispatch */
-            found = true;
-        } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
-                   (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP)) {
+            rc = BRK_ACK_OK;
+        } else {
             brk_persist_done(s, e);
             release(&e->d);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
-            found = true;
+            rc = BRK_ACK_OK;
         }
         break;
     }
-    if (found && s->q_len) drain_locked(s, c, c->w);
+    if (rc == BRK_ACK_OK && s->q_len) drain_locked(s, c, c->w);
 out:
     pthread_mutex_unlock(&s->lock);
-    return found;
+    return rc;
 }
 
 void brk_session_resume(brk_session_t *s, brk_conn_t *c)
