@@ -229,5 +229,77 @@ class ReceiveMaximum(M5TestCase):
         ping_ok(c)
 
 
+# ------------------------------------- the client's Maximum Packet Size
+
+class MaximumPacketSize(M5TestCase):
+    """Nothing the server sends may exceed the Maximum Packet Size the
+    client gave in CONNECT (MQTT-3.1.2-24), control packets included."""
+
+    def connack_size(self):
+        c = self.c5()
+        return c.connack.wire_size
+
+    def test_connack_that_fits_is_sent(self):
+        n = self.connack_size()
+        c = self.c5(props=[(MAXIMUM_PACKET_SIZE, n)])
+        self.assertLessEqual(c.connack.wire_size, n)
+        ping_ok(c)
+
+    def test_connack_too_large_closes_without_it(self):
+        n = self.connack_size()
+        c = self.raw5()
+        c.send(raw5.connect5(self.uid("mps"), props=[(MAXIMUM_PACKET_SIZE,
+                                                      n - 1)]))
+        got = c.wait_closed(5.0)
+        self.assertEqual(got, [], "sent over Maximum Packet Size %d" % (n - 1))
+        self.assertEqual(c.buf, b"")
+
+    def test_assigned_client_id_too_large_closes(self):
+        """An assigned client id cannot be left out: no CONNACK at all."""
+        c = self.raw5()
+        c.send(raw5.connect5("", props=[(MAXIMUM_PACKET_SIZE, 24)]))
+        got = c.wait_closed(5.0)
+        self.assertEqual(got, [], "sent over Maximum Packet Size 24")
+
+    def test_refusing_connack_drops_reason_string(self):
+        c = self.raw5()
+        ack = c.connect(self.uid("mps"), props=[(MAXIMUM_PACKET_SIZE, 8),
+                                                (AUTH_METHOD, "nope")])
+        self.assertEqual(ack.rc, 0x8C, ack)
+        self.assertLessEqual(ack.wire_size, 8, ack)
+        self.assertNotIn(REASON_STRING, ack.props)
+        c.wait_closed(5.0)
+        # with room it does carry one
+        c = self.raw5()
+        ack = c.connect(self.uid("mps"), props=[(AUTH_METHOD, "nope")])
+        self.assertEqual(ack.rc, 0x8C, ack)
+        self.assertIn(REASON_STRING, ack.props)
+
+    def filters(self, n):
+        t = self.uid("mf")
+        return [("%s/%03d" % (t, i), 0) for i in range(n)]
+
+    def test_suback_too_large_closes(self):
+        c = self.c5(props=[(MAXIMUM_PACKET_SIZE, 40)])
+        # 20 filters: SUBACK 2 + 2 + 1 + 20 = 25 bytes, fits
+        self.assertEqual(c.subscribe(self.filters(20), pid=1), [0] * 20)
+        # 40 filters: 45 bytes, does not
+        c.send(subscribe5(2, self.filters(40)))
+        got = c.wait_closed(5.0)
+        self.assertFalse([p for p in got if p.type == SUBACK], got)
+        self.assertTrue(all(p.wire_size <= 40 for p in got), got)
+        self.assertEqual([(p.type, p.rc) for p in got],
+                         [(DISCONNECT, RC_PACKET_TOO_LARGE)])
+
+    def test_unsuback_too_large_closes(self):
+        c = self.c5(props=[(MAXIMUM_PACKET_SIZE, 40)])
+        fl = self.filters(40)
+        c.send(raw5.unsubscribe5(3, [f for f, _ in fl]))
+        got = c.wait_closed(5.0)
+        self.assertFalse([p for p in got if p.type == UNSUBACK], got)
+        self.assertEqual([(p.type, p.rc) for p in got],
+                         [(DISCONNECT, RC_PACKET_TOO_LARGE)])
+
+
 if __name__ == "__main__":
     unittest.main()
