@@ -302,6 +302,8 @@ struct brk_conn {
     uint32_t ev;            /* RAW: events registered with epoll */
     brk_conn_t *dirty_next; /* RAW: worker's list of connections to write */
     int64_t close_by_ms;    /* RAW: closing, reap at this time even if unwritten */
+    bool lingering;         /* RAW: closed for MQTT, output sent, input drained (tcp.c) */
+    uint32_t linger_left;   /* RAW: input bytes still drained before giving up */
     const cfg_listener_t *listener;
     uint64_t id;
     char peer[48];
@@ -551,6 +553,9 @@ struct brk_worker {
     brk_conn_t *dirty; /* TCP connections with output to write this pass */
     brk_pool_t pool;   /* messages and frames allocated on this thread */
     void **listens;    /* one per listener, owned by worker.c */
+
+    /* half-closed TCP sockets draining their input, by deadline (tcp.c) */
+    brk_conn_t *linger_head, *linger_tail;
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
@@ -572,6 +577,13 @@ void brk_tcp_update(brk_conn_t *c);
  * BRK_CLOSE_GRACE_MS is dropped (tick). */
 void brk_tcp_expire(brk_conn_t *c, int64_t now);
 #define BRK_CLOSE_GRACE_MS 3000
+/* After its last byte is written, a closed TCP connection is half-closed
+ * and its input drained (discarded) until the peer closes, for at most this
+ * long or this many bytes: closing a socket with unread input makes Linux
+ * send RST, which destroys whatever the peer has not read yet - the
+ * CONNACK or DISCONNECT that says why. */
+#define BRK_LINGER_MS 2000
+#define BRK_LINGER_BYTES (4u << 20)
 /* Close every TCP connection (shutdown). */
 void brk_tcp_fini(brk_worker_t *w);
 

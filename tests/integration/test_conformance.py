@@ -301,5 +301,120 @@ class MaximumPacketSize(M5TestCase):
                          [(DISCONNECT, RC_PACKET_TOO_LARGE)])
 
 
+# ------------------------- half-close: the reason code reaches the client
+
+class HalfClose(M5TestCase):
+    """A socket closed with unread input makes Linux send RST, and the
+    client's stack may drop the CONNACK/DISCONNECT it had not read yet. The
+    broker half-closes and drains instead: the client reads the reason code
+    and then EOF."""
+
+    JUNK = 4 * 1024 * 1024
+
+    def flood_then_read(self, first):
+        """Send `first` and then as much more as the socket takes (the
+        broker stops reading after `first`); return every byte the broker
+        sent before EOF."""
+        s = socket.create_connection(("127.0.0.1", self.broker.port), 5)
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.setblocking(False)
+            data = first + b"\x00" * self.JUNK
+            sent = 0
+            deadline = time.monotonic() + 3
+            while sent < len(data) and time.monotonic() < deadline:
+                try:
+                    sent += s.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    # full: the broker no longer reads; leave it unread
+                    if sent > len(first) + 256 * 1024:
+                        break
+                    time.sleep(0.01)
+                except OSError:
+                    break
+            self.assertGreater(sent, len(first))
+            s.settimeout(5)
+            got = b""
+            while True:
+                try:
+                    d = s.recv(65536)
+                except ConnectionResetError:
+                    self.fail("connection reset; read before it: %r" % got)
+                if not d:
+                    return got
+                got += d
+        finally:
+            s.close()
+
+    def test_refused_connack_survives_unread_input(self):
+        got = self.flood_then_read(rawmqtt.connect("", clean=False))
+        # 3.1.1 CONNACK 0x02: identifier rejected
+        self.assertEqual(got, b"\x20\x02\x00\x02")
+
+    def test_v5_disconnect_survives_unread_input(self):
+        c = raw5.connect5(self.uid("hc"))
+        # QoS 3 PUBLISH: malformed, DISCONNECT 0x81
+        bad = bytes([0x36, 0x05]) + rawmqtt.mstr("a") + b"\x00\x01" [:3]
+        got = self.flood_then_read(c + bad)
+        self.assertEqual(got[0], 0x20, got[:10])
+        n = got[1] + 2
+        self.assertEqual(got[n:], b"\xe0\x01\x81",
+                         "after CONNACK: %r" % got[n:])
+
+    def test_disconnect_behind_unread_output_survives(self):
+        """The DISCONNECT queued behind output the client has not read yet:
+        a close() with unread input would reset the connection and throw
+        away what the kernel had not sent."""
+        t = self.uid("hcq")
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.broker.port))
+        s.settimeout(5)
+        try:
+            c = rawmqtt.RawClient.__new__(raw5.Client5)
+            c.t = rawmqtt.TcpTransport.__new__(rawmqtt.TcpTransport)
+            c.t.sock = s
+            c.buf, c.eof, c.backlog = b"", False, []
+            self.assertEqual(c.connect(self.uid("hcs")).rc, 0)
+            self.assertEqual(c.subscribe([(t, 0)]), [0])
+            p = self.c5()
+            body = b"p" * 4096
+            p.send(b"".join(publish5(t, body) for _ in range(300)))
+            p.publish(self.uid("sync"), b"", qos=1)  # all routed by now
+            # the subscriber breaks the protocol (QoS 3 PUBLISH) and keeps
+            # sending; it reads nothing yet
+            bad = bytes([0x36, 0x05]) + rawmqtt.mstr("a") + b"\x00\x01"
+            s.setblocking(False)
+            data = bad + b"\x00" * (1 << 20)
+            sent, deadline = 0, time.monotonic() + 3
+            while sent < len(data) and time.monotonic() < deadline:
+                try:
+                    sent += s.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    if sent > 128 * 1024:
+                        break
+                    time.sleep(0.01)
+                except OSError:
+                    break
+            s.settimeout(5)
+            got = []
+            try:
+                while True:
+                    got.append(c.recv_packet(5.0))
+            except rawmqtt.Closed:
+                pass
+            except ConnectionResetError:
+                self.fail("reset after %d packets, last %r"
+                          % (len(got), got[-1:]))
+            self.assertGreater(len(got), 1)
+            self.assertEqual((got[-1].type, got[-1].rc), (DISCONNECT, 0x81),
+                             got[-1])
+        finally:
+            s.close()
+
+    def test_broker_serves_after_floods(self):
+        ping_ok(self.c5())
+
+
 if __name__ == "__main__":
     unittest.main()
