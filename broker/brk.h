@@ -103,14 +103,32 @@ void brk_msg_unref(brk_msg_t **m);
 const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain);
 /* Encode a PUBLISH of m with per-subscriber properties into dst. */
 int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool dup, uint16_t pid,
-                   const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
+                   const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
                    size_t cap);
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
-                        const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left);
+                        const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left);
+
+/*
+ * The Subscription Identifiers of one delivery: every matching
+ * subscription's (MQTT-3.3.4-3), so at most one per subscription of the
+ * session. Up to BRK_SUBIDS_INLINE live in the delivery itself (the common
+ * case allocates nothing); more go to the heap. The count is kept beside
+ * it by the owner; copying the owner moves the ownership.
+ */
+#define BRK_SUBIDS_INLINE 4
+typedef union brk_subids {
+    uint32_t v[BRK_SUBIDS_INLINE];
+    uint32_t *heap; /* when n > BRK_SUBIDS_INLINE */
+} brk_subids_t;
+static inline const uint32_t *brk_subids_get(const brk_subids_t *x, uint32_t n)
+{
+    return n > BRK_SUBIDS_INLINE ? x->heap : x->v;
+}
+/* Copy ids[0..count) into x (*n = count); -1 without memory (then *n = 0). */
+int brk_subids_set(brk_subids_t *x, uint32_t *n, const uint32_t *ids, uint32_t count);
+void brk_subids_free(brk_subids_t *x, uint32_t *n);
 
 /* ---- subscription index (subs.c) ------------------------------------- */
-
-#define BRK_MAX_SUB_IDS 4
 
 typedef struct brk_sub {
     brk_session_t *s;
@@ -136,15 +154,21 @@ typedef struct brk_match {
     brk_share_t *share; /* set when matched through a shared subscription */
     uint8_t qos;
     bool rap; /* retain as published */
-    uint8_t n_sub_ids;
-    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+    uint32_t n_sub_ids;
+    const uint32_t *sub_ids; /* &one, or a run of the matches' ids */
+    uint32_t one;            /* the only id (n_sub_ids <= 1) */
+    uint32_t ids_off;        /* n_sub_ids > 1: where the run starts in ids */
 } brk_match_t;
 
+/* Reused between matches; sub_ids pointers are valid until the next one. */
 typedef struct brk_matches {
     brk_match_t *v;
     uint32_t n, cap;
     uint32_t nodes; /* how many index nodes contributed (merge needed if > 1) */
+    uint32_t *ids;  /* the Subscription Identifiers of merged matches */
+    uint32_t n_ids, cap_ids;
 } brk_matches_t;
+void brk_matches_free(brk_matches_t *m);
 
 typedef struct brk_subs brk_subs_t;
 brk_subs_t *brk_subs_new(void);
@@ -184,8 +208,8 @@ typedef struct brk_delivery {
     uint64_t seq;       /* q/ record in the store, 0 = not persisted */
     uint8_t qos;
     bool retain;
-    uint8_t n_sub_ids;
-    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+    uint32_t n_sub_ids;
+    brk_subids_t sub_ids;
 } brk_delivery_t;
 
 /* HOLD: a QoS 2 PUBLISH whose in-flight record is not yet durable (sync
@@ -263,7 +287,7 @@ static inline brk_session_t *brk_session_ref(brk_session_t *s)
 void brk_session_unref(brk_session_t *s);
 /* Deliver into s (any thread; takes s->lock). */
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         bool retain, const uint32_t *sub_ids, uint32_t n_sub_ids,
                          brk_share_t *share);
 /* Move queued deliveries into the attached conn's output (home worker). */
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);

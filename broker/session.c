@@ -33,6 +33,7 @@ static void release(brk_delivery_t *d)
 {
     brk_msg_unref(&d->msg);
     brk_share_unref(&d->share);
+    brk_subids_free(&d->sub_ids, &d->n_sub_ids);
 }
 
 static void free_queues(brk_session_t *s)
@@ -87,17 +88,19 @@ void brk_session_clear(brk_session_t *s)
         for (uint32_t i = 0; i < s->inf_len; i++) {
             brk_delivery_t *d = &s->inf[i].d;
             if (d->share && d->msg && d->qos) {
-                again[n++] = *d;
+                again[n++] = *d; /* moved: msg, share and ids go with it */
                 d->msg = NULL;
                 d->share = NULL;
+                d->n_sub_ids = 0;
             }
         }
         for (uint32_t i = 0; i < s->q_len; i++) {
             brk_delivery_t *d = &s->q[(s->q_head + i) % s->q_cap];
             if (d->share && d->msg && d->qos) {
-                again[n++] = *d;
+                again[n++] = *d; /* moved: msg, share and ids go with it */
                 d->msg = NULL;
                 d->share = NULL;
+                d->n_sub_ids = 0;
             }
         }
     }
@@ -129,7 +132,7 @@ static bool q_push(brk_session_t *s, const brk_delivery_t *d)
 }
 
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         bool retain, const uint32_t *sub_ids, uint32_t n_sub_ids,
                          brk_share_t *share)
 {
     const cfg_t *cfg = s->b->cfg;
@@ -145,10 +148,14 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
         if (from) brk_count(&from->st.dropped, 1);
         goto out;
     }
-    brk_delivery_t d = {
-        .msg = brk_msg_ref(m), .qos = qos, .retain = retain, .share = brk_share_ref(share)};
-    d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
-    if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
+    brk_delivery_t d = {.qos = qos, .retain = retain};
+    if (brk_subids_set(&d.sub_ids, &d.n_sub_ids, sub_ids, n_sub_ids) < 0) {
+        brk_count(&s->dropped, 1); /* without memory: like a full queue */
+        if (from) brk_count(&from->st.dropped, 1);
+        goto out;
+    }
+    d.msg = brk_msg_ref(m);
+    d.share = brk_share_ref(share);
     brk_persist_enqueue(s, &d);
     if (d.seq && from) from->route_writes++;
     if (d.seq && atomic_load(&s->backlog)) {
@@ -205,13 +212,13 @@ static int write_publish(brk_conn_t *c, const brk_delivery_t *d, uint16_t pid, b
     bool custom = c->version == MQTT_V5 && (d->n_sub_ids || m->expire_at_ms);
     if (custom) {
         uint32_t left = expiry_left(m, now);
-        int n =
-            brk_msg_encode_size(m, c->version, d->qos, d->retain, d->sub_ids, d->n_sub_ids, left);
+        const uint32_t *ids = brk_subids_get(&d->sub_ids, d->n_sub_ids);
+        int n = brk_msg_encode_size(m, c->version, d->qos, d->retain, ids, d->n_sub_ids, left);
         if (n < 0 || (c->max_packet && (uint32_t)n > c->max_packet)) return 0;
         uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
         if (!dst) return -1;
-        brk_msg_encode(m, c->version, d->qos, d->retain, dup, pid, d->sub_ids, d->n_sub_ids, left,
-                       dst, (size_t)n);
+        brk_msg_encode(m, c->version, d->qos, d->retain, dup, pid, ids, d->n_sub_ids, left, dst,
+                       (size_t)n);
         brk_conn_out_commit(c, (size_t)n);
         return 1;
     }
@@ -295,8 +302,7 @@ void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid)
         if (w && c && s->home == w && c->connected && !c->closing) {
             if (write_publish(c, &e->d, pid, false, brk_now_ms()) == 0) {
                 brk_persist_done(s, e); /* expired or too large for the client */
-                brk_msg_unref(&e->d.msg);
-                brk_share_unref(&e->d.share);
+                release(&e->d);
                 memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
                 s->inf_len--;
             }

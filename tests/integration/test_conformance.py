@@ -416,5 +416,73 @@ class HalfClose(M5TestCase):
         ping_ok(self.c5())
 
 
+# ---------------------- every matching Subscription Identifier (3.3.4-3)
+
+class SubscriptionIds(M5TestCase):
+    LEVELS = ["a", "b", "c", "d", "e"]
+
+    def filters(self, root):
+        """38 distinct filters that all match root/a/b/c/d/e."""
+        out = []
+        for mask in range(32):
+            out.append("/".join([root] + ["+" if mask >> i & 1 else lv
+                                          for i, lv in enumerate(self.LEVELS)]))
+        for i in range(len(self.LEVELS) + 1):
+            out.append("/".join([root] + self.LEVELS[:i] + ["#"]))
+        return out
+
+    def subscribe_each(self, c, filters, qos):
+        for i, f in enumerate(filters):
+            c.send(subscribe5(i + 1, [(f, qos)], props=[(SUBSCRIPTION_ID,
+                                                          100 + i)]))
+            self.assertEqual(c.wait_for(SUBACK, pid=i + 1).codes, [qos])
+        return {100 + i for i in range(len(filters))}
+
+    def ids(self, m):
+        got = m.props.all(SUBSCRIPTION_ID)
+        self.assertEqual(len(got), len(set(got)), "repeated ids: %r" % got)
+        return set(got)
+
+    def check(self, n, qos):
+        root = self.uid("sid")
+        s = self.c5()
+        want = self.subscribe_each(s, self.filters(root)[:n], qos)
+        self.c5().publish(root + "/a/b/c/d/e", b"x", qos=qos)
+        m = s.recv_publish()
+        self.assertEqual(self.ids(m), want)
+        self.assertEqual(m.qos, qos)
+
+    def test_six_ids_qos0(self):
+        self.check(6, 0)
+
+    def test_all_38_ids_qos1(self):
+        self.check(38, 1)
+
+    def test_all_38_ids_qos2(self):
+        self.check(38, 2)
+
+    def test_ids_kept_in_offline_queue_and_resend(self):
+        root = self.uid("sidq")
+        cid = self.uid("sidc")
+        s = self.c5(cid, clean=True, props=[(raw5.SESSION_EXPIRY, 60)])
+        want = self.subscribe_each(s, self.filters(root), 1)
+        s.disconnect()
+        p = self.c5()
+        p.publish(root + "/a/b/c/d/e", b"q1", qos=1)
+        p.publish(root + "/a/b/c/d/e", b"q2", qos=1)
+        s = self.c5(cid, clean=False, props=[(raw5.SESSION_EXPIRY, 60)])
+        first = s.recv_publish(ack=False)
+        self.assertEqual(first.payload, b"q1")
+        self.assertEqual(self.ids(first), want)
+        s.close()  # q1 in flight, unacknowledged: sent again with DUP
+        s = self.c5(cid, clean=False, props=[(raw5.SESSION_EXPIRY, 0)])
+        again = s.recv_publish()
+        self.assertEqual((again.payload, again.dup), (b"q1", 1))
+        self.assertEqual(self.ids(again), want)
+        second = s.recv_publish()
+        self.assertEqual(second.payload, b"q2")
+        self.assertEqual(self.ids(second), want)
+
+
 if __name__ == "__main__":
     unittest.main()
