@@ -484,5 +484,33 @@ class SubscriptionIds(M5TestCase):
         self.assertEqual(self.ids(second), want)
 
 
+# ---------------------------- mqtt.keepalive_max: Server Keep Alive (v5)
+
+class ServerKeepAlive(M5TestCase):
+    broker_mqtt = {"keepalive_max": 2}
+
+    def test_announced_and_enforced(self):
+        c = self.c5(keepalive=60)
+        self.assertEqual(c.connack.props.get(SERVER_KEEP_ALIVE), 2, c.connack)
+        t0 = time.monotonic()
+        self.assertDisconnect(c, RC_KEEP_ALIVE_TIMEOUT, timeout=8)
+        # 1.5 x 2 s (MQTT-3.1.2-22), checked by a 250 ms tick; not 1.5 x 60
+        self.assertGreater(time.monotonic() - t0, 2.5)
+        self.assertLess(time.monotonic() - t0, 5.0)
+
+    def test_client_keeping_the_server_value_stays(self):
+        c = self.c5(keepalive=60)
+        self.assertEqual(c.connack.props.get(SERVER_KEEP_ALIVE), 2)
+        end = time.monotonic() + 4.5
+        while time.monotonic() < end:
+            ping_ok(c)
+            time.sleep(1.0)  # the client's own pace: one PINGREQ a second
+        ping_ok(c)
+
+    def test_lower_client_value_not_announced(self):
+        c = self.c5(keepalive=1)
+        self.assertNotIn(SERVER_KEEP_ALIVE, c.connack.props)
+
+
 if __name__ == "__main__":
     unittest.main()
