@@ -103,14 +103,32 @@ void brk_msg_unref(brk_msg_t **m);
 const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain);
 /* Encode a PUBLISH of m with per-subscriber properties into dst. */
 int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool dup, uint16_t pid,
-                   const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
+                   const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
                    size_t cap);
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
-                        const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left);
+                        const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left);
+
+/*
+ * The Subscription Identifiers of one delivery: every matching
+ * subscription's (MQTT-3.3.4-3), so at most one per subscription of the
+ * session. Up to BRK_SUBIDS_INLINE live in the delivery itself (the common
+ * case allocates nothing); more go to the heap. The count is kept beside
+ * it by the owner; copying the owner moves the ownership.
+ */
+#define BRK_SUBIDS_INLINE 4
+typedef union brk_subids {
+    uint32_t v[BRK_SUBIDS_INLINE];
+    uint32_t *heap; /* when n > BRK_SUBIDS_INLINE */
+} brk_subids_t;
+static inline const uint32_t *brk_subids_get(const brk_subids_t *x, uint32_t n)
+{
+    return n > BRK_SUBIDS_INLINE ? x->heap : x->v;
+}
+/* Copy ids[0..count) into x (*n = count); -1 without memory (then *n = 0). */
+int brk_subids_set(brk_subids_t *x, uint32_t *n, const uint32_t *ids, uint32_t count);
+void brk_subids_free(brk_subids_t *x, uint32_t *n);
 
 /* ---- subscription index (subs.c) ------------------------------------- */
-
-#define BRK_MAX_SUB_IDS 4
 
 typedef struct brk_sub {
     brk_session_t *s;
@@ -136,15 +154,21 @@ typedef struct brk_match {
     brk_share_t *share; /* set when matched through a shared subscription */
     uint8_t qos;
     bool rap; /* retain as published */
-    uint8_t n_sub_ids;
-    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+    uint32_t n_sub_ids;
+    const uint32_t *sub_ids; /* &one, or a run of the matches' ids */
+    uint32_t one;            /* the only id (n_sub_ids <= 1) */
+    uint32_t ids_off;        /* n_sub_ids > 1: where the run starts in ids */
 } brk_match_t;
 
+/* Reused between matches; sub_ids pointers are valid until the next one. */
 typedef struct brk_matches {
     brk_match_t *v;
     uint32_t n, cap;
     uint32_t nodes; /* how many index nodes contributed (merge needed if > 1) */
+    uint32_t *ids;  /* the Subscription Identifiers of merged matches */
+    uint32_t n_ids, cap_ids;
 } brk_matches_t;
+void brk_matches_free(brk_matches_t *m);
 
 typedef struct brk_subs brk_subs_t;
 brk_subs_t *brk_subs_new(void);
@@ -184,8 +208,8 @@ typedef struct brk_delivery {
     uint64_t seq;       /* q/ record in the store, 0 = not persisted */
     uint8_t qos;
     bool retain;
-    uint8_t n_sub_ids;
-    uint32_t sub_ids[BRK_MAX_SUB_IDS];
+    uint32_t n_sub_ids;
+    brk_subids_t sub_ids;
 } brk_delivery_t;
 
 /* HOLD: a QoS 2 PUBLISH whose in-flight record is not yet durable (sync
@@ -270,7 +294,7 @@ static inline brk_session_t *brk_session_ref(brk_session_t *s)
 void brk_session_unref(brk_session_t *s);
 /* Deliver into s (any thread; takes s->lock). */
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         bool retain, const uint32_t *sub_ids, uint32_t n_sub_ids,
                          brk_share_t *share);
 /* Move queued deliveries into the attached conn's output (home worker). */
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);
@@ -279,8 +303,11 @@ void brk_session_clear(brk_session_t *s);
 /* Record a subscription in the session (home worker, or start-up). */
 void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id);
-/* Acknowledgement from the client; returns false if pid is unknown. */
-bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
+/* Acknowledgement from the client: BRK_ACK_OK, BRK_ACK_UNKNOWN (no such
+ * pid in flight: tolerated) or BRK_ACK_WRONG (an ack of the wrong kind for
+ * the pid's state, e.g. PUBCOMP for a QoS 1 PUBLISH: a protocol error). */
+enum { BRK_ACK_WRONG = -1, BRK_ACK_UNKNOWN = 0, BRK_ACK_OK = 1 };
+int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
 /* A held QoS 2 PUBLISH may go now (its worker's inbox). */
 void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid);
 /* Re-send in-flight messages after reconnect (DUP set), then queued ones. */
@@ -306,6 +333,8 @@ struct brk_conn {
     uint32_t ev;            /* RAW: events registered with epoll */
     brk_conn_t *dirty_next; /* RAW: worker's list of connections to write */
     int64_t close_by_ms;    /* RAW: closing, reap at this time even if unwritten */
+    bool lingering;         /* RAW: closed for MQTT, output sent, input drained (tcp.c) */
+    uint32_t linger_left;   /* RAW: input bytes still drained before giving up */
     const cfg_listener_t *listener;
     uint64_t id;
     char peer[48];
@@ -344,7 +373,8 @@ struct brk_conn {
     struct brk_ackq *acks;
     uint32_t ack_head, ack_len, ack_cap;
     uint64_t ack_base;
-    uint32_t flow_waits; /* of those, held for subscribers' queues (flow.c) */
+    uint32_t flow_waits;  /* of those, held for subscribers' queues (flow.c) */
+    uint32_t acks_puback; /* PUBACKs among them: QoS 1 the client awaits (receive max) */
 
     brk_conn_t *next, *prev; /* worker's list */
 };
@@ -584,6 +614,9 @@ struct brk_worker {
      * once a session held it */
     brk_conn_t *flow_conn;
     struct brk_flow *flow;
+
+    /* half-closed TCP sockets draining their input, by deadline (tcp.c) */
+    brk_conn_t *linger_head, *linger_tail;
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
@@ -605,6 +638,13 @@ void brk_tcp_update(brk_conn_t *c);
  * BRK_CLOSE_GRACE_MS is dropped (tick). */
 void brk_tcp_expire(brk_conn_t *c, int64_t now);
 #define BRK_CLOSE_GRACE_MS 3000
+/* After its last byte is written, a closed TCP connection is half-closed
+ * and its input drained (discarded) until the peer closes, for at most this
+ * long or this many bytes: closing a socket with unread input makes Linux
+ * send RST, which destroys whatever the peer has not read yet - the
+ * CONNACK or DISCONNECT that says why. */
+#define BRK_LINGER_MS 2000
+#define BRK_LINGER_BYTES (4u << 20)
 /* Close every TCP connection (shutdown). */
 void brk_tcp_fini(brk_worker_t *w);
 

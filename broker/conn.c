@@ -120,11 +120,66 @@ static void rx_flow(brk_conn_t *c, bool on)
         lws_rx_flow_control(c->wsi, on);
 }
 
+/* Where a control packet keeps what the server may leave out: its Reason
+ * String and User Properties. */
+static mqtt_props_t *optional_props(mqtt_packet_t *p)
+{
+    switch (p->type) {
+    case MQTT_CONNACK:
+        return &p->u.connack.props;
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        return &p->u.ack.props;
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK:
+        return &p->u.suback.props;
+    case MQTT_DISCONNECT:
+    case MQTT_AUTH:
+        return &p->u.reason.props;
+    default:
+        return NULL;
+    }
+}
+
+/* A control packet that cannot fit the client's Maximum Packet Size is not
+ * sent (MQTT-3.1.2-24) and the connection closes: a CONNACK without a word
+ * (MQTT-3.2.2-19/-20 leave nothing else), a DISCONNECT is what closing sends
+ * anyway, anything else with DISCONNECT 0x95 if even that fits. */
+static int oversize(brk_conn_t *c, mqtt_type_t type, int n)
+{
+    brk_count(&c->w->st.dropped, 1);
+    brk_log(c->w->b, BRK_LOG_DEBUG, "SLUICE-OUT-TOO-LARGE",
+            "%s: packet type %d of %d bytes over the client's maximum %u", c->peer, (int)type, n,
+            c->max_packet);
+    if (type != MQTT_DISCONNECT)
+        brk_conn_close(c, type == MQTT_CONNACK ? 0 : MQTT_RC_PACKET_TOO_LARGE);
+    return MQTT_ERR_NOSPACE;
+}
+
 int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
 {
     uint8_t version = c->version ? c->version : MQTT_V311;
     int n = mqtt_encode_size(version, pkt);
     if (n < 0) return n;
+    mqtt_packet_t lean;
+    if (c->max_packet && (uint32_t)n > c->max_packet) {
+        /* first without Reason String and User Properties */
+        lean = *pkt;
+        mqtt_props_t *pr = optional_props(&lean);
+        if (pr) {
+            pr->present &=
+                ~(MQTT_PROP_BIT(MQTT_PROP_REASON_STRING) | MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY));
+            pr->user = (mqtt_str_t){0};
+            pr->user_count = 0;
+            pr->user_interleaved = false;
+            pkt = &lean;
+            n = mqtt_encode_size(version, pkt);
+            if (n < 0) return n;
+        }
+        if ((uint32_t)n > c->max_packet) return oversize(c, pkt->type, n);
+    }
     uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
     if (!dst) return MQTT_ERR_NOSPACE;
     n = mqtt_encode(dst, (size_t)n, version, pkt);
@@ -386,6 +441,7 @@ uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason,
         c->ack_head = 0;
     }
     c->acks[(c->ack_head + c->ack_len) % c->ack_cap] = a;
+    if (type == MQTT_PUBACK) c->acks_puback++;
     return c->ack_base + c->ack_len++;
 }
 
@@ -398,6 +454,7 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
     while (c->ack_len && !c->closing) {
         a = &c->acks[c->ack_head];
         if (a->waits) break;
+        if (a->type == MQTT_PUBACK) c->acks_puback--;
         send_ack(c, a);
         c->ack_head = (c->ack_head + 1) % c->ack_cap;
         c->ack_len--;

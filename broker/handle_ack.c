@@ -11,16 +11,31 @@ static void reply(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason)
     brk_conn_send_packet(c, &r);
 }
 
+/* An ack of the wrong kind for a packet id in flight (MQTT-4.3.2, 4.3.3):
+ * the exchange cannot continue. Unknown ids stay tolerated (MQTT 5 4.3.3:
+ * a PUBREL/PUBCOMP may legitimately cross a reconnect). */
+static int wrong_ack(brk_conn_t *c)
+{
+    brk_count(&c->w->st.bad_packets, 1);
+    brk_log(c->w->b, BRK_LOG_DEBUG, "SLUICE-WRONG-ACK", "%s: acknowledgement of the wrong kind",
+            c->peer);
+    brk_conn_close(c, MQTT_RC_PROTOCOL_ERROR);
+    return -1;
+}
+
 int brk_handle_ack(brk_conn_t *c, mqtt_type_t type, mqtt_ack_t *p)
 {
     brk_session_t *s = c->session;
     switch (type) {
     case MQTT_PUBACK:
     case MQTT_PUBCOMP:
-        brk_session_ack(s, c, p->packet_id, (uint8_t)type);
+        if (brk_session_ack(s, c, p->packet_id, (uint8_t)type) == BRK_ACK_WRONG)
+            return wrong_ack(c);
         return 0;
     case MQTT_PUBREC: {
-        bool known = brk_session_ack(s, c, p->packet_id, MQTT_PUBREC);
+        int rc = brk_session_ack(s, c, p->packet_id, MQTT_PUBREC);
+        if (rc == BRK_ACK_WRONG) return wrong_ack(c);
+        bool known = rc == BRK_ACK_OK;
         if (p->reason >= 0x80) { /* the receiver refused it: the exchange ends here */
             brk_session_ack(s, c, p->packet_id, MQTT_PUBCOMP);
             return 0;

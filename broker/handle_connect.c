@@ -101,6 +101,9 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     brk_t *b = c->w->b;
     const cfg_t *cfg = b->cfg;
     c->version = p->version;
+    /* the client's limit holds for every packet we send, a refusal included */
+    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE)))
+        c->max_packet = p->props.maximum_packet_size;
     char idbuf[32];
     mqtt_str_t id = p->client_id;
     bool assigned = false;
@@ -158,8 +161,6 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         expiry = (pr->present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY)) ? pr->session_expiry : 0;
         if (pr->present & MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM))
             c->receive_max = pr->receive_maximum;
-        if (pr->present & MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE))
-            c->max_packet = pr->maximum_packet_size;
         c->request_problem_info = !(pr->present & MQTT_PROP_BIT(MQTT_PROP_REQUEST_PROBLEM_INFO)) ||
                                   pr->request_problem_info;
         c->alias_max_in = cfg->mqtt.topic_alias_maximum;
@@ -231,8 +232,10 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     brk_persist_session(s, c->will, c->will_delay, true);
 
     c->connected = true;
-    mqtt_packet_t ack = {.type = MQTT_CONNACK,
-                         .u.connack = {.session_present = present, .reason = 0}};
+    /* 3.1 has no Session Present flag: byte 1 is reserved (0) */
+    mqtt_packet_t ack = {
+        .type = MQTT_CONNACK,
+        .u.connack = {.session_present = present && p->version != MQTT_V31, .reason = 0}};
     if (p->version == MQTT_V5) {
         mqtt_props_t *pr = &ack.u.connack.props;
         pr->present |= MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM) |
@@ -269,7 +272,9 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
             if (!c->aliases_in) c->alias_max_in = 0;
         }
     }
-    brk_conn_send_packet(c, &ack);
+    /* a CONNACK over the client's Maximum Packet Size closed the connection:
+     * nothing of the session may follow it */
+    if (brk_conn_send_packet(c, &ack) < 0 && c->closing) return -1;
     if (!waiting) brk_session_resume(s, c);
     return 0;
 }

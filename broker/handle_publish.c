@@ -71,6 +71,31 @@ static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, b
     brk_conn_ack_done(c, seq, -1); /* could not make it durable: refuse */
 }
 
+/*
+ * MQTT 5 Receive Maximum (MQTT-3.3.4-9): the client may have at most
+ * mqtt.receive_maximum QoS 1/2 PUBLISHes it has not had the ack for: the
+ * PUBACKs still queued (they may wait for Kafka or the store) plus the
+ * QoS 2 ids awaiting PUBREL. A QoS 2 retransmission of an id already held
+ * does not add one.
+ */
+static bool over_receive_max(brk_conn_t *c, const mqtt_publish_t *p)
+{
+    brk_session_t *s = c->session;
+    bool again = false;
+    pthread_mutex_lock(&s->lock);
+    uint32_t n = s->in2_len + c->acks_puback;
+    for (uint32_t i = 0; p->qos == 2 && i < s->in2_len && !again; i++)
+        again = s->in2[i] == p->packet_id;
+    pthread_mutex_unlock(&s->lock);
+    return !again && n >= c->w->b->cfg->mqtt.receive_maximum;
+}
+
+/* Topics of the broker's own $SYS tree, which clients do not write into. */
+static bool is_sys(const mqtt_str_t *t)
+{
+    return t->len >= 4 && memcmp(t->p, "$SYS", 4) == 0 && (t->len == 4 || t->p[4] == '/');
+}
+
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
 {
     brk_t *b = c->w->b;
@@ -78,17 +103,10 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
     if (p->retain && !b->cfg->mqtt.retain_available) return fail(c, MQTT_RC_RETAIN_NOT_SUPPORTED);
-    if (c->version == MQTT_V5 && p->qos == 2) {
-        /* the client sent more unacknowledged QoS 2 than we allowed */
-        bool over = false;
-        pthread_mutex_lock(&s->lock);
-        if (s->in2_len >= b->cfg->mqtt.receive_maximum) {
-            over = true;
-            for (uint32_t i = 0; i < s->in2_len && over; i++)
-                over = s->in2[i] != p->packet_id;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (over) return fail(c, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+    if (c->version == MQTT_V5 && p->qos && over_receive_max(c, p)) {
+        brk_log(b, BRK_LOG_DEBUG, "SLUICE-RECEIVE-MAX", "%s: more than %u unacknowledged PUBLISH",
+                c->peer, (unsigned)b->cfg->mqtt.receive_maximum);
+        return fail(c, MQTT_RC_RECEIVE_MAX_EXCEEDED);
     }
     if (p->qos && b->store && store_is_degraded(b->store)) {
         /* the disk is full: refuse what we could not keep (0x97), never ack it */
@@ -111,8 +129,14 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         ack(c, MQTT_PUBREC, p->packet_id, 0, false, false, NULL);
         return 0;
     }
-    /* clients do not write into the broker's own $SYS tree */
-    bool sys = p->topic.len >= 4 && memcmp(p->topic.p, "$SYS", 4) == 0;
+    /* $SYS is the broker's: a v5 client is told 0x87 (QoS 0: dropped and
+     * counted); 3.1.1 has no refusal, so it is acknowledged and dropped, as
+     * Mosquitto does */
+    bool sys = is_sys(&p->topic);
+    if (sys) {
+        brk_count(&c->w->st.dropped, 1);
+        if (c->version == MQTT_V5 && !reason) reason = MQTT_RC_NOT_AUTHORIZED;
+    }
     bool kafka = false;
     brk_flow_t *flow = NULL;
     if (!reason && !sys && !denied) {

@@ -89,20 +89,20 @@ void brk_msg_props_write(const mqtt_props_t *p, uint8_t *d, uint32_t len)
 }
 
 /* Length of the MQTT 5 property section (without its length varint). */
-static uint32_t props_section(const brk_msg_t *m, const uint32_t *sub_ids, uint8_t n_sub_ids,
+static uint32_t props_section(const brk_msg_t *m, const uint32_t *sub_ids, uint32_t n_sub_ids,
                               uint32_t expiry_left)
 {
     uint32_t n = m->props_len;
     if (m->expire_at_ms) n += 5;
     (void)expiry_left;
-    for (uint8_t i = 0; i < n_sub_ids; i++)
+    for (uint32_t i = 0; i < n_sub_ids; i++)
         n += 1 + (uint32_t)mqtt_varint_size(sub_ids[i]);
     return n;
 }
 
 /* Remaining length of the PUBLISH (everything after the fixed header). */
 static uint64_t remaining(const brk_msg_t *m, uint8_t version, uint8_t qos, const uint32_t *sub_ids,
-                          uint8_t n_sub_ids, uint32_t expiry_left)
+                          uint32_t n_sub_ids, uint32_t expiry_left)
 {
     uint64_t rem = 2u + (uint64_t)m->topic_len + (qos ? 2u : 0u) + m->payload_len;
     if (version == MQTT_V5) {
@@ -113,7 +113,7 @@ static uint64_t remaining(const brk_msg_t *m, uint8_t version, uint8_t qos, cons
 }
 
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
-                        const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left)
+                        const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left)
 {
     (void)retain;
     uint64_t rem = remaining(m, version, qos, sub_ids, n_sub_ids, expiry_left);
@@ -122,7 +122,7 @@ int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
 }
 
 int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool dup, uint16_t pid,
-                   const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
+                   const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
                    size_t cap)
 {
     int total = brk_msg_encode_size(m, version, qos, retain, sub_ids, n_sub_ids, expiry_left);
@@ -150,7 +150,7 @@ int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool
             *d++ = (uint8_t)(expiry_left >> 8);
             *d++ = (uint8_t)expiry_left;
         }
-        for (uint8_t i = 0; i < n_sub_ids; i++) {
+        for (uint32_t i = 0; i < n_sub_ids; i++) {
             *d++ = MQTT_PROP_SUBSCRIPTION_ID;
             d += mqtt_varint_encode(d, sub_ids[i]);
         }
@@ -184,4 +184,20 @@ const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, boo
         return expected;
     }
     return f;
+}
+
+int brk_subids_set(brk_subids_t *x, uint32_t *n, const uint32_t *ids, uint32_t count)
+{
+    *n = 0;
+    uint32_t *dst = x->v;
+    if (count > BRK_SUBIDS_INLINE && !(dst = x->heap = malloc(count * sizeof(*ids)))) return -1;
+    if (count) memcpy(dst, ids, count * sizeof(*ids));
+    *n = count;
+    return 0;
+}
+
+void brk_subids_free(brk_subids_t *x, uint32_t *n)
+{
+    if (*n > BRK_SUBIDS_INLINE) free(x->heap);
+    *n = 0;
 }

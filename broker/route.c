@@ -37,6 +37,6 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
     uint32_t n = mt->n;
     brk_subs_unlock(b->subs);
     brk_persist_unpin(b, m);
-    free(local.v);
+    brk_matches_free(&local);
     return n;
 }

@@ -36,6 +36,7 @@ static void release(brk_delivery_t *d)
 {
     brk_msg_unref(&d->msg);
     brk_share_unref(&d->share);
+    brk_subids_free(&d->sub_ids, &d->n_sub_ids);
 }
 
 static void free_queues(brk_session_t *s)
@@ -92,17 +93,19 @@ void brk_session_clear(brk_session_t *s)
         for (uint32_t i = 0; i < s->inf_len; i++) {
             brk_delivery_t *d = &s->inf[i].d;
             if (d->share && d->msg && d->qos) {
-                again[n++] = *d;
+                again[n++] = *d; /* moved: msg, share and ids go with it */
                 d->msg = NULL;
                 d->share = NULL;
+                d->n_sub_ids = 0;
             }
         }
         for (uint32_t i = 0; i < s->q_len; i++) {
             brk_delivery_t *d = &s->q[(s->q_head + i) % s->q_cap];
             if (d->share && d->msg && d->qos) {
-                again[n++] = *d;
+                again[n++] = *d; /* moved: msg, share and ids go with it */
                 d->msg = NULL;
                 d->share = NULL;
+                d->n_sub_ids = 0;
             }
         }
     }
@@ -145,7 +148,7 @@ static bool over_mark(brk_session_t *s, brk_worker_t *from, uint8_t qos, uint64_
 }
 
 void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                         bool retain, const uint32_t *sub_ids, uint32_t n_sub_ids,
                          brk_share_t *share)
 {
     const cfg_t *cfg = s->b->cfg;
@@ -161,10 +164,14 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
         if (from) brk_count(&from->st.dropped, 1);
         goto out;
     }
-    brk_delivery_t d = {
-        .msg = brk_msg_ref(m), .qos = qos, .retain = retain, .share = brk_share_ref(share)};
-    d.n_sub_ids = n_sub_ids > BRK_MAX_SUB_IDS ? BRK_MAX_SUB_IDS : n_sub_ids;
-    if (d.n_sub_ids) memcpy(d.sub_ids, sub_ids, d.n_sub_ids * sizeof(*sub_ids));
+    brk_delivery_t d = {.qos = qos, .retain = retain};
+    if (brk_subids_set(&d.sub_ids, &d.n_sub_ids, sub_ids, n_sub_ids) < 0) {
+        brk_count(&s->dropped, 1); /* without memory: like a full queue */
+        if (from) brk_count(&from->st.dropped, 1);
+        goto out;
+    }
+    d.msg = brk_msg_ref(m);
+    d.share = brk_share_ref(share);
     brk_persist_enqueue(s, &d);
     if (d.seq && from) from->route_writes++;
     if (d.seq && atomic_load(&s->backlog)) {
@@ -221,13 +228,13 @@ static int write_publish(brk_conn_t *c, const brk_delivery_t *d, uint16_t pid, b
     bool custom = c->version == MQTT_V5 && (d->n_sub_ids || m->expire_at_ms);
     if (custom) {
         uint32_t left = expiry_left(m, now);
-        int n =
-            brk_msg_encode_size(m, c->version, d->qos, d->retain, d->sub_ids, d->n_sub_ids, left);
+        const uint32_t *ids = brk_subids_get(&d->sub_ids, d->n_sub_ids);
+        int n = brk_msg_encode_size(m, c->version, d->qos, d->retain, ids, d->n_sub_ids, left);
         if (n < 0 || (c->max_packet && (uint32_t)n > c->max_packet)) return 0;
         uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
         if (!dst) return -1;
-        brk_msg_encode(m, c->version, d->qos, d->retain, dup, pid, d->sub_ids, d->n_sub_ids, left,
-                       dst, (size_t)n);
+        brk_msg_encode(m, c->version, d->qos, d->retain, dup, pid, ids, d->n_sub_ids, left, dst,
+                       (size_t)n);
         brk_conn_out_commit(c, (size_t)n);
         return 1;
     }
@@ -311,8 +318,7 @@ void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid)
         if (w && c && s->home == w && c->connected && !c->closing) {
             if (write_publish(c, &e->d, pid, false, brk_now_ms()) == 0) {
                 brk_persist_done(s, e); /* expired or too large for the client */
-                brk_msg_unref(&e->d.msg);
-                brk_share_unref(&e->d.share);
+                release(&e->d);
                 memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
                 s->inf_len--;
             }
@@ -384,33 +390,56 @@ void brk_session_drain(brk_session_t *s, brk_worker_t *w)
     pthread_mutex_unlock(&s->lock);
 }
 
-bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
+/* Which acknowledgement a state waits for (0: none yet, the PUBLISH is
+ * held back until durable and the client never saw it). */
+static uint8_t expected_ack(uint8_t state)
 {
-    bool found = false;
+    switch (state) {
+    case BRK_INF_PUBACK:
+        return MQTT_PUBACK;
+    case BRK_INF_PUBREC:
+        return MQTT_PUBREC;
+    case BRK_INF_PUBCOMP:
+        return MQTT_PUBCOMP;
+    default:
+        return 0;
+    }
+}
+
+int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
+{
+    int rc = BRK_ACK_UNKNOWN;
     pthread_mutex_lock(&s->lock);
     if (s->conn != c) goto out;
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
         if (e->pid != pid) continue;
-        if (type == MQTT_PUBREC && e->state == BRK_INF_PUBREC) {
+        uint8_t want = expected_ack(e->state);
+        if (!want) break; /* never sent: the client cannot know this pid */
+        if (type == MQTT_PUBREC && e->state == BRK_INF_PUBCOMP) {
+            rc = BRK_ACK_OK; /* a repeated PUBREC: PUBREL again, nothing changes */
+        } else if (type != want) {
+            /* PUBREC/PUBCOMP for QoS 1, PUBACK for QoS 2, PUBCOMP before
+             * PUBREC: the client and we disagree on the exchange */
+            rc = BRK_ACK_WRONG;
+        } else if (type == MQTT_PUBREC) {
             e->state = BRK_INF_PUBCOMP; /* message released; pid held until PUBCOMP */
             brk_persist_pubrec(s, e);
             release(&e->d); /* the receiver has it: nothing to re-dispatch */
-            found = true;
-        } else if ((type == MQTT_PUBACK && e->state == BRK_INF_PUBACK) ||
-                   (type == MQTT_PUBCOMP && e->state == BRK_INF_PUBCOMP)) {
+            rc = BRK_ACK_OK;
+        } else {
             brk_persist_done(s, e);
             release(&e->d);
             memmove(e, e + 1, (s->inf_len - i - 1) * sizeof(*e));
             s->inf_len--;
-            found = true;
+            rc = BRK_ACK_OK;
         }
         break;
     }
-    if (found && s->q_len) drain_locked(s, c, c->w);
+    if (rc == BRK_ACK_OK && s->q_len) drain_locked(s, c, c->w);
 out:
     pthread_mutex_unlock(&s->lock);
-    return found;
+    return rc;
 }
 
 void brk_session_resume(brk_session_t *s, brk_conn_t *c)

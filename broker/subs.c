@@ -354,7 +354,8 @@ static int push(brk_matches_t *out, const brk_sub_t *sub)
     m->qos = MQTT_SUBOPT_QOS(sub->options);
     m->rap = (sub->options & MQTT_SUBOPT_RAP) != 0;
     m->n_sub_ids = sub->sub_id ? 1 : 0;
-    m->sub_ids[0] = sub->sub_id;
+    m->one = sub->sub_id;
+    m->sub_ids = NULL; /* set once v stops moving (brk_subs_match) */
     return 0;
 }
 
@@ -411,22 +412,48 @@ static int cmp_session(const void *a, const void *b)
     return x->s < y->s ? -1 : x->s > y->s;
 }
 
+static bool ids_push(brk_matches_t *out, uint32_t id)
+{
+    if (out->n_ids == out->cap_ids) {
+        uint32_t nc = out->cap_ids ? out->cap_ids * 2 : 64;
+        uint32_t *n = realloc(out->ids, nc * sizeof(*n));
+        if (!n) return false;
+        out->ids = n;
+        out->cap_ids = nc;
+    }
+    out->ids[out->n_ids++] = id;
+    return true;
+}
+
 /* Overlapping subscriptions of one session: one delivery, the highest
- * QoS, every subscription identifier (MQTT-3.3.4-2, -3.3.4-3). */
+ * QoS, every subscription identifier (MQTT-3.3.4-2, -3.3.4-3). A merged
+ * delivery with several ids gets a run of out->ids: at most one per
+ * subscription of the session, since each matched subscription is one
+ * entry. */
 static void merge(brk_matches_t *out)
 {
     qsort(out->v, out->n, sizeof(*out->v), cmp_session);
     uint32_t w = 0;
-    for (uint32_t r = 0; r < out->n; r++) {
-        if (w && out->v[w - 1].s == out->v[r].s) {
-            brk_match_t *d = &out->v[w - 1], *x = &out->v[r];
-            if (x->qos > d->qos) d->qos = x->qos;
-            d->rap |= x->rap;
-            for (uint8_t i = 0; i < x->n_sub_ids && d->n_sub_ids < BRK_MAX_SUB_IDS; i++)
-                d->sub_ids[d->n_sub_ids++] = x->sub_ids[i];
-            continue;
+    for (uint32_t r = 0; r < out->n;) {
+        brk_match_t *d = &out->v[w++];
+        *d = out->v[r];
+        uint32_t end = r + 1;
+        while (end < out->n && out->v[end].s == d->s)
+            end++;
+        if (end - r > 1) {
+            uint32_t off = out->n_ids, n = 0;
+            for (uint32_t i = r; i < end; i++) {
+                const brk_match_t *x = &out->v[i];
+                if (x->qos > d->qos) d->qos = x->qos;
+                d->rap |= x->rap;
+                /* without memory the delivery carries the ids kept so far */
+                if (x->n_sub_ids && ids_push(out, x->one)) n++;
+            }
+            d->n_sub_ids = n;
+            d->ids_off = off;
+            if (n == 1) d->one = out->ids[off];
         }
-        out->v[w++] = out->v[r];
+        r = end;
     }
     out->n = w;
 }
@@ -438,6 +465,7 @@ int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *o
     match_ctx_t mc = {.origin = origin, .out = out, .shared = shared, .cap_shared = 64};
     out->n = 0;
     out->nodes = 0;
+    out->n_ids = 0;
     match_level(&mc, &t->root, topic, topic + len, true);
     if (out->nodes > 1 && out->n > 1) merge(out);
     /* one member of each shared group, round robin */
@@ -450,7 +478,18 @@ int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *o
             if (push(out, &gr->m[k]) == 0) out->v[out->n - 1].share = gr->id;
         }
     }
+    for (uint32_t i = 0; i < out->n; i++) {
+        brk_match_t *x = &out->v[i];
+        x->sub_ids = x->n_sub_ids > 1 ? out->ids + x->ids_off : &x->one;
+    }
     return (int)out->n;
+}
+
+void brk_matches_free(brk_matches_t *m)
+{
+    free(m->v);
+    free(m->ids);
+    *m = (brk_matches_t){0};
 }
 
 void brk_share_redispatch(brk_t *b, brk_share_t *sh, brk_msg_t *m, uint8_t qos)

@@ -15,7 +15,10 @@
  *
  * Close marks, flush reaps: a connection is only closed and handed to
  * brk_conn_closed() by brk_tcp_flush, after a whole epoll batch, so an
- * event later in the same batch never names a freed connection.
+ * event later in the same batch never names a freed connection. Once its
+ * last byte is written the socket is half-closed and drained for a short
+ * grace (linger) instead of closed with unread input, so that the peer
+ * reads the reason code before the connection goes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,6 +75,69 @@ void brk_tcp_update(brk_conn_t *c)
         c->ev = want;
 }
 
+/* The end of a half-closed socket: the last reference goes with it. */
+static void linger_end(brk_conn_t *c)
+{
+    brk_worker_t *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->linger_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->linger_tail = c->prev;
+    close(c->fd);
+    c->fd = -1;
+    brk_conn_unref(c);
+}
+
+/* Half-close a connection whose output is all written and keep reading
+ * (and discarding) its input until the peer closes or the grace ends. The
+ * MQTT connection ends now (brk_conn_closed: session, will); only the
+ * socket and a reference to the struct stay. False: close at once. */
+static bool linger(brk_conn_t *c)
+{
+    brk_worker_t *w = c->w;
+    if (c->dead || c->out_len != c->out_off || shutdown(c->fd, SHUT_WR) < 0) return false;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) return false;
+    c->ev = ev.events;
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    brk_conn_closed(c); /* unlinks c from w->conns: next/prev are ours now */
+    c->lingering = true;
+    c->linger_left = BRK_LINGER_BYTES;
+    c->close_by_ms = brk_now_ms() + BRK_LINGER_MS;
+    c->next = NULL;
+    c->prev = w->linger_tail; /* same grace for all: the list stays in deadline order */
+    if (w->linger_tail)
+        w->linger_tail->next = c;
+    else
+        w->linger_head = c;
+    w->linger_tail = c;
+    return true;
+}
+
+/* Input of a half-closed socket: discarded; EOF, an error or too much ends it. */
+static void linger_read(brk_conn_t *c, uint8_t *buf)
+{
+    ssize_t r = recv(c->fd, buf, RX_SIZE, MSG_DONTWAIT);
+    if (r > 0 && (size_t)r < c->linger_left) {
+        c->linger_left -= (uint32_t)r;
+        return;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    linger_end(c);
+}
+
+static void reap(brk_conn_t *c)
+{
+    if (linger(c)) return;
+    close(c->fd); /* leaves the epoll set with it */
+    c->fd = -1;
+    brk_conn_closed(c);
+}
+
 void brk_tcp_service(brk_worker_t *w)
 {
     struct epoll_event evs[EV_BATCH];
@@ -79,6 +145,10 @@ void brk_tcp_service(brk_worker_t *w)
     for (int i = 0; i < n; i++) {
         brk_conn_t *c = evs[i].data.ptr;
         uint32_t e = evs[i].events;
+        if (c->lingering) {
+            linger_read(c, w->rxbuf);
+            continue;
+        }
         if (c->dead) continue;
         if ((e & EPOLLIN) && !c->closing && !c->paused) {
             ssize_t r = recv(c->fd, w->rxbuf, RX_SIZE, MSG_DONTWAIT);
@@ -98,15 +168,13 @@ void brk_tcp_service(brk_worker_t *w)
     }
 }
 
-static void reap(brk_conn_t *c)
-{
-    close(c->fd); /* leaves the epoll set with it */
-    c->fd = -1;
-    brk_conn_closed(c);
-}
-
 bool brk_tcp_flush(brk_worker_t *w)
 {
+    if (w->linger_head) { /* the tick comes here at least every 250 ms */
+        int64_t now = brk_now_ms();
+        while (w->linger_head && now >= w->linger_head->close_by_ms)
+            linger_end(w->linger_head);
+    }
     brk_conn_t *list = w->dirty;
     w->dirty = NULL;
     while (list) {
@@ -132,6 +200,8 @@ void brk_tcp_fini(brk_worker_t *w)
     for (brk_conn_t *c = w->conns; c; c = c->next)
         if (c->transport == BRK_TRANSPORT_RAW && !c->dead) gone(c);
     brk_tcp_flush(w);
+    while (w->linger_head)
+        linger_end(w->linger_head);
     free(w->rxbuf);
     w->rxbuf = NULL;
 }

@@ -484,7 +484,7 @@ static void worker_fini(brk_worker_t *w)
     }
     free(w->inbox);
     free(w->inbox_spare);
-    free(w->matches.v);
+    brk_matches_free(&w->matches);
     if (w->reserve_fd >= 0) close(w->reserve_fd);
     pthread_mutex_destroy(&w->inbox_lock);
 }
