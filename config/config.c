@@ -124,6 +124,13 @@ static cfg_t *defaults_named(const char *source)
     cfg->mqtt.allow_zero_length_clientid = true;
     cfg->mqtt.response_information = NULL;
     cfg->mqtt.sys_interval = 10;
+    cfg->mqtt.max_connections = 0;
+    cfg->mqtt.max_subscriptions = 1000;
+    cfg->mqtt.max_topic_levels = 128;
+    cfg->mqtt.max_topic_length = 65535;
+    cfg->mqtt.max_retained = 1000000;
+    cfg->mqtt.max_retained_bytes = (uint64_t)1 << 30;
+    cfg->mqtt.max_store_pending = 256;
 
     cfg->persistence.sync = CFG_SYNC_BATCH;
     cfg->persistence.flush_ms = 100;
@@ -167,6 +174,25 @@ int cfg_parse_top(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
     return CFG_OK;
 }
 
+/* What a client cannot exceed (docs/CONFIG.md, "Limits"). */
+static int parse_mqtt_limits(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
+{
+    const char *p = "mqtt";
+    int rc;
+    if ((rc = cfg_get_u32(ctx, o, p, "max_connections", 0, UINT32_MAX,
+                          &cfg->mqtt.max_connections)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_subscriptions", 0, UINT32_MAX,
+                          &cfg->mqtt.max_subscriptions)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_topic_levels", 1, 65536, &cfg->mqtt.max_topic_levels)) ||
+        (rc = cfg_get_u16(ctx, o, p, "max_topic_length", 1, 65535, &cfg->mqtt.max_topic_length)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_retained", 0, UINT32_MAX, &cfg->mqtt.max_retained)) ||
+        (rc = cfg_get_u64(ctx, o, p, "max_retained_bytes", 0, UINT64_MAX,
+                          &cfg->mqtt.max_retained_bytes)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_store_pending", 1, 65535, &cfg->mqtt.max_store_pending)))
+        return rc;
+    return CFG_OK;
+}
+
 int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
     static const char *const keys[] = {"max_packet_size",
@@ -182,6 +208,13 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                                        "allow_zero_length_clientid",
                                        "response_information",
                                        "sys_interval",
+                                       "max_connections",
+                                       "max_subscriptions",
+                                       "max_topic_levels",
+                                       "max_topic_length",
+                                       "max_retained",
+                                       "max_retained_bytes",
+                                       "max_store_pending",
                                        NULL};
     const char *p = "mqtt";
     int rc;
@@ -206,7 +239,7 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                           &cfg->mqtt.response_information)) ||
         (rc = cfg_get_u32(ctx, o, p, "sys_interval", 0, 86400, &cfg->mqtt.sys_interval)))
         return rc;
-    return CFG_OK;
+    return parse_mqtt_limits(ctx, o, cfg);
 }
 
 int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
