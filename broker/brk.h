@@ -150,7 +150,10 @@ typedef struct brk_subs brk_subs_t;
 brk_subs_t *brk_subs_new(void);
 void brk_subs_free(brk_subs_t *t);
 /* Write-locked inside. Returns 1 if the subscription is new, 0 if it
- * replaced an existing one of the same session and filter, <0 on ENOMEM. */
+ * replaced an existing one of the same session and filter, BRK_SUBS_ENDED
+ * if s has ended (checked under the write lock, so brk_session_end's
+ * removal cannot miss it), -1 on ENOMEM. */
+#define BRK_SUBS_ENDED (-2)
 int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s, uint8_t options,
                  uint32_t sub_id);
 /* Returns true if the session had that subscription. */
@@ -162,14 +165,25 @@ void brk_subs_unlock(brk_subs_t *t);
 int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *origin,
                    brk_matches_t *out);
 uint64_t brk_subs_count(brk_subs_t *t);
+/* A topic or filter within mqtt.max_topic_length and max_topic_levels
+ * (a shared filter counts the filter after "$share/<group>/"). */
+enum { BRK_TOPIC_OK, BRK_TOPIC_TOO_LONG, BRK_TOPIC_TOO_DEEP };
+int brk_topic_limits(const cfg_t *cfg, const uint8_t *p, uint32_t len);
 
 /* ---- retained (retain.c) ---------------------------------------------- */
 
 typedef struct brk_retain brk_retain_t;
 brk_retain_t *brk_retain_new(void);
 void brk_retain_free(brk_retain_t *r);
-/* Takes a reference to m; an empty payload deletes. */
-void brk_retain_set(brk_retain_t *r, brk_msg_t *m);
+/* mqtt.max_retained / max_retained_bytes (0 = no limit). */
+void brk_retain_limit(brk_retain_t *r, uint32_t max_n, uint64_t max_bytes);
+enum { BRK_RETAIN_OK, BRK_RETAIN_FULL_COUNT, BRK_RETAIN_FULL_BYTES };
+/* Takes a reference to m; an empty payload deletes. Returns BRK_RETAIN_OK,
+ * or which limit kept m out (the old entry, if any, stays). */
+int brk_retain_set(brk_retain_t *r, brk_msg_t *m);
+/* The answer brk_retain_set would give now (a PUBLISH checks before it
+ * routes, to refuse rather than half-accept). */
+int brk_retain_fits(brk_retain_t *r, const brk_msg_t *m);
 /* Calls fn for every retained message matching filter (with a ref the
  * callee must drop). */
 void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
@@ -220,6 +234,8 @@ struct brk_session {
     bool ready;          /* queued in home's inbox */
     bool registered;     /* in the registry */
     bool persisted;      /* has records in the store */
+    bool ended;          /* brk_session_end ran: refuses every mutation from now on */
+    int64_t sched_at;    /* earliest entry of it in the expiry heap, 0 = none (reg_lock) */
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
@@ -269,8 +285,10 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);
 /* Drop every subscription and queued/in-flight message (clean start). */
 void brk_session_clear(brk_session_t *s);
-/* Record a subscription in the session (home worker, or start-up). */
-void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+/* Record a subscription in the session (home worker, or start-up); false
+ * if the session has ended or without memory. Called before the index is
+ * touched, so that brk_session_clear sees every filter it must remove. */
+bool brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id);
 /* Acknowledgement from the client; returns false if pid is unknown. */
 bool brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type);
@@ -573,6 +591,19 @@ void brk_tcp_fini(brk_worker_t *w);
 
 /* ---- the broker (broker.c) --------------------------------------------- */
 
+/* Operator limits a client ran into (mqtt.max_*), counted for $SYS and
+ * /metrics under brk_limit_names[i]. */
+enum {
+    BRK_LIMIT_CONNECTIONS,
+    BRK_LIMIT_SUBSCRIPTIONS,
+    BRK_LIMIT_TOPIC_LEVELS,
+    BRK_LIMIT_TOPIC_LENGTH,
+    BRK_LIMIT_RETAINED,
+    BRK_LIMIT_RETAINED_BYTES,
+    BRK_LIMIT_N
+};
+extern const char *const brk_limit_names[BRK_LIMIT_N];
+
 struct brk {
     const cfg_t *cfg;
     int n_workers;
@@ -593,6 +624,10 @@ struct brk {
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
+    _Atomic uint64_t limit_hits[BRK_LIMIT_N]; /* any thread: brk_limit_hit */
+    struct brk_timer *expiry_heap;            /* offline sessions by deadline (reg_lock) */
+    uint32_t expiry_len, expiry_cap;
+    bool expiry_primed;                /* the sessions restored at start-up are in the heap */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };
@@ -607,16 +642,33 @@ void brk_reg_insert(brk_t *b, brk_session_t *s);
 void brk_reg_remove(brk_t *b, brk_session_t *s);
 /* End a session for good: unsubscribe all, drop its queue, unregister. */
 void brk_session_end(brk_t *b, brk_session_t *s);
+static inline void brk_limit_hit(brk_t *b, int which)
+{
+    atomic_fetch_add_explicit(&b->limit_hits[which], 1, memory_order_relaxed);
+}
 /* One snapshot of the broker's counters, for $SYS and /metrics. */
 typedef struct brk_stats {
     uint64_t uptime_s, conns, sessions, subscriptions, retained;
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, bad_packets;
+    uint64_t limits[BRK_LIMIT_N]; /* refusals per operator limit */
 } brk_stats_t;
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
+/* Offline sessions wait in a min-heap keyed by their next deadline (a
+ * delayed will or the session expiry), so the tick looks at the top only.
+ * An entry holds a session reference; a stale one (the client came back) is
+ * dropped or re-armed when it reaches the top. */
+typedef struct brk_timer {
+    int64_t at; /* brk_now_ms() deadline */
+    brk_session_t *s;
+} brk_timer_t;
+/* s went offline (or start-up restored it offline): arm its deadline.
+ * Takes the registry lock, then s->lock. */
+void brk_expiry_schedule(brk_t *b, brk_session_t *s);
+/* Publish due wills and end expired sessions (registry lock inside). */
 void brk_expire_sessions(brk_t *b, int64_t now);
 /* Publish a will now: its message expiry starts counting here. */
 void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry);

@@ -412,9 +412,22 @@ void brk_session_handover(brk_session_t *s)
     brk_worker_post(n->w, (brk_inbox_item_t){.kind = BRK_INBOX_RESUME, .u.c = n});
 }
 
+/* The session continues on a new connection (a takeover), as opposed to
+ * having been discarded (clean start): only then does what the old client
+ * still sent belong to it. */
+static bool session_continues(brk_conn_t *c)
+{
+    brk_session_t *s = c->session;
+    if (!s) return false;
+    pthread_mutex_lock(&s->lock);
+    bool cont = s->conn == c && !s->ended;
+    pthread_mutex_unlock(&s->lock);
+    return cont;
+}
+
 void brk_conn_kill(brk_conn_t *c)
 {
-    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW) {
+    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW && session_continues(c)) {
         /* honour what the client sent before it was taken over */
         uint8_t buf[16384];
         for (int i = 0; i < 16 && !c->closing; i++) {
@@ -531,6 +544,7 @@ void brk_conn_closed(brk_conn_t *c)
             pthread_mutex_unlock(&b->reg_lock);
         } else if (attached) {
             brk_persist_session(s, NULL, 0, false); /* remember when it went away */
+            brk_expiry_schedule(b, s);
         }
         c->session = NULL;
         if (will) brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry);

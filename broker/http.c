@@ -51,6 +51,12 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     put(&t, "sluice_bytes_sent_total", "counter", "Bytes sent", st.bytes_out);
     put(&t, "sluice_packets_malformed_total", "counter",
         "Malformed packets and protocol violations", st.bad_packets);
+    for (int i = 0; i < BRK_LIMIT_N; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "sluice_limit_%s_refused_total", brk_limit_names[i]);
+        put(&t, name, "counter", "Refused for an mqtt.max_* limit (see docs/CONFIG.md)",
+            st.limits[i]);
+    }
     brk_kafka_stats(b, put_kafka, &t);
     return t.len;
 }

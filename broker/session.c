@@ -135,6 +135,7 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     const cfg_t *cfg = s->b->cfg;
     brk_worker_t *wake = NULL;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) goto out; /* its store records are gone: write nothing more */
     if (!s->conn && (qos == 0 || s->expiry == 0)) goto out; /* QoS 0 is not queued offline */
     /* the limit counts what waits in the store behind the loaded page too
      * (an upper bound: a seq whose record is gone still counts until its
@@ -454,14 +455,17 @@ bool brk_session_in2_remove(brk_session_t *s, uint16_t pid)
 }
 
 /* Record the filter in the session (for unsubscribe-all and persistence). */
-void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+bool brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id)
 {
+    bool ok = false;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) goto out; /* a discarded session takes no subscription */
     for (uint32_t i = 0; i < s->n_subs; i++)
         if (s->subs[i].len == len && !memcmp(s->subs[i].filter, filter, len)) {
             s->subs[i].options = options;
             s->subs[i].sub_id = sub_id;
+            ok = true;
             goto out;
         }
     if (s->n_subs == s->cap_subs) {
@@ -476,6 +480,8 @@ void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, 
     memcpy(f, filter, len);
     f[len] = 0;
     s->subs[s->n_subs++] = (brk_subrec_t){f, len, options, sub_id};
+    ok = true;
 out:
     pthread_mutex_unlock(&s->lock);
+    return ok;
 }
