@@ -359,9 +359,10 @@ struct brk_conn {
     brk_conn_t *next, *prev; /* worker's list */
 };
 
+#define BRK_ACK_SILENT 0 /* a store write no packet acknowledges: never sent */
 typedef struct brk_ackq {
     uint16_t pid;
-    uint8_t type; /* MQTT_PUBACK or MQTT_PUBREC */
+    uint8_t type; /* MQTT_PUBACK, MQTT_PUBREC or BRK_ACK_SILENT */
     uint8_t reason;
     uint8_t waits; /* completions still expected */
     bool refuse;   /* a completion failed */
@@ -429,6 +430,13 @@ const brk_auth_method_t *brk_auth_find(const mqtt_str_t *name);
  * brk_conn_close with the reason), or BRK_PAUSE: stop reading this
  * connection and hand it this same packet again later (back-pressure). */
 #define BRK_PAUSE 1
+/* Store writes that no acknowledgement waits for (SUBSCRIBE/UNSUBSCRIBE
+ * records, retained QoS 0) hold a silent place in the connection's ack
+ * ring until the store has them; with mqtt.max_store_pending places taken,
+ * brk_store_busy says so and the handler answers BRK_PAUSE, so a client
+ * cannot grow the store's queue without bound (handle_subscribe.c). */
+bool brk_store_busy(const brk_conn_t *c);
+void brk_store_hold(brk_conn_t *c);
 int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p);
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p);
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p);

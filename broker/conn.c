@@ -332,6 +332,7 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 {
+    if (a->type == BRK_ACK_SILENT) return; /* only held its place (brk_store_hold) */
     /* a refused QoS 2 PUBLISH was not taken: its id must not count as a
      * duplicate when the client sends it again */
     if (a->refuse && a->type == MQTT_PUBREC && c->session)

@@ -103,6 +103,9 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     brk_t *b = c->w->b;
     brk_session_t *s = c->session;
     mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
+    /* a retained QoS 0 PUBLISH writes with no ack to wait on (brk_store_hold) */
+    bool silent_write = p->retain && !p->qos;
+    if (silent_write && brk_store_busy(c)) return BRK_PAUSE;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
     int lim = brk_topic_limits(b->cfg, p->topic.p, p->topic.len);
     if (lim != BRK_TOPIC_OK) return topic_refused(c, p, lim);
@@ -166,6 +169,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         kafka = k == BRK_KAFKA_PENDING;
         uint32_t n = brk_route(b, c->w, m);
         brk_msg_unref(&m);
+        if (silent_write && c->w->route_writes) brk_store_hold(c);
         if (!n && !kafka && c->version == MQTT_V5 && p->qos)
             reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
         brk_count(&c->w->st.msgs_in, 1);

@@ -25,6 +25,27 @@ static void send_retained(void *arg, brk_msg_t *m)
     brk_msg_unref(&m);
 }
 
+bool brk_store_busy(const brk_conn_t *c)
+{
+    const brk_t *b = c->w->b;
+    return b->store && c->ack_len >= b->cfg->mqtt.max_store_pending;
+}
+
+void brk_store_hold(brk_conn_t *c)
+{
+    brk_t *b = c->w->b;
+    uint64_t seq = brk_conn_ack(c, BRK_ACK_SILENT, 0, 0, 1);
+    brk_pending_t *pd = malloc(sizeof(*pd));
+    if (pd) {
+        *pd = (brk_pending_t){.c = c, .seq = seq};
+        atomic_fetch_add(&c->refs, 1);
+        if (brk_persist_barrier(b, brk_pending_complete, pd)) return;
+        brk_conn_unref(c);
+        free(pd);
+    }
+    brk_conn_ack_done(c, seq, 0); /* no store to wait for */
+}
+
 static bool subrec_del(brk_session_t *s, const mqtt_str_t *f)
 {
     bool found = false;
@@ -110,6 +131,8 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
         brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
         return -1;
     }
+    if (brk_store_busy(c)) return BRK_PAUSE;
+    uint32_t stored = 0;
     uint8_t reasons[MAX_ENTRIES];
     mqtt_sub_entry_t retained[MAX_ENTRIES];
     uint8_t granted_q[MAX_ENTRIES];
@@ -140,6 +163,7 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
             continue;
         }
         reasons[n++] = qos;
+        stored += brk_persist_on(c->session);
         uint8_t rh = MQTT_SUBOPT_RH(e.options);
         if (!shared && (rh == 0 || (rh == 1 && rc == 1))) {
             granted_q[n_ret] = qos;
@@ -149,6 +173,7 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
     mqtt_packet_t ack = {.type = MQTT_SUBACK,
                          .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
     brk_conn_send_packet(c, &ack);
+    if (stored) brk_store_hold(c);
     for (uint32_t i = 0; i < n_ret; i++) {
         retained_ctx_t rc = {c, granted_q[i], sub_id};
         brk_retain_match(b->retain, (const char *)retained[i].filter.p,
@@ -165,17 +190,22 @@ int brk_handle_unsubscribe(brk_conn_t *c, mqtt_subscribe_t *p)
         brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
         return -1;
     }
+    if (brk_store_busy(c)) return BRK_PAUSE;
+    uint32_t stored = 0;
     uint8_t reasons[MAX_ENTRIES];
     uint32_t n = 0, off = 0;
     mqtt_sub_entry_t e;
     while (n < p->count && mqtt_sub_next(p, false, &off, &e)) {
         bool had = brk_subs_remove(b->subs, (const char *)e.filter.p, (uint16_t)e.filter.len, s);
-        if (subrec_del(s, &e.filter))
+        if (subrec_del(s, &e.filter)) {
             brk_persist_sub(s, (const char *)e.filter.p, (uint16_t)e.filter.len, 0, 0, false);
+            stored += brk_persist_on(s);
+        }
         reasons[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
     }
     mqtt_packet_t ack = {.type = MQTT_UNSUBACK,
                          .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
     brk_conn_send_packet(c, &ack);
+    if (stored) brk_store_hold(c);
     return 0;
 }

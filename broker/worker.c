@@ -96,7 +96,10 @@ static bool inbox_once(brk_worker_t *w)
             brk_session_unref(it->u.s);
         } else if (it->kind == BRK_INBOX_ACK) {
             brk_pending_t *p = it->u.p;
-            if (p->c->live && !p->c->closing) brk_conn_ack_done(p->c, p->seq, p->status);
+            if (p->c->live && !p->c->closing) {
+                brk_conn_ack_done(p->c, p->seq, p->status);
+                brk_conn_retry(p->c); /* paused for the store (brk_store_busy): go on now */
+            }
             brk_conn_unref(p->c);
             free(p);
         } else if (it->kind == BRK_INBOX_KILL) {

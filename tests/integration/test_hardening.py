@@ -252,6 +252,35 @@ class TestDisconnectExpiryCap(M5TestCase):
         self.assertFalse(again.connack.session_present)
 
 
+class TestStoreBackPressure(M5TestCase):
+    """Store writes no acknowledgement waits for (retained QoS 0, SUBSCRIBE
+    records) pause the connection at mqtt.max_store_pending instead of
+    queueing without bound; nothing is lost or reordered."""
+
+    broker_persistence = {"sync": "batch"}
+    broker_mqtt = {"max_store_pending": 1}
+
+    def test_retained_qos0_and_subscribes_all_stored(self):
+        t = self.uid("bp")
+        p = self.c4(self.uid("pub"), clean=False)
+        burst = b"".join(rawmqtt.publish("%s/%d" % (t, i), b"v%d" % i, retain=True)
+                         for i in range(300))
+        burst += b"".join(rawmqtt.subscribe(i + 1, [("%s/f%d" % (t, i), 1)])
+                          for i in range(100))
+        p.send(burst)
+        for i in range(100):
+            p.wait_for(SUBACK, 15, pid=i + 1)
+        # the PUBACK is queued behind every silent store write before it
+        p.publish(t + "/sentinel", b"s", qos=1, pid=1000)
+        p.close()
+        self.broker.restart()
+        c = self.c4()
+        self.assertEqual(c.subscribe([(t + "/+", 0)]), [0])
+        got = {m.topic: m.payload for m in (c.recv_publish(10) for _ in range(300))}
+        self.assertEqual(got, {"%s/%d" % (t, i): b"v%d" % i for i in range(300)})
+        self.assertTrue(c.no_packet(0.5))
+
+
 def dir_bytes(path):
     total = 0
     for root, _dirs, files in os.walk(path):
