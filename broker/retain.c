@@ -27,19 +27,21 @@ struct brk_retain {
     pthread_mutex_t lock;
     entry_t **b;
     uint32_t cap, n;
-    uint64_t bytes;     /* topic + payload + properties of every entry */
+    uint32_t n_lim;     /* entries that count against the limits (not $SYS) */
+    uint64_t bytes;     /* their topic + payload + properties */
     uint32_t max_n;     /* 0 = no limit */
     uint64_t max_bytes; /* 0 = no limit */
 };
 
-static uint64_t msg_bytes(const brk_msg_t *m)
-{
-    return (uint64_t)m->topic_len + m->payload_len + m->props_len;
-}
-
 static bool is_sys(const brk_msg_t *m)
 {
     return m->topic_len >= 4 && !memcmp(m->topic, "$SYS", 4);
+}
+
+/* What m counts against max_retained_bytes ($SYS: nothing). */
+static uint64_t msg_bytes(const brk_msg_t *m)
+{
+    return is_sys(m) ? 0 : (uint64_t)m->topic_len + m->payload_len + m->props_len;
 }
 
 void brk_retain_limit(brk_retain_t *r, uint32_t max_n, uint64_t max_bytes)
@@ -119,7 +121,7 @@ static entry_t **find(brk_retain_t *r, const brk_msg_t *m, uint32_t h)
 static int fits(const brk_retain_t *r, const brk_msg_t *m, const brk_msg_t *old)
 {
     if (!m->payload_len || is_sys(m)) return BRK_RETAIN_OK;
-    if (!old && r->max_n && r->n >= r->max_n) return BRK_RETAIN_FULL_COUNT;
+    if (!old && r->max_n && r->n_lim >= r->max_n) return BRK_RETAIN_FULL_COUNT;
     uint64_t after = r->bytes + msg_bytes(m) - (old ? msg_bytes(old) : 0);
     if (r->max_bytes && after > r->max_bytes && (!old || msg_bytes(m) > msg_bytes(old)))
         return BRK_RETAIN_FULL_BYTES;
@@ -154,6 +156,7 @@ int brk_retain_set(brk_retain_t *r, brk_msg_t *m)
             *pp = e->next;
             free(e);
             r->n--;
+            r->n_lim -= !is_sys(m);
         }
     } else if (m->payload_len) {
         entry_t *e = malloc(sizeof(*e));
@@ -163,6 +166,7 @@ int brk_retain_set(brk_retain_t *r, brk_msg_t *m)
             e->next = r->b[h & (r->cap - 1)];
             r->b[h & (r->cap - 1)] = e;
             r->bytes += msg_bytes(m);
+            r->n_lim += !is_sys(m);
             if (++r->n > r->cap) grow(r);
         }
     }
