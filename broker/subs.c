@@ -5,7 +5,9 @@
  * subscription groups ($share/<group>/<filter>). Children are kept in a
  * small open-addressing hash table keyed by level, with '+' and '#' in
  * their own slots, so a match walks the topic once and allocates nothing
- * (the match vector is the caller's and is reused).
+ * (the match vector is the caller's and is reused; only a topic deeper
+ * than MATCH_STACK levels grows the matcher's explicit stack on the heap).
+ * Nothing here recurses: a filter may be as deep as its 65,535 bytes allow.
  *
  * Locking: an rwlock that prefers writers, so a busy router cannot starve
  * SUBSCRIBE. Matching runs under the read lock (the caller takes it with
@@ -474,8 +476,8 @@ static void collect_leaf(match_ctx_t *mc, node_t *k)
     if (k->hash_kid) collect(mc, k->hash_kid);
 }
 
-/* Iterative depth-first match with an explicit stack (a topic of 32k
- * levels once overflowed the worker's stack through recursion). */
+/* Iterative depth-first match with an explicit stack (recursion, one frame
+ * per level, once overflowed the worker's stack on a 65,536-level topic). */
 static void match_topic(match_ctx_t *mc, node_t *root, const char *topic, const char *end)
 {
     match_stack_t st = {.cap = MATCH_STACK};
