@@ -119,7 +119,10 @@ static int add_sub(brk_conn_t *c, const mqtt_sub_entry_t *e, uint32_t sub_id)
         if (!had) subrec_del(s, &e->filter);
         return rc;
     }
-    brk_persist_sub(s, f, len, e->options, sub_id, true);
+    /* under the lock: before brk_session_end's range delete, or not at all */
+    pthread_mutex_lock(&s->lock);
+    if (!s->ended) brk_persist_sub(s, f, len, e->options, sub_id, true);
+    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 

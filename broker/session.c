@@ -422,6 +422,10 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
 {
     bool added = false;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) { /* route it, but record nothing: the id's next session would inherit it */
+        pthread_mutex_unlock(&s->lock);
+        return true;
+    }
     for (uint32_t i = 0; i < s->in2_len; i++)
         if (s->in2[i] == pid) goto out;
     if (s->in2_len == s->in2_cap) {
@@ -433,9 +437,11 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
     }
     s->in2[s->in2_len++] = pid;
     added = true;
+    /* under the lock: submitted before brk_session_end's range delete, or
+     * not at all (it sets `ended` under this lock first) */
+    brk_persist_in2(s, pid, true);
 out:
     pthread_mutex_unlock(&s->lock);
-    if (added) brk_persist_in2(s, pid, true);
     return added;
 }
 
