@@ -82,11 +82,11 @@ class TestDeepTopicMatcher(M5TestCase):
 
     @classmethod
     def setUpClass(cls):
-        # glibc sizes thread stacks from RLIMIT_STACK: with 512 KiB the old
+        # glibc sizes thread stacks from RLIMIT_STACK: with 1 MiB the old
         # matcher (one frame per level) crashed on this every time, while
         # the default 8 MiB only sometimes overflowed
         old = resource.getrlimit(resource.RLIMIT_STACK)
-        resource.setrlimit(resource.RLIMIT_STACK, (512 * 1024, old[1]))
+        resource.setrlimit(resource.RLIMIT_STACK, (1024 * 1024, old[1]))
         try:
             super().setUpClass()
         finally:
