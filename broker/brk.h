@@ -174,7 +174,10 @@ typedef struct brk_subs brk_subs_t;
 brk_subs_t *brk_subs_new(void);
 void brk_subs_free(brk_subs_t *t);
 /* Write-locked inside. Returns 1 if the subscription is new, 0 if it
- * replaced an existing one of the same session and filter, <0 on ENOMEM. */
+ * replaced an existing one of the same session and filter, BRK_SUBS_ENDED
+ * if s has ended (checked under the write lock, so brk_session_end's
+ * removal cannot miss it), -1 on ENOMEM. */
+#define BRK_SUBS_ENDED (-2)
 int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s, uint8_t options,
                  uint32_t sub_id);
 /* Returns true if the session had that subscription. */
@@ -186,14 +189,25 @@ void brk_subs_unlock(brk_subs_t *t);
 int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *origin,
                    brk_matches_t *out);
 uint64_t brk_subs_count(brk_subs_t *t);
+/* A topic or filter within mqtt.max_topic_length and max_topic_levels
+ * (a shared filter counts the filter after "$share/<group>/"). */
+enum { BRK_TOPIC_OK, BRK_TOPIC_TOO_LONG, BRK_TOPIC_TOO_DEEP };
+int brk_topic_limits(const cfg_t *cfg, const uint8_t *p, uint32_t len);
 
 /* ---- retained (retain.c) ---------------------------------------------- */
 
 typedef struct brk_retain brk_retain_t;
 brk_retain_t *brk_retain_new(void);
 void brk_retain_free(brk_retain_t *r);
-/* Takes a reference to m; an empty payload deletes. */
-void brk_retain_set(brk_retain_t *r, brk_msg_t *m);
+/* mqtt.max_retained / max_retained_bytes (0 = no limit). */
+void brk_retain_limit(brk_retain_t *r, uint32_t max_n, uint64_t max_bytes);
+enum { BRK_RETAIN_OK, BRK_RETAIN_FULL_COUNT, BRK_RETAIN_FULL_BYTES };
+/* Takes a reference to m; an empty payload deletes. Returns BRK_RETAIN_OK,
+ * or which limit kept m out (the old entry, if any, stays). */
+int brk_retain_set(brk_retain_t *r, brk_msg_t *m);
+/* The answer brk_retain_set would give now (a PUBLISH checks before it
+ * routes, to refuse rather than half-accept). */
+int brk_retain_fits(brk_retain_t *r, const brk_msg_t *m);
 /* Calls fn for every retained message matching filter (with a ref the
  * callee must drop). */
 void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
@@ -244,6 +258,8 @@ struct brk_session {
     bool ready;          /* queued in home's inbox */
     bool registered;     /* in the registry */
     bool persisted;      /* has records in the store */
+    bool ended;          /* brk_session_end ran: refuses every mutation from now on */
+    int64_t sched_at;    /* earliest entry of it in the expiry heap, 0 = none (reg_lock) */
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
@@ -300,8 +316,10 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
 void brk_session_drain(brk_session_t *s, brk_worker_t *w);
 /* Drop every subscription and queued/in-flight message (clean start). */
 void brk_session_clear(brk_session_t *s);
-/* Record a subscription in the session (home worker, or start-up). */
-void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+/* Record a subscription in the session (home worker, or start-up); false
+ * if the session has ended or without memory. Called before the index is
+ * touched, so that brk_session_clear sees every filter it must remove. */
+bool brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id);
 /* Acknowledgement from the client: BRK_ACK_OK, BRK_ACK_UNKNOWN (no such
  * pid in flight: tolerated) or BRK_ACK_WRONG (an ack of the wrong kind for
@@ -379,9 +397,10 @@ struct brk_conn {
     brk_conn_t *next, *prev; /* worker's list */
 };
 
+#define BRK_ACK_SILENT 0 /* a store write no packet acknowledges: never sent */
 typedef struct brk_ackq {
     uint16_t pid;
-    uint8_t type; /* MQTT_PUBACK or MQTT_PUBREC */
+    uint8_t type; /* MQTT_PUBACK, MQTT_PUBREC or BRK_ACK_SILENT */
     uint8_t reason;
     uint8_t waits; /* completions still expected */
     bool refuse;   /* a completion failed */
@@ -450,6 +469,13 @@ const brk_auth_method_t *brk_auth_find(const mqtt_str_t *name);
  * brk_conn_close with the reason), or BRK_PAUSE: stop reading this
  * connection and hand it this same packet again later (back-pressure). */
 #define BRK_PAUSE 1
+/* Store writes that no acknowledgement waits for (SUBSCRIBE/UNSUBSCRIBE
+ * records, retained QoS 0) hold a silent place in the connection's ack
+ * ring until the store has them; with mqtt.max_store_pending places taken,
+ * brk_store_busy says so and the handler answers BRK_PAUSE, so a client
+ * cannot grow the store's queue without bound (handle_subscribe.c). */
+bool brk_store_busy(const brk_conn_t *c);
+void brk_store_hold(brk_conn_t *c);
 int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p);
 int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p);
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p);
@@ -650,6 +676,19 @@ void brk_tcp_fini(brk_worker_t *w);
 
 /* ---- the broker (broker.c) --------------------------------------------- */
 
+/* Operator limits a client ran into (mqtt.max_*), counted for $SYS and
+ * /metrics under brk_limit_names[i]. */
+enum {
+    BRK_LIMIT_CONNECTIONS,
+    BRK_LIMIT_SUBSCRIPTIONS,
+    BRK_LIMIT_TOPIC_LEVELS,
+    BRK_LIMIT_TOPIC_LENGTH,
+    BRK_LIMIT_RETAINED,
+    BRK_LIMIT_RETAINED_BYTES,
+    BRK_LIMIT_N
+};
+extern const char *const brk_limit_names[BRK_LIMIT_N];
+
 struct brk {
     const cfg_t *cfg;
     int n_workers;
@@ -670,8 +709,12 @@ struct brk {
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
-    struct brk_auth *auth;             /* policies (acl.h); NULL: allow all */
-    bool acl_on;                       /* some listener has ACL rules: deliveries are checked */
+    struct brk_auth *auth; /* policies (acl.h); NULL: allow all */
+    bool acl_on;           /* some listener has ACL rules: deliveries are checked */
+    _Atomic uint64_t limit_hits[BRK_LIMIT_N]; /* any thread: brk_limit_hit */
+    struct brk_timer *expiry_heap;            /* offline sessions by deadline (reg_lock) */
+    uint32_t expiry_len, expiry_cap;
+    bool expiry_primed;                /* the sessions restored at start-up are in the heap */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };
@@ -686,17 +729,34 @@ void brk_reg_insert(brk_t *b, brk_session_t *s);
 void brk_reg_remove(brk_t *b, brk_session_t *s);
 /* End a session for good: unsubscribe all, drop its queue, unregister. */
 void brk_session_end(brk_t *b, brk_session_t *s);
+static inline void brk_limit_hit(brk_t *b, int which)
+{
+    atomic_fetch_add_explicit(&b->limit_hits[which], 1, memory_order_relaxed);
+}
 /* One snapshot of the broker's counters, for $SYS and /metrics. */
 typedef struct brk_stats {
     uint64_t uptime_s, conns, sessions, subscriptions, retained;
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, bad_packets;
     uint64_t flow_held, flow_kicks;
+    uint64_t limits[BRK_LIMIT_N]; /* refusals per operator limit */
 } brk_stats_t;
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
+/* Offline sessions wait in a min-heap keyed by their next deadline (a
+ * delayed will or the session expiry), so the tick looks at the top only.
+ * An entry holds a session reference; a stale one (the client came back) is
+ * dropped or re-armed when it reaches the top. */
+typedef struct brk_timer {
+    int64_t at; /* brk_now_ms() deadline */
+    brk_session_t *s;
+} brk_timer_t;
+/* s went offline (or start-up restored it offline): arm its deadline.
+ * Takes the registry lock, then s->lock. */
+void brk_expiry_schedule(brk_t *b, brk_session_t *s);
+/* Publish due wills and end expired sessions (registry lock inside). */
 void brk_expire_sessions(brk_t *b, int64_t now);
 /* Publish a will now: its message expiry starts counting here. */
 void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry);

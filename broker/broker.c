@@ -129,10 +129,19 @@ static void session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending)
     brk_msg_unref(&will);
 }
 
+const char *const brk_limit_names[BRK_LIMIT_N] = {
+    "connections", "subscriptions", "topic_levels", "topic_length", "retained", "retained_bytes",
+};
+
 /* Registry lock held by the caller. */
 void brk_session_end(brk_t *b, brk_session_t *s)
 {
     if (!s->registered) return;
+    /* from here on s refuses subscriptions and deliveries, whichever worker
+     * still holds it (its old connection may be reading input right now) */
+    pthread_mutex_lock(&s->lock);
+    s->ended = true;
+    pthread_mutex_unlock(&s->lock);
     session_will(b, s, 0, true);
     brk_reg_remove(b, s);
     /* subscriptions first: after that no worker can queue into s, so the
@@ -142,21 +151,113 @@ void brk_session_end(brk_t *b, brk_session_t *s)
     brk_session_unref(s);
 }
 
+/* ---- expiry heap (registry lock held) ---- */
+
+static void heap_swap(brk_timer_t *h, uint32_t i, uint32_t j)
+{
+    brk_timer_t t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static bool heap_push(brk_t *b, int64_t at, brk_session_t *s)
+{
+    if (b->expiry_len == b->expiry_cap) {
+        uint32_t nc = b->expiry_cap ? b->expiry_cap * 2 : 64;
+        brk_timer_t *nh = realloc(b->expiry_heap, nc * sizeof(*nh));
+        if (!nh) return false;
+        b->expiry_heap = nh;
+        b->expiry_cap = nc;
+    }
+    brk_timer_t *h = b->expiry_heap;
+    uint32_t i = b->expiry_len++;
+    h[i] = (brk_timer_t){at, s};
+    while (i && h[(i - 1) / 2].at > h[i].at) {
+        heap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return true;
+}
+
+static brk_timer_t heap_pop(brk_t *b)
+{
+    brk_timer_t *h = b->expiry_heap;
+    brk_timer_t top = h[0];
+    h[0] = h[--b->expiry_len];
+    for (uint32_t i = 0;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < b->expiry_len && h[l].at < h[m].at) m = l;
+        if (r < b->expiry_len && h[r].at < h[m].at) m = r;
+        if (m == i) break;
+        heap_swap(h, i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* The next moment s needs the tick: its delayed will or its expiry; 0 if
+ * it is attached, ended or never expires (s->lock held). */
+static int64_t deadline(const brk_session_t *s)
+{
+    if (s->conn || s->pending || s->ended) return 0;
+    int64_t d = INT64_MAX;
+    if (s->will) d = s->will_at_ms;
+    if (s->expiry != UINT32_MAX) {
+        int64_t e = s->offline_since_ms + (int64_t)s->expiry * 1000;
+        if (e < d) d = e;
+    }
+    return d == INT64_MAX ? 0 : d;
+}
+
+static void schedule_locked(brk_t *b, brk_session_t *s)
+{
+    if (!s->registered) return;
+    pthread_mutex_lock(&s->lock);
+    int64_t d = deadline(s);
+    pthread_mutex_unlock(&s->lock);
+    if (!d) return;
+    if (d < 1) d = 1; /* 0 means "none" */
+    /* an earlier entry re-arms s when it comes up: one entry per session
+     * however often its client comes and goes */
+    if (s->sched_at && s->sched_at <= d) return;
+    if (!heap_push(b, d, brk_session_ref(s))) {
+        brk_session_unref(s);
+        return;
+    }
+    s->sched_at = d;
+}
+
+void brk_expiry_schedule(brk_t *b, brk_session_t *s)
+{
+    pthread_mutex_lock(&b->reg_lock);
+    schedule_locked(b, s);
+    pthread_mutex_unlock(&b->reg_lock);
+}
+
 void brk_expire_sessions(brk_t *b, int64_t now)
 {
     pthread_mutex_lock(&b->reg_lock);
-    for (uint32_t i = 0; i < b->reg_cap; i++) {
-        brk_session_t *s = b->reg[i];
-        if (!s) continue;
-        session_will(b, s, now, false);
-        pthread_mutex_lock(&s->lock);
-        bool expired = !s->conn && s->expiry != UINT32_MAX &&
-                       now - s->offline_since_ms >= (int64_t)s->expiry * 1000;
-        pthread_mutex_unlock(&s->lock);
-        if (expired) {
-            brk_session_end(b, s);
-            i--; /* backward shift may have moved an entry into this slot */
+    if (!b->expiry_primed) { /* once: what the store restored before the workers ran */
+        b->expiry_primed = true;
+        for (uint32_t i = 0; i < b->reg_cap; i++)
+            if (b->reg[i]) schedule_locked(b, b->reg[i]);
+    }
+    while (b->expiry_len && b->expiry_heap[0].at <= now) {
+        brk_timer_t t = heap_pop(b);
+        brk_session_t *s = t.s;
+        if (s->sched_at == t.at) s->sched_at = 0;
+        if (s->registered) {
+            session_will(b, s, now, false);
+            pthread_mutex_lock(&s->lock);
+            bool expired = !s->conn && !s->pending && s->expiry != UINT32_MAX &&
+                           now - s->offline_since_ms >= (int64_t)s->expiry * 1000;
+            pthread_mutex_unlock(&s->lock);
+            if (expired)
+                brk_session_end(b, s);
+            else
+                schedule_locked(b, s); /* a will went, or it came back and left again */
         }
+        brk_session_unref(s);
     }
     pthread_mutex_unlock(&b->reg_lock);
 }
@@ -191,12 +292,18 @@ brk_t *brk_new(const cfg_t *cfg)
         brk_free(b);
         return NULL;
     }
+    brk_retain_limit(b->retain, cfg->mqtt.max_retained, cfg->mqtt.max_retained_bytes);
     return b;
 }
 
 void brk_free(brk_t *b)
 {
     if (!b) return;
+    while (b->expiry_len) {
+        brk_timer_t t = heap_pop(b);
+        brk_session_unref(t.s);
+    }
+    free(b->expiry_heap);
     if (b->reg) {
         for (uint32_t i = 0; i < b->reg_cap; i++)
             if (b->reg[i]) {

@@ -400,6 +400,7 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 {
+    if (a->type == BRK_ACK_SILENT) return; /* only held its place (brk_store_hold) */
     /* a refused QoS 2 PUBLISH was not taken: its id must not count as a
      * duplicate when the client sends it again */
     if (a->refuse && a->type == MQTT_PUBREC && c->session)
@@ -482,9 +483,22 @@ void brk_session_handover(brk_session_t *s)
     brk_worker_post(n->w, (brk_inbox_item_t){.kind = BRK_INBOX_RESUME, .u.c = n});
 }
 
+/* The session continues on a new connection (a takeover), as opposed to
+ * having been discarded (clean start): only then does what the old client
+ * still sent belong to it. */
+static bool session_continues(brk_conn_t *c)
+{
+    brk_session_t *s = c->session;
+    if (!s) return false;
+    pthread_mutex_lock(&s->lock);
+    bool cont = s->conn == c && !s->ended;
+    pthread_mutex_unlock(&s->lock);
+    return cont;
+}
+
 void brk_conn_kill(brk_conn_t *c)
 {
-    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW) {
+    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW && session_continues(c)) {
         /* honour what the client sent before it was taken over */
         uint8_t buf[16384];
         for (int i = 0; i < 16 && !c->closing; i++) {
@@ -605,6 +619,7 @@ void brk_conn_closed(brk_conn_t *c)
             pthread_mutex_unlock(&b->reg_lock);
         } else if (attached) {
             brk_persist_session(s, NULL, 0, false); /* remember when it went away */
+            brk_expiry_schedule(b, s);
         }
         c->session = NULL;
         if (will) brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry);

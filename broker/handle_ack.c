@@ -80,8 +80,10 @@ int brk_handle_disconnect(brk_conn_t *c, mqtt_reason_pkt_t *p)
             brk_conn_close(c, MQTT_RC_PROTOCOL_ERROR);
             return -1;
         }
+        /* the operator's cap holds here as at CONNECT */
+        uint32_t cap = c->w->b->cfg->mqtt.max_session_expiry;
         pthread_mutex_lock(&s->lock);
-        s->expiry = p->props.session_expiry;
+        s->expiry = p->props.session_expiry < cap ? p->props.session_expiry : cap;
         pthread_mutex_unlock(&s->lock);
     }
     /* 0x04: disconnect with will message; any other: no will */

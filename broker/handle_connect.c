@@ -96,6 +96,20 @@ static void take_over(brk_conn_t *c, brk_session_t *s)
     brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
 }
 
+/* mqtt.max_connections: every open connection counts, this one included
+ * (each worker counts its own from accept to close). */
+static bool over_max_connections(brk_t *b)
+{
+    uint32_t max = b->cfg->mqtt.max_connections;
+    if (!max) return false;
+    uint64_t n = 0;
+    for (int i = 0; i < b->n_workers; i++)
+        n += brk_read(&b->workers[i].st.conns);
+    if (n <= max) return false;
+    brk_limit_hit(b, BRK_LIMIT_CONNECTIONS);
+    return true;
+}
+
 int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
 {
     brk_t *b = c->w->b;
@@ -132,6 +146,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     }
     if (p->will && p->will_retain && !cfg->mqtt.retain_available)
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_RETAIN_NOT_SUPPORTED);
+    if (over_max_connections(b)) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_QUOTA_EXCEEDED);
     brk_acl_id_t *aid = NULL; /* credentials and will topic (acl.c) */
     int verdict = brk_acl_connect(c, p, &id, &aid);
     if (verdict == BRK_ACL_WAIT) return BRK_PAUSE; /* a slow hash: this CONNECT again later */

@@ -41,6 +41,36 @@ static int resolve_alias(brk_conn_t *c, mqtt_publish_t *p)
     return 0;
 }
 
+/* A topic over mqtt.max_topic_levels or max_topic_length: MQTT 5 QoS 1/2
+ * get 0x90 in their acknowledgement and the connection stays; QoS 0 has no
+ * acknowledgement, so DISCONNECT 0x90; 3.1.1 has no reason codes: close. */
+static int topic_refused(brk_conn_t *c, const mqtt_publish_t *p, int lim)
+{
+    brk_limit_hit(c->w->b,
+                  lim == BRK_TOPIC_TOO_DEEP ? BRK_LIMIT_TOPIC_LEVELS : BRK_LIMIT_TOPIC_LENGTH);
+    if (c->version != MQTT_V5 || !p->qos) return fail(c, MQTT_RC_TOPIC_NAME_INVALID);
+    brk_conn_ack(c, p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK, p->packet_id,
+                 MQTT_RC_TOPIC_NAME_INVALID, 0);
+    return 0;
+}
+
+/* A retained PUBLISH over mqtt.max_retained(_bytes): an MQTT 5 QoS 1/2
+ * one is refused whole with 0x97 (nothing routed, so the code means what
+ * it says); QoS 0 and 3.1.1 cannot be told, so those go to the current
+ * subscribers without being kept (brk_route counts it). */
+static bool retained_refused(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m)
+{
+    if (!p->retain || !p->qos || c->version != MQTT_V5) return false;
+    int rc = brk_retain_fits(c->w->b->retain, m);
+    if (rc == BRK_RETAIN_OK) return false;
+    brk_limit_hit(c->w->b,
+                  rc == BRK_RETAIN_FULL_COUNT ? BRK_LIMIT_RETAINED : BRK_LIMIT_RETAINED_BYTES);
+    if (p->qos == 2) brk_session_in2_remove(c->session, p->packet_id);
+    brk_conn_ack(c, p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK, p->packet_id, MQTT_RC_QUOTA_EXCEEDED,
+                 0);
+    return true;
+}
+
 /*
  * Acknowledge in PUBLISH order once everything the PUBLISH set going is
  * safe: Kafka's acknowledgement (when a rule said ack "kafka": `kafka`
@@ -101,7 +131,12 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     brk_t *b = c->w->b;
     brk_session_t *s = c->session;
     mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
+    /* a retained QoS 0 PUBLISH writes with no ack to wait on (brk_store_hold) */
+    bool silent_write = p->retain && !p->qos;
+    if (silent_write && brk_store_busy(c)) return BRK_PAUSE;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
+    int lim = brk_topic_limits(b->cfg, p->topic.p, p->topic.len);
+    if (lim != BRK_TOPIC_OK) return topic_refused(c, p, lim);
     if (p->retain && !b->cfg->mqtt.retain_available) return fail(c, MQTT_RC_RETAIN_NOT_SUPPORTED);
     if (c->version == MQTT_V5 && p->qos && over_receive_max(c, p)) {
         brk_log(b, BRK_LOG_DEBUG, "SLUICE-RECEIVE-MAX", "%s: more than %u unacknowledged PUBLISH",
@@ -148,6 +183,10 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
             m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
         m->origin = s;
+        if (retained_refused(c, p, m)) {
+            brk_msg_unref(&m);
+            return 0;
+        }
         /* Kafka first: a full spool refuses the PUBLISH before anyone got it.
          * Our ack will be number ack_base + ack_len (nothing else queues one
          * on this connection meanwhile; completions arrive through our inbox). */
@@ -165,6 +204,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         uint32_t n = brk_route(b, c->w, m);
         flow = brk_flow_end(c->w);
         brk_msg_unref(&m);
+        if (silent_write && c->w->route_writes) brk_store_hold(c);
         if (!n && !kafka && c->version == MQTT_V5 && p->qos)
             reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
         brk_count(&c->w->st.msgs_in, 1);

@@ -77,6 +77,12 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     put(&t, "sluice_flow_disconnects_total", "counter",
         "Subscribers disconnected for staying over mqtt.max_queued (queue_full_timeout_ms)",
         st.flow_kicks);
+    for (int i = 0; i < BRK_LIMIT_N; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "sluice_limit_%s_refused_total", brk_limit_names[i]);
+        put(&t, name, "counter", "Refused for an mqtt.max_* limit (see docs/CONFIG.md)",
+            st.limits[i]);
+    }
     brk_kafka_stats(b, put_kafka, &t);
     brk_auth_stats(b, put_auth, &t);
     return t.len;

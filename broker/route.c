@@ -10,22 +10,48 @@
 #include "acl.h"
 #include "brk.h"
 
-uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
+/* Pin the body of a QoS 1/2 fan-out only if at least two of the matched
+ * sessions will write it to the store (persistent, granted QoS > 0): with
+ * fewer, the pin is a second copy of every body, not a saving (clean
+ * sessions write nothing at all). */
+static bool pin_pays(brk_t *b, const brk_msg_t *m, const brk_matches_t *mt)
 {
-    if (m->retain) {
-        /* one order for memory and disk, or a restart could bring back
-         * the older of two racing retained messages */
-        pthread_mutex_lock(&b->retain_order);
-        brk_retain_set(b->retain, m);
+    if (!b->store || !m->qos || mt->n < 2) return false;
+    uint32_t writers = 0;
+    for (uint32_t i = 0; i < mt->n && writers < 2; i++) {
+        brk_session_t *s = mt->v[i].s;
+        if (!mt->v[i].qos) continue;
+        pthread_mutex_lock(&s->lock); /* expiry changes at DISCONNECT */
+        writers += brk_persist_on(s) && !s->ended;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return writers >= 2;
+}
+
+static void retain(brk_t *b, brk_worker_t *w, brk_msg_t *m)
+{
+    /* one order for memory and disk, or a restart could bring back the
+     * older of two racing retained messages */
+    pthread_mutex_lock(&b->retain_order);
+    int rc = brk_retain_set(b->retain, m);
+    if (rc == BRK_RETAIN_OK) {
         brk_persist_retained(b, m);
         if (w && b->store) w->route_writes++;
-        pthread_mutex_unlock(&b->retain_order);
     }
+    pthread_mutex_unlock(&b->retain_order);
+    if (rc != BRK_RETAIN_OK) /* delivered live, not kept */
+        brk_limit_hit(b,
+                      rc == BRK_RETAIN_FULL_COUNT ? BRK_LIMIT_RETAINED : BRK_LIMIT_RETAINED_BYTES);
+}
+
+uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
+{
+    if (m->retain) retain(b, w, m);
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;
     brk_subs_rdlock(b->subs);
     brk_subs_match(b->subs, m->topic, m->topic_len, m->origin, mt);
-    if (mt->n > 1) brk_persist_pin(b, m);
+    if (pin_pays(b, m, mt)) brk_persist_pin(b, m);
     for (uint32_t i = 0; i < mt->n; i++) {
         const brk_match_t *x = &mt->v[i];
         if (b->acl_on && brk_acl_session(x->s, m->topic, m->topic_len, BRK_ACL_RECEIVE)) continue;

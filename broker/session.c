@@ -154,6 +154,7 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     const cfg_t *cfg = s->b->cfg;
     brk_worker_t *wake = NULL;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) goto out; /* its store records are gone: write nothing more */
     if (!s->conn && (qos == 0 || s->expiry == 0)) goto out; /* QoS 0 is not queued offline */
     /* the limit counts what waits in the store behind the loaded page too
      * (an upper bound: a seq whose record is gone still counts until its
@@ -470,6 +471,10 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
 {
     bool added = false;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) { /* route it, but record nothing: the id's next session would inherit it */
+        pthread_mutex_unlock(&s->lock);
+        return true;
+    }
     for (uint32_t i = 0; i < s->in2_len; i++)
         if (s->in2[i] == pid) goto out;
     if (s->in2_len == s->in2_cap) {
@@ -481,9 +486,11 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
     }
     s->in2[s->in2_len++] = pid;
     added = true;
+    /* under the lock: submitted before brk_session_end's range delete, or
+     * not at all (it sets `ended` under this lock first) */
+    brk_persist_in2(s, pid, true);
 out:
     pthread_mutex_unlock(&s->lock);
-    if (added) brk_persist_in2(s, pid, true);
     return added;
 }
 
@@ -503,14 +510,17 @@ bool brk_session_in2_remove(brk_session_t *s, uint16_t pid)
 }
 
 /* Record the filter in the session (for unsubscribe-all and persistence). */
-void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
+bool brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                             uint32_t sub_id)
 {
+    bool ok = false;
     pthread_mutex_lock(&s->lock);
+    if (s->ended) goto out; /* a discarded session takes no subscription */
     for (uint32_t i = 0; i < s->n_subs; i++)
         if (s->subs[i].len == len && !memcmp(s->subs[i].filter, filter, len)) {
             s->subs[i].options = options;
             s->subs[i].sub_id = sub_id;
+            ok = true;
             goto out;
         }
     if (s->n_subs == s->cap_subs) {
@@ -525,6 +535,8 @@ void brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, 
     memcpy(f, filter, len);
     f[len] = 0;
     s->subs[s->n_subs++] = (brk_subrec_t){f, len, options, sub_id};
+    ok = true;
 out:
     pthread_mutex_unlock(&s->lock);
+    return ok;
 }

@@ -5,7 +5,9 @@
  * subscription groups ($share/<group>/<filter>). Children are kept in a
  * small open-addressing hash table keyed by level, with '+' and '#' in
  * their own slots, so a match walks the topic once and allocates nothing
- * (the match vector is the caller's and is reused).
+ * (the match vector is the caller's and is reused; only a topic deeper
+ * than MATCH_STACK levels grows the matcher's explicit stack on the heap).
+ * Nothing here recurses: a filter may be as deep as its 65,535 bytes allow.
  *
  * Locking: an rwlock that prefers writers, so a busy router cannot starve
  * SUBSCRIBE. Matching runs under the read lock (the caller takes it with
@@ -65,12 +67,9 @@ brk_subs_t *brk_subs_new(void)
     return t;
 }
 
-static void node_free(node_t *n, bool self)
+/* A node's own allocations (its children are gone already). */
+static void node_release(node_t *n, bool self)
 {
-    for (uint32_t i = 0; i < n->cap_kids; i++)
-        if (n->kids[i]) node_free(n->kids[i], true);
-    if (n->plus) node_free(n->plus, true);
-    if (n->hash_kid) node_free(n->hash_kid, true);
     for (uint32_t i = 0; i < n->n_groups; i++) {
         free(n->groups[i].name);
         free(n->groups[i].m);
@@ -81,6 +80,42 @@ static void node_free(node_t *n, bool self)
     free(n->subs);
     free(n->level);
     if (self) free(n);
+}
+
+/* Detach one child of n (any), NULL when none is left. The table is being
+ * freed, so shrinking cap_kids from the end keeps this linear overall. */
+static node_t *kid_take(node_t *n)
+{
+    node_t *k = NULL;
+    if (n->plus) {
+        k = n->plus;
+        n->plus = NULL;
+    } else if (n->hash_kid) {
+        k = n->hash_kid;
+        n->hash_kid = NULL;
+    } else {
+        while (n->cap_kids && !n->kids[n->cap_kids - 1])
+            n->cap_kids--;
+        if (n->cap_kids) k = n->kids[--n->cap_kids];
+    }
+    return k;
+}
+
+/* Free the subtree under top, without recursion: a trie is as deep as the
+ * deepest filter ever stored, which the stack must not have to follow. */
+static void node_free(node_t *top, bool self)
+{
+    node_t *n = top;
+    while (n) {
+        node_t *k = kid_take(n);
+        if (k) {
+            n = k;
+            continue;
+        }
+        node_t *up = n == top ? NULL : n->parent;
+        node_release(n, n != top || self);
+        n = up;
+    }
 }
 
 void brk_subs_free(brk_subs_t *t)
@@ -298,6 +333,15 @@ int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t 
     bool shared = mqtt_share_split((const uint8_t *)filter, len, &group, &rest);
     int rc = -1;
     pthread_rwlock_wrlock(&t->lock);
+    /* lock order subs -> session: an ended session stays out of the index
+     * (brk_session_end marks it before it removes its subscriptions) */
+    pthread_mutex_lock(&s->lock);
+    bool ended = s->ended;
+    pthread_mutex_unlock(&s->lock);
+    if (ended) {
+        pthread_rwlock_unlock(&t->lock);
+        return BRK_SUBS_ENDED;
+    }
     node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, true)
                        : walk(t, filter, len, true);
     if (!n) goto out;
@@ -337,6 +381,20 @@ bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_sessio
     if (n) prune(t, n);
     pthread_rwlock_unlock(&t->lock);
     return found;
+}
+
+int brk_topic_limits(const cfg_t *cfg, const uint8_t *p, uint32_t len)
+{
+    if (len > cfg->mqtt.max_topic_length) return BRK_TOPIC_TOO_LONG;
+    mqtt_str_t group, rest = {p, len};
+    if (mqtt_share_split(p, len, &group, &rest)) {
+        p = rest.p;
+        len = rest.len;
+    }
+    uint32_t levels = 1;
+    for (const uint8_t *q = p, *end = p + len; (q = memchr(q, '/', (size_t)(end - q))) != NULL; q++)
+        if (++levels > cfg->mqtt.max_topic_levels) return BRK_TOPIC_TOO_DEEP;
+    return BRK_TOPIC_OK;
 }
 
 static int push(brk_matches_t *out, const brk_sub_t *sub)
@@ -379,31 +437,77 @@ static void collect(match_ctx_t *mc, node_t *n)
     if (n->n_groups && mc->n_shared < mc->cap_shared) mc->shared[mc->n_shared++] = n;
 }
 
-static void match_level(match_ctx_t *mc, node_t *n, const char *p, const char *end, bool first)
+/* One pending step of a match: node n against the topic from p on. */
+typedef struct frame {
+    node_t *n;
+    const char *p;
+    bool first;
+} frame_t;
+
+#define MATCH_STACK 256
+
+typedef struct match_stack {
+    frame_t *v;
+    uint32_t n, cap;
+    frame_t local[MATCH_STACK];
+} match_stack_t;
+
+static void stack_push(match_stack_t *st, node_t *n, const char *p, bool first)
 {
-    /* '#' also matches the parent level ("a/#" matches "a"); wildcards at
-     * the first level never match a topic starting with '$'. */
-    bool dollar = first && p < end && *p == '$';
-    if (n->hash_kid && !dollar) collect(mc, n->hash_kid);
-    const char *s = memchr(p, '/', (size_t)(end - p));
-    uint16_t l = (uint16_t)((s ? s : end) - p);
-    node_t *k = kid_find(n, p, l, level_hash(p, l));
-    if (k) {
-        if (s)
-            match_level(mc, k, s + 1, end, false);
-        else {
-            collect(mc, k);
-            if (k->hash_kid) collect(mc, k->hash_kid);
+    if (st->n == st->cap) {
+        /* each level adds at most one pending frame, so this happens only
+         * for filters deeper than MATCH_STACK levels (restored from an older
+         * store, or a raised mqtt.max_topic_levels); without memory the rest
+         * of the match is skipped rather than overflow anything */
+        uint32_t nc = st->cap * 2;
+        frame_t *nv = malloc(nc * sizeof(*nv));
+        if (!nv) return;
+        memcpy(nv, st->v, st->n * sizeof(*nv));
+        if (st->v != st->local) free(st->v);
+        st->v = nv;
+        st->cap = nc;
+    }
+    st->v[st->n++] = (frame_t){n, p, first};
+}
+
+/* The last level of the topic reached node k: k itself and its "#". */
+static void collect_leaf(match_ctx_t *mc, node_t *k)
+{
+    collect(mc, k);
+    if (k->hash_kid) collect(mc, k->hash_kid);
+}
+
+/* Iterative depth-first match with an explicit stack (recursion, one frame
+ * per level, once overflowed the worker's stack on a 65,536-level topic). */
+static void match_topic(match_ctx_t *mc, node_t *root, const char *topic, const char *end)
+{
+    match_stack_t st = {.cap = MATCH_STACK};
+    st.v = st.local;
+    stack_push(&st, root, topic, true);
+    while (st.n) {
+        frame_t f = st.v[--st.n];
+        node_t *n = f.n;
+        /* '#' also matches the parent level ("a/#" matches "a"); wildcards
+         * at the first level never match a topic starting with '$'. */
+        bool dollar = f.first && f.p < end && *f.p == '$';
+        if (n->hash_kid && !dollar) collect(mc, n->hash_kid);
+        const char *s = memchr(f.p, '/', (size_t)(end - f.p));
+        uint16_t l = (uint16_t)((s ? s : end) - f.p);
+        node_t *k = kid_find(n, f.p, l, level_hash(f.p, l));
+        if (k) {
+            if (s)
+                stack_push(&st, k, s + 1, false);
+            else
+                collect_leaf(mc, k);
+        }
+        if (n->plus && !dollar) {
+            if (s)
+                stack_push(&st, n->plus, s + 1, false);
+            else
+                collect_leaf(mc, n->plus);
         }
     }
-    if (n->plus && !dollar) {
-        if (s)
-            match_level(mc, n->plus, s + 1, end, false);
-        else {
-            collect(mc, n->plus);
-            if (n->plus->hash_kid) collect(mc, n->plus->hash_kid);
-        }
-    }
+    if (st.v != st.local) free(st.v);
 }
 
 static int cmp_session(const void *a, const void *b)
@@ -466,7 +570,7 @@ int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *o
     out->n = 0;
     out->nodes = 0;
     out->n_ids = 0;
-    match_level(&mc, &t->root, topic, topic + len, true);
+    match_topic(&mc, &t->root, topic, topic + len);
     if (out->nodes > 1 && out->n > 1) merge(out);
     /* one member of each shared group, round robin */
     for (uint32_t i = 0; i < mc.n_shared; i++) {

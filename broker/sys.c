@@ -66,6 +66,8 @@ void brk_stats_collect(brk_t *b, brk_stats_t *st)
     st->subscriptions = brk_subs_count(b->subs);
     st->retained = brk_retain_count(b->retain);
     st->uptime_s = (uint64_t)((brk_now_ms() - b->start_ms) / 1000);
+    for (int i = 0; i < BRK_LIMIT_N; i++)
+        st->limits[i] = atomic_load_explicit(&b->limit_hits[i], memory_order_relaxed);
 }
 
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
@@ -89,6 +91,11 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     publish_u64(b, w, "$SYS/broker/packets/malformed", st.bad_packets);
     publish_u64(b, w, "$SYS/broker/flow/held", st.flow_held);
     publish_u64(b, w, "$SYS/broker/flow/disconnected", st.flow_kicks);
+    for (int i = 0; i < BRK_LIMIT_N; i++) {
+        char topic[96];
+        snprintf(topic, sizeof(topic), "$SYS/broker/limits/%s/refused", brk_limit_names[i]);
+        publish_u64(b, w, topic, st.limits[i]);
+    }
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);
     brk_auth_stats(b, publish_auth, &x);

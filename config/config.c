@@ -130,6 +130,13 @@ static cfg_t *defaults_named(const char *source)
     cfg->mqtt.sys_interval = 10;
     cfg->mqtt.queue_full = CFG_QUEUE_BACKPRESSURE;
     cfg->mqtt.queue_full_timeout_ms = 10000;
+    cfg->mqtt.max_connections = 0;
+    cfg->mqtt.max_subscriptions = 1000;
+    cfg->mqtt.max_topic_levels = 128;
+    cfg->mqtt.max_topic_length = 65535;
+    cfg->mqtt.max_retained = 1000000;
+    cfg->mqtt.max_retained_bytes = (uint64_t)1 << 30;
+    cfg->mqtt.max_store_pending = 256;
 
     cfg->persistence.sync = CFG_SYNC_BATCH;
     cfg->persistence.flush_ms = 100;
@@ -185,6 +192,25 @@ static int parse_queue_full(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                        &cfg->mqtt.queue_full_timeout_ms);
 }
 
+/* What a client cannot exceed (docs/CONFIG.md, "Limits"). */
+static int parse_mqtt_limits(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
+{
+    const char *p = "mqtt";
+    int rc;
+    if ((rc = cfg_get_u32(ctx, o, p, "max_connections", 0, UINT32_MAX,
+                          &cfg->mqtt.max_connections)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_subscriptions", 0, UINT32_MAX,
+                          &cfg->mqtt.max_subscriptions)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_topic_levels", 1, 65536, &cfg->mqtt.max_topic_levels)) ||
+        (rc = cfg_get_u16(ctx, o, p, "max_topic_length", 1, 65535, &cfg->mqtt.max_topic_length)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_retained", 0, UINT32_MAX, &cfg->mqtt.max_retained)) ||
+        (rc = cfg_get_u64(ctx, o, p, "max_retained_bytes", 0, UINT64_MAX,
+                          &cfg->mqtt.max_retained_bytes)) ||
+        (rc = cfg_get_u32(ctx, o, p, "max_store_pending", 1, 65535, &cfg->mqtt.max_store_pending)))
+        return rc;
+    return CFG_OK;
+}
+
 int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
     static const char *const keys[] = {"max_packet_size",
@@ -202,6 +228,13 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                                        "sys_interval",
                                        "queue_full",
                                        "queue_full_timeout_ms",
+                                       "max_connections",
+                                       "max_subscriptions",
+                                       "max_topic_levels",
+                                       "max_topic_length",
+                                       "max_retained",
+                                       "max_retained_bytes",
+                                       "max_store_pending",
                                        NULL};
     const char *p = "mqtt";
     int rc;
@@ -226,6 +259,7 @@ int cfg_parse_mqtt(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
                           &cfg->mqtt.response_information)) ||
         (rc = cfg_get_u32(ctx, o, p, "sys_interval", 0, 86400, &cfg->mqtt.sys_interval)))
         return rc;
+    if ((rc = parse_mqtt_limits(ctx, o, cfg))) return rc;
     return parse_queue_full(ctx, o, cfg);
 }
 

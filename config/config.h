@@ -126,6 +126,13 @@ typedef struct cfg {
         uint32_t sys_interval;           /* $SYS period in seconds, 0 = off; default 10 */
         cfg_queue_full_t queue_full;     /* online QoS 1/2 over max_queued; default BACKPRESSURE */
         uint32_t queue_full_timeout_ms;  /* longest over the mark before disconnect, 0 = never */
+        uint32_t max_connections;        /* connected clients at once, 0 = no cap; default 0 */
+        uint32_t max_subscriptions;      /* per session, 0 = no cap; default 1000 */
+        uint32_t max_topic_levels;       /* levels of a topic or filter; default 128 */
+        uint16_t max_topic_length;       /* bytes of a topic or filter; default 65535 */
+        uint32_t max_retained;           /* retained messages, 0 = no cap; default 1000000 */
+        uint64_t max_retained_bytes;     /* their topic + payload bytes, 0 = no cap; 1 GiB */
+        uint32_t max_store_pending;      /* unacked store writes per connection; default 256 */
     } mqtt;
 
     struct {

@@ -194,6 +194,20 @@ static const bad_case_t bad_cases[] = {
      "bad.json: mqtt.keepalive_max: expected integer 0..65535, got 65536"},
     {"max_session_expiry_too_big", "{\"mqtt\":{\"max_session_expiry\":4294967296}}", F,
      "bad.json: mqtt.max_session_expiry: expected integer 0..4294967295, got 4294967296"},
+    {"max_topic_levels_zero", "{\"mqtt\":{\"max_topic_levels\":0}}", F,
+     "bad.json: mqtt.max_topic_levels: expected integer 1..65536, got 0"},
+    {"max_topic_levels_too_big", "{\"mqtt\":{\"max_topic_levels\":65537}}", F,
+     "bad.json: mqtt.max_topic_levels: expected integer 1..65536, got 65537"},
+    {"max_topic_length_too_big", "{\"mqtt\":{\"max_topic_length\":65536}}", F,
+     "bad.json: mqtt.max_topic_length: expected integer 1..65535, got 65536"},
+    {"max_connections_negative", "{\"mqtt\":{\"max_connections\":-1}}", F,
+     "bad.json: mqtt.max_connections: expected integer 0..4294967295, got -1"},
+    {"max_subscriptions_string", "{\"mqtt\":{\"max_subscriptions\":\"10\"}}", F,
+     "bad.json: mqtt.max_subscriptions: expected integer 0..4294967295, got string"},
+    {"max_retained_float", "{\"mqtt\":{\"max_retained\":1.5}}", F,
+     "bad.json: mqtt.max_retained: expected integer 0..4294967295, got 1.5"},
+    {"max_retained_bytes_bool", "{\"mqtt\":{\"max_retained_bytes\":false}}", F,
+     "bad.json: mqtt.max_retained_bytes: expected integer >= 0, got boolean"},
     {"receive_maximum_zero", "{\"mqtt\":{\"receive_maximum\":0}}", F,
      "bad.json: mqtt.receive_maximum: expected integer 1..65535, got 0"},
     {"topic_alias_maximum_bool", "{\"mqtt\":{\"topic_alias_maximum\":true}}", F,
@@ -427,6 +441,12 @@ static void check_defaults(const cfg_t *c)
     CU_ASSERT(c->mqtt.allow_zero_length_clientid);
     CU_ASSERT_PTR_NULL(c->mqtt.response_information);
     CU_ASSERT_EQUAL(c->mqtt.sys_interval, 10);
+    CU_ASSERT_EQUAL(c->mqtt.max_connections, 0);
+    CU_ASSERT_EQUAL(c->mqtt.max_subscriptions, 1000);
+    CU_ASSERT_EQUAL(c->mqtt.max_topic_levels, 128);
+    CU_ASSERT_EQUAL(c->mqtt.max_topic_length, 65535);
+    CU_ASSERT_EQUAL(c->mqtt.max_retained, 1000000);
+    CU_ASSERT_EQUAL(c->mqtt.max_retained_bytes, (uint64_t)1 << 30);
     CU_ASSERT_EQUAL(c->persistence.sync, CFG_SYNC_BATCH);
     CU_ASSERT_EQUAL(c->persistence.flush_ms, 100);
     CU_ASSERT_PTR_NULL(c->kafka.bootstrap);
@@ -688,6 +708,21 @@ static void test_bridge_rules_need_kafka(void)
     }
 }
 
+static void test_client_limits(void)
+{
+    cfg_t *c = parse_ok("{\"mqtt\":{\"max_connections\":5000,\"max_subscriptions\":0,"
+                        "\"max_topic_levels\":65536,\"max_topic_length\":1,"
+                        "\"max_retained\":0,\"max_retained_bytes\":1099511627776}}");
+    if (!c) return;
+    CU_ASSERT_EQUAL(c->mqtt.max_connections, 5000);
+    CU_ASSERT_EQUAL(c->mqtt.max_subscriptions, 0);
+    CU_ASSERT_EQUAL(c->mqtt.max_topic_levels, 65536);
+    CU_ASSERT_EQUAL(c->mqtt.max_topic_length, 1);
+    CU_ASSERT_EQUAL(c->mqtt.max_retained, 0);
+    CU_ASSERT_EQUAL(c->mqtt.max_retained_bytes, (uint64_t)1 << 40);
+    cfg_free(c);
+}
+
 /* ---- files and API edges --------------------------------------------------- */
 
 static void expect_load_error(const char *path, int want_rc, const char *want)
@@ -817,6 +852,7 @@ int main(void)
         {"queue_full_values", test_queue_full_values},
         {"limits_at_bounds", test_limits_at_bounds},
         {"bridge_rules_need_kafka", test_bridge_rules_need_kafka},
+        {"client_limits", test_client_limits},
         {"missing_file", test_missing_file},
         {"directory_is_io_error", test_directory_is_io_error},
         {"file_wrong_type", test_file_wrong_type},
