@@ -1,8 +1,9 @@
 """Router sinks (issue 12 item 1): everything routed reaches the Kafka sink,
 not only client PUBLISHes. A will matching a to_kafka rule lands in Kafka
-(at once, and after an MQTT 5 will delay), and a record injected from Kafka
-that matches a to_kafka rule does not go back to Kafka (docs/ARCHITECTURE.md
-"The path of one PUBLISH")."""
+(at once, and after an MQTT 5 will delay), the broker's own messages routed
+with plain brk_route ($SYS, like the admin API's) reach it, and a record
+injected from Kafka that matches a to_kafka rule does not go back to Kafka
+(docs/ARCHITECTURE.md "The path of one PUBLISH")."""
 
 import time
 import unittest
@@ -67,6 +68,23 @@ class WillToKafka(ku.KafkaCase):
         r = records_with(recs, b"offline-5")[0]
         self.assertEqual(r.header("mqtt.topic"), "status/dev-5")
         self.assertEqual(r.header("mqtt.clientid"), "dev-5")
+
+
+class BrokerOriginToKafka(ku.KafkaCase):
+
+    def test_plain_brk_route_reaches_the_sink(self):
+        # $SYS is routed with plain brk_route (origin BROKER, no connection),
+        # as the admin API's publishes are: the sinks see it too
+        b = self.broker({"to_kafka": [{"match": "$SYS/broker/uptime",
+                                       "topic": "sys"}]})
+        recs = ku.wait_records(
+            self.mock.bootstrap, "sys",
+            lambda rs: any(r.header("mqtt.topic") == "$SYS/broker/uptime"
+                           for r in rs), 30, "a $SYS record")
+        r = recs[0]
+        self.assertEqual(r.header("mqtt.retain"), "true")
+        self.assertEqual(r.header("mqtt.clientid"), "")
+        self.assertTrue(r.value.endswith(b" seconds"), r.value)
 
 
 class InjectedNotEchoed(ku.KafkaCase):
