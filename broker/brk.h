@@ -415,8 +415,20 @@ typedef struct brk_pending {
 } brk_pending_t;
 
 /* Queue an acknowledgement behind `waits` completions (0: send as soon as
- * everything before it went). Returns its number for brk_conn_ack_done. */
+ * everything before it went). Returns its number for brk_conn_ack_done.
+ * The ack is queued first, then completed by whoever it waits on: each
+ * party that must see the message safe first adds a wait with
+ * brk_conn_ack_hold and gives it back with one brk_conn_ack_done. All on
+ * c's worker; an unknown seq (already sent, or never queued because the
+ * ring could not grow) is ignored by each of them. */
 uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits);
+/* One more completion ack `seq` waits for. */
+void brk_conn_ack_hold(brk_conn_t *c, uint64_t seq);
+/* The reason code a still queued ack `seq` will carry. */
+void brk_conn_ack_reason(brk_conn_t *c, uint64_t seq, uint8_t reason);
+/* Take back ack `seq` unsent; only the newest can be (nothing behind it
+ * holds its number). False when it is not the newest queued. */
+bool brk_conn_ack_withdraw(brk_conn_t *c, uint64_t seq);
 /* One completion of ack `seq` (status < 0: could not be made safe). */
 void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status);
 /* A completion callback for store/bridge: arg is a brk_pending_t. */
@@ -525,7 +537,6 @@ int brk_persist_recover(brk_t *b, char *err, size_t errlen);
 
 /* ---- Kafka (kafka.c) --------------------------------------------------- */
 
-enum { BRK_KAFKA_NONE, BRK_KAFKA_PENDING, BRK_KAFKA_FULL };
 /* A thread waiting for a store barrier. */
 typedef struct brk_waiter {
     pthread_mutex_t lock;
@@ -533,12 +544,10 @@ typedef struct brk_waiter {
     bool done;
     int err;
 } brk_waiter_t;
+/* Start the bridge and register it as a router sink (sink.h). */
 int brk_kafka_start(brk_t *b, char *err, size_t errlen);
 void brk_kafka_stop(brk_t *b);
 void brk_kafka_free(brk_t *b);
-/* Offer a client's PUBLISH to the to_kafka rules. PENDING: one completion
- * of ack `ack_seq` will arrive; FULL: refuse the PUBLISH (spool full). */
-int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, uint64_t ack_seq);
 /* Every bridge counter by name ("produced", "spool/depth", ...). */
 void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 
@@ -565,9 +574,10 @@ bool brk_flow_stuck(brk_session_t *s, int64_t now);
 
 /* ---- routing (route.c) ------------------------------------------------- */
 
-/* Route m to every matching subscriber and update retained state. Any
- * worker thread (w) or NULL for non-worker threads. Returns subscriber
- * count. */
+/* Route m to the sinks and every matching subscriber and update retained
+ * state, as the broker's own message (origin BRK_ORIGIN_BROKER; sink.h has
+ * brk_route_from for the others). Any worker thread (w) or NULL for
+ * non-worker threads. Returns subscriber count. */
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
 /* ---- per-worker block pools (pool.c) ------------------------------------ */
@@ -704,8 +714,9 @@ struct brk {
 
     int64_t start_ms;
     int log_level;
-    struct store *store;   /* NULL: persistence.sync "none" */
-    struct bridge *bridge; /* NULL: no Kafka */
+    struct store *store;     /* NULL: persistence.sync "none" */
+    struct bridge *bridge;   /* NULL: no Kafka */
+    struct brk_sinks *sinks; /* what every route is offered to (sink.h) */
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
@@ -758,7 +769,9 @@ typedef struct brk_timer {
 void brk_expiry_schedule(brk_t *b, brk_session_t *s);
 /* Publish due wills and end expired sessions (registry lock inside). */
 void brk_expire_sessions(brk_t *b, int64_t now);
-/* Publish a will now: its message expiry starts counting here. */
-void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry);
+/* Publish a will now: its message expiry starts counting here. client_id
+ * and username (NULL if none) name its publisher to the sinks. */
+void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry,
+                      const char *client_id, const char *username);
 
 #endif

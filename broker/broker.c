@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "brk.h"
+#include "sink.h"
 
 int64_t brk_now_ms(void)
 {
@@ -105,10 +106,13 @@ void brk_reg_remove(brk_t *b, brk_session_t *s)
     }
 }
 
-void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry)
+void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry,
+                      const char *client_id, const char *username)
 {
     if (has_expiry) will->expire_at_ms = brk_now_ms() + (int64_t)expiry * 1000;
-    brk_route(b, w, will);
+    /* no connection: the sinks hold no ack and cannot refuse a will */
+    brk_origin_t o = {.kind = BRK_ORIGIN_WILL, .client_id = client_id, .username = username};
+    brk_route_from(b, w, will, &o);
 }
 
 /* A delayed will whose time has come (or whose session ends): publish it.
@@ -125,7 +129,8 @@ static void session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending)
     bool has = s->has_will_expiry;
     pthread_mutex_unlock(&s->lock);
     if (!will) return;
-    brk_will_publish(b, NULL, will, exp, has);
+    /* its connection, and with it the user name, is gone */
+    brk_will_publish(b, NULL, will, exp, has, s->client_id, NULL);
     brk_msg_unref(&will);
 }
 
@@ -283,12 +288,13 @@ brk_t *brk_new(const cfg_t *cfg)
     b->reg = calloc(b->reg_cap, sizeof(*b->reg));
     b->subs = brk_subs_new();
     b->retain = brk_retain_new();
+    b->sinks = brk_sinks_new();
     b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
     pthread_mutex_init(&b->reg_lock, NULL);
     pthread_mutex_init(&b->retain_order, NULL);
     for (int i = 0; b->workers && i < b->n_workers; i++)
         b->workers[i].reserve_fd = -1;
-    if (!b->reg || !b->subs || !b->retain || !b->workers) {
+    if (!b->reg || !b->subs || !b->retain || !b->sinks || !b->workers) {
         brk_free(b);
         return NULL;
     }
@@ -316,6 +322,7 @@ void brk_free(brk_t *b)
     free(b->reg);
     brk_subs_free(b->subs);
     brk_retain_free(b->retain);
+    brk_sinks_free(b->sinks);
     /* the last messages are gone: their blocks can go */
     for (int i = 0; b->workers && i < b->n_workers; i++)
         brk_pool_destroy(&b->workers[i].pool);

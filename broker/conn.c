@@ -446,10 +446,36 @@ uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason,
     return c->ack_base + c->ack_len++;
 }
 
+static brk_ackq_t *ack_find(brk_conn_t *c, uint64_t seq)
+{
+    if (seq < c->ack_base || seq >= c->ack_base + c->ack_len) return NULL;
+    return &c->acks[(c->ack_head + (seq - c->ack_base)) % c->ack_cap];
+}
+
+void brk_conn_ack_hold(brk_conn_t *c, uint64_t seq)
+{
+    brk_ackq_t *a = ack_find(c, seq);
+    if (a) a->waits++;
+}
+
+void brk_conn_ack_reason(brk_conn_t *c, uint64_t seq, uint8_t reason)
+{
+    brk_ackq_t *a = ack_find(c, seq);
+    if (a) a->reason = reason;
+}
+
+bool brk_conn_ack_withdraw(brk_conn_t *c, uint64_t seq)
+{
+    if (!c->ack_len || seq != c->ack_base + c->ack_len - 1) return false;
+    if (ack_find(c, seq)->type == MQTT_PUBACK) c->acks_puback--;
+    c->ack_len--;
+    return true;
+}
+
 void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
 {
-    if (seq < c->ack_base || seq >= c->ack_base + c->ack_len) return;
-    brk_ackq_t *a = &c->acks[(c->ack_head + (seq - c->ack_base)) % c->ack_cap];
+    brk_ackq_t *a = ack_find(c, seq);
+    if (!a) return;
     if (a->waits) a->waits--;
     if (status < 0) a->refuse = true;
     while (c->ack_len && !c->closing) {
@@ -622,7 +648,9 @@ void brk_conn_closed(brk_conn_t *c)
             brk_expiry_schedule(b, s);
         }
         c->session = NULL;
-        if (will) brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry);
+        if (will)
+            brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry, s->client_id,
+                             c->username);
         brk_session_unref(s);
     }
     brk_msg_unref(&c->will);

@@ -9,6 +9,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "sink.h"
 #include "store.h"
 
 static int fail(brk_conn_t *c, uint8_t reason)
@@ -58,47 +59,107 @@ static int topic_refused(brk_conn_t *c, const mqtt_publish_t *p, int lim)
  * one is refused whole with 0x97 (nothing routed, so the code means what
  * it says); QoS 0 and 3.1.1 cannot be told, so those go to the current
  * subscribers without being kept (brk_route counts it). */
-static bool retained_refused(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m)
+static uint8_t retained_refusal(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m)
 {
-    if (!p->retain || !p->qos || c->version != MQTT_V5) return false;
+    if (!p->retain || !p->qos || c->version != MQTT_V5) return 0;
     int rc = brk_retain_fits(c->w->b->retain, m);
-    if (rc == BRK_RETAIN_OK) return false;
+    if (rc == BRK_RETAIN_OK) return 0;
     brk_limit_hit(c->w->b,
                   rc == BRK_RETAIN_FULL_COUNT ? BRK_LIMIT_RETAINED : BRK_LIMIT_RETAINED_BYTES);
-    if (p->qos == 2) brk_session_in2_remove(c->session, p->packet_id);
-    brk_conn_ack(c, p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK, p->packet_id, MQTT_RC_QUOTA_EXCEEDED,
-                 0);
-    return true;
+    return MQTT_RC_QUOTA_EXCEEDED;
 }
 
 /*
- * Acknowledge in PUBLISH order once everything the PUBLISH set going is
- * safe: Kafka's acknowledgement (when a rule said ack "kafka": `kafka`
- * completions) and, with persistence.sync "always", a store barrier
- * submitted after every write the routing made.
+ * The ack was queued before routing with one wait, the routing's own, and
+ * the sinks (Kafka, ack "kafka") added theirs while it routed. Now flow
+ * control (a subscriber's queue over its mark) and the store: with
+ * persistence.sync "always" every QoS 1/2 ack waits for a barrier submitted
+ * after every write the routing made; with "batch" an ack whose PUBLISH
+ * wrote to the store waits for that write (no fsync), which is what keeps
+ * publishers from outrunning the store thread. Then our own wait goes, and
+ * the ack leaves (in PUBLISH order) once the last of them completed.
  */
-static void ack(brk_conn_t *c, mqtt_type_t type, uint16_t pid, uint8_t reason, bool durable,
-                bool kafka, brk_flow_t *flow)
+static void ack_complete(brk_conn_t *c, uint64_t seq, uint8_t reason, brk_flow_t *flow)
 {
     brk_t *b = c->w->b;
-    /* "always": every QoS 1/2 ack waits for the fsync. "batch": an ack
-     * whose PUBLISH wrote to the store waits for that write (no fsync),
-     * which is what keeps publishers from outrunning the store thread */
-    bool barrier = durable && reason < 0x80 && b->store && (b->sync_always || c->w->route_writes);
-    uint64_t seq =
-        brk_conn_ack(c, (uint8_t)type, pid, reason, (uint8_t)(barrier + kafka + (flow != NULL)));
-    if (flow) brk_flow_attach(flow, c, seq); /* a subscriber's queue is over its mark */
-    if (!barrier) return;
-    brk_pending_t *pd = calloc(1, sizeof(*pd));
-    if (pd) {
-        pd->c = c;
-        pd->seq = seq;
-        atomic_fetch_add(&c->refs, 1);
-        if (brk_persist_barrier(b, brk_pending_complete, pd)) return;
-        brk_conn_unref(c);
-        free(pd);
+    if (flow) {
+        brk_conn_ack_hold(c, seq);
+        brk_flow_attach(flow, c, seq);
     }
-    brk_conn_ack_done(c, seq, -1); /* could not make it durable: refuse */
+    if (reason < 0x80 && b->store && (b->sync_always || c->w->route_writes)) {
+        brk_conn_ack_hold(c, seq);
+        brk_pending_t *pd = calloc(1, sizeof(*pd));
+        if (pd) {
+            pd->c = c;
+            pd->seq = seq;
+            atomic_fetch_add(&c->refs, 1);
+        }
+        if (!pd || !brk_persist_barrier(b, brk_pending_complete, pd)) {
+            if (pd) brk_conn_unref(c);
+            free(pd);
+            brk_conn_ack_done(c, seq, -1); /* could not make it durable: refuse */
+        }
+    }
+    brk_conn_ack_done(c, seq, 0);
+}
+
+/*
+ * A sink refused the PUBLISH (Kafka spool full), so nothing was routed.
+ * The queued ack is the newest (nothing queued behind it while we routed):
+ * it is taken back; 3.1.1 cannot say no, so the connection stops reading
+ * and this PUBLISH is handled again later (BRK_PAUSE); v5 hears 0x97. If a
+ * sink before the refusing one holds the ack, it stays and is refused in
+ * order when that hold completes (0x97; 3.1.1: closed).
+ */
+static int refuse(brk_conn_t *c, const mqtt_publish_t *p, mqtt_type_t type, uint64_t seq,
+                  const brk_origin_t *o)
+{
+    if (p->qos == 2) brk_session_in2_remove(c->session, p->packet_id);
+    if (o->holds || !brk_conn_ack_withdraw(c, seq)) {
+        brk_conn_ack_done(c, seq, -1);
+        return 0;
+    }
+    if (c->version != MQTT_V5) return BRK_PAUSE;
+    brk_conn_ack(c, type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
+    return 0;
+}
+
+/* Build the one message and route it from this client: the ack's reason
+ * (0, or 0x10 when nobody took it), or -1 (closed). o says whether a sink
+ * refused it, *flow whether a subscriber's queue holds the ack. */
+static int route(brk_conn_t *c, const mqtt_publish_t *p, uint64_t seq, brk_origin_t *o,
+                 brk_flow_t **flow)
+{
+    brk_session_t *s = c->session;
+    uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
+    brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
+                               plen, p->qos, p->retain);
+    if (!m) return fail(c, MQTT_RC_UNSPECIFIED);
+    if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
+    if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
+        m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
+    m->origin = s;
+    uint8_t refusal = retained_refusal(c, p, m);
+    if (refusal) {
+        brk_msg_unref(&m);
+        *o = (brk_origin_t){.kind = BRK_ORIGIN_CLIENT};
+        return refusal;
+    }
+    *o = (brk_origin_t){.kind = BRK_ORIGIN_CLIENT,
+                        .client_id = s->client_id,
+                        .username = c->username,
+                        .conn = p->qos ? c : NULL,
+                        .ack_seq = seq};
+    c->w->route_writes = 0;
+    if (p->qos) brk_flow_begin(c->w, c);
+    uint32_t n = brk_route_from(c->w->b, c->w, m, o);
+    *flow = brk_flow_end(c->w);
+    brk_msg_unref(&m);
+    if (o->refused) return 0;
+    if (p->retain && !p->qos && c->w->route_writes) brk_store_hold(c); /* no ack waits for it */
+    brk_count(&c->w->st.msgs_in, 1);
+    /* a sink holding the ack (Kafka) counts as a taker */
+    return !n && !o->holds && c->version == MQTT_V5 && p->qos ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : 0;
 }
 
 /*
@@ -132,8 +193,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     brk_session_t *s = c->session;
     mqtt_type_t ack_type = p->qos == 2 ? MQTT_PUBREC : MQTT_PUBACK;
     /* a retained QoS 0 PUBLISH writes with no ack to wait on (brk_store_hold) */
-    bool silent_write = p->retain && !p->qos;
-    if (silent_write && brk_store_busy(c)) return BRK_PAUSE;
+    if (p->retain && !p->qos && brk_store_busy(c)) return BRK_PAUSE;
     if (c->version == MQTT_V5 && resolve_alias(c, p) < 0) return -1;
     int lim = brk_topic_limits(b->cfg, p->topic.p, p->topic.len);
     if (lim != BRK_TOPIC_OK) return topic_refused(c, p, lim);
@@ -161,7 +221,7 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
 
     if (p->qos == 2 && !brk_session_in2_add(s, p->packet_id)) {
         /* retransmission: already routed; answered after the first one */
-        ack(c, MQTT_PUBREC, p->packet_id, 0, false, false, NULL);
+        brk_conn_ack(c, MQTT_PUBREC, p->packet_id, 0, 0);
         return 0;
     }
     /* $SYS is the broker's: a v5 client is told 0x87 (QoS 0: dropped and
@@ -172,44 +232,19 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
         brk_count(&c->w->st.dropped, 1);
         if (c->version == MQTT_V5 && !reason) reason = MQTT_RC_NOT_AUTHORIZED;
     }
-    bool kafka = false;
+    /* the ack is queued first, waiting for the routing: whoever else it
+     * must wait for (sinks, flow control, the store) adds a wait to it */
+    uint64_t seq = p->qos ? brk_conn_ack(c, ack_type, p->packet_id, reason, 1) : 0;
     brk_flow_t *flow = NULL;
     if (!reason && !sys && !denied) {
-        uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
-        brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
-                                   plen, p->qos, p->retain);
-        if (!m) return fail(c, MQTT_RC_UNSPECIFIED);
-        if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
-        if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
-            m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
-        m->origin = s;
-        if (retained_refused(c, p, m)) {
-            brk_msg_unref(&m);
-            return 0;
-        }
-        /* Kafka first: a full spool refuses the PUBLISH before anyone got it.
-         * Our ack will be number ack_base + ack_len (nothing else queues one
-         * on this connection meanwhile; completions arrive through our inbox). */
-        c->w->route_writes = 0;
-        int k = brk_kafka_offer(c, p, m, c->ack_base + c->ack_len);
-        if (k == BRK_KAFKA_FULL && p->qos) {
-            brk_msg_unref(&m);
-            if (p->qos == 2) brk_session_in2_remove(s, p->packet_id);
-            if (c->version != MQTT_V5) return BRK_PAUSE; /* 3.1.1: stop reading, retry */
-            brk_conn_ack(c, ack_type, p->packet_id, MQTT_RC_QUOTA_EXCEEDED, 0);
-            return 0;
-        }
-        kafka = k == BRK_KAFKA_PENDING;
-        if (p->qos) brk_flow_begin(c->w, c);
-        uint32_t n = brk_route(b, c->w, m);
-        flow = brk_flow_end(c->w);
-        brk_msg_unref(&m);
-        if (silent_write && c->w->route_writes) brk_store_hold(c);
-        if (!n && !kafka && c->version == MQTT_V5 && p->qos)
-            reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
-        brk_count(&c->w->st.msgs_in, 1);
+        brk_origin_t o;
+        int r = route(c, p, seq, &o, &flow);
+        if (r < 0) return -1;
+        if (o.refused) return refuse(c, p, ack_type, seq, &o);
+        reason = (uint8_t)r;
+        if (reason) brk_conn_ack_reason(c, seq, reason);
     }
     if (reason >= 0x80 && p->qos == 2) brk_session_in2_remove(s, p->packet_id);
-    if (p->qos) ack(c, ack_type, p->packet_id, reason, true, kafka, flow);
+    if (p->qos) ack_complete(c, seq, reason, flow);
     return 0;
 }

@@ -1,15 +1,18 @@
 /*
- * kafka.c - the broker's side of the Kafka bridge: the bridge is one more
- * consumer of what clients publish (brk_kafka_offer, before local routing
- * so that a full spool can refuse the PUBLISH outright), and a producer of
- * messages routed like any other (the inject hook, on a bridge thread).
- * bridge/ never sees a connection; this file never sees librdkafka.
+ * kafka.c - the broker's side of the Kafka bridge: the bridge is one router
+ * sink (sink.h), offered everything routed (client PUBLISHes, wills, the
+ * admin API's) before local matching, so that a full spool can refuse a
+ * client's PUBLISH outright; and a producer of messages routed like any
+ * other (the inject hook, on a bridge thread), whose origin BRK_ORIGIN_KAFKA
+ * keeps them out of the sink (no loop back to Kafka). bridge/ never sees a
+ * connection; this file never sees librdkafka.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge.h"
 #include "brk.h"
+#include "sink.h"
 #include "store.h"
 
 static void inject_done(void *arg, int err)
@@ -36,7 +39,8 @@ static int inject(void *ctx, const bridge_msg_t *bm)
                                bm->payload_len, bm->props_len, bm->qos, bm->retain);
     if (!m) return -1;
     if (bm->props_len) memcpy((uint8_t *)m->props, bm->props, bm->props_len);
-    brk_route(b, NULL, m);
+    brk_origin_t o = {.kind = BRK_ORIGIN_KAFKA, .client_id = ""};
+    brk_route_from(b, NULL, m, &o);
     brk_msg_unref(&m);
     if (!b->sync_always) return 0;
     brk_waiter_t wt = {.done = false};
@@ -75,6 +79,59 @@ static void on_event(void *ctx, int ev, const char *detail)
     brk_log(ctx, ids[ev].level, ids[ev].id, "%s", detail);
 }
 
+/*
+ * The sink. A client's QoS 1/2 PUBLISH matched by an ack "kafka" rule
+ * holds its ack until Kafka (or the spool) has it; a full spool refuses
+ * such a PUBLISH (the caller says 0x97 or pauses). Anything without a
+ * publisher to tell (QoS 0, wills, the API) is never refused: it still
+ * reaches local subscribers, and the bridge counts what it dropped.
+ */
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_origin_t *o)
+{
+    brk_t *b = ctx;
+    /* what came from Kafka does not go back (loop prevention); after
+     * brk_kafka_free nothing is offered any more */
+    if (o->kind == BRK_ORIGIN_KAFKA || !b->bridge) return BRK_SINK_PASS;
+    bridge_msg_t bm = {.topic = m->topic,
+                       .topic_len = m->topic_len,
+                       .payload = m->payload,
+                       .payload_len = m->payload_len,
+                       .qos = m->qos,
+                       .retain = m->retain,
+                       .clientid = o->client_id ? o->client_id : "",
+                       .username = o->username,
+                       .props = m->props,
+                       .props_len = m->props_len};
+    brk_conn_t *c = m->qos ? o->conn : NULL;
+    brk_pending_t *pd = NULL;
+    if (c) {
+        if (!(pd = calloc(1, sizeof(*pd)))) return BRK_SINK_REFUSE;
+        pd->c = c;
+        pd->seq = o->ack_seq;
+        atomic_fetch_add(&c->refs, 1);
+    }
+    int rc = bridge_offer(b->bridge, &bm, pd ? brk_pending_complete : NULL, pd);
+    if (rc != BRIDGE_PENDING && pd) {
+        brk_conn_unref(c);
+        free(pd);
+    }
+    switch (rc) {
+    case BRIDGE_PENDING:
+        /* its completion comes through our inbox, so after this returns */
+        brk_conn_ack_hold(c, o->ack_seq);
+        return BRK_SINK_HELD;
+    case BRIDGE_FULL:
+        if (w) brk_count(&w->st.dropped, 1);
+        return c ? BRK_SINK_REFUSE : BRK_SINK_PASS;
+    case BRIDGE_ERR:
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-KAFKA-OFFER", "%s: bridge refused a message on %s",
+                o->client_id && *o->client_id ? o->client_id : "-", m->topic);
+        return c ? BRK_SINK_REFUSE : BRK_SINK_PASS;
+    default:
+        return BRK_SINK_PASS;
+    }
+}
+
 int brk_kafka_start(brk_t *b, char *err, size_t errlen)
 {
     if (!b->cfg->kafka.bootstrap) return 0; /* main refused rules without Kafka */
@@ -82,6 +139,12 @@ int brk_kafka_start(brk_t *b, char *err, size_t errlen)
     bridge_t *br = NULL;
     if (bridge_new(b->cfg, b->store, &hooks, &br, err, errlen) != 0) return -1;
     b->bridge = br;
+    /* before bridge_start: its consumers route from then on */
+    brk_sink_t sink = {.name = "kafka", .offer = sink_offer, .ctx = b};
+    if (brk_sink_add(b, &sink) != 0) {
+        snprintf(err, errlen, "kafka: no room for another router sink");
+        return -1;
+    }
     if (bridge_start(br) != 0) {
         snprintf(err, errlen, "kafka: the bridge did not start");
         return -1;
@@ -98,47 +161,6 @@ void brk_kafka_free(brk_t *b)
 {
     bridge_free(b->bridge);
     b->bridge = NULL;
-}
-
-int brk_kafka_offer(brk_conn_t *c, const mqtt_publish_t *p, const brk_msg_t *m, uint64_t ack_seq)
-{
-    brk_t *b = c->w->b;
-    if (!b->bridge) return BRK_KAFKA_NONE;
-    bridge_msg_t bm = {.topic = m->topic,
-                       .topic_len = m->topic_len,
-                       .payload = m->payload,
-                       .payload_len = m->payload_len,
-                       .qos = p->qos,
-                       .retain = p->retain,
-                       .clientid = c->session ? c->session->client_id : "",
-                       .username = c->username,
-                       .props = m->props,
-                       .props_len = m->props_len};
-    brk_pending_t *pd = NULL;
-    if (p->qos) {
-        if (!(pd = calloc(1, sizeof(*pd)))) return BRK_KAFKA_FULL;
-        pd->c = c;
-        pd->seq = ack_seq;
-        atomic_fetch_add(&c->refs, 1);
-    }
-    int rc = bridge_offer(b->bridge, &bm, pd ? brk_pending_complete : NULL, pd);
-    if (rc != BRIDGE_PENDING && pd) {
-        brk_conn_unref(c);
-        free(pd);
-    }
-    switch (rc) {
-    case BRIDGE_PENDING:
-        return BRK_KAFKA_PENDING;
-    case BRIDGE_FULL:
-        brk_count(&c->w->st.dropped, 1);
-        return BRK_KAFKA_FULL;
-    case BRIDGE_ERR:
-        brk_log(b, BRK_LOG_ERROR, "SLUICE-KAFKA-OFFER", "%s: bridge refused a message on %s",
-                c->peer, m->topic);
-        return BRK_KAFKA_FULL;
-    default:
-        return BRK_KAFKA_NONE;
-    }
 }
 
 void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)

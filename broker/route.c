@@ -1,5 +1,6 @@
 /*
- * route.c - the path of one message: retained update, match, deliver.
+ * route.c - the path of one message: sinks (sink.h), retained update,
+ * match, deliver.
  *
  * The subscription read lock is held while delivering, so a session found
  * by the match cannot be destroyed under us (destruction removes its
@@ -9,6 +10,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "sink.h"
 
 /* Pin the body of a QoS 1/2 fan-out only if at least two of the matched
  * sessions will write it to the store (persistent, granted QoS > 0): with
@@ -46,6 +48,16 @@ static void retain(brk_t *b, brk_worker_t *w, brk_msg_t *m)
 
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
 {
+    brk_origin_t o = {.kind = BRK_ORIGIN_BROKER, .client_id = ""};
+    return brk_route_from(b, w, m, &o);
+}
+
+uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o)
+{
+    /* sinks first: a sink that cannot take the message (Kafka spool full)
+     * refuses it before any subscriber or the retained map got it */
+    brk_sinks_offer(b, w, m, o);
+    if (o->refused) return 0;
     if (m->retain) retain(b, w, m);
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;

@@ -1,0 +1,52 @@
+/*
+ * sink.c - the list of router sinks (sink.h): append-only, read by every
+ * route without a lock.
+ */
+#include <stdlib.h>
+
+#include "brk.h"
+#include "sink.h"
+
+struct brk_sinks {
+    brk_sink_t v[BRK_SINKS_MAX];
+    _Atomic uint32_t n; /* slots below n are written and never change */
+};
+
+brk_sinks_t *brk_sinks_new(void)
+{
+    return calloc(1, sizeof(brk_sinks_t));
+}
+
+void brk_sinks_free(brk_sinks_t *l)
+{
+    free(l);
+}
+
+int brk_sink_add(brk_t *b, const brk_sink_t *s)
+{
+    brk_sinks_t *l = b->sinks;
+    uint32_t n = atomic_load_explicit(&l->n, memory_order_relaxed);
+    if (n == BRK_SINKS_MAX) return -1;
+    l->v[n] = *s;
+    /* a route that sees the new count sees the slot written */
+    atomic_store_explicit(&l->n, n + 1, memory_order_release);
+    return 0;
+}
+
+void brk_sinks_offer(brk_t *b, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
+{
+    brk_sinks_t *l = b->sinks;
+    uint32_t n = atomic_load_explicit(&l->n, memory_order_acquire);
+    o->holds = 0;
+    o->refused = false;
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = l->v[i].offer(l->v[i].ctx, w, m, o);
+        if (rc == BRK_SINK_HELD) {
+            o->holds++;
+        } else if (rc == BRK_SINK_REFUSE && o->conn) {
+            /* later sinks are not offered what the publisher is refused */
+            o->refused = true;
+            return;
+        }
+    }
+}
