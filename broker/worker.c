@@ -127,7 +127,14 @@ static void run_inbox(brk_worker_t *w)
         bool again = brk_tcp_flush(w);
         if (!items && !again) return;
     }
-    lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
+    if (w->ctx) lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
+}
+
+/* Test seam for tests/fuzz/fuzz_conn.c, which drives workers without lws or
+ * threads (ctx NULL): the end-of-event pass, inbox then TCP writes. */
+void brk_worker_run_inbox(brk_worker_t *w)
+{
+    run_inbox(w);
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
