@@ -6,6 +6,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
@@ -18,11 +19,11 @@ RUN_ARGS   ?= --dev-kafka
 # takes port 1883) or gnuplot.
 RUN_PKGS   = cmake make gcc pkg-config \
              librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
-TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto-clients python3 python3-paho-mqtt kcat \
+TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
              procps openssl
 BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps
 
-.PHONY: all deps deps-run deps-bench build run test sanitize fuzz bench format format-check clean
+.PHONY: all deps deps-run deps-bench build run test sanitize tsan fuzz bench format format-check clean
 
 all: build
 
@@ -66,6 +67,22 @@ sanitize: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer over the unit tests and the black-box suites (pools off).
+# The first report stops the process (exit 66): a unit test fails, and the
+# harness fails the test whose broker printed "WARNING: ThreadSanitizer".
+# tests/tsan.supp holds only what is proven benign, each with its proof.
+# Left out, for assertions TSan itself breaks (not for reports): itp_limits
+# bounds the broker's RSS (TSan's shadow memory is several times the heap);
+# unit_store's reads_from_other_threads_during_writes needs its reader
+# threads scheduled within a 50 ms sleep; itp_backlog fails under TSan's
+# timing without a report (open, see issue 11).
+TSAN_EXCLUDE ?= ^(itp_limits|itp_backlog|unit_store)$$
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) -E '$(TSAN_EXCLUDE)'
+
 # libFuzzer targets, each for FUZZ_SECONDS, from the committed seed corpus.
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
@@ -82,4 +99,4 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -530,7 +530,10 @@ int blob_parse(const uint8_t *p, size_t len, blob_view_t *v)
     v->hdrs = p + off;
     for (uint16_t i = 0; i < v->n_hdrs; i++) {
         NEED(2);
-        off += 2 + be(p + off, 2);
+        uint32_t nl = be(p + off, 2);
+        off += 2;
+        NEED(nl); /* before adding it: off past len would wrap NEED's len - off */
+        off += nl;
         NEED(4);
         off += 4;
         uint32_t vl = be(p + off - 4, 4);

@@ -656,6 +656,9 @@ struct brk_worker {
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+/* Inbox items, then the TCP writes: what a worker runs after every event.
+ * Only for a worker driven by hand (tests/fuzz/fuzz_conn.c). */
+void brk_worker_run_inbox(brk_worker_t *w);
 
 /* Plain TCP connections on the worker's epoll (tcp.c). lws keeps TLS,
  * WebSocket and HTTP; this keeps the common case free of lws's per-socket

@@ -62,10 +62,10 @@ static void put_body(store_batch_t *sb, brk_msg_t *m, uint64_t id)
     store_batch_put_msg(sb, &r);
 }
 
-void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
-                         bool connected)
+/* brk_persist_session with both locks held. */
+static void session_put(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
+                        bool connected)
 {
-    if (!brk_persist_on(s)) return;
     store_batch_t *sb = store_batch_new();
     if (!sb) return;
     store_session_t r = {.client_id = STR(s->client_id, s->id_len),
@@ -84,6 +84,24 @@ void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_
     store_batch_put_session(sb, &r);
     s->persisted = true;
     submit(s->b, sb);
+}
+
+/* Takes the registry lock, then s->lock (callers hold neither): the s/
+ * record is put, and `persisted` set, either before brk_session_end (under
+ * the registry lock) deletes the client's records or not at all, so an
+ * ended session is never written back. (ThreadSanitizer: `persisted` was
+ * written here unlocked while a clean-start CONNECT on another worker read it
+ * in brk_session_end.) */
+void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
+                         bool connected)
+{
+    brk_t *b = s->b;
+    if (!b->store) return;
+    pthread_mutex_lock(&b->reg_lock);
+    pthread_mutex_lock(&s->lock);
+    if (s->registered && brk_persist_on(s)) session_put(s, will, will_delay, connected);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&b->reg_lock);
 }
 
 void brk_persist_session_end(brk_session_t *s)

@@ -65,12 +65,14 @@ int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
         w->inbox_cap = nc;
     }
     w->inbox[w->inbox_len++] = item;
-    bool first = w->inbox_len == 1;
-    pthread_mutex_unlock(&w->inbox_lock);
-    /* one wake-up per batch; our own thread drains before it sleeps */
-    if (first && w->ctx && !atomic_load(&w->b->stopping) &&
+    /* one wake-up per batch; our own thread drains before it sleeps. Under
+     * the lock: brk_stop takes ctx away under it before destroying it, so a
+     * store or bridge thread never wakes a context being destroyed
+     * (ThreadSanitizer: eventfd written while the main thread closed it) */
+    if (w->inbox_len == 1 && w->ctx && !atomic_load(&w->b->stopping) &&
         !pthread_equal(pthread_self(), w->thread))
         lws_cancel_service(w->ctx);
+    pthread_mutex_unlock(&w->inbox_lock);
     return 0;
 }
 
@@ -131,7 +133,14 @@ static void run_inbox(brk_worker_t *w)
         bool again = brk_tcp_flush(w);
         if (!items && !again) return;
     }
-    lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
+    if (w->ctx) lws_cancel_service(w->ctx); /* more arrived meanwhile: come back soon */
+}
+
+/* Test seam for tests/fuzz/fuzz_conn.c, which drives workers without lws or
+ * threads (ctx NULL): the end-of-event pass, inbox then TCP writes. */
+void brk_worker_run_inbox(brk_worker_t *w)
+{
+    run_inbox(w);
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -523,8 +532,11 @@ void brk_stop(brk_t *b)
         brk_tcp_fini(&b->workers[i]);
     for (int i = 0; i < b->n_workers; i++) {
         brk_worker_t *w = &b->workers[i];
-        if (w->ctx) lws_context_destroy(w->ctx);
+        pthread_mutex_lock(&w->inbox_lock); /* see brk_worker_post */
+        struct lws_context *ctx = w->ctx;
         w->ctx = NULL;
+        pthread_mutex_unlock(&w->inbox_lock);
+        if (ctx) lws_context_destroy(ctx);
     }
     /* the bridge's last completions and injections land in inboxes that
      * still exist; worker_fini drops them */

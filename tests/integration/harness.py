@@ -194,11 +194,32 @@ class OwnProcess:
     def log_tail(self, n=60):
         return "\n".join(self.log_text().splitlines()[-n:]) or "(no log)"
 
+    # What ASan, LSan, UBSan and TSan print first (`make sanitize`, `make
+    # tsan`): any of them in a broker's log fails the test that ran it.
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:", "WARNING: ThreadSanitizer",
+                       "ThreadSanitizer:")
+
+    def sanitizer_report(self):
+        """The first sanitizer report in the log so far, or None."""
+        text = self.log_text()
+        hits = [i for i in (text.find(m) for m in self.SANITIZER_MARKS) if i >= 0]
+        if not hits:
+            return None
+        i = min(hits)
+        return text[max(0, i - 200):i + 4000]
+
     def cleanup(self):
-        """kill9(), and remove the temp dir unless SLUICE_TEST_KEEP."""
+        """kill9(), and remove the temp dir unless SLUICE_TEST_KEEP; then
+        fail if the process printed a sanitizer report (a report is printed
+        when found, so it is in the log even after a SIGKILL)."""
         self.kill9()
+        report = self.sanitizer_report()
         if self.tmp and not os.environ.get("SLUICE_TEST_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if report:
+            raise AssertionError("sanitizer report from %s (pid %s):\n%s"
+                                 % (type(self).__name__, self.pid, report))
 
 
 class Broker(OwnProcess):
@@ -307,17 +328,12 @@ class Broker(OwnProcess):
         self._scan_sanitizer()
         return rc
 
-    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                       "runtime error:", "ThreadSanitizer")
-
     def _scan_sanitizer(self):
         """Under `make sanitize` the broker reports leaks and UB on its
-        stderr at exit; keep the first report so the test class fails."""
-        text = self.log_text()
-        for mark in self.SANITIZER_MARKS:
-            i = text.find(mark)
-            if i >= 0 and not getattr(self, "sanitizer_report", None):
-                self.sanitizer_report = text[max(0, i - 200):i + 4000]
+        stderr at exit, under `make tsan` races when it sees them; keep the
+        first report so the test class fails."""
+        if not getattr(self, "first_report", None):
+            self.first_report = self.sanitizer_report()
 
     # -- clients
     def raw(self, ws=False, path="/mqtt", timeout=rawmqtt.DEFAULT_TIMEOUT,
@@ -358,8 +374,11 @@ class BrokerTestCase(unittest.TestCase):
         if bad_exit:
             sys.stderr.write("\n--- broker exited with %s on SIGTERM; log:\n%s\n"
                              % (rc, b.log_tail()))
-        report = getattr(b, "sanitizer_report", None)
-        b.cleanup()
+        report = getattr(b, "first_report", None)
+        try:
+            b.cleanup()
+        except AssertionError:
+            pass  # the same report, raised below with the exit code's context
         if report:
             raise AssertionError("sanitizer report from the broker:\n" + report)
         if bad_exit:
@@ -378,6 +397,9 @@ class BrokerTestCase(unittest.TestCase):
                                 self.broker.log_tail()))
         if not alive:
             rc = self.broker.proc.returncode
+            report = self.broker.sanitizer_report()  # TSan halt_on_error: exit 66
+            if report:
+                sys.stderr.write("\n--- sanitizer report:\n%s\n" % report)
             # restart so that later tests in the class can still run
             type(self).broker = Broker(self.broker_mqtt, self.broker_workers,
                                        self.broker_ws, self.broker_persistence).start()
@@ -507,9 +529,13 @@ class ConfigBroker(OwnProcess):
             raise
 
     def stop(self, timeout=10.0):
-        """Returns the exit code (-SIGKILL if it had to be killed)."""
+        """Returns the exit code (-SIGKILL if it had to be killed); fails
+        if sluice printed a sanitizer report (its log goes with the dir)."""
         OwnProcess.stop(self, timeout)
+        report = self.sanitizer_report()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if report:
+            raise AssertionError("sanitizer report from sluice:\n" + report)
         return self.proc.returncode
 
     def stop_clean(self):

@@ -72,14 +72,15 @@ void tb_ack(void *arg, int status)
     int i = atomic_fetch_add(&a->n, 1);
     if (i < TB_MAX_ACKS) a->at_ms[i] = tb_now();
     if (status) atomic_fetch_add(&a->bad, 1);
+    atomic_fetch_add(&a->done, 1); /* after the write (ThreadSanitizer: read before it) */
 }
 
 bool tb_wait_acks(tb_acks_t *a, int n, int ms)
 {
     int64_t end = tb_now() + ms;
-    while (atomic_load(&a->n) < n && tb_now() < end)
+    while (atomic_load(&a->done) < n && tb_now() < end)
         tb_sleep_ms(5);
-    return atomic_load(&a->n) >= n;
+    return atomic_load(&a->done) >= n;
 }
 
 int tb_read(tb_kafka_t *k, const char *topic, int np, int n, int ms, tb_rec_t **out)

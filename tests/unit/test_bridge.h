@@ -23,6 +23,7 @@ typedef struct tb_kafka {
 typedef struct tb_acks {
     atomic_int n;
     atomic_int bad;
+    atomic_int done; /* acks whose at_ms is written: what tb_wait_acks waits for */
     int64_t at_ms[TB_MAX_ACKS];
 } tb_acks_t;
 
