@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "brk.h"
+#include "store.h"
 
 typedef struct textbuf {
     char *p;
@@ -51,6 +52,15 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     put(&t, "sluice_bytes_sent_total", "counter", "Bytes sent", st.bytes_out);
     put(&t, "sluice_packets_malformed_total", "counter",
         "Malformed packets and protocol violations", st.bad_packets);
+    if (b->store) {
+        store_stats_t ss;
+        store_get_stats(b->store, &ss);
+        put(&t, "sluice_store_committed_total", "counter",
+            "Store write batches finished, in submit order (batch k is durable once this is >= k)",
+            ss.committed);
+        put(&t, "sluice_store_submitted_total", "counter",
+            "Store write batches submitted (the number of the last one)", ss.submitted);
+    }
     brk_kafka_stats(b, put_kafka, &t);
     return t.len;
 }

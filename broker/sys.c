@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "brk.h"
+#include "store.h"
 
 static void publish(brk_t *b, brk_worker_t *w, const char *topic, const char *value)
 {
@@ -76,6 +77,12 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     publish_u64(b, w, "$SYS/broker/subscriptions/count", st.subscriptions);
     publish_u64(b, w, "$SYS/broker/retained messages/count", st.retained);
     publish_u64(b, w, "$SYS/broker/packets/malformed", st.bad_packets);
+    if (b->store) { /* the committed sequence: docs/ARCHITECTURE.md, "Persistence" */
+        store_stats_t ss;
+        store_get_stats(b->store, &ss);
+        publish_u64(b, w, "$SYS/broker/store/committed", ss.committed);
+        publish_u64(b, w, "$SYS/broker/store/submitted", ss.submitted);
+    }
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);
 }

@@ -122,6 +122,15 @@ typedef struct store_stats {
     uint64_t syncs;         /* synced writes (fsync) */
     uint64_t compactions;   /* range compactions run */
     uint64_t live_messages; /* m/ bodies with references */
+    /* A sequence for waiting on the store: the k-th batch store_submit()
+     * accepted is batch number k. `submitted` is the last number handed out;
+     * `committed` the last one the store thread has finished, in order, so
+     * every batch numbered <= committed has had its LevelDB write (fsynced
+     * with STORE_SYNC_ALWAYS; in the OS, so safe from a kill -9 though not yet
+     * from a power cut, with STORE_SYNC_BATCH) or its failure reported to its
+     * done callback. It advances before those callbacks run. */
+    uint64_t submitted;
+    uint64_t committed;
 } store_stats_t;
 void store_get_stats(const store_t *st, store_stats_t *out);
 

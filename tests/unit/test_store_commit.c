@@ -503,6 +503,50 @@ static void test_full_disk_degrades_then_recovers(void)
     free(dir);
 }
 
+/* ---- the committed sequence ---- */
+
+struct seq_probe {
+    store_t *st;
+    uint64_t number;    /* the batch's number: submitted right after its submit */
+    uint64_t committed; /* seen in its done callback */
+};
+
+static void seq_done(void *arg, int err)
+{
+    struct seq_probe *p = arg;
+    store_stats_t s;
+    (void)err;
+    store_get_stats(p->st, &s);
+    p->committed = s.committed;
+}
+
+static void test_committed_sequence_passes_each_batch_before_its_callback(void)
+{
+    enum { N = 200 };
+    char *dir = ts_mkdtemp();
+    store_t *st = ts_open(dir, STORE_SYNC_BATCH);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    static struct seq_probe p[N];
+    store_stats_t s;
+    for (int i = 0; i < N; i++) {
+        store_batch_t *b = store_batch_new();
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, (uint64_t)i + 1, "x", 1), STORE_OK);
+        p[i] = (struct seq_probe){.st = st};
+        CU_ASSERT_EQUAL_FATAL(store_submit(st, b, seq_done, &p[i]), STORE_OK);
+        store_get_stats(st, &s); /* one submitter: nobody else took a number */
+        p[i].number = s.submitted;
+        CU_ASSERT(s.committed <= s.submitted);
+    }
+    CU_ASSERT_EQUAL(p[N - 1].number, N);
+    store_close(st); /* commits everything queued */
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += p[i].number == (uint64_t)i + 1 && p[i].committed >= p[i].number;
+    CU_ASSERT_EQUAL(ok, N);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 void ts_register_commit_suite(void)
 {
     CU_pSuite s = CU_add_suite("store_commit", NULL, NULL);
@@ -525,4 +569,6 @@ void ts_register_commit_suite(void)
     CU_add_test(s, "reopen_recovers_every_kind", test_reopen_recovers_every_kind);
     CU_add_test(s, "compaction_runs_after_many_deletes", test_compaction_runs_after_many_deletes);
     CU_add_test(s, "full_disk_degrades_then_recovers", test_full_disk_degrades_then_recovers);
+    CU_add_test(s, "committed_sequence_passes_each_batch_before_its_callback",
+                test_committed_sequence_passes_each_batch_before_its_callback);
 }
