@@ -549,7 +549,12 @@ struct brk_worker {
     void **listens;    /* one per listener, owned by worker.c */
 };
 
-int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+/* Fails (-1) only without memory: the caller still owns what item holds,
+ * and hands it to brk_worker_post_failed unless it can do better. */
+__attribute__((warn_unused_result)) int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+/* A post that failed: log it (SLUICE-INBOX-NOMEM) and drop the reference
+ * the item carried. */
+void brk_worker_post_failed(brk_worker_t *w, brk_inbox_item_t item);
 
 /* Plain TCP connections on the worker's epoll (tcp.c). lws keeps TLS,
  * WebSocket and HTTP; this keeps the common case free of lws's per-socket
