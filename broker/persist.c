@@ -38,6 +38,14 @@ static bool submit(brk_t *b, store_batch_t *sb, int rc)
     return false;
 }
 
+/* A batch to fill, or NULL after counting the write as lost (no memory). */
+static store_batch_t *new_batch(brk_t *b)
+{
+    store_batch_t *sb = store_batch_new();
+    if (!sb) submit(b, NULL, STORE_ERR_NOMEM);
+    return sb;
+}
+
 /* Absolute unix seconds of a monotonic deadline. */
 static int64_t wall_of(int64_t mono_ms)
 {
@@ -70,7 +78,7 @@ void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_
                          bool connected)
 {
     if (!brk_persist_on(s)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     store_session_t r = {.client_id = STR(s->client_id, s->id_len),
                          .version = s->version,
@@ -93,7 +101,7 @@ void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_
 void brk_persist_session_end(brk_session_t *s)
 {
     if (!s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     submit(s->b, sb, store_delete_client_state(sb, s->client_id, s->id_len, STORE_CLIENT_ALL));
 }
@@ -102,7 +110,7 @@ void brk_persist_sub(brk_session_t *s, const char *filter, uint16_t len, uint8_t
                      uint32_t sub_id, bool add)
 {
     if (!brk_persist_on(s)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     int rc;
     if (add) {
@@ -118,7 +126,7 @@ void brk_persist_retained(brk_t *b, const brk_msg_t *m)
 {
     /* $SYS is rebuilt by every run, not restored */
     if (!b->store || (m->topic_len >= 4 && !memcmp(m->topic, "$SYS", 4))) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     int rc;
     if (m->payload_len) {
@@ -144,7 +152,7 @@ void brk_persist_retained(brk_t *b, const brk_msg_t *m)
 void brk_persist_pin(brk_t *b, brk_msg_t *m)
 {
     if (!b->store || !m->qos) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     uint64_t id = msg_id(b, m);
     int rc = put_body(sb, m, id);
@@ -158,7 +166,7 @@ void brk_persist_unpin(brk_t *b, brk_msg_t *m)
 {
     if (!m->body_pinned) return;
     m->body_pinned = false;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     uint64_t id = atomic_load(&m->store_id);
     submit(b, sb, store_batch_del_queue(sb, PIN_CLIENT, PIN_LEN, id, id));
@@ -167,7 +175,7 @@ void brk_persist_unpin(brk_t *b, brk_msg_t *m)
 void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
 {
     if (!brk_persist_on(s) || !d->qos) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     uint64_t id = msg_id(s->b, d->msg);
     d->seq = ++s->q_seq;
@@ -180,7 +188,7 @@ void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
 void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
 {
     if (!e->d.seq || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     e->msg_id = e->d.msg->store_id;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
@@ -198,7 +206,7 @@ void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
 void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
                           .packet_id = e->pid,
@@ -211,7 +219,7 @@ void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e)
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     submit(s->b, sb, store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id));
 }
@@ -219,7 +227,7 @@ void brk_persist_done(brk_session_t *s, const brk_inflight_t *e)
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d)
 {
     if (!d->seq || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     submit(s->b, sb, store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id));
 }
@@ -227,7 +235,7 @@ void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d)
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add)
 {
     if (!brk_persist_on(s)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     int rc = add ? store_batch_put_inbound(sb, s->client_id, s->id_len, pid)
                  : store_batch_del_inbound(sb, s->client_id, s->id_len, pid);
@@ -241,7 +249,7 @@ void brk_persist_probe(brk_t *b)
      * it would never notice the space came back. A delete of a key that
      * cannot exist is a real write with no effect. */
     if (!b->store || !store_is_degraded(b->store)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     submit(b, sb, store_batch_del_retained(sb, "$SYS/sluice/disk-probe", 22));
 }
