@@ -122,7 +122,8 @@ int bridge_start(bridge_t *br);
  * FULL: spool is full; nothing was accepted (broker replies 0x97 / stops
  * reading). ERR: not started / stopping. Never blocks on the network.
  */
-int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg);
+__attribute__((warn_unused_result)) int bridge_offer(bridge_t *br, const bridge_msg_t *m,
+                                                     bridge_ack_fn fn, void *arg);
 
 /* Flush what can be flushed within a bounded time (at most
  * max(spool_after_ms, 1 s), capped at 10 s); keep the rest spooled; join

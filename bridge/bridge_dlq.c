@@ -142,7 +142,10 @@ int bridge_dlq_replay(const cfg_t *cfg, store_t *st, char *err, size_t errlen)
     if (rp.n_acked) {
         store_batch_t *b = store_batch_new();
         for (size_t i = 0; b && i < rp.n_acked; i++)
-            store_batch_del_dead(b, rp.acked[i]);
+            if (store_batch_del_dead(b, rp.acked[i]) != STORE_OK) { /* then none is deleted */
+                store_batch_free(b);
+                b = NULL;
+            }
         if (!b || store_submit(st, b, replay_done, &rp) != STORE_OK) {
             store_batch_free(b);
             snprintf(err, errlen, "dlq: replayed %zu records but cannot delete them", rp.n_acked);

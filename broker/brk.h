@@ -655,7 +655,12 @@ struct brk_worker {
     brk_conn_t *linger_head, *linger_tail;
 };
 
-int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+/* Fails (-1) only without memory: the caller still owns what item holds,
+ * and hands it to brk_worker_post_failed unless it can do better. */
+__attribute__((warn_unused_result)) int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+/* A post that failed: log it (SLUICE-INBOX-NOMEM) and drop the reference
+ * the item carried. */
+void brk_worker_post_failed(brk_worker_t *w, brk_inbox_item_t item);
 /* Inbox items, then the TCP writes: what a worker runs after every event.
  * Only for a worker driven by hand (tests/fuzz/fuzz_conn.c). */
 void brk_worker_run_inbox(brk_worker_t *w);

@@ -505,8 +505,10 @@ void brk_session_handover(brk_session_t *s)
     s->pending = NULL;
     s->conn = n;
     s->home = n->w;
-    /* the pending reference travels with the item */
-    brk_worker_post(n->w, (brk_inbox_item_t){.kind = BRK_INBOX_RESUME, .u.c = n});
+    /* the pending reference travels with the item; without it the session
+     * resumes at the connection's next write (brk_conn_write drains) */
+    brk_inbox_item_t it = {.kind = BRK_INBOX_RESUME, .u.c = n};
+    if (brk_worker_post(n->w, it) < 0) brk_worker_post_failed(n->w, it);
 }
 
 /* The session continues on a new connection (a takeover), as opposed to

@@ -63,6 +63,15 @@ static brk_msg_t *make_will(brk_conn_t *c, const mqtt_connect_t *p)
     return m;
 }
 
+/* Tell old's worker to close it (the item holds a reference). Without
+ * memory for that it stays open until its client goes or a later CONNECT
+ * with its id asks again; the failure is logged. */
+static void post_kill(brk_conn_t *old)
+{
+    brk_inbox_item_t it = {.kind = BRK_INBOX_KILL, .u.c = old};
+    if (brk_worker_post(old->w, it) < 0) brk_worker_post_failed(old->w, it);
+}
+
 /* Detach and close the connection attached to s at once: its session is
  * being discarded, so nothing it still says matters (s->lock held). */
 static void discard_conn(brk_session_t *s)
@@ -72,7 +81,7 @@ static void discard_conn(brk_session_t *s)
     s->home = NULL;
     if (!old) return;
     atomic_fetch_add(&old->refs, 1);
-    brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
+    post_kill(old);
 }
 
 /*
@@ -86,14 +95,13 @@ static void take_over(brk_conn_t *c, brk_session_t *s)
 {
     brk_conn_t *old = s->conn;
     if (s->pending) { /* its ref moves to the kill item */
-        brk_worker_post(s->pending->w,
-                        (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = s->pending});
+        post_kill(s->pending);
         s->pending = NULL;
     }
     atomic_fetch_add(&c->refs, 1);
     s->pending = c;
     atomic_fetch_add(&old->refs, 1);
-    brk_worker_post(old->w, (brk_inbox_item_t){.kind = BRK_INBOX_KILL, .u.c = old});
+    post_kill(old);
 }
 
 /* mqtt.max_connections: every open connection counts, this one included

@@ -83,6 +83,15 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
         put(&t, name, "counter", "Refused for an mqtt.max_* limit (see docs/CONFIG.md)",
             st.limits[i]);
     }
+    if (b->store) {
+        store_stats_t ss;
+        store_get_stats(b->store, &ss);
+        put(&t, "sluice_store_committed_total", "counter",
+            "Store write batches finished, in submit order (batch k is durable once this is >= k)",
+            ss.committed);
+        put(&t, "sluice_store_submitted_total", "counter",
+            "Store write batches submitted (the number of the last one)", ss.submitted);
+    }
     brk_kafka_stats(b, put_kafka, &t);
     brk_auth_stats(b, put_auth, &t);
     return t.len;

@@ -21,10 +21,13 @@ bool brk_persist_on(const brk_session_t *s)
     return s->b->store && s->expiry > 0;
 }
 
-static void submit(brk_t *b, store_batch_t *sb)
+/* Submit sb, built with result rc (a put that failed leaves the batch
+ * incomplete: it is not submitted at all). Either failure is a lost write:
+ * counted, and logged at most once a second. True if submitted. */
+static bool submit(brk_t *b, store_batch_t *sb, int rc)
 {
-    int rc = store_submit(b->store, sb, NULL, NULL);
-    if (rc == STORE_OK) return;
+    if (rc == STORE_OK) rc = store_submit(b->store, sb, NULL, NULL);
+    if (rc == STORE_OK) return true;
     store_batch_free(sb);
     brk_count(&b->store_failed, 1);
     /* once a second at most, however many fail */
@@ -32,6 +35,15 @@ static void submit(brk_t *b, store_batch_t *sb)
     if (now - last >= 1000 && atomic_compare_exchange_strong(&b->store_fail_log_ms, &last, now))
         brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s (%llu writes lost so far)",
                 store_strerror(rc), (unsigned long long)brk_read(&b->store_failed));
+    return false;
+}
+
+/* A batch to fill, or NULL after counting the write as lost (no memory). */
+static store_batch_t *new_batch(brk_t *b)
+{
+    store_batch_t *sb = store_batch_new();
+    if (!sb) submit(b, NULL, STORE_ERR_NOMEM);
+    return sb;
 }
 
 /* Absolute unix seconds of a monotonic deadline. */
@@ -50,7 +62,7 @@ static uint64_t msg_id(brk_t *b, brk_msg_t *m)
     return atomic_compare_exchange_strong(&m->store_id, &id, fresh) ? fresh : id;
 }
 
-static void put_body(store_batch_t *sb, brk_msg_t *m, uint64_t id)
+static int put_body(store_batch_t *sb, brk_msg_t *m, uint64_t id)
 {
     store_msg_t r = {.id = id,
                      .topic = STR(m->topic, m->topic_len),
@@ -59,14 +71,14 @@ static void put_body(store_batch_t *sb, brk_msg_t *m, uint64_t id)
                      .qos = m->qos,
                      .retain = m->retain,
                      .expiry_time = wall_of(m->expire_at_ms)};
-    store_batch_put_msg(sb, &r);
+    return store_batch_put_msg(sb, &r);
 }
 
 /* brk_persist_session with both locks held. */
 static void session_put(brk_session_t *s, const brk_msg_t *will, uint32_t will_delay,
                         bool connected)
 {
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     store_session_t r = {.client_id = STR(s->client_id, s->id_len),
                          .version = s->version,
@@ -81,9 +93,9 @@ static void session_put(brk_session_t *s, const brk_msg_t *will, uint32_t will_d
         r.will_payload = STR(will->payload, will->payload_len);
         r.will_props = STR(will->props, will->props_len);
     }
-    store_batch_put_session(sb, &r);
+    int rc = store_batch_put_session(sb, &r);
     s->persisted = true;
-    submit(s->b, sb);
+    submit(s->b, sb, rc);
 }
 
 /* Takes the registry lock, then s->lock (callers hold neither): the s/
@@ -107,44 +119,45 @@ void brk_persist_session(brk_session_t *s, const brk_msg_t *will, uint32_t will_
 void brk_persist_session_end(brk_session_t *s)
 {
     if (!s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
-    store_delete_client_state(sb, s->client_id, s->id_len, STORE_CLIENT_ALL);
-    submit(s->b, sb);
+    submit(s->b, sb, store_delete_client_state(sb, s->client_id, s->id_len, STORE_CLIENT_ALL));
 }
 
 void brk_persist_sub(brk_session_t *s, const char *filter, uint16_t len, uint8_t options,
                      uint32_t sub_id, bool add)
 {
     if (!brk_persist_on(s)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
+    int rc;
     if (add) {
         store_sub_t r = {STR(s->client_id, s->id_len), STR(filter, len), options, sub_id};
-        store_batch_put_sub(sb, &r);
+        rc = store_batch_put_sub(sb, &r);
     } else {
-        store_batch_del_sub(sb, s->client_id, s->id_len, filter, len);
+        rc = store_batch_del_sub(sb, s->client_id, s->id_len, filter, len);
     }
-    submit(s->b, sb);
+    submit(s->b, sb, rc);
 }
 
 void brk_persist_retained(brk_t *b, const brk_msg_t *m)
 {
     /* $SYS is rebuilt by every run, not restored */
     if (!b->store || (m->topic_len >= 4 && !memcmp(m->topic, "$SYS", 4))) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
+    int rc;
     if (m->payload_len) {
         store_retained_t r = {.topic = STR(m->topic, m->topic_len),
                               .payload = STR(m->payload, m->payload_len),
                               .props = STR(m->props, m->props_len),
                               .qos = m->qos,
                               .expiry_time = wall_of(m->expire_at_ms)};
-        store_batch_put_retained(sb, &r);
+        rc = store_batch_put_retained(sb, &r);
     } else {
-        store_batch_del_retained(sb, m->topic, m->topic_len);
+        rc = store_batch_del_retained(sb, m->topic, m->topic_len);
     }
-    submit(b, sb);
+    submit(b, sb, rc);
 }
 
 /* The pseudo-client of a fan-out pin: 0xFF never occurs in UTF-8, so no
@@ -157,44 +170,43 @@ void brk_persist_retained(brk_t *b, const brk_msg_t *m)
 void brk_persist_pin(brk_t *b, brk_msg_t *m)
 {
     if (!b->store || !m->qos) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     uint64_t id = msg_id(b, m);
-    put_body(sb, m, id);
+    int rc = put_body(sb, m, id);
     store_qref_t q = {STR(PIN_CLIENT, PIN_LEN), id, id, m->qos};
-    store_batch_put_queue(sb, &q);
-    m->body_pinned = true;
-    submit(b, sb);
+    if (rc == STORE_OK) rc = store_batch_put_queue(sb, &q);
+    /* not pinned: each session's batch carries its own copy of the body */
+    m->body_pinned = submit(b, sb, rc);
 }
 
 void brk_persist_unpin(brk_t *b, brk_msg_t *m)
 {
     if (!m->body_pinned) return;
     m->body_pinned = false;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
     uint64_t id = atomic_load(&m->store_id);
-    store_batch_del_queue(sb, PIN_CLIENT, PIN_LEN, id, id);
-    submit(b, sb);
+    submit(b, sb, store_batch_del_queue(sb, PIN_CLIENT, PIN_LEN, id, id));
 }
 
 void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
 {
     if (!brk_persist_on(s) || !d->qos) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     uint64_t id = msg_id(s->b, d->msg);
     d->seq = ++s->q_seq;
-    if (!d->msg->body_pinned) put_body(sb, d->msg, id);
+    int rc = d->msg->body_pinned ? STORE_OK : put_body(sb, d->msg, id);
     store_qref_t q = {STR(s->client_id, s->id_len), d->seq, id, d->qos};
-    store_batch_put_queue(sb, &q);
-    submit(s->b, sb);
+    if (rc == STORE_OK) rc = store_batch_put_queue(sb, &q);
+    submit(s->b, sb, rc);
 }
 
 void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
 {
     if (!e->d.seq || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     e->msg_id = e->d.msg->store_id;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
@@ -203,53 +215,49 @@ void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
                           .qos = e->d.qos,
                           .state = STORE_OUT_PUBLISH_SENT};
     /* the in-flight reference is taken before the queue's is dropped */
-    store_batch_put_inflight(sb, &o);
-    store_batch_del_queue(sb, s->client_id, s->id_len, e->d.seq, e->msg_id);
-    submit(s->b, sb);
+    int rc = store_batch_put_inflight(sb, &o);
+    if (rc == STORE_OK)
+        rc = store_batch_del_queue(sb, s->client_id, s->id_len, e->d.seq, e->msg_id);
+    submit(s->b, sb, rc);
 }
 
 void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
                           .packet_id = e->pid,
                           .msg_id = e->msg_id,
                           .qos = 2,
                           .state = STORE_OUT_PUBREL_SENT};
-    store_batch_update_inflight(sb, &o);
-    submit(s->b, sb);
+    submit(s->b, sb, store_batch_update_inflight(sb, &o));
 }
 
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
-    store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id);
-    submit(s->b, sb);
+    submit(s->b, sb, store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id));
 }
 
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d)
 {
     if (!d->seq || !s->b->store) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
-    store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id);
-    submit(s->b, sb);
+    submit(s->b, sb, store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id));
 }
 
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add)
 {
     if (!brk_persist_on(s)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(s->b);
     if (!sb) return;
-    if (add)
-        store_batch_put_inbound(sb, s->client_id, s->id_len, pid);
-    else
-        store_batch_del_inbound(sb, s->client_id, s->id_len, pid);
-    submit(s->b, sb);
+    int rc = add ? store_batch_put_inbound(sb, s->client_id, s->id_len, pid)
+                 : store_batch_del_inbound(sb, s->client_id, s->id_len, pid);
+    submit(s->b, sb, rc);
 }
 
 void brk_persist_probe(brk_t *b)
@@ -259,10 +267,9 @@ void brk_persist_probe(brk_t *b)
      * it would never notice the space came back. A delete of a key that
      * cannot exist is a real write with no effect. */
     if (!b->store || !store_is_degraded(b->store)) return;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = new_batch(b);
     if (!sb) return;
-    store_batch_del_retained(sb, "$SYS/sluice/disk-probe", 22);
-    submit(b, sb);
+    submit(b, sb, store_batch_del_retained(sb, "$SYS/sluice/disk-probe", 22));
 }
 
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)

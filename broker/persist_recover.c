@@ -25,7 +25,13 @@ typedef struct rec {
     brk_session_t *cur; /* queue scan target */
     brk_msg_t **wills;  /* of clients connected when we died, to publish */
     uint32_t n_wills;
+    int cleanup_rc; /* first put into cleanup that failed (that record is not in it) */
 } rec_t;
+
+static void cleanup_put(rec_t *r, int rc)
+{
+    if (rc != STORE_OK && r->cleanup_rc == STORE_OK) r->cleanup_rc = rc;
+}
 
 static brk_msg_t *from_store(const mqtt_str_t *topic, const mqtt_str_t *payload,
                              const mqtt_str_t *props, uint8_t qos, bool retain, int64_t expiry)
@@ -95,12 +101,12 @@ static int on_session(void *arg, const store_session_t *ss)
         store_session_t rewritten = *ss; /* published once, not at every restart */
         rewritten.has_will = false;
         rewritten.disconnect_time = wall;
-        store_batch_put_session(r->cleanup, &rewritten);
+        cleanup_put(r, store_batch_put_session(r->cleanup, &rewritten));
     }
     if (ss->expiry_interval == 0 ||
         (ss->expiry_interval != UINT32_MAX && away >= (int64_t)ss->expiry_interval)) {
-        store_delete_client_state(r->cleanup, (const char *)ss->client_id.p, ss->client_id.len,
-                                  STORE_CLIENT_ALL);
+        cleanup_put(r, store_delete_client_state(r->cleanup, (const char *)ss->client_id.p,
+                                                 ss->client_id.len, STORE_CLIENT_ALL));
         r->expired++;
         if (will) {
             brk_msg_t **nw = realloc(r->wills, (r->n_wills + 1) * sizeof(*nw));
@@ -154,7 +160,8 @@ static int on_retained(void *arg, const store_retained_t *rt)
 {
     rec_t *r = arg;
     if (rt->expiry_time && rt->expiry_time <= brk_wall_s()) {
-        store_batch_del_retained(r->cleanup, (const char *)rt->topic.p, rt->topic.len);
+        cleanup_put(r,
+                    store_batch_del_retained(r->cleanup, (const char *)rt->topic.p, rt->topic.len));
         return 0;
     }
     brk_msg_t *m = from_store(&rt->topic, &rt->payload, &rt->props, rt->qos, true, rt->expiry_time);
@@ -299,14 +306,22 @@ int brk_persist_recover(brk_t *b, char *err, size_t errlen)
     }
     rc = 0;
     /* a fan-out pin left by a crash in the middle of a route */
-    store_delete_client_state(r.cleanup,
-                              "\xff"
-                              "fanout",
-                              7, STORE_CLIENT_QUEUE);
+    cleanup_put(&r, store_delete_client_state(r.cleanup,
+                                              "\xff"
+                                              "fanout",
+                                              7, STORE_CLIENT_QUEUE));
+    /* what is missing from the clean-up (expired state, a fired will's
+     * rewrite) is found again at the next start: worth a warning only */
+    int sub_rc = STORE_OK;
     if (store_batch_count(r.cleanup)) {
-        store_submit(b->store, r.cleanup, NULL, NULL);
-        r.cleanup = NULL;
+        sub_rc = store_submit(b->store, r.cleanup, NULL, NULL);
+        if (sub_rc == STORE_OK) r.cleanup = NULL; /* the store owns it now */
     }
+    if (sub_rc == STORE_OK) sub_rc = r.cleanup_rc;
+    if (sub_rc != STORE_OK)
+        brk_log(b, BRK_LOG_WARN, "SLUICE-RECOVER-CLEANUP",
+                "%s: clean-up of expired state incomplete: %s", b->cfg->data_dir,
+                store_strerror(sub_rc));
     /* wills last: subscriptions and queues are back, so they reach everyone */
     for (uint32_t i = 0; i < r.n_wills; i++)
         brk_route(b, NULL, r.wills[i]);

@@ -197,7 +197,13 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     }
 out:
     pthread_mutex_unlock(&s->lock);
-    if (wake) brk_worker_post(wake, (brk_inbox_item_t){.kind = BRK_INBOX_READY, .u.s = s});
+    brk_inbox_item_t it = {.kind = BRK_INBOX_READY, .u.s = s};
+    if (wake && brk_worker_post(wake, it) < 0) {
+        pthread_mutex_lock(&s->lock);
+        s->ready = false; /* the next delivery tries to wake it again */
+        pthread_mutex_unlock(&s->lock);
+        brk_worker_post_failed(wake, it);
+    }
 }
 
 static uint16_t alloc_pid(brk_session_t *s)

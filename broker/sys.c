@@ -7,6 +7,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "store.h"
 
 static void publish(brk_t *b, brk_worker_t *w, const char *topic, const char *value)
 {
@@ -95,6 +96,12 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
         char topic[96];
         snprintf(topic, sizeof(topic), "$SYS/broker/limits/%s/refused", brk_limit_names[i]);
         publish_u64(b, w, topic, st.limits[i]);
+    }
+    if (b->store) { /* the committed sequence: docs/ARCHITECTURE.md, "Persistence" */
+        store_stats_t ss;
+        store_get_stats(b->store, &ss);
+        publish_u64(b, w, "$SYS/broker/store/committed", ss.committed);
+        publish_u64(b, w, "$SYS/broker/store/submitted", ss.submitted);
     }
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);

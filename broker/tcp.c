@@ -133,9 +133,12 @@ static void linger_read(brk_conn_t *c, uint8_t *buf)
 static void reap(brk_conn_t *c)
 {
     if (linger(c)) return;
-    close(c->fd); /* leaves the epoll set with it */
+    /* the peer's EOF comes after brk_conn_closed: by then the session's
+     * close records are submitted to the store (a sync point for tests) */
+    int fd = c->fd;
     c->fd = -1;
     brk_conn_closed(c);
+    close(fd); /* leaves the epoll set with it */
 }
 
 void brk_tcp_service(brk_worker_t *w)

@@ -76,6 +76,26 @@ int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
     return 0;
 }
 
+void brk_worker_post_failed(brk_worker_t *w, brk_inbox_item_t item)
+{
+    brk_log(w->b, BRK_LOG_ERROR, "SLUICE-INBOX-NOMEM",
+            "worker %d: inbox item of kind %u lost (out of memory)", w->index, item.kind);
+    switch (item.kind) {
+    case BRK_INBOX_READY:
+    case BRK_INBOX_RELEASE:
+        brk_session_unref(item.u.s);
+        break;
+    case BRK_INBOX_KILL:
+    case BRK_INBOX_RESUME:
+        brk_conn_unref(item.u.c);
+        break;
+    case BRK_INBOX_ACK:
+        brk_conn_unref(item.u.p->c);
+        free(item.u.p);
+        break;
+    }
+}
+
 /* One swap of the inbox: false if it was empty. */
 static bool inbox_once(brk_worker_t *w)
 {

@@ -268,6 +268,9 @@ void store_get_stats(const store_t *st, store_stats_t *out)
     out->syncs = atomic_load(&st->n_syncs);
     out->compactions = atomic_load(&st->n_compactions);
     out->live_messages = atomic_load(&st->n_live);
+    /* committed first: a reader never sees it ahead of submitted */
+    out->committed = atomic_load(&st->n_batches);
+    out->submitted = atomic_load(&st->n_submitted);
 }
 
 void store_free(void *mem)

@@ -53,6 +53,10 @@
 typedef struct store store_t;
 typedef struct store_batch store_batch_t;
 
+/* On calls whose failure loses data if ignored: the compiler makes callers
+ * look at the result (batch puts, store_submit). */
+#define STORE_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef enum store_err {
     STORE_OK = 0,
     STORE_ERR_IO = -1,         /* LevelDB I/O error other than a full disk */
@@ -128,6 +132,15 @@ typedef struct store_stats {
     uint64_t syncs;         /* synced writes (fsync) */
     uint64_t compactions;   /* range compactions run */
     uint64_t live_messages; /* m/ bodies with references */
+    /* A sequence for waiting on the store: the k-th batch store_submit()
+     * accepted is batch number k. `submitted` is the last number handed out;
+     * `committed` the last one the store thread has finished, in order, so
+     * every batch numbered <= committed has had its LevelDB write (fsynced
+     * with STORE_SYNC_ALWAYS; in the OS, so safe from a kill -9 though not yet
+     * from a power cut, with STORE_SYNC_BATCH) or its failure reported to its
+     * done callback. It advances before those callbacks run. */
+    uint64_t submitted;
+    uint64_t committed;
 } store_stats_t;
 void store_get_stats(const store_t *st, store_stats_t *out);
 
@@ -226,41 +239,45 @@ void store_batch_free(store_batch_t *b);
 /* Number of operations added so far. */
 uint32_t store_batch_count(const store_batch_t *b);
 
-int store_batch_put_session(store_batch_t *b, const store_session_t *s);
-int store_batch_del_session(store_batch_t *b, const char *client, size_t len);
+STORE_MUST_CHECK int store_batch_put_session(store_batch_t *b, const store_session_t *s);
+STORE_MUST_CHECK int store_batch_del_session(store_batch_t *b, const char *client, size_t len);
 
-int store_batch_put_sub(store_batch_t *b, const store_sub_t *s);
-int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen, const char *filter,
-                        size_t flen);
+STORE_MUST_CHECK int store_batch_put_sub(store_batch_t *b, const store_sub_t *s);
+STORE_MUST_CHECK int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen,
+                                         const char *filter, size_t flen);
 
-int store_batch_put_retained(store_batch_t *b, const store_retained_t *r);
-int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len);
+STORE_MUST_CHECK int store_batch_put_retained(store_batch_t *b, const store_retained_t *r);
+STORE_MUST_CHECK int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len);
 
 /* Body only; its lifetime follows its references (see the top of this file). */
-int store_batch_put_msg(store_batch_t *b, const store_msg_t *m);
+STORE_MUST_CHECK int store_batch_put_msg(store_batch_t *b, const store_msg_t *m);
 
 /* Takes a reference on q->msg_id. */
-int store_batch_put_queue(store_batch_t *b, const store_qref_t *q);
+STORE_MUST_CHECK int store_batch_put_queue(store_batch_t *b, const store_qref_t *q);
 /* Drops the reference the record held: pass the msg_id it was put with. */
-int store_batch_del_queue(store_batch_t *b, const char *client, size_t len, uint64_t seq,
-                          uint64_t msg_id);
+STORE_MUST_CHECK int store_batch_del_queue(store_batch_t *b, const char *client, size_t len,
+                                           uint64_t seq, uint64_t msg_id);
 
 /* New in-flight record: takes a reference on o->msg_id. */
-int store_batch_put_inflight(store_batch_t *b, const store_inflight_t *o);
+STORE_MUST_CHECK int store_batch_put_inflight(store_batch_t *b, const store_inflight_t *o);
 /* Rewrite an existing in-flight record (state or dup changed, same msg_id):
  * references unchanged. */
-int store_batch_update_inflight(store_batch_t *b, const store_inflight_t *o);
+STORE_MUST_CHECK int store_batch_update_inflight(store_batch_t *b, const store_inflight_t *o);
 /* Drops the reference the record held: pass its msg_id. */
-int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len, uint16_t packet_id,
-                             uint64_t msg_id);
+STORE_MUST_CHECK int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len,
+                                              uint16_t packet_id, uint64_t msg_id);
 
-int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id);
-int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id);
+STORE_MUST_CHECK int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len,
+                                             uint16_t packet_id);
+STORE_MUST_CHECK int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len,
+                                             uint16_t packet_id);
 
-int store_batch_put_spool(store_batch_t *b, uint64_t seq, const void *data, size_t len);
-int store_batch_del_spool(store_batch_t *b, uint64_t seq);
-int store_batch_put_dead(store_batch_t *b, uint64_t seq, const void *data, size_t len);
-int store_batch_del_dead(store_batch_t *b, uint64_t seq);
+STORE_MUST_CHECK int store_batch_put_spool(store_batch_t *b, uint64_t seq, const void *data,
+                                           size_t len);
+STORE_MUST_CHECK int store_batch_del_spool(store_batch_t *b, uint64_t seq);
+STORE_MUST_CHECK int store_batch_put_dead(store_batch_t *b, uint64_t seq, const void *data,
+                                          size_t len);
+STORE_MUST_CHECK int store_batch_del_dead(store_batch_t *b, uint64_t seq);
 
 /* What store_delete_client_state() removes. */
 enum {
@@ -279,7 +296,8 @@ enum {
  * before b already written), so records put by earlier batches still in the
  * queue are deleted too. Exactly this client: "ab" never touches "abc".
  */
-int store_delete_client_state(store_batch_t *b, const char *client, size_t len, unsigned what);
+STORE_MUST_CHECK int store_delete_client_state(store_batch_t *b, const char *client, size_t len,
+                                               unsigned what);
 
 /* ---- submitting ------------------------------------------------------- */
 
@@ -293,7 +311,7 @@ typedef void (*store_done_fn)(void *arg, int err);
  * done runs; with STORE_SYNC_BATCH it is durable within flush_ms. done may
  * be NULL. STORE_ERR_BUSY / STORE_ERR_CLOSED: not queued, caller keeps b.
  */
-int store_submit(store_t *st, store_batch_t *b, store_done_fn done, void *arg);
+STORE_MUST_CHECK int store_submit(store_t *st, store_batch_t *b, store_done_fn done, void *arg);
 
 /* ---- reading and recovery (any thread) -------------------------------- */
 

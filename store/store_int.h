@@ -165,6 +165,7 @@ struct store {
 
     atomic_bool degraded;
     atomic_uint_fast64_t n_commits, n_batches, n_syncs, n_compactions, n_live;
+    atomic_uint_fast64_t n_submitted; /* under mu, with the queue: numbers batches in order */
 };
 
 /* Map a LevelDB error string to a store_err_t. */

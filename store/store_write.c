@@ -229,6 +229,7 @@ int store_submit(store_t *st, store_batch_t *b, store_done_fn done, void *arg)
     else
         st->head = b;
     st->tail = b;
+    atomic_fetch_add(&st->n_submitted, 1);
     /* The thread only sleeps on an empty queue, so only then wake it. */
     if (st->queued++ == 0) pthread_cond_signal(&st->cond);
     pthread_mutex_unlock(&st->mu);
@@ -501,6 +502,8 @@ static void commit_list(store_t *st, group_t *g, store_batch_t *list)
         n++;
     }
     group_flush(st, g, first, NULL);
+    /* the committed sequence (store_stats_t): batches leave the queue in
+     * submit order, so this count is also the number of the last one */
     atomic_fetch_add(&st->n_batches, n);
     for (b = list; b;) {
         store_batch_t *next = b->next;

@@ -48,7 +48,11 @@ static void *run(void *arg)
         w->inflight++;
         pthread_mutex_unlock(&w->mu);
         store_batch_t *b = store_batch_new();
-        store_batch_put_spool(b, ((uint64_t)w->id << 40) | (uint64_t)(i + 1), value, sizeof(value));
+        if (!b || store_batch_put_spool(b, ((uint64_t)w->id << 40) | (uint64_t)(i + 1), value,
+                                        sizeof(value)) != STORE_OK) {
+            fprintf(stderr, "store_bench: cannot build a batch\n");
+            exit(1);
+        }
         while (store_submit(w->st, b, done, w) == STORE_ERR_BUSY)
             usleep(100);
     }

@@ -357,10 +357,11 @@ def wait_count(bootstrap, topic, n, timeout):
                         ">= %d records" % n)
 
 
-def produce(bootstrap, topic, records, timeout=20.0):
+def produce(bootstrap, topic, records, timeout=20.0, partition=None):
     """records: list of (key, value, headers dict or list of pairs).
     One kcat per distinct header set (kcat -H applies to all its records).
-    Keys and values must not contain the delimiters (\\x1f, \\x1e)."""
+    Keys and values must not contain the delimiters (\\x1f, \\x1e).
+    partition: write them all there (default: kcat's partitioner)."""
     groups = []
     for k, v, h in records:
         hl = tuple(h.items() if isinstance(h, dict) else (h or ()))
@@ -371,6 +372,8 @@ def produce(bootstrap, topic, records, timeout=20.0):
     for hl, recs in groups:
         args = ["-P", "-b", bootstrap, "-t", topic, "-K", "\x1f", "-D",
                 "\x1e", "-q"]
+        if partition is not None:
+            args += ["-p", str(partition)]
         for n, v in hl:
             args += ["-H", "%s=%s" % (n, v)]
         data = b"".join(

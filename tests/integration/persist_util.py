@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import harness
 import raw5
@@ -79,6 +80,7 @@ class PBroker(harness.OwnProcess):
                      "sys_interval": 0, "max_packet_size": 1048576}
         self.mqtt.update(mqtt or {})
         self.port = None
+        self.http_port = None
         self.log_path = os.path.join(self.tmp, "broker.log")
         self.cfg_path = os.path.join(self.tmp, "sluice.json")
         self.binary = harness.sluice_bin()
@@ -86,8 +88,12 @@ class PBroker(harness.OwnProcess):
             raise harness.BrokerError("no sluice binary: set SLUICE_BIN")
 
     def write_config(self):
+        if self.http_port is None:  # a test that chose the MQTT port itself
+            self.http_port = harness.free_port()
         cfg = {"listeners": [{"protocol": "mqtt",
-                              "bind": "%s:%d" % (HOST, self.port)}],
+                              "bind": "%s:%d" % (HOST, self.port)},
+                             {"protocol": "http",
+                              "bind": "%s:%d" % (HOST, self.http_port)}],
                "data_dir": self.data_dir, "workers": self.workers,
                "node_id": "persist", "mqtt": self.mqtt,
                "persistence": {"sync": self.sync,
@@ -103,6 +109,7 @@ class PBroker(harness.OwnProcess):
             raise harness.BrokerError("already running")
         if self.port is None:
             self.port = harness.free_port()
+            self.http_port = harness.free_port()
         for _attempt in range(3):
             self.write_config()
             try:
@@ -112,13 +119,14 @@ class PBroker(harness.OwnProcess):
                 if "in use" not in str(e):
                     raise
                 self.port = harness.free_port()
+                self.http_port = harness.free_port()
         raise harness.BrokerError("no free port after 3 attempts")
 
     def _launch(self, timeout):
         with open(self.log_path, "ab") as f:
             f.write(b"=== start %s\n" % time.strftime("%H:%M:%S").encode())
         self._spawn([self.binary, "-c", self.cfg_path], self.tmp)
-        self._wait_listening([self.port], timeout)
+        self._wait_listening([self.port, self.http_port], timeout)
 
     def start_expect_exit(self, timeout=30.0):
         """Start and expect the broker to exit by itself (e.g. corrupt
@@ -148,6 +156,90 @@ class PBroker(harness.OwnProcess):
                            stdin=subprocess.DEVNULL, cwd=self.tmp,
                            timeout=timeout)
         return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    # -- the committed sequence (docs/ARCHITECTURE.md, "Persistence")
+    def metrics(self):
+        """/metrics as {name: int}."""
+        url = "http://%s:%d/metrics" % (HOST, self.http_port)
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _sp, value = line.partition(" ")
+                out[name] = int(value)
+        return out
+
+    def store_seq(self):
+        """(submitted, committed) batch numbers of the store."""
+        m = self.metrics()
+        return (m["sluice_store_submitted_total"],
+                m["sluice_store_committed_total"])
+
+    def settle(self, timeout=10.0):
+        """Wait until every store batch submitted so far is committed
+        (written: a kill -9 no longer loses it).  Call it at a point where
+        the writes of interest were certainly submitted: after the CONNACK
+        or SUBACK that follows them, or after the broker closed the
+        connection (see disconnect())."""
+        target, committed = self.store_seq()
+        deadline = time.monotonic() + timeout
+        while committed < target:
+            if time.monotonic() > deadline:
+                raise AssertionError("store committed %d < submitted %d "
+                                     "after %.0fs" % (committed, target,
+                                                      timeout))
+            time.sleep(0.01)   # polling a counter, bounded above
+            committed = self.store_seq()[1]
+        return committed
+
+    def disconnect(self, c, timeout=10.0):
+        """Send DISCONNECT on c and wait for the broker to close it: the
+        broker submits the session's close records before the EOF."""
+        c.try_send(rawmqtt.disconnect())
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                c.close()
+                raise AssertionError("broker did not close after DISCONNECT")
+            try:
+                c.recv_packet(left)
+            except rawmqtt.Closed:
+                break
+            except rawmqtt.Timeout:
+                continue
+        c.close()
+
+    def disconnect_settled(self, c, timeout=10.0):
+        """disconnect(c), then settle(): its session is on disk."""
+        self.disconnect(c, timeout)
+        return self.settle(timeout)
+
+    def sentinel(self, topic, qos=1):
+        """Publish a sentinel to topic from a fresh clean client and wait
+        until the broker took it (PUBACK, or PUBREC..PUBCOMP); returns its
+        payload.  A session's deliveries of one QoS leave in order (re-sent
+        in-flight ones, then its queue, then live ones: MQTT 4.6 orders per
+        topic *and QoS*, and with sync "always" a QoS 2 delivery waits for
+        its record while QoS 1 does not), so "nothing else of that QoS
+        arrived before the sentinel" proves a negative without a fixed
+        wait.  Use the QoS of the messages the assertion is about."""
+        self._sentinels = getattr(self, "_sentinels", 0) + 1
+        payload = b"sentinel-%d-%d" % (os.getpid(), self._sentinels)
+        p = self.client("sentinel-%d-%d" % (os.getpid(), self._sentinels))
+        try:
+            # a 3.1.1 publisher: any subscriber's version can read it
+            p.send(rawmqtt.publish(topic, payload, qos=qos, pid=1))
+            if qos == 2:
+                p.wait_for(PUBREC, pid=1, timeout=10)
+                p.send(rawmqtt.pubrel(1))
+                p.wait_for(PUBCOMP, pid=1, timeout=10)
+            else:
+                p.wait_for(PUBACK, pid=1, timeout=10)
+        finally:
+            p.close()
+        return payload
 
     def data_size(self):
         return dir_size(self.data_dir)
@@ -453,8 +545,58 @@ class Receiver:
         self.missing = len(self.want - self.seen)
         return self.until(lambda rv: rv.missing <= 0, quiet, timeout)
 
+    def until_sentinel(self, payload, timeout=60.0):
+        """Read (completing flows) until the sentinel payload arrives
+        (PBroker.sentinel): everything delivered before it is in
+        `delivered`, and nothing else was pending.  The sentinel itself is
+        left out of `delivered` and `packets`."""
+        deadline = time.monotonic() + timeout
+        while payload not in self.seen:
+            left = deadline - time.monotonic()
+            if self.closed or left <= 0:
+                raise AssertionError("sentinel %r not delivered (closed=%s); "
+                                     "got %r" % (payload, self.closed,
+                                                 self.payloads()))
+            self.step(min(1.0, left))
+        self.delivered = [d for d in self.delivered if d[0] != payload]
+        self.packets = [p for p in self.packets
+                        if not (p.type == PUBLISH
+                                and self.payload(p) == payload)]
+        return self
+
     def payloads(self):
         return [pl for pl, _p in self.delivered]
+
+
+def ping(c, timeout=10.0):
+    """PINGREQ, then wait for the PINGRESP (other packets stay in c's
+    backlog): everything c sent before was handled by the broker, in order
+    (e.g. a PUBACK, whose store write is then submitted)."""
+    c.send(rawmqtt.pingreq())
+    c.wait_for(rawmqtt.PINGRESP, timeout=timeout)
+
+
+def before_sentinel(c, payload, level=4, timeout=10.0):
+    """Packets c receives before the PUBLISH carrying the sentinel payload
+    (PBroker.sentinel), which is acknowledged; fails if it does not
+    come within timeout."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("sentinel %r not delivered; before it: %r"
+                                 % (payload, got))
+        p = c.recv_packet(left)
+        if p.type == PUBLISH:
+            pl = v5_payload(p) if level == 5 else p.payload
+            if pl == payload:
+                if p.qos == 1:
+                    c.try_send(rawmqtt.puback(p.pid))
+                elif p.qos == 2:
+                    c.try_send(rawmqtt.pubrec(p.pid))
+                return got
+        got.append(p)
 
 
 def is_root():

@@ -183,7 +183,7 @@ class ConnectTest(BrokerTestCase):
         import time
         for b in R.connect(self.uid()):
             c.send(bytes([b]))
-            time.sleep(0.002)
+            time.sleep(0.002)  # part of what is tested: one byte per read
         self.assertEqual(c.expect(R.CONNACK).rc, 0)
 
     def test_pipelined_connect_subscribe_publish_in_one_write(self):

@@ -39,9 +39,21 @@ class LoopPrevention(ku.KafkaCase):
                         lambda rs: len([r for r in rs if
                                         r.value.startswith(b"own-")]) >= 20,
                         20, "20 mirrored records")
-        # a late echo would come within a few consumer polls
-        time.sleep(4.0)
-        got = col.snapshot()
+        # an echo of an own record would be delivered before a record that
+        # follows it in its partition: one foreign sentinel per partition
+        # holding own records proves none is still to come
+        parts = sorted({r.partition for r in ku.consume(self.mock.bootstrap,
+                                                          "mirror")
+                        if r.value.startswith(b"own-")})
+        sentinels = {b"sentinel-%d" % part for part in parts}
+        for part in parts:
+            ku.produce(self.mock.bootstrap, "mirror", [
+                ("sentinel", "sentinel-%d" % part,
+                 {"sluice.node": "othernode", "mqtt.topic": "loop/sentinel"})],
+                partition=part)
+        ku.wait_until(lambda: sentinels <= {p for _t, p in col.snapshot()},
+                      30, what="a sentinel from every partition")
+        got = [(t, p) for t, p in col.snapshot() if p not in sentinels]
         own = sorted(p for _t, p in got if p.startswith(b"own-"))
         self.assertEqual(own, sorted(p for _t, p in msgs),
                          "each message exactly once, no echo")

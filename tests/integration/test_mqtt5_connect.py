@@ -265,7 +265,7 @@ class KeepAlive(M5TestCase):
     def test_pings_keep_the_connection(self):
         c = self.c5(keepalive=1)
         for _ in range(5):
-            time.sleep(0.5)
+            time.sleep(0.5)  # part of what is tested: pings at half the keep alive
             c.send(raw5.rawmqtt.pingreq())
             c.expect(raw5.PINGRESP, 3)
         c.disconnect()

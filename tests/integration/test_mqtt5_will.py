@@ -39,9 +39,14 @@ class WillDelay(M5TestCase):
         c = self.c5(cid, ws=ws, props=[(SESSION_EXPIRY, 60)],
                     will=(wt, b"cancel-me", 1, False, [(WILL_DELAY, 2)]))
         c.abort()
+        # not a sync: the broker has nothing to show for noticing a dropped
+        # connection, and reconnecting before it does tests a takeover
+        # instead of a reconnection within the will delay
         time.sleep(0.5)
         r = self.c5(cid, clean=False, ws=ws, props=[(SESSION_EXPIRY, 60)])
         self.assertTrue(r.connack.session_present)
+        # part of what is tested: past the 2 s delay, with margin (a
+        # sentinel now would arrive before a will due in 2 s anyway)
         self.assertTrue(s.no_packet(3.0), "will sent although the client "
                         "reconnected within the delay: %r" % s.backlog)
         r.disconnect(0, [(SESSION_EXPIRY, 0)])
@@ -114,10 +119,13 @@ class WillProperties(M5TestCase):
 
     def test_retained_will_with_properties(self):
         wt = self.uid("wr")
+        w = self.c5()
+        w.subscribe([(wt, 1)])
         c = self.c5(will=(wt, b"last", 1, True,
                           [(USER_PROPERTY, ("k", "v"))]))
         c.abort()
-        time.sleep(0.5)
+        # published (and retained, before routing) once a watcher has it
+        self.assertEqual(w.recv_publish(timeout=4).payload, b"last")
         s = self.c5()
         s.subscribe([(wt, 1)])
         m = s.recv_publish(timeout=4)

@@ -18,7 +18,6 @@ import collections
 import os
 import random
 import threading
-import time
 import unittest
 
 from persist_util import (PersistCase, PipelinedPublisher, Receiver, log,
@@ -39,10 +38,9 @@ class CrashRounds(PersistCase):
         topic = "crash/q%d/%d" % (qos, os.getpid())
         s = b.client(sub_id, clean=False)
         self.assertEqual(s.subscribe([(topic, qos)]), [qos])
-        s.disconnect()
-        # SUBSCRIBE is not in the "acknowledged only after fsync" contract;
-        # let the session reach the store before the first kill.
-        time.sleep(0.5)
+        # SUBSCRIBE is not in the "acknowledged only after fsync" contract:
+        # wait until the session's records are committed before the first kill.
+        b.disconnect_settled(s)
         ever = collections.Counter()   # payload -> deliveries, all rounds
         total_acked = 0
         published = set()
@@ -58,8 +56,11 @@ class CrashRounds(PersistCase):
             total_acked += len(want)
             b.start()
             s = self.track(b.client(sub_id, clean=False, present=1))
-            rv = Receiver(s).until_all(want, quiet=1.0, timeout=120)
-            s.disconnect()
+            # everything stored comes before a sentinel published now
+            rv = Receiver(s).until_sentinel(b.sentinel(topic, qos=qos),
+                                            timeout=120)
+            # its acknowledgements are committed before the next kill
+            b.disconnect_settled(s)
             got = rv.payloads()
             ever.update(got)
             mine = [p for p in got if p.startswith(b"r%d-" % r)]
@@ -97,7 +98,7 @@ class CrashRounds(PersistCase):
         topic = "crashon/q%d/%d" % (qos, os.getpid())
         s = self.track(b.client(sub_id, clean=False))
         self.assertEqual(s.subscribe([(topic, qos)]), [qos])
-        time.sleep(0.5)
+        b.settle()  # the subscription was submitted before the SUBACK
         rv = Receiver(s)
         rounds = max(1, ROUNDS - 2)
         for r in range(rounds):
@@ -122,7 +123,8 @@ class CrashRounds(PersistCase):
             want = {payloads[i] for i in pp.acked}
             b.start()
             s = self.track(b.client(sub_id, clean=False, present=1))
-            rv.reattach(s).until_all(want, quiet=1.0, timeout=60)
+            rv.reattach(s).until_sentinel(b.sentinel(topic, qos=qos),
+                                          timeout=60)
             got = [pl for pl, _p in rv.delivered if pl.startswith(b"o%d-" % r)]
             missing = sorted(want - set(got))
             redelivered = [p for _pl, p in rv.delivered[before:] if p.dup]

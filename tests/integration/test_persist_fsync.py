@@ -9,6 +9,7 @@ ptrace permission.
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -36,7 +37,7 @@ class FsyncBeforeAck(PersistCase, unittest.TestCase):
         topic = "fsync/%d" % os.getpid()
         s = b.client("fsync-sub-%d" % os.getpid(), clean=False)
         s.subscribe([(topic, 1)])
-        s.disconnect()
+        b.disconnect(s)  # offline: its copy of the PUBLISH must be durable
         p = self.track(b.client("fsync-pub-%d" % os.getpid()))
         out = os.path.join(b.tmp, "strace.txt")
         tr = subprocess.Popen([strace, "-f", "-xx", "-s", "256", "-o", out,
@@ -44,20 +45,28 @@ class FsyncBeforeAck(PersistCase, unittest.TestCase):
                               stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         try:
-            # wait until strace is attached (it prints to stderr)
+            # wait until strace says it is attached (its stderr), or exits
+            said = b""
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                time.sleep(0.2)
-                if os.path.exists(out) or tr.poll() is not None:
-                    break
-            time.sleep(0.5)
-            if tr.poll() is not None:
+            while b"attached" not in said and tr.poll() is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.fail("strace not attached after 10 s: %r" % said)
+                r, _w, _x = select.select([tr.stderr], [], [], left)
+                if r:
+                    chunk = os.read(tr.stderr.fileno(), 4096)
+                    if not chunk:
+                        break
+                    said += chunk
+            if b"attached" not in said:
                 tr.wait(5)
                 self.skipTest("strace cannot attach: %s"
-                              % tr.stderr.read().decode(errors="replace"))
+                              % (said + tr.stderr.read()).decode(
+                                  errors="replace"))
             payload = b"durable-before-ack-%d" % os.getpid()
+            # strace logs each call before the traced thread goes on, so
+            # once the PUBACK is here its write and the fsync are logged
             p.publish(topic, payload, qos=1, pid=PID)
-            time.sleep(0.3)
         finally:
             if tr.poll() is None:
                 tr.terminate()

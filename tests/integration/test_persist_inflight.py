@@ -9,9 +9,8 @@ import time
 import unittest
 
 import rawmqtt
-from persist_util import PersistCase, Receiver
+from persist_util import (PersistCase, Receiver, before_sentinel, ping)
 
-SETTLE = 0.5  # let state not covered by the fsync-before-ack rule land
 
 
 class InflightAcrossKill(PersistCase, unittest.TestCase):
@@ -37,7 +36,7 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         first = s.recv_publish(ack=False)
         self.assertEqual((first.payload, first.qos, first.dup),
                          (b"inflight-1", 1, False))
-        time.sleep(SETTLE)
+        b.settle()  # its o/ record was submitted before it was sent
         b.kill9()
         s.close()
         b.start()
@@ -49,15 +48,18 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
                         "DUP: %r" % again)
         self.assertEqual(again.pid, first.pid, "packet id changed")
         s.send(rawmqtt.puback(again.pid))
-        self.assertTrue(s.no_packet(1.0), "more after the retransmission")
-        # the PUBACK is remembered across another crash
-        time.sleep(SETTLE)
+        self.assertEqual(before_sentinel(s, b.sentinel(topic)), [],
+                         "more after the retransmission")
+        # the PUBACKs are remembered across another crash: the broker
+        # handled them (PINGRESP) and their writes are committed
+        ping(s)
+        b.settle()
         b.kill9()
         s.close()
         b.start()
         s = self.track(b.client(cid, clean=False, present=1))
-        self.assertTrue(s.no_packet(1.5),
-                        "acknowledged message sent again after a restart")
+        self.assertEqual(before_sentinel(s, b.sentinel(topic)), [],
+                         "acknowledged message sent again after a restart")
 
     def test_qos2_unacked_publish_is_resent_with_dup(self):
         b = self.broker(sync="always")
@@ -66,17 +68,20 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         self.publish(b, topic, b"inflight-2", 2)
         first = s.recv_publish(ack=False)
         self.assertEqual((first.payload, first.qos), (b"inflight-2", 2))
-        time.sleep(SETTLE)
+        b.settle()
         b.kill9()
         s.close()
         b.start()
         s = self.track(b.client(cid, clean=False, present=1))
-        rv = Receiver(s).until(quiet=1.0, timeout=10)
+        rv = Receiver(s).until_sentinel(b.sentinel(topic, qos=2), timeout=10)
         self.assertEqual(rv.payloads(), [b"inflight-2"])
         p = rv.delivered[0][1]
         self.assertTrue(p.dup, "retransmission without DUP: %r" % p)
         self.assertEqual(p.pid, first.pid, "packet id changed")
-        kinds = [rawmqtt.NAMES[x.type] for x in rv.packets]
+        # its flow ends with the PUBREL answering our PUBREC
+        rv.until(lambda rv: any(x.type == rawmqtt.PUBREL and x.pid == p.pid
+                                for x in rv.packets), quiet=0, timeout=10)
+        kinds = [rawmqtt.NAMES[x.type] for x in rv.packets if x.pid == p.pid]
         self.assertEqual(kinds, ["PUBLISH", "PUBREL"])
 
     def test_qos2_pubrel_state_survives(self):
@@ -88,7 +93,7 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         s.send(rawmqtt.pubrec(m.pid))
         rel = s.wait_for(rawmqtt.PUBREL, pid=m.pid)
         self.assertEqual(rel.first_byte, 0x62)
-        time.sleep(SETTLE)
+        b.settle()  # the PUBREC's o/ update was submitted before the PUBREL
         b.kill9()
         s.close()
         b.start()
@@ -98,7 +103,8 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         self.assertEqual((p.type, p.pid), (rawmqtt.PUBREL, m.pid),
                          "after restart got %r, want PUBREL %d" % (p, m.pid))
         s.send(rawmqtt.pubcomp(m.pid))
-        self.assertTrue(s.no_packet(1.0), "more after PUBCOMP")
+        self.assertEqual(before_sentinel(s, b.sentinel(topic, qos=2)), [],
+                         "more after PUBCOMP")
 
     def test_inflight_window_and_queue_mix(self):
         """max_inflight 8: 40 QoS 1 messages to an online subscriber that
@@ -111,11 +117,12 @@ class InflightAcrossKill(PersistCase, unittest.TestCase):
         payloads = [b"mix-%02d" % i for i in range(40)]
         for i, pl in enumerate(payloads):
             p.publish(topic, pl, qos=1, pid=i + 1)
+        # no sentinel can prove "no 9th": the window would hold it too
         seen = Receiver(s, ack=False).until(quiet=1.0, timeout=10)
         before = seen.payloads()
         self.assertEqual(len(before), 8, "in flight before the kill: %r"
                          % before)
-        time.sleep(SETTLE)
+        b.settle()
         b.kill9()
         s.close()
         b.start()

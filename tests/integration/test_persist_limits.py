@@ -35,7 +35,7 @@ class StoreLimits(PersistCase, unittest.TestCase):
             cid = "%s-%d-%d" % (prefix, i, os.getpid())
             s = b.client(cid, clean=False)
             s.subscribe([(topic, qos)])
-            s.disconnect()
+            b.disconnect(s)  # offline from here on
             ids.append(cid)
         return ids
 
@@ -69,9 +69,9 @@ class StoreLimits(PersistCase, unittest.TestCase):
         for cid in ids[:9]:
             s = self.track(b.client(cid, clean=False, present=1))
             rv = Receiver(s).until_all(payloads, quiet=0.5, timeout=60)
-            s.disconnect()
+            # acknowledgements handled and committed before the kill
+            b.disconnect_settled(s)
             self.assertEqual(rv.missing, 0, cid)
-        time.sleep(0.5)
         b.kill9()
         b.start()
         s = self.track(b.client(ids[9], clean=False, present=1))

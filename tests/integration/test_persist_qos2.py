@@ -5,7 +5,6 @@ PUBLISH with DUP (MQTT-4.4.0-1) and PUBREL; the subscriber gets the message
 exactly once."""
 
 import os
-import time
 import unittest
 
 import rawmqtt
@@ -22,8 +21,7 @@ class InboundQos2AcrossKill(PersistCase, unittest.TestCase):
         self.pub_id = "q2in-pub-%s-%d" % (tag, os.getpid())
         s = b.client(self.sub_id, clean=False)
         self.assertEqual(s.subscribe([(self.topic, 2)]), [2])
-        s.disconnect()
-        time.sleep(0.5)  # subscription is not fsync-acknowledged
+        b.disconnect_settled(s)  # subscription is not fsync-acknowledged
         return b
 
     def first_half(self, b, payload, pid=7):
@@ -38,7 +36,8 @@ class InboundQos2AcrossKill(PersistCase, unittest.TestCase):
 
     def drain(self, b):
         s = self.track(b.client(self.sub_id, clean=False, present=1))
-        return s, Receiver(s).until(quiet=1.0, timeout=15)
+        return s, Receiver(s).until_sentinel(b.sentinel(self.topic, qos=2),
+                                             timeout=15)
 
     def test_resend_publish_with_dup_then_pubrel(self):
         b = self.setup("resend")
@@ -61,7 +60,7 @@ class InboundQos2AcrossKill(PersistCase, unittest.TestCase):
         p.wait_for(rawmqtt.PUBREC, pid=9)
         p.send(rawmqtt.pubrel(9))
         p.wait_for(rawmqtt.PUBCOMP, pid=9)
-        rv.until(quiet=1.5, timeout=10)
+        rv.until_sentinel(b.sentinel(self.topic, qos=2), timeout=10)
         self.assertEqual(rv.payloads(), [b"once-early"],
                          "re-sent PUBLISH delivered a second time")
 
@@ -80,7 +79,7 @@ class InboundQos2AcrossKill(PersistCase, unittest.TestCase):
         p = self.first_half(b, b"first", pid=5)
         p.send(rawmqtt.pubrel(5))
         p.wait_for(rawmqtt.PUBCOMP, pid=5)
-        time.sleep(0.5)
+        b.settle()  # the id's release, submitted before the PUBCOMP
         b.kill9()
         p.close()
         b.start()

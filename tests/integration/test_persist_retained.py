@@ -11,13 +11,16 @@ from persist_util import (PersistCase, PipelinedPublisher, Receiver, log,
                           seed)
 
 
-def retained_state(b, flt, quiet=1.0):
+def retained_state(b, flt):
     """topic -> payload of the retained messages a new clean subscriber to
-    flt receives (only PUBLISHes with the retain flag count)."""
+    flt ("base/#") receives (only PUBLISHes with the retain flag count).
+    They are queued at SUBSCRIBE, so all came once a sentinel (not
+    retained) published afterwards arrives."""
     s = b.client("ret-probe-%d-%f" % (os.getpid(), time.monotonic()))
     try:
         s.subscribe([(flt, 1)])
-        rv = Receiver(s).until(quiet=quiet, timeout=30)
+        sentinel = b.sentinel(flt.rstrip("#") + "zz-sentinel")
+        rv = Receiver(s).until_sentinel(sentinel, timeout=30)
     finally:
         s.disconnect()
     state = {}

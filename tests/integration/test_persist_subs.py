@@ -4,7 +4,6 @@ it was granted; an unsubscribe is remembered too; clean sessions are not
 restored."""
 
 import os
-import time
 import unittest
 
 from persist_util import PersistCase, Receiver
@@ -24,8 +23,8 @@ class SubscriptionsAcrossKill(PersistCase, unittest.TestCase):
         for c in (online, offline):
             self.assertEqual(c.subscribe(filters), [1, 2, 0, 1])
             c.unsubscribe(["%s/gone" % base], pid=2)
-        offline.disconnect()
-        time.sleep(0.5)  # SUBSCRIBE is not fsync-acknowledged: let it land
+        # SUBSCRIBE is not fsync-acknowledged: wait until it is committed
+        b.disconnect_settled(offline)
         b.kill9()
         online.close()
         b.start()
@@ -41,10 +40,11 @@ class SubscriptionsAcrossKill(PersistCase, unittest.TestCase):
         for i, (t, pl, q, _want) in enumerate(sends):
             pub.publish(t, pl, qos=q, pid=i + 1)
         want = {(t, pl, wq) for t, pl, _q, wq in sends if wq is not None}
+        # a QoS 2 sentinel comes after every earlier delivery of any QoS
+        # (QoS 2 ones are held for their record in order; others go first)
+        sentinel = b.sentinel("%s/exact" % base, qos=2)
         for name, c in subs.items():
-            rv = Receiver(c).until(
-                done=lambda rv: len(rv.delivered) >= len(want), quiet=1.0,
-                timeout=20)
+            rv = Receiver(c).until_sentinel(sentinel, timeout=20)
             got = {(p.topic, pl, p.qos) for pl, p in rv.delivered}
             self.assertEqual(got, want, "%s after restart without "
                              "resubscribing" % name)
@@ -58,8 +58,7 @@ class SubscriptionsAcrossKill(PersistCase, unittest.TestCase):
         cid = "subs2-%d" % os.getpid()
         s = b.client(cid, clean=False)
         s.subscribe([(topic, 1)])
-        s.disconnect()
-        time.sleep(0.5)
+        b.disconnect_settled(s)
         for rnd in range(2):
             b.kill9()
             b.start()
@@ -85,7 +84,7 @@ class SubscriptionsAcrossKill(PersistCase, unittest.TestCase):
         cid = "subs-clean-%d" % os.getpid()
         s = self.track(b.client(cid, clean=True))
         s.subscribe([("subsclean/%d" % os.getpid(), 1)])
-        time.sleep(0.5)
+        b.settle()  # whatever a clean session would write is committed
         b.kill9()
         b.start()
         # a clean session ends with its connection (MQTT-3.1.2-6)

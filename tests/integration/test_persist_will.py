@@ -4,11 +4,9 @@ closed its connection without DISCONNECT), exactly once - not again at the
 next restart; a client that disconnected cleanly before the crash gets none."""
 
 import os
-import time
 import unittest
 
-import rawmqtt as R
-from persist_util import PersistCase
+from persist_util import PersistCase, Receiver, before_sentinel
 
 
 class WillAcrossKill(PersistCase, unittest.TestCase):
@@ -19,7 +17,7 @@ class WillAcrossKill(PersistCase, unittest.TestCase):
         base = "pwill/%d" % os.getpid()
         watcher = b.client("pwill-watch-%d" % os.getpid(), clean=False)
         self.assertEqual(watcher.subscribe([(base + "/#", 1)]), [1])
-        watcher.disconnect()
+        b.disconnect(watcher)  # its close records come before the settle below
         dying = b.raw()
         ack = dying.connect("pwill-dying-%d" % os.getpid(), clean=False,
                             will=(base + "/dying", b"gone-at-crash", 1, False))
@@ -28,26 +26,23 @@ class WillAcrossKill(PersistCase, unittest.TestCase):
         ack = polite.connect("pwill-polite-%d" % os.getpid(), clean=False,
                              will=(base + "/polite", b"must-not-appear", 1, False))
         self.assertEqual(ack.rc, 0)
-        polite.disconnect()
-        time.sleep(0.5)  # CONNECT/DISCONNECT records are not acked: let them land
+        # CONNECT/DISCONNECT records are not acked: wait until committed
+        b.disconnect_settled(polite)
         b.kill9()
         dying.close()
         b.start()
         w = b.client("pwill-watch-%d" % os.getpid(), clean=False, present=True)
-        got = []
-        try:
-            while True:
-                got.append(w.recv_publish(3).payload)
-        except R.Timeout:
-            pass
-        self.assertEqual(got, [b"gone-at-crash"])
-        w.disconnect()
+        # wills due at start-up are queued before the listeners open
+        rv = Receiver(w).until_sentinel(b.sentinel(base + "/sentinel"))
+        self.assertEqual(rv.payloads(), [b"gone-at-crash"])
+        b.disconnect_settled(w)  # its acknowledgements are committed before the kill
         # once: a second crash and restart does not publish it again
         b.kill9()
         b.start()
-        w = b.client("pwill-watch-%d" % os.getpid(), clean=False, present=True)
-        self.assertTrue(w.no_packet(2.0), "will published a second time")
-        w.disconnect()
+        w = self.track(b.client("pwill-watch-%d" % os.getpid(), clean=False,
+                                present=True))
+        self.assertEqual(before_sentinel(w, b.sentinel(base + "/sentinel")),
+                         [], "will published a second time")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,10 @@ int main(int argc, char **argv)
                       .payload_len = 100,
                       .qos = 1,
                       .clientid = "bench"};
-    bridge_offer(br, &w, on_ack, NULL);
+    if (bridge_offer(br, &w, on_ack, NULL) != BRIDGE_PENDING) {
+        fprintf(stderr, "bridge_bench: warm-up record refused\n");
+        return 1;
+    }
     while (atomic_load(&acked) < 1) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

@@ -56,7 +56,7 @@ static void *submit_loop(void *arg)
                                               sizeof(payload)),
                         STORE_OK);
         store_sub_t sub = {ts_str(client), ts_str("t"), 1, (uint32_t)i};
-        store_batch_put_sub(b, &sub);
+        CU_ASSERT_EQUAL(store_batch_put_sub(b, &sub), STORE_OK);
         while (store_submit(s->st, b, count_done, s) == STORE_ERR_BUSY)
             sleep_ms(1); /* push back */
     }
@@ -126,7 +126,7 @@ static void test_sync_batch_flushes_within_flush_ms(void)
     store_stats_t before, after;
     store_get_stats(st, &before);
     store_batch_t *b = store_batch_new();
-    store_batch_put_spool(b, 1, "x", 1);
+    CU_ASSERT_EQUAL(store_batch_put_spool(b, 1, "x", 1), STORE_OK);
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
     sleep_ms(150);
     store_get_stats(st, &after);
@@ -188,8 +188,8 @@ static void test_reads_from_other_threads_during_writes(void)
         store_batch_t *b = store_batch_new();
         store_msg_t m = {i, ts_str("t"), ts_str("payload"), ts_str(""), 1, false, 0};
         store_qref_t q = {ts_str("reader"), i, i, 1};
-        store_batch_put_msg(b, &m);
-        store_batch_put_queue(b, &q);
+        CU_ASSERT_EQUAL(store_batch_put_msg(b, &m), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_queue(b, &q), STORE_OK);
         while (store_submit(st, b, NULL, NULL) == STORE_ERR_BUSY)
             sleep_ms(1);
     }
@@ -242,7 +242,7 @@ static void test_full_queue_returns_busy_and_close_drains(void)
     /* Hold the store thread inside a done callback. */
     struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
     store_batch_t *b = store_batch_new();
-    store_batch_put_spool(b, 1, "a", 1);
+    CU_ASSERT_EQUAL(store_batch_put_spool(b, 1, "a", 1), STORE_OK);
     CU_ASSERT_EQUAL(store_submit(st, b, gate_block, &g), STORE_OK);
     pthread_mutex_lock(&g.mu);
     while (!g.entered)
@@ -251,11 +251,11 @@ static void test_full_queue_returns_busy_and_close_drains(void)
     atomic_int ok = 0;
     for (uint64_t i = 0; i < 4; i++) {
         b = store_batch_new();
-        store_batch_put_spool(b, 10 + i, "q", 1);
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, 10 + i, "q", 1), STORE_OK);
         CU_ASSERT_EQUAL(store_submit(st, b, count_cb, &ok), STORE_OK);
     }
     b = store_batch_new();
-    store_batch_put_spool(b, 99, "z", 1);
+    CU_ASSERT_EQUAL(store_batch_put_spool(b, 99, "z", 1), STORE_OK);
     CU_ASSERT_EQUAL(store_submit(st, b, count_cb, &ok), STORE_ERR_BUSY);
     store_batch_free(b); /* still ours */
     pthread_mutex_lock(&g.mu);
@@ -299,7 +299,7 @@ static void fill(const char *dir, int n)
         char c[32];
         snprintf(c, sizeof(c), "c%d", i);
         store_session_t s = {.client_id = ts_str(c), .version = MQTT_V5};
-        store_batch_put_session(b, &s);
+        CU_ASSERT_EQUAL(store_batch_put_session(b, &s), STORE_OK);
     }
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
     store_close(st);
@@ -390,15 +390,15 @@ static void test_reopen_recovers_every_kind(void)
         store_msg_t m = {(uint64_t)i + 1, ts_str("t"), ts_str("body"), ts_str(""), 1, 0, 0};
         store_qref_t q = {ts_str(c), 1, (uint64_t)i + 1, 1};
         store_inflight_t o = {ts_str(c), 1, (uint64_t)i + 1, 2, STORE_OUT_PUBLISH_SENT, 0};
-        store_batch_put_session(b, &s);
-        store_batch_put_sub(b, &sub);
-        store_batch_put_retained(b, &r);
-        store_batch_put_msg(b, &m);
-        store_batch_put_queue(b, &q);
-        store_batch_put_inflight(b, &o);
-        store_batch_put_inbound(b, c, strlen(c), 7);
-        store_batch_put_spool(b, (uint64_t)i + 1, "k", 1);
-        store_batch_put_dead(b, (uint64_t)i + 1, "d", 1);
+        CU_ASSERT_EQUAL(store_batch_put_session(b, &s), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_sub(b, &sub), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_retained(b, &r), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_msg(b, &m), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_queue(b, &q), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_inflight(b, &o), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_inbound(b, c, strlen(c), 7), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, (uint64_t)i + 1, "k", 1), STORE_OK);
+        CU_ASSERT_EQUAL(store_batch_put_dead(b, (uint64_t)i + 1, "d", 1), STORE_OK);
         CU_ASSERT_EQUAL(store_submit(st, b, NULL, NULL), STORE_OK);
     }
     store_close(st); /* drains and syncs */
@@ -435,11 +435,11 @@ static void test_compaction_runs_after_many_deletes(void)
     CU_ASSERT_EQUAL_FATAL(store_open(dir, &o, &st, NULL, 0), STORE_OK);
     store_batch_t *b = store_batch_new();
     for (uint64_t i = 1; i <= 300; i++)
-        store_batch_put_spool(b, i, "xxxxxxxx", 8);
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, i, "xxxxxxxx", 8), STORE_OK);
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
     b = store_batch_new();
     for (uint64_t i = 1; i <= 300; i++)
-        store_batch_del_spool(b, i);
+        CU_ASSERT_EQUAL(store_batch_del_spool(b, i), STORE_OK);
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
     b = store_batch_new(); /* compaction runs after the group that crossed */
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
@@ -481,7 +481,7 @@ static void test_full_disk_degrades_then_recovers(void)
     int rc = STORE_OK, i;
     for (i = 0; st && i < 400 && rc == STORE_OK; i++) {
         store_batch_t *b = store_batch_new();
-        store_batch_put_spool(b, (uint64_t)i + 1, chunk, 16 * 1024);
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, (uint64_t)i + 1, chunk, 16 * 1024), STORE_OK);
         rc = ts_commit(st, b);
     }
     CU_ASSERT_EQUAL(rc, STORE_ERR_NOSPACE);
@@ -490,7 +490,7 @@ static void test_full_disk_degrades_then_recovers(void)
         unlink(ballast);
         sleep_ms(600); /* past the reopen throttle */
         store_batch_t *b = store_batch_new();
-        store_batch_put_spool(b, 100000, "ok", 2);
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, 100000, "ok", 2), STORE_OK);
         CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
         CU_ASSERT(!store_is_degraded(st));
         int n = 0;
@@ -499,6 +499,50 @@ static void test_full_disk_degrades_then_recovers(void)
         store_close(st);
     }
     umount2(dir, MNT_DETACH);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+/* ---- the committed sequence ---- */
+
+struct seq_probe {
+    store_t *st;
+    uint64_t number;    /* the batch's number: submitted right after its submit */
+    uint64_t committed; /* seen in its done callback */
+};
+
+static void seq_done(void *arg, int err)
+{
+    struct seq_probe *p = arg;
+    store_stats_t s;
+    (void)err;
+    store_get_stats(p->st, &s);
+    p->committed = s.committed;
+}
+
+static void test_committed_sequence_passes_each_batch_before_its_callback(void)
+{
+    enum { N = 200 };
+    char *dir = ts_mkdtemp();
+    store_t *st = ts_open(dir, STORE_SYNC_BATCH);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    static struct seq_probe p[N];
+    store_stats_t s;
+    for (int i = 0; i < N; i++) {
+        store_batch_t *b = store_batch_new();
+        CU_ASSERT_EQUAL(store_batch_put_spool(b, (uint64_t)i + 1, "x", 1), STORE_OK);
+        p[i] = (struct seq_probe){.st = st};
+        CU_ASSERT_EQUAL_FATAL(store_submit(st, b, seq_done, &p[i]), STORE_OK);
+        store_get_stats(st, &s); /* one submitter: nobody else took a number */
+        p[i].number = s.submitted;
+        CU_ASSERT(s.committed <= s.submitted);
+    }
+    CU_ASSERT_EQUAL(p[N - 1].number, N);
+    store_close(st); /* commits everything queued */
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += p[i].number == (uint64_t)i + 1 && p[i].committed >= p[i].number;
+    CU_ASSERT_EQUAL(ok, N);
     ts_rmtree(dir);
     free(dir);
 }
@@ -525,4 +569,6 @@ void ts_register_commit_suite(void)
     CU_add_test(s, "reopen_recovers_every_kind", test_reopen_recovers_every_kind);
     CU_add_test(s, "compaction_runs_after_many_deletes", test_compaction_runs_after_many_deletes);
     CU_add_test(s, "full_disk_degrades_then_recovers", test_full_disk_degrades_then_recovers);
+    CU_add_test(s, "committed_sequence_passes_each_batch_before_its_callback",
+                test_committed_sequence_passes_each_batch_before_its_callback);
 }
