@@ -92,7 +92,8 @@ bool brk_flow_hold(brk_session_t *s, brk_worker_t *from)
 
 void brk_flow_release(brk_session_t *s, uint64_t depth, bool all)
 {
-    uint64_t mark = s->b->cfg->mqtt.max_queued;
+    if (!s->hold_len && !s->holds && !all) return;
+    uint64_t mark = s->hold_len && !all ? s->b->cfg->mqtt.max_queued : 0;
     /* one held publisher per delivery that left: keep holds <= depth - mark */
     while (s->hold_len && (all || depth < mark + s->hold_len)) {
         brk_flow_t *f = s->holds[s->hold_head];
@@ -100,7 +101,7 @@ void brk_flow_release(brk_session_t *s, uint64_t depth, bool all)
         s->hold_len--;
         flow_put(f);
     }
-    if (!s->hold_len && (all || depth < mark))
+    if (!s->hold_len && (all || depth < s->b->cfg->mqtt.max_queued))
         atomic_store_explicit(&s->over_since_ms, 0, memory_order_relaxed);
     if (all && s->holds) {
         free(s->holds);

@@ -167,18 +167,18 @@ static void test_qos1_ack_frees_its_slot_and_sends_the_next(void)
     fx_inbox_run(&o.fx);
     fx_out_clear(o.c);
     CU_ASSERT_EQUAL(atomic_load(&o.m->refs), 1 + 3);
-    CU_ASSERT_FALSE(brk_session_ack(o.s, o.c, 99, MQTT_PUBACK)); /* unknown id */
-    CU_ASSERT_FALSE(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP)); /* wrong kind */
-    CU_ASSERT_TRUE(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK));
-    CU_ASSERT_FALSE(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK)); /* only once */
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 99, MQTT_PUBACK), BRK_ACK_UNKNOWN); /* unknown id */
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP), BRK_ACK_WRONG);   /* wrong kind */
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK), BRK_ACK_OK);
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK), BRK_ACK_UNKNOWN); /* only once */
     CU_ASSERT_EQUAL(o.s->inf_len, 2);
     CU_ASSERT_EQUAL(o.s->q_len, 0);
     uint16_t pids[4];
     CU_ASSERT_EQUAL_FATAL(published_pids(o.c, pids, 4), 1);
     CU_ASSERT_EQUAL(pids[0], 3);
     CU_ASSERT_EQUAL(atomic_load(&o.m->refs), 1 + 2);
-    CU_ASSERT_TRUE(brk_session_ack(o.s, o.c, 2, MQTT_PUBACK));
-    CU_ASSERT_TRUE(brk_session_ack(o.s, o.c, 3, MQTT_PUBACK));
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 2, MQTT_PUBACK), BRK_ACK_OK);
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 3, MQTT_PUBACK), BRK_ACK_OK);
     CU_ASSERT_EQUAL(o.s->inf_len, 0);
     CU_ASSERT_EQUAL(atomic_load(&o.m->refs), 1);
     online_close(&o);
@@ -191,13 +191,14 @@ static void test_qos2_pubrec_releases_message_and_pubcomp_frees_slot(void)
     deliver(o.s, &o.fx, o.m, 2, 2);
     fx_inbox_run(&o.fx);
     CU_ASSERT_EQUAL(o.s->inf_len, 1);
-    CU_ASSERT_FALSE(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK));  /* wrong kind for QoS 2 */
-    CU_ASSERT_FALSE(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP)); /* before PUBREC */
-    CU_ASSERT_TRUE(brk_session_ack(o.s, o.c, 1, MQTT_PUBREC));
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBACK),
+                    BRK_ACK_WRONG); /* wrong kind for QoS 2 */
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP), BRK_ACK_WRONG); /* before PUBREC */
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBREC), BRK_ACK_OK);
     CU_ASSERT_EQUAL(atomic_load(&o.m->refs), 1 + 1); /* the receiver owns the first */
     CU_ASSERT_EQUAL(o.s->inf_len, 1);                /* id held until PUBCOMP */
     CU_ASSERT_EQUAL(o.s->q_len, 1);
-    CU_ASSERT_TRUE(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP));
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, o.c, 1, MQTT_PUBCOMP), BRK_ACK_OK);
     CU_ASSERT_EQUAL(o.s->inf_len, 1); /* the second went out */
     CU_ASSERT_EQUAL(o.s->q_len, 0);
     CU_ASSERT_EQUAL(o.s->inf[0].pid, 2);
@@ -211,7 +212,7 @@ static void test_ack_from_a_replaced_connection_is_ignored(void)
     deliver(o.s, &o.fx, o.m, 1, 1);
     fx_inbox_run(&o.fx);
     brk_conn_t *old = fx_conn(&o.fx, MQTT_V311);
-    CU_ASSERT_FALSE(brk_session_ack(o.s, old, 1, MQTT_PUBACK));
+    CU_ASSERT_EQUAL(brk_session_ack(o.s, old, 1, MQTT_PUBACK), BRK_ACK_UNKNOWN);
     CU_ASSERT_EQUAL(o.s->inf_len, 1);
     fx_conn_close(old);
     online_close(&o);
