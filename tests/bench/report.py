@@ -227,7 +227,8 @@ out.append("")
 out.append("![throughput](bench/throughput.svg)\n")
 out.append("![latency](bench/latency.svg)\n")
 out.append("## How to read these numbers\n")
-how = (f"""- Same limits for both: max queued 100,000 messages per client, max in-flight 64,
+how = (f"""- Each broker's default queue limit (1,000 messages per client for both), max in-flight 64
+  for both (the generator's per-publisher window; defaults 32 and 20),
   no persistence to disk, fd limit 20,000. Mosquitto runs with its default Nagle
   setting for the throughput figures and `set_tcp_nodelay true` for the latency figure.
 - Throughput counts only what arrived: first deliveries subscribers received per
