@@ -18,7 +18,8 @@ static void usage(FILE *f)
                "  --host IP (127.0.0.1)  --port N (1883)  -t/--threads N (2)\n"
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
-               "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
+               "  --tls (TLS, no certificate check)  --ws [--ws-path /mqtt]  --v5  --inflight N "
+               "(64)  --keepalive S (60)\n"
                "  --persistent (persistent sessions: clean session 0 / session expiry max)\n"
                "  --window N (deliveries not yet seen, all publishers, 8192;\n"
                "            0 = none: only each publisher's --inflight limits it)\n"
@@ -58,35 +59,21 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 {
     static char prefix[64];
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},
-        {"port", 1, 0, 'p'},
-        {"threads", 1, 0, 't'},
-        {"qos", 1, 0, 'q'},
-        {"size", 1, 0, 's'},
-        {"rate", 1, 0, 'r'},
-        {"duration", 1, 0, 'd'},
-        {"warmup", 1, 0, 'w'},
-        {"drain", 1, 0, 'D'},
-        {"ws", 0, 0, 'W'},
-        {"ws-path", 1, 0, 'P'},
-        {"v5", 0, 0, '5'},
-        {"pairs", 1, 0, 'n'},
-        {"subs", 1, 0, 'm'},
-        {"pubs", 1, 0, 'N'},
-        {"clients", 1, 0, 'c'},
-        {"src-ips", 1, 0, 'S'},
-        {"inflight", 1, 0, 'i'},
-        {"prefix", 1, 0, 'x'},
-        {"keepalive", 1, 0, 'k'},
-        {"setup-timeout", 1, 0, 'T'},
-        {"window", 1, 0, 'O'},
-        {"connect-window", 1, 0, 'C'},
-        {"quiet", 0, 0, 'Q'},
-        {"persistent", 0, 0, 'E'},
-        {"help", 0, 0, 'H'},
-        {"kafka", 1, 0, 'K'},
-        {"kafka-topic", 1, 0, 'U'},
-        {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},        {"port", 1, 0, 'p'},
+        {"threads", 1, 0, 't'},     {"qos", 1, 0, 'q'},
+        {"size", 1, 0, 's'},        {"rate", 1, 0, 'r'},
+        {"duration", 1, 0, 'd'},    {"warmup", 1, 0, 'w'},
+        {"drain", 1, 0, 'D'},       {"ws", 0, 0, 'W'},
+        {"tls", 0, 0, 'L'},         {"ws-path", 1, 0, 'P'},
+        {"v5", 0, 0, '5'},          {"pairs", 1, 0, 'n'},
+        {"subs", 1, 0, 'm'},        {"pubs", 1, 0, 'N'},
+        {"clients", 1, 0, 'c'},     {"src-ips", 1, 0, 'S'},
+        {"inflight", 1, 0, 'i'},    {"prefix", 1, 0, 'x'},
+        {"keepalive", 1, 0, 'k'},   {"setup-timeout", 1, 0, 'T'},
+        {"window", 1, 0, 'O'},      {"connect-window", 1, 0, 'C'},
+        {"quiet", 0, 0, 'Q'},       {"persistent", 0, 0, 'E'},
+        {"help", 0, 0, 'H'},        {"kafka", 1, 0, 'K'},
+        {"kafka-topic", 1, 0, 'U'}, {0, 0, 0, 0},
     };
     if (argc < 2 || argv[1][0] == '-') {
         usage(stderr);
@@ -169,6 +156,9 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             break;
         case 'W':
             o->ws = true;
+            break;
+        case 'L':
+            o->tls = true;
             break;
         case 'P':
             o->ws_path = optarg;
@@ -417,7 +407,7 @@ static uint64_t report(struct bench *b, double setup_s, int failed_setup)
     bench_loss_tally(b, &l);
     double d = o->duration;
     double setup_rate = setup_s > 0 ? (double)ready / setup_s : 0;
-    const char *tr = o->ws ? "ws" : "tcp";
+    const char *tr = o->ws ? (o->tls ? "wss" : "ws") : (o->tls ? "tls" : "tcp");
     const char *pv = o->v5 ? "5.0" : "3.1.1";
     printf("sluice-bench %s: %s MQTT %s qos%d size=%zu pubs=%d subs=%d conns=%d threads=%d "
            "rate=%s%.0f window=%d inflight=%d warmup=%.1fs duration=%.1fs\n",
@@ -469,6 +459,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (bench_plan(b) < 0) return 2;
+    if (b->o.tls && bench_tls_init() < 0) {
+        fprintf(stderr, "sluice-bench: TLS: cannot create the client context\n");
+        return 2;
+    }
     if (b->o.scen == SCEN_BRIDGE) {
         /* Before any publisher connects: the reader must not miss a record. */
         char err[256];
