@@ -18,8 +18,8 @@ static void usage(FILE *f)
                "  --host IP (127.0.0.1)  --port N (1883)  -t/--threads N (2)\n"
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
-               "  --tls (TLS, no certificate check)  --ws [--ws-path /mqtt]  --v5  --inflight N "
-               "(64)  --keepalive S (60)\n"
+               "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
+               "  --tls (TLS under MQTT or WebSocket; no certificate check)\n"
                "  --persistent (persistent sessions: clean session 0 / session expiry max)\n"
                "  --window N (deliveries not yet seen, all publishers, 8192;\n"
                "            0 = none: only each publisher's --inflight limits it)\n"
@@ -58,23 +58,41 @@ static int parse_src(struct bench_opts *o, const char *arg)
 static int parse_opts(struct bench_opts *o, int argc, char **argv)
 {
     static char prefix[64];
+    /* One option a line, whatever the count. */
+    // clang-format off
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},        {"port", 1, 0, 'p'},
-        {"threads", 1, 0, 't'},     {"qos", 1, 0, 'q'},
-        {"size", 1, 0, 's'},        {"rate", 1, 0, 'r'},
-        {"duration", 1, 0, 'd'},    {"warmup", 1, 0, 'w'},
-        {"drain", 1, 0, 'D'},       {"ws", 0, 0, 'W'},
-        {"tls", 0, 0, 'L'},         {"ws-path", 1, 0, 'P'},
-        {"v5", 0, 0, '5'},          {"pairs", 1, 0, 'n'},
-        {"subs", 1, 0, 'm'},        {"pubs", 1, 0, 'N'},
-        {"clients", 1, 0, 'c'},     {"src-ips", 1, 0, 'S'},
-        {"inflight", 1, 0, 'i'},    {"prefix", 1, 0, 'x'},
-        {"keepalive", 1, 0, 'k'},   {"setup-timeout", 1, 0, 'T'},
-        {"window", 1, 0, 'O'},      {"connect-window", 1, 0, 'C'},
-        {"quiet", 0, 0, 'Q'},       {"persistent", 0, 0, 'E'},
-        {"help", 0, 0, 'H'},        {"kafka", 1, 0, 'K'},
-        {"kafka-topic", 1, 0, 'U'}, {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},
+        {"port", 1, 0, 'p'},
+        {"threads", 1, 0, 't'},
+        {"qos", 1, 0, 'q'},
+        {"size", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},
+        {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},
+        {"drain", 1, 0, 'D'},
+        {"ws", 0, 0, 'W'},
+        {"ws-path", 1, 0, 'P'},
+        {"tls", 0, 0, 'L'},
+        {"v5", 0, 0, '5'},
+        {"pairs", 1, 0, 'n'},
+        {"subs", 1, 0, 'm'},
+        {"pubs", 1, 0, 'N'},
+        {"clients", 1, 0, 'c'},
+        {"src-ips", 1, 0, 'S'},
+        {"inflight", 1, 0, 'i'},
+        {"prefix", 1, 0, 'x'},
+        {"keepalive", 1, 0, 'k'},
+        {"setup-timeout", 1, 0, 'T'},
+        {"window", 1, 0, 'O'},
+        {"connect-window", 1, 0, 'C'},
+        {"quiet", 0, 0, 'Q'},
+        {"persistent", 0, 0, 'E'},
+        {"help", 0, 0, 'H'},
+        {"kafka", 1, 0, 'K'},
+        {"kafka-topic", 1, 0, 'U'},
+        {0, 0, 0, 0},
     };
+    // clang-format on
     if (argc < 2 || argv[1][0] == '-') {
         usage(stderr);
         return -1;
