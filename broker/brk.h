@@ -107,6 +107,13 @@ int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool
                    size_t cap);
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
                         const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left);
+/* MQTT 5: the same with a Topic Alias property; send_topic false leaves the
+ * topic name empty (the client knows the alias already). */
+int brk_msg_encode_alias(brk_msg_t *m, uint8_t qos, bool retain, bool dup, uint16_t pid,
+                         const uint32_t *sub_ids, uint8_t n_sub_ids, uint32_t expiry_left,
+                         uint16_t alias, bool send_topic, uint8_t *dst, size_t cap);
+int brk_msg_encode_alias_size(brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids, uint8_t n_sub_ids,
+                              uint32_t expiry_left, bool send_topic);
 
 /* ---- subscription index (subs.c) ------------------------------------- */
 
@@ -331,6 +338,12 @@ struct brk_conn {
     uint16_t receive_max;
     uint16_t alias_max_in;  /* what we accept */
     mqtt_str_t *aliases_in; /* inbound topic alias table (owned copies) */
+    /* Outbound topic aliases (session.c write_publish): the client's Topic
+     * Alias Maximum capped at BRK_ALIAS_OUT_MAX; aliases 1..aliases_out_n
+     * are given first come and kept for the connection's life, so that a
+     * mapping never changes under a message in flight. */
+    uint16_t alias_max_out, aliases_out_n;
+    mqtt_str_t *aliases_out; /* [alias - 1]: owned topic copies */
     bool request_problem_info;
 
     brk_msg_t *will;
@@ -347,6 +360,10 @@ struct brk_conn {
 
     brk_conn_t *next, *prev; /* worker's list */
 };
+
+/* Outbound aliases per connection: a handful of hot topics is the use
+ * (a device's own command and config topics); the lookup is a scan. */
+#define BRK_ALIAS_OUT_MAX 16
 
 typedef struct brk_ackq {
     uint16_t pid;
