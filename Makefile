@@ -21,7 +21,7 @@ RUN_PKGS   = cmake make gcc pkg-config \
              librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
              procps openssl
-BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps
+BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps openssl
 
 .PHONY: all deps deps-run deps-bench build run test sanitize tsan fuzz bench format format-check clean
 

@@ -2,6 +2,7 @@
  * bridge.c - the bridge's life cycle: new, start, stop, free, stats, and
  * the ack groups that tell the broker when a message is safe.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -123,6 +124,10 @@ static void producer_renew(struct bridge *br)
     pthread_mutex_lock(&br->mu);
     br->rk = rk;
     pthread_mutex_unlock(&br->mu);
+    /* An offer may still be producing into old outside br->mu (it fails at
+     * once: the producer is fatal); let it return first. */
+    while (atomic_load(&br->producing))
+        sched_yield();
     rd_kafka_destroy(old);
     atomic_fetch_add(&br->s.producer_renewals, 1);
 }

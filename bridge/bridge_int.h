@@ -10,8 +10,10 @@
  * all integers big-endian. A rec_t owns one blob and follows it through
  * the producer, the spool writer and the dead-letter path.
  *
- * Locking: br->mu guards the mode, the sequence counters, the lists and the
- * in-flight counts; stats are atomics read without it.
+ * Locking: br->mu guards the mode, the sequence counters and the lists;
+ * direct_inflight is raised under it (with the mode read) and lowered by
+ * successful delivery reports without it; stats are atomics read without
+ * it. bridge_produce.c says why produce calls run outside br->mu.
  */
 #ifndef SLUICE_BRIDGE_INT_H
 #define SLUICE_BRIDGE_INT_H
@@ -158,7 +160,9 @@ struct bridge {
     pthread_mutex_t mu;
     int mode;
     uint64_t next_seq, next_dead_seq;
-    uint64_t direct_inflight, drain_inflight;
+    _Atomic uint64_t direct_inflight; /* raised under mu, see above */
+    uint64_t drain_inflight;
+    atomic_int producing;     /* offers in rd_kafka_producev outside mu (bridge_produce.c) */
     rec_t *puts, **puts_tail; /* to spool */
     rec_t *dead, **dead_tail; /* to the dead-letter topic or quarantine */
     uint64_t *dels;           /* spool seqs to delete */

@@ -2,16 +2,31 @@
  * bridge_produce.c - MQTT -> Kafka: rules, the producer, bridge_offer() and
  * delivery reports.
  *
- * Every record gets a sequence number under br->mu at offer time, and is
- * handed to librdkafka under the same lock, so publish order is produce
- * order. In MODE_DIRECT records go straight to librdkafka; a record that
- * librdkafka could not deliver within message.timeout.ms (by default
- * bridge.spool_after_ms) comes back in its delivery report, goes to the
- * spool under its own sequence number and switches the bridge to
- * MODE_SPOOL, where every newer record goes to the spool behind it until
- * the spool has drained (bridge_spool.c). The spool is keyed by sequence,
- * so its order is publish order whatever order the writes happen in.
+ * Order: Kafka keys records by device, and a device is one connection, so
+ * per-key order only needs per-connection order. A connection lives on one
+ * I/O worker, which offers its publishes one after the other; librdkafka
+ * keeps the order of one thread's produce calls per partition. So
+ * bridge_offer() holds br->mu only to read the mode and take sequence
+ * numbers (a few instructions), and builds the record and calls
+ * rd_kafka_producev() outside it, in parallel with the other workers.
+ * br->producing counts offers between the lock and the end of their
+ * produce calls, so that producer_renew() does not destroy the producer
+ * under them.
+ *
+ * In MODE_DIRECT records go straight to librdkafka; a record that
+ * librdkafka could not take or deliver within message.timeout.ms (by
+ * default bridge.spool_after_ms) goes to the spool under its own sequence
+ * number and switches the bridge to MODE_SPOOL, where every record offered
+ * after the switch goes to the spool behind it until the spool has drained
+ * (bridge_spool.c; the drain waits for direct_inflight to reach 0, so no
+ * direct record overtakes it). The spool is keyed by sequence, so its order
+ * is publish order whatever order the writes happen in.
+ *
+ * A record is built once, in place: the blob is written straight into the
+ * rec_t allocation (one malloc, no copy), and a successful delivery report
+ * takes br->mu only when it completes a publish's group.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,9 +148,9 @@ bool bridge_err_permanent(rd_kafka_resp_err_t e)
     }
 }
 
-/* Hand r to librdkafka; returns the librdkafka error (0: the delivery
- * report will come). topic_override: dead-letter topic. br->mu held. */
-int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
+/* Hand r to producer rk; returns the librdkafka error (0: the delivery
+ * report will come). topic_override: dead-letter topic. */
+static int produce_on(struct bridge *br, rd_kafka_t *rk, rec_t *r, const char *topic_override)
 {
     blob_view_t v;
     if (blob_parse(r->blob, r->len, &v)) return RD_KAFKA_RESP_ERR_INVALID_RECORD;
@@ -153,7 +168,7 @@ int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
         rd_kafka_header_add(h, "sluice.original_topic", -1, v.topic, v.topic_len);
     }
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        br->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
         RD_KAFKA_V_VALUE((void *)v.value, v.value_len), RD_KAFKA_V_MSGFLAGS(0),
         RD_KAFKA_V_TIMESTAMP(v.ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e)
@@ -161,6 +176,13 @@ int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
     else
         atomic_fetch_add(&br->s.produced, 1);
     return e;
+}
+
+/* Spool drain and dead letters: the poll thread, br->mu held (or, in
+ * bridge_dlq.c, a private producer). */
+int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
+{
+    return produce_on(br, br->rk, r, topic_override);
 }
 
 /* r, drained from the spool, is safe elsewhere: delete its spool record. */
@@ -187,15 +209,18 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct bridge *br = opaque;
     rec_t *r = m->_private;
     rd_kafka_resp_err_t e = m->err;
+    if (r->kind == REC_DIRECT && !e) { /* the common case: no lock unless a group completes */
+        atomic_fetch_add(&br->s.acked, 1);
+        group_release(br, r->grp, 0);
+        free(r);
+        atomic_fetch_sub(&br->direct_inflight, 1);
+        return;
+    }
     pthread_mutex_lock(&br->mu);
     switch (r->kind) {
     case REC_DIRECT:
         br->direct_inflight--;
-        if (!e) {
-            atomic_fetch_add(&br->s.acked, 1);
-            group_release_locked(br, r->grp, 0);
-            free(r);
-        } else if (bridge_err_permanent(e)) {
+        if (bridge_err_permanent(e)) {
             dead_put_locked(br, r, e);
         } else {
             br->mode = MODE_SPOOL;
@@ -231,12 +256,56 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     pthread_mutex_unlock(&br->mu);
 }
 
+/* The record for rule ru and message m, its blob built straight into the
+ * allocation (sized for the usual case, grown by bbuf_put if a template or
+ * the headers need more). NULL: out of memory. */
+static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *node, int64_t ts)
+{
+    const size_t at = offsetof(rec_t, blob);
+    bbuf_t b = {0};
+    b.cap = at + 192 + 2 * (size_t)m->topic_len + m->payload_len + m->props_len;
+    b.p = malloc(b.cap);
+    if (!b.p) return NULL;
+    b.len = at;
+    blob_build(ru, m, node, ts, &b);
+    if (b.oom || b.len - at > UINT32_MAX) {
+        bbuf_free(&b);
+        return NULL;
+    }
+    rec_t *r = (rec_t *)(void *)b.p;
+    memset(r, 0, at);
+    r->len = (uint32_t)(b.len - at);
+    return r;
+}
+
+/* A direct record librdkafka refused at once: dead letter or spool. */
+static void produce_refused(struct bridge *br, rec_t *r, int e)
+{
+    pthread_mutex_lock(&br->mu);
+    br->direct_inflight--;
+    if (bridge_err_permanent(e)) {
+        dead_put_locked(br, r, e);
+    } else { /* queue full or the like: the spool takes it, in order */
+        br->mode = MODE_SPOOL;
+        spool_put_locked(br, r);
+    }
+    pthread_mutex_unlock(&br->mu);
+}
+
+static void recs_free(rec_t *r)
+{
+    for (rec_t *nx; r; r = nx) {
+        nx = r->next;
+        free(r);
+    }
+}
+
 int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg)
 {
     rec_t *recs = NULL, **tail = &recs;
     size_t n = 0, tracked = 0, bytes = 0;
     int64_t ts = 0;
-    bbuf_t b = {0};
+    const char *node = br->cfg->node_id ? br->cfg->node_id : "";
     for (size_t i = 0; i < br->n_rules; i++) {
         const rule_t *ru = &br->rules[i];
         if (!mqtt_topic_match((const uint8_t *)ru->cfg->match, strlen(ru->cfg->match),
@@ -247,9 +316,7 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
             clock_gettime(CLOCK_REALTIME, &now);
             ts = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
         }
-        b.len = 0;
-        blob_build(ru, m, br->cfg->node_id ? br->cfg->node_id : "", ts, &b);
-        rec_t *r = b.oom ? NULL : rec_new(b.p, b.len);
+        rec_t *r = rec_build(ru, m, node, ts);
         if (!r) goto fail;
         if (fn && m->qos >= 1 && ru->ack_kafka) {
             r->grp = (group_t *)1; /* marks "tracked" until the group exists */
@@ -261,7 +328,6 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         bytes += r->len;
         if (ru->cfg->final) break;
     }
-    bbuf_free(&b);
     if (n == 0) return BRIDGE_NO_MATCH;
 
     group_t *g = NULL;
@@ -285,12 +351,11 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         pthread_mutex_unlock(&br->mu);
         free(g);
         if (!tracked) atomic_fetch_add(&br->s.dropped, n);
-        for (rec_t *r = recs, *nx; r; r = nx) {
-            nx = r->next;
-            free(r);
-        }
+        recs_free(recs);
         return tracked ? BRIDGE_FULL : BRIDGE_DONE;
     }
+    /* Sequence and mode under the lock; the produce calls after it. */
+    rec_t *direct = NULL, **dtail = &direct;
     for (rec_t *r = recs, *nx; r; r = nx) {
         nx = r->next;
         r->next = NULL;
@@ -301,24 +366,25 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
             spool_put_locked(br, r);
             continue;
         }
-        int e = bridge_produce(br, r, NULL);
-        if (!e) {
-            br->direct_inflight++;
-        } else if (bridge_err_permanent(e)) {
-            dead_put_locked(br, r, e);
-        } else { /* queue full or the like: the spool takes it, in order */
-            br->mode = MODE_SPOOL;
-            spool_put_locked(br, r);
-        }
+        br->direct_inflight++;
+        *dtail = r;
+        dtail = &r->next;
     }
+    rd_kafka_t *rk = br->rk;
+    if (direct) atomic_fetch_add(&br->producing, 1);
     pthread_mutex_unlock(&br->mu);
+    if (direct) {
+        for (rec_t *r = direct, *nx; r; r = nx) {
+            nx = r->next; /* r belongs to librdkafka once produced */
+            r->next = NULL;
+            int e = produce_on(br, rk, r, NULL);
+            if (e) produce_refused(br, r, e);
+        }
+        atomic_fetch_sub(&br->producing, 1);
+    }
     if (g) group_release(br, g, 0);
     return g ? BRIDGE_PENDING : BRIDGE_DONE;
 fail:
-    bbuf_free(&b);
-    for (rec_t *r = recs, *nx; r; r = nx) {
-        nx = r->next;
-        free(r);
-    }
+    recs_free(recs);
     return BRIDGE_ERR;
 }

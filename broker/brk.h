@@ -127,6 +127,13 @@ static inline const uint32_t *brk_subids_get(const brk_subids_t *x, uint32_t n)
 /* Copy ids[0..count) into x (*n = count); -1 without memory (then *n = 0). */
 int brk_subids_set(brk_subids_t *x, uint32_t *n, const uint32_t *ids, uint32_t count);
 void brk_subids_free(brk_subids_t *x, uint32_t *n);
+/* MQTT 5: the same with a Topic Alias property; send_topic false leaves the
+ * topic name empty (the client knows the alias already). */
+int brk_msg_encode_alias(brk_msg_t *m, uint8_t qos, bool retain, bool dup, uint16_t pid,
+                         const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left,
+                         uint16_t alias, bool send_topic, uint8_t *dst, size_t cap);
+int brk_msg_encode_alias_size(brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids,
+                              uint32_t n_sub_ids, uint32_t expiry_left, bool send_topic);
 
 /* ---- subscription index (subs.c) ------------------------------------- */
 
@@ -379,6 +386,12 @@ struct brk_conn {
     uint16_t receive_max;
     uint16_t alias_max_in;  /* what we accept */
     mqtt_str_t *aliases_in; /* inbound topic alias table (owned copies) */
+    /* Outbound topic aliases (session.c write_publish): the client's Topic
+     * Alias Maximum capped at BRK_ALIAS_OUT_MAX; aliases 1..aliases_out_n
+     * are given first come and kept for the connection's life, so that a
+     * mapping never changes under a message in flight. */
+    uint16_t alias_max_out, aliases_out_n;
+    mqtt_str_t *aliases_out; /* [alias - 1]: owned topic copies */
     bool request_problem_info;
 
     brk_msg_t *will;
@@ -398,6 +411,10 @@ struct brk_conn {
 };
 
 #define BRK_ACK_SILENT 0 /* a store write no packet acknowledges: never sent */
+/* Outbound aliases per connection: a handful of hot topics is the use
+ * (a device's own command and config topics); the lookup is a scan. */
+#define BRK_ALIAS_OUT_MAX 16
+
 typedef struct brk_ackq {
     uint16_t pid;
     uint8_t type; /* MQTT_PUBACK, MQTT_PUBREC or BRK_ACK_SILENT */

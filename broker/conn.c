@@ -566,6 +566,11 @@ void brk_conn_trim(brk_conn_t *c, int64_t now)
 
 static void free_aliases(brk_conn_t *c)
 {
+    for (uint32_t i = 0; i < c->aliases_out_n; i++)
+        free((void *)c->aliases_out[i].p);
+    free(c->aliases_out);
+    c->aliases_out = NULL;
+    c->aliases_out_n = 0;
     if (!c->aliases_in) return;
     for (uint32_t i = 0; i <= c->alias_max_in; i++)
         free((void *)c->aliases_in[i].p);

@@ -187,6 +187,9 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         c->request_problem_info = !(pr->present & MQTT_PROP_BIT(MQTT_PROP_REQUEST_PROBLEM_INFO)) ||
                                   pr->request_problem_info;
         c->alias_max_in = cfg->mqtt.topic_alias_maximum;
+        if (pr->present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAXIMUM))
+            c->alias_max_out = pr->topic_alias_maximum < BRK_ALIAS_OUT_MAX ? pr->topic_alias_maximum
+                                                                           : BRK_ALIAS_OUT_MAX;
     } else {
         expiry = p->clean_start ? 0 : UINT32_MAX;
     }

@@ -112,6 +112,25 @@ static uint64_t remaining(const brk_msg_t *m, uint8_t version, uint8_t qos, cons
     return rem;
 }
 
+/* The property section's content: what props_section() counted. */
+static uint8_t *put_props(uint8_t *d, const brk_msg_t *m, const uint32_t *sub_ids,
+                          uint32_t n_sub_ids, uint32_t expiry_left)
+{
+    if (m->expire_at_ms) {
+        *d++ = MQTT_PROP_MESSAGE_EXPIRY;
+        *d++ = (uint8_t)(expiry_left >> 24);
+        *d++ = (uint8_t)(expiry_left >> 16);
+        *d++ = (uint8_t)(expiry_left >> 8);
+        *d++ = (uint8_t)expiry_left;
+    }
+    for (uint32_t i = 0; i < n_sub_ids; i++) {
+        *d++ = MQTT_PROP_SUBSCRIPTION_ID;
+        d += mqtt_varint_encode(d, sub_ids[i]);
+    }
+    memcpy(d, m->props, m->props_len);
+    return d + m->props_len;
+}
+
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
                         const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left)
 {
@@ -143,20 +162,56 @@ int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool
     if (version == MQTT_V5) {
         uint32_t pl = props_section(m, sub_ids, n_sub_ids, expiry_left);
         d += mqtt_varint_encode(d, pl);
-        if (m->expire_at_ms) {
-            *d++ = MQTT_PROP_MESSAGE_EXPIRY;
-            *d++ = (uint8_t)(expiry_left >> 24);
-            *d++ = (uint8_t)(expiry_left >> 16);
-            *d++ = (uint8_t)(expiry_left >> 8);
-            *d++ = (uint8_t)expiry_left;
-        }
-        for (uint32_t i = 0; i < n_sub_ids; i++) {
-            *d++ = MQTT_PROP_SUBSCRIPTION_ID;
-            d += mqtt_varint_encode(d, sub_ids[i]);
-        }
-        memcpy(d, m->props, m->props_len);
-        d += m->props_len;
+        d = put_props(d, m, sub_ids, n_sub_ids, expiry_left);
     }
+    if (m->payload_len) memcpy(d, m->payload, m->payload_len);
+    d += m->payload_len;
+    return (int)(d - dst);
+}
+
+/* MQTT 5 only: the same PUBLISH carrying Topic Alias `alias`, with the
+ * topic name (the alias is being set) or an empty one (it is being used). */
+static uint64_t alias_remaining(const brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids,
+                                uint32_t n_sub_ids, uint32_t expiry_left, bool send_topic)
+{
+    uint32_t pl = props_section(m, sub_ids, n_sub_ids, expiry_left) + 3;
+    return 2u + (send_topic ? (uint64_t)m->topic_len : 0u) + (qos ? 2u : 0u) + m->payload_len +
+           (uint64_t)mqtt_varint_size(pl) + pl;
+}
+
+int brk_msg_encode_alias_size(brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids,
+                              uint32_t n_sub_ids, uint32_t expiry_left, bool send_topic)
+{
+    uint64_t rem = alias_remaining(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic);
+    if (rem > 268435455u) return MQTT_ERR_INVALID;
+    return 1 + mqtt_varint_size((uint32_t)rem) + (int)rem;
+}
+
+int brk_msg_encode_alias(brk_msg_t *m, uint8_t qos, bool retain, bool dup, uint16_t pid,
+                         const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left,
+                         uint16_t alias, bool send_topic, uint8_t *dst, size_t cap)
+{
+    int total = brk_msg_encode_alias_size(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic);
+    if (total < 0) return total;
+    if ((size_t)total > cap) return MQTT_ERR_NOSPACE;
+    uint8_t *d = dst;
+    uint16_t tl = send_topic ? m->topic_len : 0;
+    *d++ = (uint8_t)((MQTT_PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0));
+    d += mqtt_varint_encode(
+        d, (uint32_t)alias_remaining(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic));
+    *d++ = (uint8_t)(tl >> 8);
+    *d++ = (uint8_t)tl;
+    memcpy(d, m->topic, tl);
+    d += tl;
+    if (qos) {
+        *d++ = (uint8_t)(pid >> 8);
+        *d++ = (uint8_t)pid;
+    }
+    d += mqtt_varint_encode(d, props_section(m, sub_ids, n_sub_ids, expiry_left) + 3);
+    *d++ = MQTT_PROP_TOPIC_ALIAS;
+    *d++ = (uint8_t)(alias >> 8);
+    *d++ = (uint8_t)alias;
+    d = put_props(d, m, sub_ids, n_sub_ids, expiry_left);
     if (m->payload_len) memcpy(d, m->payload, m->payload_len);
     d += m->payload_len;
     return (int)(d - dst);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- histogram (bench_hist.c): log buckets, 64 linear sub-buckets per
  * power of two (~1.6% resolution), fixed size, no allocation per sample. */
@@ -130,6 +131,7 @@ struct bench_opts {
     double rate; /* total msgs/s offered, 0 = as fast as the window allows */
     double duration, warmup, drain, setup_timeout;
     bool ws, v5;
+    bool tls;        /* TLS under MQTT or WebSocket (bench_tls.c) */
     bool persistent; /* clean session 0 (3.1.1) / session expiry max (5.0) */
     const char *ws_path;
     int pairs, subs, pubs, clients;
@@ -153,12 +155,13 @@ struct buf {
 };
 
 enum conn_role { ROLE_PUB, ROLE_SUB, ROLE_IDLE };
-enum conn_state { CS_NEW, CS_TCP, CS_WS, CS_CONNACK, CS_SUBACK, CS_READY, CS_CLOSED };
+enum conn_state { CS_NEW, CS_TCP, CS_TLS, CS_WS, CS_CONNACK, CS_SUBACK, CS_READY, CS_CLOSED };
 
 struct worker;
 
 struct conn {
     int fd;
+    void *ssl; /* SSL * with --tls (bench_tls.c), else NULL */
     int idx;
     enum conn_role role;
     enum conn_state st;
@@ -250,6 +253,15 @@ int bench_conn_flush(struct conn *c, uint64_t now);
 /* bench_pub.c, worker thread: one slice of the publishers' work; true when
  * it should be called again without waiting for events. */
 bool bench_pub_slice(struct worker *w, uint64_t now);
+/* bench_tls.c: --tls. init once before the workers; start after the TCP
+ * connect; handshake 1 done / 0 again (*want_write) / -1 failed. The io
+ * calls behave like send()/recv() (MSG_NOSIGNAL) with or without TLS. */
+int bench_tls_init(void);
+int bench_tls_start(struct conn *c);
+int bench_tls_handshake(struct conn *c, bool *want_write);
+void bench_tls_free(struct conn *c);
+ssize_t bench_io_send(struct conn *c, const void *p, size_t n);
+ssize_t bench_io_recv(struct conn *c, void *p, size_t n);
 int bench_plan(struct bench *b);    /* bench_scen.c: conns + topics */
 void *bench_worker_main(void *arg); /* bench_conn.c: the epoll loop */
 const char *bench_scen_name(enum bench_scen s);

@@ -62,6 +62,7 @@ static void conn_fail(struct conn *c, const char *why, int err)
     w->errors++;
     atomic_fetch_add_explicit(&w->a_failed, 1, memory_order_relaxed);
     if (c->st != CS_READY) w->pending--;
+    bench_tls_free(c);
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->st = CS_CLOSED;
@@ -128,7 +129,7 @@ int bench_conn_flush(struct conn *c, uint64_t now)
     }
     while (bench_buf_used(&c->out)) {
         size_t want = bench_buf_used(&c->out);
-        ssize_t r = send(c->fd, c->out.p + c->out.off, want, MSG_NOSIGNAL);
+        ssize_t r = bench_io_send(c, c->out.p + c->out.off, want);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno != EAGAIN) {
             conn_fail(c, "send", errno);
@@ -196,6 +197,22 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
     c->epout = true;
 }
 
+static void conn_session(struct conn *c, uint64_t now);
+
+static void conn_tls_step(struct conn *c, uint64_t now)
+{
+    bool want_write = false;
+    int r = bench_tls_handshake(c, &want_write);
+    if (r < 0) {
+        conn_fail(c, "TLS handshake", 0);
+    } else if (r == 0) {
+        conn_epout(c, want_write);
+    } else {
+        conn_epout(c, false);
+        conn_session(c, now);
+    }
+}
+
 static void conn_connected(struct conn *c, uint64_t now)
 {
     const struct bench_opts *o = &c->w->b->o;
@@ -205,6 +222,22 @@ static void conn_connected(struct conn *c, uint64_t now)
         conn_fail(c, "connect", err);
         return;
     }
+    if (o->tls) {
+        if (bench_tls_start(c) < 0) {
+            conn_fail(c, "TLS setup", 0);
+            return;
+        }
+        c->st = CS_TLS;
+        conn_tls_step(c, now);
+        return;
+    }
+    conn_session(c, now);
+}
+
+/* TCP (and TLS) up: the WebSocket upgrade or the CONNECT. */
+static void conn_session(struct conn *c, uint64_t now)
+{
+    const struct bench_opts *o = &c->w->b->o;
     if (o->ws) {
         if (buf_reserve(&c->out, 512) < 0) {
             conn_fail(c, "out of memory", 0);
@@ -432,7 +465,7 @@ static void conn_readable(struct conn *c, uint64_t now)
             return;
         }
         size_t space = c->in.cap - c->in.len;
-        ssize_t r = recv(c->fd, c->in.p + c->in.len, space, 0);
+        ssize_t r = bench_io_recv(c, c->in.p + c->in.len, space);
         if (r == 0) {
             if (c->w->seen_phase < PH_QUIT) conn_fail(c, "closed by broker", 0);
             return;
@@ -444,7 +477,8 @@ static void conn_readable(struct conn *c, uint64_t now)
         }
         c->in.len += (size_t)r;
         conn_process(c, now);
-        if ((size_t)r < space) break;
+        /* TLS hands out one record per read: go on while records come. */
+        if ((size_t)r < space && !c->ssl) break;
     }
     if (c->st != CS_CLOSED && (bench_buf_used(&c->out) || bench_buf_used(&c->stage)) && !c->blocked)
         bench_conn_flush(c, now);
@@ -495,6 +529,7 @@ static void worker_close_all(struct worker *w)
                 bench_conn_flush(c, now);
             }
         }
+        bench_tls_free(c);
         if (c->fd >= 0) close(c->fd);
         c->fd = -1;
         if (c->st != CS_CLOSED) c->st = CS_CLOSED;
@@ -532,6 +567,10 @@ void *bench_worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
             if (c->st == CS_CLOSED) continue;
+            if (c->st == CS_TLS) {
+                conn_tls_step(c, now);
+                continue;
+            }
             if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
                 if (c->st == CS_TCP)
                     conn_connected(c, now);

@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
                "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
+               "  --tls (TLS under MQTT or WebSocket; no certificate check)\n"
                "  --persistent (persistent sessions: clean session 0 / session expiry max)\n"
                "  --window N (deliveries not yet seen, all publishers, 8192;\n"
                "            0 = none: only each publisher's --inflight limits it)\n"
@@ -57,6 +58,8 @@ static int parse_src(struct bench_opts *o, const char *arg)
 static int parse_opts(struct bench_opts *o, int argc, char **argv)
 {
     static char prefix[64];
+    /* One option a line, whatever the count. */
+    // clang-format off
     static const struct option lo[] = {
         {"host", 1, 0, 'h'},
         {"port", 1, 0, 'p'},
@@ -69,6 +72,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         {"drain", 1, 0, 'D'},
         {"ws", 0, 0, 'W'},
         {"ws-path", 1, 0, 'P'},
+        {"tls", 0, 0, 'L'},
         {"v5", 0, 0, '5'},
         {"pairs", 1, 0, 'n'},
         {"subs", 1, 0, 'm'},
@@ -88,6 +92,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         {"kafka-topic", 1, 0, 'U'},
         {0, 0, 0, 0},
     };
+    // clang-format on
     if (argc < 2 || argv[1][0] == '-') {
         usage(stderr);
         return -1;
@@ -169,6 +174,9 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             break;
         case 'W':
             o->ws = true;
+            break;
+        case 'L':
+            o->tls = true;
             break;
         case 'P':
             o->ws_path = optarg;
@@ -417,7 +425,7 @@ static uint64_t report(struct bench *b, double setup_s, int failed_setup)
     bench_loss_tally(b, &l);
     double d = o->duration;
     double setup_rate = setup_s > 0 ? (double)ready / setup_s : 0;
-    const char *tr = o->ws ? "ws" : "tcp";
+    const char *tr = o->ws ? (o->tls ? "wss" : "ws") : (o->tls ? "tls" : "tcp");
     const char *pv = o->v5 ? "5.0" : "3.1.1";
     printf("sluice-bench %s: %s MQTT %s qos%d size=%zu pubs=%d subs=%d conns=%d threads=%d "
            "rate=%s%.0f window=%d inflight=%d warmup=%.1fs duration=%.1fs\n",
@@ -469,6 +477,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (bench_plan(b) < 0) return 2;
+    if (b->o.tls && bench_tls_init() < 0) {
+        fprintf(stderr, "sluice-bench: TLS: cannot create the client context\n");
+        return 2;
+    }
     if (b->o.scen == SCEN_BRIDGE) {
         /* Before any publisher connects: the reader must not miss a record. */
         char err[256];

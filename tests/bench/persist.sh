@@ -29,14 +29,14 @@ declare -A res
 for r in $(seq "$rounds"); do
   for mode in always batch; do
     p=$(free_port); d=$(mktemp -d)
-    printf '{"listeners":[{"protocol":"mqtt","bind":"127.0.0.1:%s"}],"data_dir":"%s","persistence":{"sync":"%s"},"mqtt":{"max_inflight":64,"max_queued":100000,"sys_interval":0},"log":{"level":"warn"}}' \
+    printf '{"listeners":[{"protocol":"mqtt","bind":"127.0.0.1:%s"}],"data_dir":"%s","persistence":{"sync":"%s"},"mqtt":{"max_inflight":64,"sys_interval":0},"log":{"level":"warn"}}' \
       "$p" "$d" "$mode" > "$d/c.json"
     "$S" -c "$d/c.json" & pid=$!; pids+=("$pid"); wait_port "$p"
     show "sluice-$mode" "$r" "$(measure "$p")"
     kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$d"
   done
   p=$(free_port); d=$(mktemp -d); chmod 777 "$d"
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 1\nmax_inflight_messages 64\nmax_queued_messages 100000\n' \
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 1\nmax_inflight_messages 64\n' \
     "$p" "$d" > "$d/m.conf"
   mosquitto -c "$d/m.conf" >/dev/null 2>&1 & pid=$!; pids+=("$pid"); wait_port "$p"
   show mosquitto-persistence "$r" "$(measure "$p")"

@@ -16,7 +16,7 @@ import subprocess
 
 p = argparse.ArgumentParser()
 for a in ("results", "out", "machine", "command", "mosquitto", "sluice", "note", "lat-rate",
-          "lat-rate-pairs1", "lat-rate-fanin1", "conns", "duration"):
+          "lat-rate-pairs1", "lat-rate-fanin1", "conns", "tls-conns", "duration"):
     p.add_argument("--" + a, default="")
 args = p.parse_args()
 
@@ -139,6 +139,22 @@ spec = [
     ("lat-fanin1", f"fanin QoS 1 latency: p99 at {args.lat_rate_fanin1} msg/s offered (us)",
      col(4), True, True),
     ("ws", "WebSocket pairs: 100 pairs, QoS 0 (delivered msg/s)", col(3), False, True),
+    ("mqtts", "TLS pairs: 100 pairs, QoS 0 (delivered msg/s)", col(3), False, True),
+    ("mqtts1", "TLS pairs QoS 1: 64 in flight each, no global window (delivered msg/s)", col(3),
+     False, True),
+    ("wss", "secure WebSocket pairs: 100 pairs, QoS 0 (delivered msg/s)", col(3), False, True),
+    ("wss1", "secure WebSocket pairs QoS 1: 64 in flight each, no global window "
+     "(delivered msg/s)", col(3), False, True),
+    ("mqtts-conns", f"TLS: {args.tls_conns} connections, setup rate with full handshakes "
+     "(conns/s)", col(9), False, False),
+    ("mqtts-conns", "TLS: broker RSS per idle connection (bytes)", rss_per_conn, True, False),
+    ("wss-conns", f"secure WebSocket: {args.tls_conns} connections, setup rate (conns/s)",
+     col(9), False, False),
+    ("wss-conns", "secure WebSocket: broker RSS per idle connection (bytes)", rss_per_conn, True,
+     False),
+    ("ws-conns", f"WebSocket: {args.tls_conns} connections, setup rate (conns/s)", col(9), False,
+     False),
+    ("ws-conns", "WebSocket: broker RSS per idle connection (bytes)", rss_per_conn, True, False),
     ("conns", f"conns: {args.conns} idle connections, setup rate (conns/s)", col(9), False, False),
     ("conns", "conns: connections held", col(8), False, False),
     ("bridge", "bridge: 100 QoS 1 publishers into Kafka (ack: kafka) -> records/s read back "
@@ -227,7 +243,8 @@ out.append("")
 out.append("![throughput](bench/throughput.svg)\n")
 out.append("![latency](bench/latency.svg)\n")
 out.append("## How to read these numbers\n")
-how = (f"""- Same limits for both: max queued 100,000 messages per client, max in-flight 64,
+how = (f"""- Each broker's default queue limit (1,000 messages per client for both), max in-flight 64
+  for both (the generator's per-publisher window; defaults 32 and 20),
   no persistence to disk, fd limit 20,000. Mosquitto runs with its default Nagle
   setting for the throughput figures and `set_tcp_nodelay true` for the latency figure.
 - Throughput counts only what arrived: first deliveries subscribers received per
@@ -254,6 +271,11 @@ how = (f"""- Same limits for both: max queued 100,000 messages per client, max i
   broker's VmRSS growth divided by connections; kernel memory is the growth of the
   kernel slab (both ends of each loopback connection, halved); the projection adds
   both and multiplies by 1,000,000 (socket buffers of idle connections are not counted).
+- mqtts/wss rows: the same scenarios over TLS (TLS 1.3, one throwaway self-signed P-256
+  certificate for both brokers, no client certificate, no session resumption: every
+  connection is a full handshake). The *-conns rows hold {args.tls_conns} idle
+  connections (4 generator processes) for the setup rate and the broker's RSS growth
+  per connection.
 - The generator and the broker share the 2 cores; the generator uses
   `BENCH_THREADS` threads (1 by default) and never more CPU than the broker in these runs.
 """)

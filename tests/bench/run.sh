@@ -14,7 +14,12 @@
 # Env: BENCH_ROUNDS (3) BENCH_DURATION (10 s) BENCH_WARMUP (2 s)
 #      BENCH_THREADS (1: the machine has 2 cores, the broker needs one)
 #      BUILD (build) BENCH_BIN SLUICE MOSQUITTO KAFKA_MOCK BENCH_OUT (docs)
-#      BENCH_CONNS (19900)
+#      BENCH_CONNS (19900) BENCH_TLS_CONNS (2000: the *-conns rows; every
+#      connection costs a full TLS handshake on both ends)
+# mqtts / mqtts1 / wss / wss1 are pairs QoS 0 / QoS 1 over TLS and secure
+# WebSocket; mqtts-conns / wss-conns / ws-conns hold BENCH_TLS_CONNS idle
+# connections for the setup rate (TLS handshakes) and the RSS per idle
+# connection. Both brokers get the same throwaway P-256 certificate.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,8 +31,10 @@ WARM=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-1}
 OUT=${BENCH_OUT:-docs}
 CONNS=${BENCH_CONNS:-19900}
+TLS_CONNS=${BENCH_TLS_CONNS:-2000}
 CONN_PROCS=4
-ALL=(pairs fanout fanin latency pairs1 fanin1 lat-pairs1 lat-fanin1 ws conns bridge)
+ALL=(pairs fanout fanin latency pairs1 fanin1 lat-pairs1 lat-fanin1 ws conns bridge
+    mqtts mqtts1 wss wss1 mqtts-conns wss-conns ws-conns)
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL[@]}")
 for s in "${SCENARIOS[@]}"; do
@@ -58,6 +65,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# One self-signed P-256 certificate for both brokers' TLS listeners.
+CERT=$WORK/cert.pem
+KEY=$WORK/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$KEY" \
+    -out "$CERT" -days 2 -subj /CN=127.0.0.1 2>/dev/null ||
+    { echo "run.sh: openssl could not make a certificate" >&2; exit 1; }
+chmod 755 "$WORK"
+chmod 644 "$CERT" "$KEY" # Mosquitto may read them after dropping to its own user
 
 # Brokers inherit this: 19,900 idle connections need it, and both get the same.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -119,20 +135,30 @@ kafka_json() {
 JSON
 }
 
-# start_broker NAME VARIANT: sets BROKER_PID, PORT, WSPORT (sluice gets the
+# start_broker NAME VARIANT: sets BROKER_PID, PORT, WSPORT, TLSPORT, WSSPORT (sluice gets the
 # Kafka bridge when BOOTSTRAP is set)
 start_broker() {
     local name=$1 variant=$2 n=$((++BROKER_SEQ))
     PORT=$(free_port)
     WSPORT=$(free_port)
+    TLSPORT=$(free_port)
+    WSSPORT=$(free_port)
     local dir=$WORK/$name-$n
     mkdir -p "$dir"
+    # Each broker's default queue limits (sluice max_queued 1000, Mosquitto
+    # max_queued_messages 1000): a 100,000-message queue hid acknowledged-then-
+    # dropped messages. Only the in-flight window is set, to 64 for both
+    # (defaults 32 and 20): it matches the generator's 64 unacknowledged
+    # messages per publisher, so that a pair's two halves have the same
+    # window and the figure measures the broker, not a window mismatch.
     if [ "$name" = sluice ]; then
         cat >"$dir/sluice.json" <<JSON
 {"listeners":[{"protocol":"mqtt","bind":"127.0.0.1:$PORT"},
-              {"protocol":"ws","bind":"127.0.0.1:$WSPORT","path":"/mqtt"}],
+              {"protocol":"ws","bind":"127.0.0.1:$WSPORT","path":"/mqtt"},
+              {"protocol":"mqtts","bind":"127.0.0.1:$TLSPORT","cert":"$CERT","key":"$KEY"},
+              {"protocol":"wss","bind":"127.0.0.1:$WSSPORT","path":"/mqtt","cert":"$CERT","key":"$KEY"}],
  "data_dir":"$dir/data","persistence":{"sync":"none"},
- "mqtt":{"max_queued":100000,"max_inflight":64}
+ "mqtt":{"max_inflight":64}
 $(kafka_json)}
 JSON
         "$SLUICE" -c "$dir/sluice.json" >"$dir/log" 2>&1 &
@@ -141,7 +167,6 @@ JSON
             echo "per_listener_settings false"
             echo "allow_anonymous true"
             echo "persistence false"
-            echo "max_queued_messages 100000"
             echo "max_inflight_messages 64"
             echo "max_connections -1"
             echo "log_dest stderr"
@@ -153,12 +178,19 @@ JSON
             echo "listener $PORT 127.0.0.1"
             echo "listener $WSPORT 127.0.0.1"
             echo "protocol websockets"
+            echo "listener $TLSPORT 127.0.0.1"
+            echo "certfile $CERT"
+            echo "keyfile $KEY"
+            echo "listener $WSSPORT 127.0.0.1"
+            echo "protocol websockets"
+            echo "certfile $CERT"
+            echo "keyfile $KEY"
         } >"$dir/mosquitto.conf"
         "$MOSQ" -c "$dir/mosquitto.conf" >"$dir/log" 2>&1 &
     fi
     BROKER_PID=$!
     BROKER_DIR=$dir
-    wait_port "$PORT" 10 && wait_port "$WSPORT" 5
+    wait_port "$PORT" 10 && wait_port "$WSPORT" 5 && wait_port "$TLSPORT" 5 && wait_port "$WSSPORT" 5
 }
 stop_broker() {
     [ -n "$BROKER_PID" ] || return 0
@@ -196,6 +228,10 @@ scen_args() {
     lat-pairs1) ARGS=(pairs --pairs 100 "${q1[@]}" --rate "$LAT_RATE_pairs1") ;;
     lat-fanin1) ARGS=(fanin --pubs 1000 "${q1[@]}" --rate "$LAT_RATE_fanin1") ;;
     ws) ARGS=(pairs --pairs 100 --qos 0 --size 16 --ws) ;;
+    mqtts) ARGS=(pairs --pairs 100 --qos 0 --size 16 --tls) ;;
+    mqtts1) ARGS=(pairs --pairs 100 "${q1[@]}" --tls) ;;
+    wss) ARGS=(pairs --pairs 100 --qos 0 --size 16 --ws --tls) ;;
+    wss1) ARGS=(pairs --pairs 100 "${q1[@]}" --ws --tls) ;;
     bridge) ARGS=(bridge --pairs 100 --qos 1 --prefix bench/bridge/ --kafka "$BOOTSTRAP"
         --kafka-topic "$KTOPIC") ;;
     esac
@@ -221,16 +257,26 @@ run_case() {
     local common=(--port "$PORT" -t "$THREADS" --duration "$DUR" --warmup "$WARM" --quiet)
     scen_args "$scen"
     args=("${ARGS[@]}")
-    [ "$scen" = ws ] && common[1]=$WSPORT
+    case $scen in
+    ws | ws-conns) common[1]=$WSPORT ;;
+    mqtts | mqtts1 | mqtts-conns) common[1]=$TLSPORT ;;
+    wss | wss1 | wss-conns) common[1]=$WSSPORT ;;
+    esac
     local c0 r0 s0 c1 r1 s1 line rc=0
     c0=$(cpu_ticks "$BROKER_PID")
     r0=$(rss_kb "$BROKER_PID")
     s0=$(slab_kb)
     out=$WORK/$broker-$scen-$round.out
-    if [ "$scen" = conns ]; then
-        local per=$((CONNS / CONN_PROCS)) i bpids=()
+    if [ "$scen" = conns ] || [[ $scen == *-conns ]]; then
+        local per=$((CONNS / CONN_PROCS)) i bpids=() tr=()
+        case $scen in
+        mqtts-conns) tr=(--tls) ;;
+        wss-conns) tr=(--tls --ws) ;;
+        ws-conns) tr=(--ws) ;;
+        esac
+        [ "$scen" = conns ] || per=$((TLS_CONNS / CONN_PROCS))
         for ((i = 0; i < CONN_PROCS; i++)); do
-            "$BENCH" conns --port "$PORT" -t 2 --clients "$per" --duration "$DUR" --warmup 0 \
+            "$BENCH" conns --port "${common[1]}" "${tr[@]}" -t 2 --clients "$per" --duration "$DUR" --warmup 0 \
                 --setup-timeout 120 --quiet --prefix "c$i/" \
                 --src-ips "127.0.0.$((2 + i * 4))-127.0.0.$((5 + i * 4))" >"$out.$i" 2>&1 &
             bpids+=($!)
@@ -384,5 +430,5 @@ python3 tests/bench/report.py --results "$RESULTS" --out "$OUT" --machine "$MACH
     --command "tests/bench/run.sh ${*:-} (BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_WARMUP=$WARM BENCH_THREADS=$THREADS)" \
     --mosquitto "$MOSQ_VER" --sluice "$SLUICE_VER" --note "$SLUICE_NOTE" \
     --lat-rate "$LAT_RATE" --lat-rate-pairs1 "$LAT_RATE_pairs1" \
-    --lat-rate-fanin1 "$LAT_RATE_fanin1" --conns "$CONNS" --duration "$DUR"
+    --lat-rate-fanin1 "$LAT_RATE_fanin1" --conns "$CONNS" --tls-conns "$TLS_CONNS" --duration "$DUR"
 echo "run.sh: wrote $OUT/BENCHMARKS.md and $OUT/bench/*.svg (raw: $RESULTS)"
