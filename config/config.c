@@ -40,6 +40,7 @@ void cfg_free_listener(cfg_listener_t *l)
     free(l->cert);
     free(l->key);
     free(l->ca);
+    free(l->static_dir);
 }
 
 void cfg_free_kvs(cfg_kv_t *kv, size_t n)

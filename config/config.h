@@ -29,10 +29,11 @@ typedef struct cfg_listener {
     cfg_proto_t protocol;
     char *host; /* "127.0.0.1", "0.0.0.0", "::" ... */
     uint16_t port;
-    char *path; /* ws/wss: URL path, default "/mqtt" */
-    char *cert; /* mqtts/wss: PEM certificate file (required) */
-    char *key;  /* mqtts/wss: PEM private key file (required) */
-    char *ca;   /* optional: CA file; if set, client certificates are required */
+    char *path;       /* ws/wss: URL path, default "/mqtt" */
+    char *cert;       /* mqtts/wss: PEM certificate file (required) */
+    char *key;        /* mqtts/wss: PEM private key file (required) */
+    char *ca;         /* optional: CA file; if set, client certificates are required */
+    char *static_dir; /* http: canonical (realpath) directory served under "/", or NULL */
 } cfg_listener_t;
 
 /* What happens to a QoS 1/2 delivery to an online session whose queue is
