@@ -81,8 +81,11 @@ test: deps build browser-deps
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # Ctrl-C stops everything it started; see examples/demo.sh for the knobs.
-demo: deps-demo build
-	examples/demo.sh
+# Builds only the four programs it runs (not the unit tests and benchmarks).
+demo: deps-demo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target sluice sluice-devices sluice-analytics sluice-kafka-mock
+	BUILD=$(BUILD) examples/demo.sh
 
 # Refresh the committed MQTT.js from the pinned npm package.
 console-vendor: browser-deps
