@@ -79,7 +79,10 @@ static const bad_case_t bad_cases[] = {
     {"listener_not_object", L1("1"), F, "bad.json: listeners[0]: expected object, got number"},
     {"listener_unknown_key", L1("{\"protocl\":\"mqtt\"}"), F,
      "bad.json: listeners[0].protocl: unknown key (expected one of protocol, bind, path, cert, "
-     "key, ca)"},
+     "key, ca, static_dir)"},
+    {"static_dir_not_http",
+     L1("{\"protocol\":\"mqtt\",\"bind\":\"0.0.0.0:1\",\"static_dir\":\"/\"}"), F,
+     "bad.json: listeners[0].static_dir: only for protocol http, not mqtt"},
     {"listener_missing_protocol", L1("{\"bind\":\"0.0.0.0:1\"}"), F,
      "bad.json: listeners[0].protocol: missing (expected one of mqtt|ws|mqtts|wss|http)"},
     {"listener_bad_protocol", L1("{\"protocol\":\"mqqt\",\"bind\":\"0.0.0.0:1\"}"), F,
