@@ -312,19 +312,21 @@ static rd_kafka_t *client(app_t *a, rd_kafka_type_t type)
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_opaque(conf, a);
+    /* a topic created after we start is seen within a second, not five minutes */
     const char *common[][2] = {{"bootstrap.servers", a->brokers},
-                               {"client.id", "sluice-analytics"}};
+                               {"client.id", "sluice-analytics"},
+                               {"topic.metadata.refresh.interval.ms", "1000"}};
     const char *cons[][2] = {{"group.id", a->group},
                              {"enable.auto.commit", "false"},
                              {"auto.offset.reset", "earliest"},
                              {"enable.partition.eof", "false"}};
     const char *prod[][2] = {{"acks", "all"}, {"linger.ms", "20"}, {"enable.idempotence", "true"}};
     bool c = type == RD_KAFKA_CONSUMER;
-    size_t n = c ? 4 : 3;
-    for (size_t i = 0; i < 3 + n; i++) {
-        const char *k = i < 3 ? common[i][0] : c ? cons[i - 3][0] : prod[i - 3][0];
-        const char *v = i < 3 ? common[i][1] : c ? cons[i - 3][1] : prod[i - 3][1];
-        if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) goto fail;
+    const size_t nc = sizeof(common) / sizeof(common[0]);
+    const size_t n = c ? sizeof(cons) / sizeof(cons[0]) : sizeof(prod) / sizeof(prod[0]);
+    for (size_t i = 0; i < nc + n; i++) {
+        const char *const *kv = i < nc ? common[i] : c ? cons[i - nc] : prod[i - nc];
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof(err)) != RD_KAFKA_CONF_OK) goto fail;
     }
     if (c)
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);

@@ -143,7 +143,7 @@ class AnalyticsTest(unittest.TestCase):
     def test_results_relay_and_clean_shutdown(self):
         stack = DemoStack(devices=3, victim=False)
         try:
-            stack.analytics.wait_line("ASSIGNED", 30)
+            stack.analytics.wait_line("ASSIGNED", 45)
             w = harness.paho_client(stack.mqtt, "a-watch")
             try:
                 w.subscribe([("analytics/+", 0), ("devices/dev-002/events", 1)])
