@@ -32,13 +32,14 @@
 #include <cjson/cJSON.h>
 
 #include "dev_mqtt.h"
+#include "dev_tls.h"
 
 static volatile sig_atomic_t stopping; /* the one global: set by the signal handler */
 
 typedef struct opts {
-    const char *host, *port, *prefix, *user, *pass;
+    const char *host, *port, *prefix, *user, *pass, *cafile;
     int devices, qos, first;
-    bool v5;
+    bool v5, tls, insecure;
     double rate, anomaly;
     unsigned seed;
 } opts_t;
@@ -46,6 +47,7 @@ typedef struct opts {
 typedef struct device {
     char id[48];
     int fd;
+    SSL *ssl; /* with --tls */
     bool up, subscribed;
     uint8_t in[16384];
     size_t inlen;
@@ -58,6 +60,7 @@ typedef struct device {
 
 typedef struct sim {
     opts_t o;
+    SSL_CTX *tls; /* with --tls */
     device_t *dev;
     uint64_t rng;
     int ready_printed;
@@ -100,7 +103,7 @@ static void on_signal(int sig)
 static int send_all(device_t *d, const uint8_t *b, size_t n)
 {
     while (n) {
-        ssize_t w = send(d->fd, b, n, MSG_NOSIGNAL);
+        ssize_t w = d->ssl ? SSL_write(d->ssl, b, (int)n) : send(d->fd, b, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return -1;
         b += w;
@@ -111,6 +114,8 @@ static int send_all(device_t *d, const uint8_t *b, size_t n)
 
 static void drop(sim_t *s, device_t *d, double delay)
 {
+    SSL_free(d->ssl); /* no close_notify: the connection is already bad */
+    d->ssl = NULL;
     if (d->fd >= 0) close(d->fd);
     d->fd = -1;
     d->up = d->subscribed = false;
@@ -140,8 +145,9 @@ static int tcp_connect(const opts_t *o)
     for (ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
         if (fd < 0) continue;
-        struct timeval tv = {2, 0};
+        struct timeval tv = {2, 0}; /* bounds a blocked write, a TLS handshake or record */
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) break;
@@ -162,6 +168,10 @@ static void dev_connect(sim_t *s, device_t *d)
     d->fd = tcp_connect(&s->o);
     if (d->fd < 0) {
         d->reconnect_at = now_s() + 1.0;
+        return;
+    }
+    if (s->tls && !(d->ssl = dev_tls_connect(s->tls, d->fd, s->o.host))) {
+        drop(s, d, 5.0);
         return;
     }
     size_t n = dev_mqtt_connect(buf, sizeof(buf), s->o.v5, d->id, 30, &will, s->o.user, s->o.pass);
@@ -266,8 +276,17 @@ static void command(sim_t *s, device_t *d, const uint8_t *p, size_t n)
 
 static void dev_read(sim_t *s, device_t *d)
 {
-    ssize_t r = recv(d->fd, d->in + d->inlen, sizeof(d->in) - d->inlen, MSG_DONTWAIT);
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+    size_t room = sizeof(d->in) - d->inlen;
+    /* TLS: poll said the socket is readable, so a whole record is on its way
+     * (SO_RCVTIMEO bounds the wait); bytes OpenSSL already holds are taken
+     * too, as poll cannot see them */
+    ssize_t r = d->ssl ? SSL_read(d->ssl, d->in + d->inlen, (int)room)
+                       : recv(d->fd, d->in + d->inlen, room, MSG_DONTWAIT);
+    if (d->ssl && r > 0 && SSL_pending(d->ssl) && (size_t)r < room) {
+        int more = SSL_read(d->ssl, d->in + d->inlen + r, (int)(room - (size_t)r));
+        if (more > 0) r += more;
+    }
+    if (r == 0 || (r < 0 && (d->ssl || (errno != EAGAIN && errno != EINTR)))) {
         drop(s, d, 1.0);
         return;
     }
@@ -309,22 +328,27 @@ static void dev_read(sim_t *s, device_t *d)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice-devices [options]\n"
-               "  -H, --host HOST       broker host (default 127.0.0.1)\n"
-               "  -p, --port PORT       broker MQTT port (default 1883)\n"
-               "  -n, --devices N       number of devices (default 50)\n"
-               "      --first K         number of the first device (default 1)\n"
-               "      --prefix P        device id prefix: P-001, P-002... (default dev)\n"
-               "  -r, --rate HZ         readings per second per device (default 1)\n"
-               "  -q, --qos 0|1         QoS of telemetry (default 0)\n"
-               "  -V, --mqtt 3|5        MQTT 3.1.1 or 5 (default 5)\n"
-               "      --anomaly P       probability of an anomalous reading (default 0.005)\n"
-               "  -u, --username U      username for CONNECT\n"
-               "  -P, --password W      password for CONNECT\n"
-               "      --seed S          random seed (default: time)\n"
-               "  -h, --help            this text\n"
-               "Topics: devices/<id>/telemetry/<metric>, devices/<id>/status (retained, will),\n"
-               "devices/<id>/commands (in), devices/<id>/events (acks). See docs/EXAMPLES.md.\n");
+    fprintf(f,
+            "usage: sluice-devices [options]\n"
+            "  -H, --host HOST       broker host (default 127.0.0.1)\n"
+            "  -p, --port PORT       broker MQTT port (default 1883)\n"
+            "  -n, --devices N       number of devices (default 50)\n"
+            "      --first K         number of the first device (default 1)\n"
+            "      --prefix P        device id prefix: P-001, P-002... (default dev)\n"
+            "  -r, --rate HZ         readings per second per device (default 1)\n"
+            "  -q, --qos 0|1         QoS of telemetry (default 0)\n"
+            "  -V, --mqtt 3|5        MQTT 3.1.1 or 5 (default 5)\n"
+            "      --anomaly P       probability of an anomalous reading (default 0.005)\n"
+            "  -u, --username U      username for CONNECT\n"
+            "  -P, --password W      password for CONNECT\n"
+            "      --tls             TLS (an mqtts listener); verifies the broker's certificate\n"
+            "                        against the system trust store and --host\n"
+            "      --cafile FILE     trust this CA (PEM) instead of the system store\n"
+            "      --insecure        TLS without any certificate check (test brokers only)\n"
+            "      --seed S          random seed (default: time)\n"
+            "  -h, --help            this text\n"
+            "Topics: devices/<id>/telemetry/<metric>, devices/<id>/status (retained, will),\n"
+            "devices/<id>/commands (in), devices/<id>/events (acks). See docs/EXAMPLES.md.\n");
 }
 
 static int parse_opts(int argc, char **argv, opts_t *o)
@@ -333,9 +357,17 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"host", 1, 0, 'H'}, {"port", 1, 0, 'p'}, {"devices", 1, 0, 'n'},  {"rate", 1, 0, 'r'},
         {"qos", 1, 0, 'q'},  {"mqtt", 1, 0, 'V'}, {"username", 1, 0, 'u'}, {"password", 1, 0, 'P'},
         {"help", 0, 0, 'h'}, {"prefix", 1, 0, 1}, {"anomaly", 1, 0, 2},    {"seed", 1, 0, 3},
-        {"first", 1, 0, 4},  {0, 0, 0, 0}};
-    *o = (opts_t){"127.0.0.1", "1883", "dev", NULL, NULL,  50,
-                  0,           1,      true,  1.0,  0.005, (unsigned)time(NULL)};
+        {"first", 1, 0, 4},  {"tls", 0, 0, 5},    {"cafile", 1, 0, 6},     {"insecure", 0, 0, 7},
+        {0, 0, 0, 0}};
+    *o = (opts_t){.host = "127.0.0.1",
+                  .port = "1883",
+                  .prefix = "dev",
+                  .devices = 50,
+                  .first = 1,
+                  .v5 = true,
+                  .rate = 1.0,
+                  .anomaly = 0.005,
+                  .seed = (unsigned)time(NULL)};
     int c;
     while ((c = getopt_long(argc, argv, "H:p:n:r:q:V:u:P:h", lo, NULL)) != -1) {
         switch (c) {
@@ -378,6 +410,17 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 4:
             o->first = atoi(optarg);
             break;
+        case 5:
+            o->tls = true;
+            break;
+        case 6:
+            o->cafile = optarg;
+            o->tls = true;
+            break;
+        case 7:
+            o->insecure = true;
+            o->tls = true;
+            break;
         default:
             usage(stderr);
             return -1;
@@ -404,7 +447,8 @@ static void shutdown_all(sim_t *s)
             publish(s, d, topic, "{\"online\":false,\"reason\":\"shutdown\"}", 0, true);
             if (d->fd >= 0 && dev_mqtt_simple(b, sizeof(b), 14)) send_all(d, b, 2);
         }
-        if (d->fd >= 0) close(d->fd);
+        if (d->ssl && d->fd >= 0) SSL_shutdown(d->ssl); /* close_notify, not waited for */
+        drop(s, d, 0);
     }
 }
 
@@ -440,6 +484,7 @@ int main(int argc, char **argv)
 {
     sim_t s = {0};
     if (parse_opts(argc, argv, &s.o)) return 2;
+    if (s.o.tls && !(s.tls = dev_tls_ctx(s.o.cafile, s.o.insecure))) return 1;
     s.rng = 0x9E3779B97F4A7C15ULL ^ s.o.seed;
     s.dev = calloc((size_t)s.o.devices, sizeof(*s.dev));
     struct pollfd *pf = calloc((size_t)s.o.devices, sizeof(*pf));
@@ -469,6 +514,7 @@ int main(int argc, char **argv)
     shutdown_all(&s);
     free(pf);
     free(s.dev);
+    SSL_CTX_free(s.tls);
     fprintf(stderr, "sluice-devices: stopped\n");
     return 0;
 }

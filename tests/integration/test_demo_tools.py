@@ -4,6 +4,7 @@ clean shutdown), and sluice-analytics in the demo stack (windowed results
 back on MQTT, the command relay, clean shutdown with its offsets
 committed).  Clients are paho; every wait is bounded."""
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -137,6 +138,57 @@ class DevicesTest(unittest.TestCase):
         m = collect(late.messages, lambda m: True, 10, "retained will")
         self.assertTrue(m.retain)
         self.assertEqual(js(m), {"online": False})
+
+
+@unittest.skipIf(is_mosquitto(), "sluice-specific listener config")
+class TlsDevicesTest(unittest.TestCase):
+    """--tls against an mqtts listener with a self-signed certificate made
+    here; the certificate is checked (--cafile), and refused without it."""
+
+    @classmethod
+    def setUpClass(cls):
+        def config(tmp):
+            cls.cert = os.path.join(tmp, "cert.pem")
+            key = os.path.join(tmp, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", key, "-out", cls.cert, "-days", "2", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+            cls.port, cls.tls = free_port(), free_port()
+            return {"listeners": [
+                {"protocol": "mqtt", "bind": "127.0.0.1:%d" % cls.port},
+                {"protocol": "mqtts", "bind": "127.0.0.1:%d" % cls.tls,
+                 "cert": cls.cert, "key": key}]}, [cls.port, cls.tls]
+        cls.broker = ConfigBroker(config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop_clean()
+
+    def test_tls_with_cafile(self):
+        w = harness.paho_client(self.port, "w-tls")
+        self.addCleanup(w.loop_stop)
+        w.subscribe("devices/tls-001/telemetry/+", 0)
+        w.suback.get(timeout=5)
+        p = Proc([tool("sluice-devices"), "-p", str(self.tls), "-n", "1", "--prefix", "tls",
+                  "--cafile", self.cert, "-r", "5"], self.broker.tmp + "/tls.log")
+        self.addCleanup(p.stop)
+        p.wait_line("READY", 15)
+        collect(w.messages, lambda m: True, 10, "telemetry over TLS")
+        self.assertEqual(p.stop(), 0)
+
+    def test_unknown_certificate_is_refused(self):
+        log = self.broker.tmp + "/tls-refused.log"
+        p = Proc([tool("sluice-devices"), "-p", str(self.tls), "-n", "1", "--prefix", "tlsno",
+                  "--tls"], log)
+        self.addCleanup(p.stop)
+        def refused():
+            with open(log) as f:
+                return "TLS handshake" in f.read()
+        deadline = time.monotonic() + 15
+        while not refused():
+            self.assertLess(time.monotonic(), deadline, "no TLS handshake failure reported")
+            time.sleep(0.05)
 
 
 class AnalyticsTest(unittest.TestCase):
