@@ -29,11 +29,12 @@ typedef struct cfg_listener {
     cfg_proto_t protocol;
     char *host; /* "127.0.0.1", "0.0.0.0", "::" ... */
     uint16_t port;
-    char *path;       /* ws/wss: URL path, default "/mqtt" */
-    char *cert;       /* mqtts/wss: PEM certificate file (required) */
-    char *key;        /* mqtts/wss: PEM private key file (required) */
-    char *ca;         /* optional: CA file; if set, client certificates are required */
-    char *static_dir; /* http: canonical (realpath) directory served under "/", or NULL */
+    char *path; /* ws/wss: URL path, default "/mqtt" */
+    char *cert; /* mqtts/wss: PEM certificate file (required) */
+    char *key;  /* mqtts/wss: PEM private key file (required) */
+    char *ca;   /* optional: CA file; if set, client certificates are required */
+    /* http: canonical (realpath) directory served under "/", or NULL */
+    char *static_dir;
 } cfg_listener_t;
 
 /* What happens to a QoS 1/2 delivery to an online session whose queue is

@@ -1,7 +1,8 @@
 // The broker panel, from $SYS/broker/# alone (sys_interval seconds apart):
 // clients, message rates from the counters' deltas, and the Kafka bridge
-// state from $SYS/broker/kafka/* (unreachable_ms > 0: Kafka is away and
-// records go to the spool).
+// state from $SYS/broker/kafka/*: "down" while unreachable_ms > 0,
+// "spooling" while records wait in the spool (Kafka away, or draining after
+// it came back), else "producing". Both signals count: either can lead.
 const HISTORY = 300; // samples in the rate chart
 
 export class BrokerPanel {
@@ -9,6 +10,14 @@ export class BrokerPanel {
     this.last = {};
     this.rin = [];
     this.rout = [];
+    this.kafka = { down: 0, spool: 0 };
+  }
+
+  kafkaState() {
+    const { down, spool } = this.kafka;
+    if (down > 0) this.set('kafka-state', `down ${(down / 1000).toFixed(0)} s`, 'unreachable');
+    else if (spool > 0) this.set('kafka-state', 'spooling', 'spooling');
+    else this.set('kafka-state', 'producing', 'producing');
   }
 
   set(id, text, state) {
@@ -46,11 +55,12 @@ export class BrokerPanel {
       case '$SYS/broker/messages/sent':
         return this.rate('out', v, this.rout, 'rate-out');
       case '$SYS/broker/kafka/unreachable_ms':
-        return v > 0
-          ? this.set('kafka-state', `down ${(v / 1000).toFixed(0)} s`, 'unreachable')
-          : this.set('kafka-state', 'producing', 'producing');
+        this.kafka.down = v;
+        return this.kafkaState();
       case '$SYS/broker/kafka/spool/depth':
-        return this.set('spool', text);
+        this.kafka.spool = v;
+        this.set('spool', text);
+        return this.kafkaState();
       case '$SYS/broker/kafka/consumer_lag':
         return this.set('lag', text);
       case '$SYS/broker/kafka/acknowledged':

@@ -73,6 +73,10 @@ try {
     document.getElementById('kafka-state').dataset.state === 'producing' &&
     Number(document.getElementById('clients').textContent) >= 8,
   );
+  // analytics judges a reading against at least 10 before it in the window
+  await until(page, 'dev-003 has 12 readings in its analytics window', () =>
+    Number(document.querySelector('.card[data-device="dev-003"] .analytics').dataset.count || 0) >= 12,
+  );
   await page.click('.card[data-device="dev-003"] button[data-cmd="anomaly"]');
   await until(page, 'a commanded spike raises an alert from analytics', () =>
     [...document.querySelectorAll('#alerts li b')].some((b) => b.textContent === 'dev-003'),
@@ -93,7 +97,7 @@ try {
   await until(
     page,
     'Kafka outage on the broker panel',
-    () => document.getElementById('kafka-state').dataset.state === 'unreachable',
+    () => ['unreachable', 'spooling'].includes(document.getElementById('kafka-state').dataset.state),
     undefined,
     30000,
   );
