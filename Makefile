@@ -2,6 +2,8 @@
 #   make run    install what building and running need (if missing), build,
 #               start the broker with defaults
 #   make test   also install what the tests need, build, run every test (ctest)
+#   make demo   build, then start sluice with a mock Kafka, simulated devices,
+#               the analytics consumer and the browser console (docs/EXAMPLES.md)
 # Everything else here is for developers and CI.
 
 BUILD      ?= build
@@ -20,10 +22,15 @@ RUN_ARGS   ?= --dev-kafka
 RUN_PKGS   = cmake make gcc pkg-config \
              librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
-             procps openssl
+             procps openssl chromium
+# node and npm for the browser test (tests/browser, npm ci); taken from
+# Debian only when no npm is on the PATH, so a NodeSource node is left alone
+NODE_PKGS  = nodejs npm
+DEMO_PKGS  = $(RUN_PKGS) python3
 BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps openssl
 
-.PHONY: all deps deps-run deps-bench build run test sanitize tsan fuzz bench format format-check clean
+.PHONY: all deps deps-run deps-bench deps-demo deps-node deps-node-pkgs browser-deps build run test demo console-vendor \
+        sanitize tsan fuzz bench format format-check clean
 
 all: build
 
@@ -49,6 +56,21 @@ deps:
 deps-bench:
 	$(call install_missing,$(BENCH_PKGS))
 
+deps-demo:
+	$(call install_missing,$(DEMO_PKGS))
+
+deps-node:
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-node-pkgs
+deps-node-pkgs:
+	$(call install_missing,$(NODE_PKGS))
+
+# puppeteer-core and mqtt (pinned in tests/browser/package-lock.json); npm ci
+# again whenever the lock file is newer than node_modules
+browser-deps: tests/browser/node_modules/.ci-stamp
+tests/browser/node_modules/.ci-stamp: tests/browser/package-lock.json tests/browser/package.json | deps-node
+	cd tests/browser && npm ci --no-audit --no-fund
+	touch $@
+
 build: deps-run
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
@@ -56,11 +78,25 @@ build: deps-run
 run: build
 	./$(BUILD)/sluice $(RUN_ARGS)
 
-test: deps build
+test: deps build browser-deps
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# Ctrl-C stops everything it started; see examples/demo.sh for the knobs.
+# Builds only the four programs it runs (not the unit tests and benchmarks).
+demo: deps-demo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target sluice sluice-devices sluice-analytics sluice-kafka-mock
+	BUILD=$(BUILD) examples/demo.sh
+
+# Refresh the committed MQTT.js from the pinned npm package.
+console-vendor: browser-deps
+	cp tests/browser/node_modules/mqtt/dist/mqtt.esm.js examples/console/vendor/mqtt.esm.js
+	cp tests/browser/node_modules/mqtt/LICENSE.md examples/console/vendor/MQTT.js-LICENSE.md
+	echo "mqtt $$(node -p "require('./tests/browser/node_modules/mqtt/package.json').version") (npm), dist/mqtt.esm.js; refreshed by: make console-vendor" \
+	  > examples/console/vendor/VERSION
+
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
-sanitize: deps
+sanitize: deps browser-deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -4,7 +4,8 @@
  * /healthz, GET /metrics in Prometheus text format): ws/wss listeners are
  * device ports and answer 404 to anything that is not the MQTT upgrade on
  * their path. GET /readyz says whether the broker can take traffic without
- * loss (see readyz()). Everything else is 404. Responses are small and
+ * loss (see readyz()). With "static_dir", everything else is a file from
+ * that directory (http_static.c); without, 404. Responses are small and
  * written whole.
  *
  * protocols[0] of every vhost is this callback, so lws also asks it for the
@@ -18,6 +19,7 @@
 #include "acl.h"
 #include "bridge.h"
 #include "brk.h"
+#include "http_static.h"
 #include "store.h"
 
 typedef struct textbuf {
@@ -168,6 +170,8 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
     } else if (!strcmp(uri, "/readyz")) {
         n = readyz(w->b, text, sizeof(body) - LWS_PRE, &status);
         type = "application/json";
+    } else if (l->static_dir) {
+        return brk_http_static(wsi, l, uri); /* the console; writes its own reply */
     } else {
         status = HTTP_STATUS_NOT_FOUND;
         n = (size_t)snprintf(text, 64, "not found\n");

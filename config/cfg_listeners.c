@@ -1,9 +1,11 @@
 /* cfg_listeners.c - the "listeners" array. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cfg_internal.h"
 
@@ -34,6 +36,37 @@ static int check_readable(cfg_ctx_t *ctx, const char *path, const char *field, c
     return cfg_fail(ctx, CFG_ERR_FIELD, where, "cannot read \"%.200s\": %s", file, strerror(errno));
 }
 
+/* static_dir is resolved once, here: the broker serves only files whose own
+ * realpath lies under this canonical path, so a symlink in the configured
+ * path itself is fine but one inside it cannot lead out. A missing
+ * directory fails at start, naming the field. */
+static int parse_static_dir(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_listener_t *l)
+{
+    char where[CFG_PATH_MAX], *dir = NULL;
+    struct stat st;
+    int rc;
+
+    if ((rc = cfg_get_str(ctx, o, path, "static_dir", CFG_STR_NONEMPTY, &dir))) return rc;
+    if (!dir) return CFG_OK;
+    cfg_path_key(where, path, "static_dir");
+    if (l->protocol != CFG_PROTO_HTTP) {
+        free(dir);
+        return cfg_fail(ctx, CFG_ERR_FIELD, where, "only for protocol http, not %s",
+                        listener_protos[l->protocol]);
+    }
+    char *real = realpath(dir, NULL);
+    if (!real || stat(real, &st) || !S_ISDIR(st.st_mode)) {
+        rc = cfg_fail(ctx, CFG_ERR_FIELD, where, "\"%.200s\" is not a readable directory%s%s", dir,
+                      real ? "" : ": ", real ? "" : strerror(errno));
+        free(real);
+        free(dir);
+        return rc;
+    }
+    free(dir);
+    l->static_dir = real;
+    return CFG_OK;
+}
+
 static int parse_bind(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_listener_t *l)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "bind");
@@ -61,8 +94,8 @@ static int parse_bind(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_list
 
 static int parse_listener(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_listener_t *l)
 {
-    static const char *const keys[] = {"protocol", "bind", "path", "cert",
-                                       "key",      "ca",   "auth", NULL};
+    static const char *const keys[] = {"protocol", "bind", "path",       "cert", "key",
+                                       "ca",       "auth", "static_dir", NULL};
     char where[CFG_PATH_MAX];
     int rc, proto = -1;
 
@@ -107,7 +140,7 @@ static int parse_listener(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_
     if (a && l->protocol == CFG_PROTO_HTTP)
         return cfg_fail(ctx, CFG_ERR_FIELD, where, "only for MQTT listeners, not http");
     if (a && (rc = cfg_parse_listener_auth(ctx, a, where, &l->auth))) return rc;
-    return CFG_OK;
+    return parse_static_dir(ctx, o, path, l);
 }
 
 int cfg_parse_listeners(cfg_ctx_t *ctx, const cJSON *arr, cfg_t *cfg)

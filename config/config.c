@@ -42,6 +42,7 @@ void cfg_free_listener(cfg_listener_t *l)
     free(l->ca);
     cfg_free_auth(l->auth);
     free(l->auth);
+    free(l->static_dir);
 }
 
 void cfg_free_kvs(cfg_kv_t *kv, size_t n)

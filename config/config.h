@@ -54,6 +54,8 @@ typedef struct cfg_listener {
     char *key;        /* mqtts/wss: PEM private key file (required) */
     char *ca;         /* optional: CA file; if set, client certificates are required */
     cfg_auth_t *auth; /* this listener's own "auth", replacing the top-level one; NULL = none */
+    /* http: canonical (realpath) directory served under "/", or NULL */
+    char *static_dir;
 } cfg_listener_t;
 
 /* What happens to a QoS 1/2 delivery to an online session whose queue is

@@ -81,7 +81,7 @@ static const bad_case_t bad_cases[] = {
     {"listener_not_object", L1("1"), F, "bad.json: listeners[0]: expected object, got number"},
     {"listener_unknown_key", L1("{\"protocl\":\"mqtt\"}"), F,
      "bad.json: listeners[0].protocl: unknown key (expected one of protocol, bind, path, cert, "
-     "key, ca, auth)"},
+     "key, ca, auth, static_dir)"},
     /* auth (top level and per listener) */
     {"auth_not_object", "{\"auth\":[]}", F, "bad.json: auth: expected object, got array"},
     {"auth_unknown_key", "{\"auth\":{\"password\":\"x\"}}", F,
@@ -109,6 +109,9 @@ static const bad_case_t bad_cases[] = {
     {"listener_auth_bad_key",
      L1("{\"protocol\":\"mqtt\",\"bind\":\"h:1\",\"auth\":{\"acl_fil\":\"x\"}}"), F,
      "bad.json: listeners[0].auth.acl_fil: unknown key"},
+    {"static_dir_not_http",
+     L1("{\"protocol\":\"mqtt\",\"bind\":\"0.0.0.0:1\",\"static_dir\":\"/\"}"), F,
+     "bad.json: listeners[0].static_dir: only for protocol http, not mqtt"},
     {"listener_missing_protocol", L1("{\"bind\":\"0.0.0.0:1\"}"), F,
      "bad.json: listeners[0].protocol: missing (expected one of mqtt|ws|mqtts|wss|http)"},
     {"listener_bad_protocol", L1("{\"protocol\":\"mqqt\",\"bind\":\"0.0.0.0:1\"}"), F,
