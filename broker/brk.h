@@ -461,6 +461,10 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n);
  * PUBLISH at it, and input stops being read at twice it. */
 uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n);
 void brk_conn_out_commit(brk_conn_t *c, size_t n);
+/* Queue a control packet (within the client's Maximum Packet Size: reason
+ * string and user properties are dropped first). Returns bytes queued, or
+ * < 0 when it could not be: the failure is already handled here (counted,
+ * logged, the connection closing), so callers need not check. */
 int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt);
 bool brk_conn_out_full(const brk_conn_t *c);
 /* Ask for a WRITEABLE callback (once per loop pass). */

@@ -158,11 +158,23 @@ static int oversize(brk_conn_t *c, mqtt_type_t type, int n)
     return MQTT_ERR_NOSPACE;
 }
 
+/* A control packet that could not be queued (no memory, or a packet our
+ * encoder refuses): the client would wait for it forever, so the
+ * connection ends instead; counted and logged here, for every caller. */
+static int send_failed(brk_conn_t *c, mqtt_type_t type, int err)
+{
+    brk_count(&c->w->st.bad_packets, 1);
+    brk_log(c->w->b, BRK_LOG_WARN, "SLUICE-SEND-FAIL", "%s: packet type %d not sent: %s", c->peer,
+            (int)type, mqtt_strerror(err));
+    if (type != MQTT_DISCONNECT) brk_conn_close(c, MQTT_RC_UNSPECIFIED);
+    return err;
+}
+
 int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
 {
     uint8_t version = c->version ? c->version : MQTT_V311;
     int n = mqtt_encode_size(version, pkt);
-    if (n < 0) return n;
+    if (n < 0) return send_failed(c, pkt->type, n);
     mqtt_packet_t lean;
     if (c->max_packet && (uint32_t)n > c->max_packet) {
         /* first without Reason String and User Properties */
@@ -176,14 +188,14 @@ int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
             pr->user_interleaved = false;
             pkt = &lean;
             n = mqtt_encode_size(version, pkt);
-            if (n < 0) return n;
+            if (n < 0) return send_failed(c, pkt->type, n);
         }
         if ((uint32_t)n > c->max_packet) return oversize(c, pkt->type, n);
     }
     uint8_t *dst = brk_conn_out_reserve(c, (size_t)n);
-    if (!dst) return MQTT_ERR_NOSPACE;
+    if (!dst) return send_failed(c, pkt->type, MQTT_ERR_NOSPACE);
     n = mqtt_encode(dst, (size_t)n, version, pkt);
-    if (n < 0) return n;
+    if (n < 0) return send_failed(c, pkt->type, n);
     brk_conn_out_commit(c, (size_t)n);
     brk_conn_want_write(c);
     return n;

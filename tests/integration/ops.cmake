@@ -2,7 +2,7 @@
 # included from tests/CMakeLists.txt, so CMAKE_CURRENT_SOURCE_DIR is
 # tests/.  Each file starts its own brokers on free loopback ports.
 set(SLUICE_ITO_FILES
-  signals readyz)
+  signals readyz makedeps)
 foreach(name IN LISTS SLUICE_ITO_FILES)
   add_test(NAME ito_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_ops_${name}
