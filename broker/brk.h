@@ -534,7 +534,14 @@ void brk_pool_destroy(brk_pool_t *p);
 
 /* ---- workers (worker.c) ------------------------------------------------ */
 
-enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME, BRK_INBOX_RELEASE };
+enum {
+    BRK_INBOX_READY,
+    BRK_INBOX_KILL,
+    BRK_INBOX_ACK,
+    BRK_INBOX_RESUME,
+    BRK_INBOX_RELEASE,
+    BRK_INBOX_CALL
+};
 typedef struct brk_inbox_item {
     uint8_t kind;
     uint16_t pid; /* RELEASE */
@@ -542,6 +549,7 @@ typedef struct brk_inbox_item {
         brk_session_t *s;
         brk_conn_t *c;
         struct brk_pending *p;
+        struct brk_call *call; /* CALL (owned by the item) */
     } u;
 } brk_inbox_item_t;
 
@@ -562,6 +570,7 @@ struct brk_worker {
     uint32_t inbox_len, inbox_cap;
     brk_inbox_item_t *inbox_spare;
     uint32_t inbox_spare_cap;
+    bool inbox_closed; /* stopped: posts fail (worker.c) */
 
     brk_conn_t *conns; /* list of live connections */
     uint32_t n_conns;
@@ -586,6 +595,24 @@ struct brk_worker {
 };
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
+
+/* Generic cross-worker call: fn(w, arg) runs on w's thread at its next
+ * inbox pass, so it may touch w's connections (w->conns) without locks.
+ * Every call posted runs exactly once: one still queued when the broker
+ * stops runs on the stopping thread after w's thread has ended (w->ctx is
+ * then NULL). -1 without memory (fn not called). */
+typedef void (*brk_call_fn)(brk_worker_t *w, void *arg);
+int brk_worker_call(brk_worker_t *w, brk_call_fn fn, void *arg);
+/* Run fn(w, arg) on every worker (concurrently: fn may write only its own
+ * worker's slot of arg), then done(w_last, done_arg, missed) exactly once,
+ * on the thread of the worker that finished last. missed counts the workers
+ * the call could not be posted to (no memory, or the broker stopped); if the
+ * last of those is the one to finish, done runs on the calling thread with
+ * w NULL. -1 only without memory for the gather (done not called). */
+typedef void (*brk_gather_done_fn)(brk_worker_t *w, void *arg, int missed);
+int brk_worker_gather(brk_t *b, brk_call_fn fn, void *arg, brk_gather_done_fn done, void *done_arg);
+/* The inbox's side (worker.c): run a posted call and free it. */
+void brk_call_run(brk_worker_t *w, struct brk_call *call);
 
 /* Plain TCP connections on the worker's epoll (tcp.c). lws keeps TLS,
  * WebSocket and HTTP; this keeps the common case free of lws's per-socket

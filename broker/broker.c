@@ -210,8 +210,11 @@ void brk_free(brk_t *b)
     brk_subs_free(b->subs);
     brk_retain_free(b->retain);
     /* the last messages are gone: their blocks can go */
-    for (int i = 0; b->workers && i < b->n_workers; i++)
+    for (int i = 0; b->workers && i < b->n_workers; i++) {
         brk_pool_destroy(&b->workers[i].pool);
+        /* kept until here: a post after brk_stop is refused, not a crash */
+        pthread_mutex_destroy(&b->workers[i].inbox_lock);
+    }
     free(b->workers);
     pthread_mutex_destroy(&b->reg_lock);
     pthread_mutex_destroy(&b->retain_order);

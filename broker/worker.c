@@ -54,6 +54,10 @@ static brk_worker_t *worker_of(struct lws *wsi)
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
 {
     pthread_mutex_lock(&w->inbox_lock);
+    if (w->inbox_closed) { /* worker_fini ran: nobody would take it */
+        pthread_mutex_unlock(&w->inbox_lock);
+        return -1;
+    }
     if (w->inbox_len == w->inbox_cap) {
         uint32_t nc = w->inbox_cap ? w->inbox_cap * 2 : 256;
         brk_inbox_item_t *n = realloc(w->inbox, nc * sizeof(*n));
@@ -113,6 +117,8 @@ static bool inbox_once(brk_worker_t *w)
             brk_conn_t *c = it->u.c;
             if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
             brk_conn_unref(c);
+        } else if (it->kind == BRK_INBOX_CALL) {
+            brk_call_run(w, it->u.call);
         }
     }
     pthread_mutex_lock(&w->inbox_lock);
@@ -464,29 +470,50 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Items still queued hold references; a call still runs (once, here). */
+static void fini_items(brk_worker_t *w, brk_inbox_item_t *items, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        brk_inbox_item_t *it = &items[i];
+        if (it->kind == BRK_INBOX_READY || it->kind == BRK_INBOX_RELEASE) {
+            brk_session_unref(it->u.s);
+        } else if (it->kind == BRK_INBOX_ACK) {
+            brk_conn_unref(it->u.p->c);
+            free(it->u.p);
+        } else if (it->kind == BRK_INBOX_CALL) {
+            brk_call_run(w, it->u.call);
+        } else {
+            brk_conn_unref(it->u.c);
+        }
+    }
+}
+
 static void worker_fini(brk_worker_t *w)
 {
     for (size_t i = 0; w->listens && i <= w->b->cfg->n_listeners; i++)
         free(w->listens[i]);
     free(w->listens);
     free(w->tick);
-    /* items still queued hold references */
-    for (uint32_t i = 0; i < w->inbox_len; i++) {
-        brk_inbox_item_t *it = &w->inbox[i];
-        if (it->kind == BRK_INBOX_READY || it->kind == BRK_INBOX_RELEASE) {
-            brk_session_unref(it->u.s);
-        } else if (it->kind == BRK_INBOX_ACK) {
-            brk_conn_unref(it->u.p->c);
-            free(it->u.p);
-        } else {
-            brk_conn_unref(it->u.c);
+    /* a call may post more (to any worker): take the vector out under the
+     * lock until it stays empty, then close the inbox to later posts */
+    for (;;) {
+        pthread_mutex_lock(&w->inbox_lock);
+        brk_inbox_item_t *items = w->inbox;
+        uint32_t n = w->inbox_len;
+        w->inbox = NULL;
+        w->inbox_len = w->inbox_cap = 0;
+        w->inbox_closed = !n;
+        pthread_mutex_unlock(&w->inbox_lock);
+        if (!n) {
+            free(items);
+            break;
         }
+        fini_items(w, items, n);
+        free(items);
     }
-    free(w->inbox);
     free(w->inbox_spare);
     free(w->matches.v);
     if (w->reserve_fd >= 0) close(w->reserve_fd);
-    pthread_mutex_destroy(&w->inbox_lock);
 }
 
 int brk_start(brk_t *b)
