@@ -98,6 +98,8 @@ int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_kafka(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_bridge(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
 int cfg_parse_log(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+int cfg_parse_admin(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+void cfg_free_admin(cfg_t *cfg);
 
 void cfg_free_listener(cfg_listener_t *l);
 void cfg_free_kvs(cfg_kv_t *kv, size_t n);

@@ -66,6 +66,7 @@ void cfg_free(cfg_t *cfg)
     cfg_free_bridge(cfg);
     free(cfg->log.level);
     free(cfg->log.file);
+    cfg_free_admin(cfg);
     free(cfg);
 }
 
@@ -134,6 +135,7 @@ static cfg_t *defaults_named(const char *source)
     cfg->bridge.spool_max_bytes = (uint64_t)1 << 30;
 
     if (!(cfg->log.level = cfg_strdup("info"))) goto fail;
+    cfg->admin.max_body = 1u << 20;
     return cfg;
 fail:
     cfg_free(cfg);
@@ -296,8 +298,9 @@ static int syntax_error(cfg_ctx_t *ctx, const char *text, size_t len, size_t off
 
 static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
 {
-    static const char *const keys[] = {"listeners",   "data_dir", "workers", "node_id", "mqtt",
-                                       "persistence", "kafka",    "bridge",  "log",     NULL};
+    static const char *const keys[] = {"listeners", "data_dir",    "workers", "node_id",
+                                       "mqtt",      "persistence", "kafka",   "bridge",
+                                       "log",       "admin",       NULL};
     const cJSON *v;
     int rc;
     if (!cJSON_IsObject(root))
@@ -321,6 +324,9 @@ static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
     if ((rc = cfg_parse_bridge(ctx, cJSON_GetObjectItemCaseSensitive(root, "bridge"), cfg)))
         return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "log")) && (rc = cfg_parse_log(ctx, v, cfg)))
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "admin")) &&
+        (rc = cfg_parse_admin(ctx, v, cfg)))
         return rc;
     return CFG_OK;
 }

@@ -133,6 +133,16 @@ typedef struct cfg {
         char *level; /* "error" | "warn" | "info" | "debug"; default "info" */
         char *file;  /* NULL = stderr */
     } log;
+
+    /* The HTTP admin API (http listeners, /api/v1): off while no key is set.
+     * Keys from api_keys and from the lines of api_keys_file (read at load,
+     * so a reload re-reads it) end up together in keys. */
+    struct {
+        char **keys; /* api_keys, then the file's */
+        size_t n_keys;
+        char *api_keys_file; /* NULL = none */
+        uint32_t max_body;   /* request body limit in bytes; default 1 MiB */
+    } admin;
 } cfg_t;
 
 typedef enum cfg_err {
@@ -158,6 +168,11 @@ int cfg_parse(const char *name, const char *json, size_t len, cfg_t **out, char 
               size_t errlen);
 
 void cfg_free(cfg_t *cfg);
+
+/* The effective configuration as a JSON text (malloc'd, NULL on ENOMEM),
+ * secrets redacted as "***": admin keys, TLS private key paths, and Kafka
+ * properties whose name mentions a password, secret, key or token. */
+char *cfg_to_json(const cfg_t *cfg);
 
 /* Bridge rules need Kafka: CFG_ERR_FIELD with "FILE: bridge.to_kafka:
  * expected kafka.bootstrap ..." in err when cfg has rules but neither
