@@ -269,3 +269,12 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     o->kafka_down_ms = since ? (uint64_t)(now > since ? now - since : 1) : 0;
     o->spool_high_water = bridge_high_water(br);
 }
+
+void bridge_get_rule_stats(bridge_t *br, uint64_t *to_matched, size_t n_to, uint64_t *from_lag,
+                           size_t n_from)
+{
+    for (size_t i = 0; i < n_to; i++)
+        to_matched[i] = i < br->n_rules ? atomic_load(&br->rules[i].matched) : 0;
+    for (size_t i = 0; i < n_from; i++)
+        from_lag[i] = bridge_consumer_lag(br, i);
+}

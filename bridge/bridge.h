@@ -154,6 +154,11 @@ typedef struct bridge_stats {
 
 /* Any thread, approximate. */
 void bridge_get_stats(bridge_t *br, bridge_stats_t *out);
+/* Per rule, in config order (any thread, approximate): messages each
+ * to_kafka rule matched, and the last seen partition lag of each from_kafka
+ * rule's consumer. Entries past the bridge's rules read 0. */
+void bridge_get_rule_stats(bridge_t *br, uint64_t *to_matched, size_t n_to, uint64_t *from_lag,
+                           size_t n_from);
 
 /* Dead letters kept locally (no dead_letter_topic): one line per record to
  * out; returns the number listed or BRIDGE_ERR. */

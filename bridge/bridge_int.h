@@ -75,7 +75,8 @@ typedef struct rule {
     const cfg_to_kafka_t *cfg;
     tmpl_t topic, key;
     tmpl_t *hdr_vals;
-    bool ack_kafka; /* resolved: kafka unless ack:"local" */
+    bool ack_kafka;                /* resolved: kafka unless ack:"local" */
+    atomic_uint_least64_t matched; /* messages offered that this rule matched */
 } rule_t;
 
 typedef struct blob_hdr {
@@ -189,6 +190,8 @@ struct bridge {
 };
 
 int64_t bridge_now_ms(void);
+/* Last seen partition lag of from_kafka rule i (bridge_consume.c). */
+uint64_t bridge_consumer_lag(struct bridge *br, size_t i);
 void group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
 void group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
 void bridge_run_done(struct bridge *br);

@@ -238,10 +238,11 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
     int64_t ts = 0;
     bbuf_t b = {0};
     for (size_t i = 0; i < br->n_rules; i++) {
-        const rule_t *ru = &br->rules[i];
+        rule_t *ru = &br->rules[i];
         if (!mqtt_topic_match((const uint8_t *)ru->cfg->match, strlen(ru->cfg->match),
                               (const uint8_t *)m->topic, m->topic_len))
             continue;
+        atomic_fetch_add_explicit(&ru->matched, 1, memory_order_relaxed);
         if (!ts) {
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);

@@ -308,6 +308,7 @@ struct brk_conn {
     const cfg_listener_t *listener;
     uint64_t id;
     char peer[48];
+    int64_t accepted_s; /* wall clock at accept (admin API: connected since) */
 
     uint8_t *in;
     uint32_t in_len, in_cap;

@@ -52,6 +52,7 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t trans
     c->listener = l;
     c->id = ++w->next_conn_id;
     c->last_rx_ms = brk_now_ms();
+    c->accepted_s = brk_wall_s();
     peer_name(fd, c->peer, sizeof(c->peer));
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;

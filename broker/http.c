@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 
+#include "api.h"
 #include "bridge.h"
 #include "brk.h"
 #include "store.h"
@@ -120,6 +121,16 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
      * returns 0: lws_callback_http_dummy would accept every certificate,
      * self-signed, foreign or expired. Keep OpenSSL's verdict. */
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) return len ? 0 : 1;
+    if (wsi && user &&
+        (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+         reason == LWS_CALLBACK_HTTP_BODY_COMPLETION || reason == LWS_CALLBACK_HTTP_WRITEABLE ||
+         reason == LWS_CALLBACK_CLOSED_HTTP || reason == LWS_CALLBACK_HTTP_DROP_PROTOCOL)) {
+        /* the admin API (api.c), on http listeners only */
+        const cfg_listener_t *al = lws_get_opaque_user_data(wsi);
+        int rc =
+            al && al->protocol == CFG_PROTO_HTTP ? brk_api_http(wsi, reason, user, in, len) : -2;
+        if (rc != -2) return rc;
+    }
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     brk_worker_t *w = lws_context_user(lws_get_context(wsi));

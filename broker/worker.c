@@ -326,7 +326,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", http_cb, 0, 0, 0, NULL, 0},
+    {"http", http_cb, sizeof(void *), 0, 0, NULL, 0}, /* api.c request */
     {"mqtt", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"mqttv3.1", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"sluice-raw", cb_raw, sizeof(pss_t), 65536, 0, NULL, 0},
