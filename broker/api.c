@@ -43,6 +43,8 @@ static const route_t routes[] = {
     {API_POST, "/publish/bulk", false, brk_api_publish_bulk},
     {API_POST, "/publish", false, brk_api_publish},
     {API_GET, "/bridge", false, brk_api_bridge},
+    {API_GET, "/bridge/dead-letters", false, brk_api_dlq_list},
+    {API_POST, "/bridge/dead-letters/replay", false, brk_api_dlq_replay},
     {API_GET, "/config", false, brk_api_config},
     {API_GET, "/stats", false, brk_api_stats},
     {API_GET, "/openapi.json", false, brk_api_openapi},

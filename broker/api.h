@@ -90,6 +90,9 @@ void brk_api_bridge(brk_api_req_t *r, const char *tail);
 void brk_api_config(brk_api_req_t *r, const char *tail);
 void brk_api_stats(brk_api_req_t *r, const char *tail);
 void brk_api_openapi(brk_api_req_t *r, const char *tail);
+void brk_api_dlq_list(brk_api_req_t *r, const char *tail);
+void brk_api_dlq_replay(brk_api_req_t *r, const char *tail);
+void brk_api_reload(brk_api_req_t *r, const char *tail);
 
 /* The OpenAPI document, embedded at build time (api_openapi.json). */
 extern const char brk_api_openapi_json[];

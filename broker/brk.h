@@ -680,6 +680,9 @@ typedef struct brk_stats {
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* Wait (bounded) for admin API work running off the workers (api_dlq.c);
+ * before the store closes. */
+void brk_api_stop(void);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
 void brk_expire_sessions(brk_t *b, int64_t now);

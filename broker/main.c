@@ -230,7 +230,8 @@ int main(int argc, char **argv)
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
         rc = 1;
     }
-    brk_stop(b); /* stops the bridge too, after the workers */
+    brk_stop(b);    /* stops the bridge too, after the workers */
+    brk_api_stop(); /* a dead-letter replay still using the store */
     brk_kafka_free(b);
     bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */

@@ -314,6 +314,8 @@ class AdminApiTest(unittest.TestCase):
         self.assertNotIn(KEY, str(text))
         st, _, body = self.api("GET", "/api/v1/bridge")
         self.assertEqual((st, body), (200, {"enabled": False}))
+        self.assertError(self.api("GET", "/api/v1/bridge/dead-letters"), 409, "conflict")
+        self.assertError(self.api("POST", "/api/v1/bridge/dead-letters/replay"), 409, "conflict")
 
 
 @unittest.skipIf(is_mosquitto(), "sluice-specific API")
