@@ -179,7 +179,10 @@ int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, br
                  "sluice --dev-kafka starts one)");
         goto fail;
     }
-    if (bridge_rules_compile(br, err, errlen)) goto fail;
+    ruleset_t *rs = NULL;
+    int rc = bridge_rules_compile(cfg, &rs, err, errlen);
+    atomic_store(&br->rules, rs);
+    if (rc) goto fail;
     if (consumers_new(br, err, errlen)) goto fail;
     if (!(br->rk = producer_new(br, err, errlen))) goto fail;
     if (spool_load(br)) {
@@ -235,15 +238,7 @@ void bridge_free(bridge_t *br)
     bridge_stop(br);
     consumers_free(br);
     if (br->rk) rd_kafka_destroy(br->rk);
-    for (size_t i = 0; i < br->n_rules; i++) {
-        rule_t *r = &br->rules[i];
-        tmpl_free(&r->topic);
-        tmpl_free(&r->key);
-        for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
-            tmpl_free(&r->hdr_vals[j]);
-        free(r->hdr_vals);
-    }
-    free(br->rules);
+    bridge_rules_free(atomic_load(&br->rules));
     spool_mem_free(br);
     free(br->dels);
     pthread_mutex_destroy(&br->mu);
@@ -273,8 +268,22 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
 void bridge_get_rule_stats(bridge_t *br, uint64_t *to_matched, size_t n_to, uint64_t *from_lag,
                            size_t n_from)
 {
+    ruleset_t *rs = atomic_load(&br->rules);
     for (size_t i = 0; i < n_to; i++)
-        to_matched[i] = i < br->n_rules ? atomic_load(&br->rules[i].matched) : 0;
+        to_matched[i] = rs && i < rs->n ? atomic_load(&rs->v[i].matched) : 0;
     for (size_t i = 0; i < n_from; i++)
         from_lag[i] = bridge_consumer_lag(br, i);
+}
+
+int bridge_set_rules(bridge_t *br, const cfg_t *cfg, char *err, size_t errlen)
+{
+    ruleset_t *rs = NULL;
+    if (bridge_rules_compile(cfg, &rs, err, errlen)) {
+        bridge_rules_free(rs);
+        return BRIDGE_ERR;
+    }
+    /* one writer at a time (the broker serialises reloads) */
+    rs->old = atomic_load(&br->rules);
+    atomic_store_explicit(&br->rules, rs, memory_order_release);
+    return 0;
 }

@@ -124,6 +124,13 @@ int bridge_start(bridge_t *br);
  */
 int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg);
 
+/* Replace the to_kafka rules with cfg's (a reload; cfg must outlive the
+ * bridge). Offers already running finish with the old rules, every later
+ * one sees the new; per-rule counters start again at 0. A bad rule fails
+ * with the same message as bridge_new and leaves the rules as they were.
+ * One caller at a time. */
+int bridge_set_rules(bridge_t *br, const cfg_t *cfg, char *err, size_t errlen);
+
 /* Flush what can be flushed within a bounded time (at most
  * max(spool_after_ms, 1 s), capped at 10 s); keep the rest spooled; join
  * every bridge thread. Every pending ack callback has been called when it

@@ -79,6 +79,12 @@ typedef struct rule {
     atomic_uint_least64_t matched; /* messages offered that this rule matched */
 } rule_t;
 
+typedef struct ruleset {
+    rule_t *v;
+    size_t n;
+    struct ruleset *old; /* the set this one replaced */
+} ruleset_t;
+
 typedef struct blob_hdr {
     const char *name;
     uint16_t nlen;
@@ -145,8 +151,10 @@ struct bridge {
     const cfg_t *cfg;
     store_t *st;
     bridge_hooks_t hooks;
-    rule_t *rules;
-    size_t n_rules;
+    /* to_kafka rules: swapped whole by bridge_set_rules while offers run;
+     * a replaced set stays (chained by `old`) until bridge_free, so an
+     * offer that still reads it is safe */
+    _Atomic(struct ruleset *) rules;
     consumer_t *cons;
     size_t n_cons;
     rd_kafka_conf_t *pconf; /* until bridge_start */
@@ -203,7 +211,9 @@ rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen
 int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override);
 bool bridge_err_permanent(rd_kafka_resp_err_t e);
 void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-int bridge_rules_compile(struct bridge *br, char *err, size_t errlen);
+/* Compile cfg's to_kafka rules into a new set (*out; NULL-free on error). */
+int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t errlen);
+void bridge_rules_free(ruleset_t *rs);
 
 /* bridge_spool.c (poll thread unless noted) */
 void spool_put_locked(struct bridge *br, rec_t *r); /* any thread, mu held */

@@ -68,17 +68,37 @@ fail:
     return NULL;
 }
 
-int bridge_rules_compile(struct bridge *br, char *err, size_t errlen)
+void bridge_rules_free(ruleset_t *rs)
 {
-    const cfg_t *cfg = br->cfg;
+    while (rs) {
+        ruleset_t *old = rs->old;
+        for (size_t i = 0; i < rs->n; i++) {
+            rule_t *r = &rs->v[i];
+            tmpl_free(&r->topic);
+            tmpl_free(&r->key);
+            for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
+                tmpl_free(&r->hdr_vals[j]);
+            free(r->hdr_vals);
+        }
+        free(rs->v);
+        free(rs);
+        rs = old;
+    }
+}
+
+int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t errlen)
+{
+    ruleset_t *rs = calloc(1, sizeof(*rs));
+    *out = rs;
+    if (!rs) goto oom;
     if (cfg->bridge.n_to_kafka == 0) return 0;
-    br->rules = calloc(cfg->bridge.n_to_kafka, sizeof(*br->rules));
-    if (!br->rules) goto oom;
+    rs->v = calloc(cfg->bridge.n_to_kafka, sizeof(*rs->v));
+    if (!rs->v) goto oom;
     for (size_t i = 0; i < cfg->bridge.n_to_kafka; i++) {
         const cfg_to_kafka_t *c = &cfg->bridge.to_kafka[i];
-        rule_t *r = &br->rules[i];
+        rule_t *r = &rs->v[i];
         char why[200];
-        br->n_rules = i + 1;
+        rs->n = i + 1;
         r->cfg = c;
         r->ack_kafka = c->ack != CFG_ACK_LOCAL;
         if (!c->match || !mqtt_filter_valid((const uint8_t *)c->match, strlen(c->match))) {
@@ -237,8 +257,9 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
     size_t n = 0, tracked = 0, bytes = 0;
     int64_t ts = 0;
     bbuf_t b = {0};
-    for (size_t i = 0; i < br->n_rules; i++) {
-        rule_t *ru = &br->rules[i];
+    ruleset_t *rs = atomic_load_explicit(&br->rules, memory_order_acquire);
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        rule_t *ru = &rs->v[i];
         if (!mqtt_topic_match((const uint8_t *)ru->cfg->match, strlen(ru->cfg->match),
                               (const uint8_t *)m->topic, m->topic_len))
             continue;

@@ -46,6 +46,7 @@ static const route_t routes[] = {
     {API_GET, "/bridge/dead-letters", false, brk_api_dlq_list},
     {API_POST, "/bridge/dead-letters/replay", false, brk_api_dlq_replay},
     {API_GET, "/config", false, brk_api_config},
+    {API_POST, "/reload", false, brk_api_reload},
     {API_GET, "/stats", false, brk_api_stats},
     {API_GET, "/openapi.json", false, brk_api_openapi},
 };
@@ -256,6 +257,9 @@ static const char *allowed(const char *path)
 
 static void dispatch(brk_api_req_t *r)
 {
+    /* once: lws may still report the completion of an empty body */
+    if (r->dispatched) return;
+    r->dispatched = true;
     unsigned deny = check_key(r->wsi, r->b->cfg);
     if (deny == HTTP_STATUS_FORBIDDEN) {
         brk_api_error(r, deny, "disabled", "the admin API is off: no admin.api_keys configured");

@@ -38,7 +38,7 @@ typedef struct brk_api_req {
     char *body; /* POST body (NUL-terminated), bounded by admin.max_body */
     size_t body_len;
     bool body_over; /* longer than admin.max_body: discarded, answered 413 */
-    bool authorized;
+    bool dispatched;
     /* the response, written once (brk_api_reply) */
     unsigned status;
     char *resp; /* LWS_PRE bytes of headroom, then resp_len bytes */

@@ -5,6 +5,7 @@
  * effective configuration, secrets redacted by config/), GET
  * /openapi.json (the embedded OpenAPI document).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,5 +120,33 @@ void brk_api_openapi(brk_api_req_t *r, const char *tail)
     (void)tail;
     cJSON *o = cJSON_Parse(brk_api_openapi_json);
     if (!o) return brk_api_error(r, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+    brk_api_reply(r, HTTP_STATUS_OK, o);
+}
+
+static void add_list(cJSON *o, const char *name, const char *list)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, name);
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", list);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", ", &save); arr && t; t = strtok_r(NULL, ", ", &save))
+        cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+}
+
+/* Synchronous on this worker: reading and checking a config file is quick. */
+void brk_api_reload(brk_api_req_t *r, const char *tail)
+{
+    (void)tail;
+    brk_reload_result_t res;
+    if (brk_reload(r->b, &res)) {
+        brk_api_error(r, HTTP_STATUS_BAD_REQUEST, "bad_config", "%s", res.message);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "status", "reloaded");
+        add_list(o, "applied", res.applied);
+        add_list(o, "needs_restart", res.restart);
+    }
     brk_api_reply(r, HTTP_STATUS_OK, o);
 }

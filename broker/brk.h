@@ -638,7 +638,11 @@ void brk_tcp_fini(brk_worker_t *w);
 /* ---- the broker (broker.c) --------------------------------------------- */
 
 struct brk {
-    const cfg_t *cfg;
+    /* Swapped whole by a reload (reload.c); every configuration ever
+     * current stays alive until the process ends, so a pointer read from
+     * here (or into it, like a connection's listener) never dangles. A
+     * function that needs several values reads it once. */
+    const cfg_t *_Atomic cfg;
     int n_workers;
     brk_worker_t *workers;
     brk_subs_t *subs;
@@ -651,7 +655,7 @@ struct brk {
     uint64_t next_assigned_id;
 
     int64_t start_ms;
-    int log_level;
+    _Atomic int log_level; /* a reload changes it */
     struct store *store;   /* NULL: persistence.sync "none" */
     struct bridge *bridge; /* NULL: no Kafka */
     bool sync_always;
@@ -680,6 +684,30 @@ typedef struct brk_stats {
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* Reload (reload.c): re-read the config file (cfg->source) and apply what
+ * a running broker can change (docs/OPERATIONS.md has the table); a file
+ * that does not load is refused whole and the running config stays.
+ * Serialised inside; any thread. Logged once (SLUICE-RELOAD /
+ * SLUICE-RELOAD-REFUSED). */
+typedef struct brk_reload_result {
+    bool ok;
+    char message[512]; /* why it was refused ("FILE: PATH: expected ...") */
+    char applied[256]; /* settings that changed and took effect, ", " separated */
+    char restart[256]; /* settings that changed but need a restart (kept) */
+} brk_reload_result_t;
+int brk_reload(brk_t *b, brk_reload_result_t *res);
+/* Something else that reloads with the config (authentication files, ...):
+ * prepare validates and loads (an error refuses the whole reload with err),
+ * then commit(ok) installs (ok) or drops (!ok) what prepare made. Register
+ * before brk_start. */
+typedef struct brk_reload_hook {
+    int (*prepare)(void *arg, brk_t *b, const cfg_t *next, char *err, size_t errlen);
+    void (*commit)(void *arg, brk_t *b, const cfg_t *next, bool ok);
+    void *arg;
+} brk_reload_hook_t;
+int brk_reload_hook(brk_t *b, const brk_reload_hook_t *h);
+/* Free the configurations reloads made (after brk_free). */
+void brk_reload_fini(void);
 /* Wait (bounded) for admin API work running off the workers (api_dlq.c);
  * before the store closes. */
 void brk_api_stop(void);

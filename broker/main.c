@@ -1,7 +1,7 @@
 /*
  * main.c - sluice's command line: read the config (or use the embedded
- * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP is logged
- * and ignored until reload exists), stop cleanly.
+ * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP reloads
+ * the config file, reload.c), stop cleanly.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -220,11 +220,11 @@ int main(int argc, char **argv)
         brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)",
                 SLUICE_VERSION, b->n_workers, cfg->source);
         int sig = 0;
-        /* SIGHUP conventionally asks for a reload; until reload exists it
-         * must not stop a broker that operators expect to keep running */
-        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-            brk_log(b, BRK_LOG_WARN, "SLUICE-SIGHUP",
-                    "SIGHUP received: reload not implemented yet, ignored");
+        /* SIGHUP re-reads the config file (reload.c logs the outcome) */
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+            brk_reload_result_t res;
+            brk_reload(b, &res);
+        }
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
@@ -236,6 +236,7 @@ int main(int argc, char **argv)
     bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);
+    brk_reload_fini(); /* the configurations reloads made */
     cfg_free(cfg);
     return rc;
 }

@@ -169,6 +169,15 @@ int cfg_parse(const char *name, const char *json, size_t len, cfg_t **out, char 
 
 void cfg_free(cfg_t *cfg);
 
+/* Reload: next (freshly loaded) takes cur's values for everything a
+ * running broker cannot change (listeners, data_dir, workers, node_id,
+ * persistence, kafka, bridge.from_kafka, the spool and dead-letter
+ * settings, log.file). Names (comma separated) of the settings that
+ * differed go to restart ("needs restart"), those that will take effect to
+ * applied. CFG_ERR_NOMEM leaves next unusable (free it). */
+int cfg_reload_merge(cfg_t *next, const cfg_t *cur, char *applied, size_t alen, char *restart,
+                     size_t rlen);
+
 /* The effective configuration as a JSON text (malloc'd, NULL on ENOMEM),
  * secrets redacted as "***": admin keys, TLS private key paths, and Kafka
  * properties whose name mentions a password, secret, key or token. */

@@ -6,6 +6,7 @@ to choose).  Every wait is bounded; only our own PID is signalled."""
 import http.client
 import json
 import os
+import time
 
 from harness import ConfigBroker, free_port
 
@@ -40,8 +41,24 @@ class AdminBroker(ConfigBroker):
                 cfg.update(extra(tmp))
             elif extra:
                 cfg.update(extra)
+            self.cfg = cfg
             return cfg, [self.port, self.http, self.ws]
         ConfigBroker.__init__(self, config)
+        self.cfg_path = os.path.join(self.tmp, "sluice.json")
+
+    def rewrite(self, cfg=None, text=None):
+        """Replace the config file (a dict, or raw text) for a reload."""
+        with open(self.cfg_path, "w") as f:
+            f.write(text if text is not None else json.dumps(cfg))
+
+    def wait_log(self, needle, count=1, timeout=10.0):
+        """Wait until the log holds `needle` at least count times."""
+        deadline = time.monotonic() + timeout
+        while self.log_text().count(needle) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r (x%d) in the log within %.0fs:\n%s"
+                                     % (needle, count, timeout, self.log_tail()))
+            time.sleep(0.02)
 
     def api(self, method, path, body=None, key=KEY, port=None, headers=None, raw=None):
         """(status, headers dict (lower-case names), parsed JSON or text)."""
