@@ -661,12 +661,19 @@ struct brk {
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;
+    _Atomic bool draining;             /* graceful shutdown: accept nothing new (worker.c) */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };
 
 brk_t *brk_new(const cfg_t *cfg);
 int brk_start(brk_t *b);
+/* SIGTERM, first half: stop accepting, close every connection (MQTT 5
+ * clients get DISCONNECT 0x8B; wills of sessions that persist are not
+ * published), and wait up to timeout_ms for their output to be written.
+ * Returns how many connections were still open at the end. brk_stop
+ * follows (bridge drained or spooled, store synced). */
+uint64_t brk_shutdown(brk_t *b, int64_t timeout_ms);
 void brk_stop(brk_t *b);
 void brk_free(brk_t *b);
 /* Registry (lock held by caller with brk_reg_lock). */

@@ -15,6 +15,10 @@
 #include "config.h"
 #include "store.h"
 
+/* SIGTERM: how long connections get to take their last bytes (DISCONNECT
+ * 0x8B, pending output) before the workers stop */
+#define SHUTDOWN_GRACE_MS 5000
+
 /* The offline tools refuse a data_dir a running broker holds (it has the
  * database lock): both would change files under it. True if refused. */
 static bool in_use(const cfg_t *cfg, int rc)
@@ -226,6 +230,14 @@ int main(int argc, char **argv)
             brk_reload(b, &res);
         }
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
+        brk_stats_t st;
+        brk_stats_collect(b, &st);
+        int64_t t0 = brk_now_ms();
+        uint64_t left = brk_shutdown(b, SHUTDOWN_GRACE_MS);
+        brk_log(b, BRK_LOG_INFO, "SLUICE-SHUTDOWN",
+                "%llu connections closed in %lld ms (%llu cut off after %d ms)",
+                (unsigned long long)(st.conns - (st.conns < left ? st.conns : left)),
+                (long long)(brk_now_ms() - t0), (unsigned long long)left, SHUTDOWN_GRACE_MS);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
         rc = 1;

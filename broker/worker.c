@@ -206,6 +206,10 @@ static void accept_ready(brk_listen_t *li)
             }
             return;
         }
+        if (atomic_load(&w->b->draining)) { /* shutting down: refuse at once */
+            close(fd);
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (li->l->protocol == CFG_PROTO_MQTT) {
@@ -534,6 +538,39 @@ int brk_start(brk_t *b)
             return -1;
         }
     return 0;
+}
+
+/* On each worker: close its connections for the shutdown. */
+static void shut_worker(brk_worker_t *w, void *arg)
+{
+    (void)arg;
+    for (brk_conn_t *c = w->conns; c; c = c->next) {
+        if (c->closing) continue;
+        brk_session_t *s = c->session;
+        if (s) {
+            /* the session outlives the process: its will is not for now
+             * (a server shutdown is not the client's failure) */
+            pthread_mutex_lock(&s->lock);
+            bool persists = s->conn == c && brk_persist_on(s);
+            pthread_mutex_unlock(&s->lock);
+            if (persists) c->disconnected_cleanly = true;
+        }
+        brk_conn_close(c, MQTT_RC_SERVER_SHUTTING_DOWN);
+    }
+}
+
+uint64_t brk_shutdown(brk_t *b, int64_t timeout_ms)
+{
+    atomic_store(&b->draining, true);
+    for (int i = 0; i < b->n_workers; i++)
+        brk_worker_call(&b->workers[i], shut_worker, NULL);
+    int64_t deadline = brk_now_ms() + timeout_ms;
+    brk_stats_t st;
+    for (;;) {
+        brk_stats_collect(b, &st);
+        if (!st.conns || brk_now_ms() >= deadline) return st.conns;
+        usleep(5000);
+    }
 }
 
 void brk_stop(brk_t *b)
