@@ -10,8 +10,13 @@
  * protocols[0] of every vhost is this callback, so lws also asks it for the
  * verdict on a client certificate (mTLS listeners, see brk_http_callback).
  */
+#include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -34,13 +39,98 @@ static void put(textbuf_t *t, const char *name, const char *type, const char *he
     if (t->len > t->cap) t->len = t->cap;
 }
 
+/* Kafka bridge figures: monotonic ones are counters (`_total`), the
+ * current levels gauges. */
 static void put_kafka(void *arg, const char *name, uint64_t v)
 {
+    static const char *const gauges[] = {"spool/depth", "spool/bytes", "consumer_lag",
+                                         "unreachable_ms", NULL};
+    bool gauge = false;
+    for (int i = 0; gauges[i]; i++)
+        gauge |= !strcmp(name, gauges[i]);
     char full[96];
-    snprintf(full, sizeof(full), "sluice_kafka_%s", name);
+    snprintf(full, sizeof(full), "sluice_kafka_%s%s", name, gauge ? "" : "_total");
     for (char *c = full; *c; c++)
         if (*c == '/') *c = '_';
-    put(arg, full, "gauge", "Kafka bridge counter (see docs/KAFKA.md)", v);
+    put(arg, full, gauge ? "gauge" : "counter", "Kafka bridge figure (see docs/OPERATIONS.md)", v);
+}
+
+/* A label value in Prometheus text: backslash, quote and newline escaped. */
+static void label(char *dst, size_t cap, const char *v)
+{
+    size_t o = 0;
+    for (; v && *v && o + 3 < cap; v++) {
+        if (*v == '\\' || *v == '"' || *v == '\n') dst[o++] = '\\';
+        dst[o++] = *v == '\n' ? 'n' : *v;
+    }
+    dst[o] = 0;
+}
+
+static void put_line(textbuf_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_line(textbuf_t *t, const char *fmt, ...)
+{
+    if (t->len >= t->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) t->len += (size_t)n;
+    if (t->len > t->cap) t->len = t->cap;
+}
+
+/* Per rule: messages each to_kafka rule matched, lag of each from_kafka rule. */
+static void put_rules(textbuf_t *t, brk_t *b)
+{
+    const cfg_t *cfg = b->cfg;
+    size_t nt = cfg->bridge.n_to_kafka, nf = cfg->bridge.n_from_kafka;
+    if (!b->bridge || (!nt && !nf)) return;
+    uint64_t *m = calloc(nt + 1, sizeof(*m)), *lag = calloc(nf + 1, sizeof(*lag));
+    if (m && lag) {
+        bridge_get_rule_stats(b->bridge, m, nt, lag, nf);
+        char a[256], c[256];
+        put_line(t, "# HELP sluice_kafka_rule_matched_total Messages a to_kafka rule matched\n"
+                    "# TYPE sluice_kafka_rule_matched_total counter\n");
+        for (size_t i = 0; i < nt; i++) {
+            label(a, sizeof(a), cfg->bridge.to_kafka[i].match);
+            label(c, sizeof(c), cfg->bridge.to_kafka[i].topic);
+            put_line(
+                t, "sluice_kafka_rule_matched_total{rule=\"%zu\",match=\"%s\",topic=\"%s\"} %llu\n",
+                i, a, c, (unsigned long long)m[i]);
+        }
+        put_line(
+            t,
+            "# HELP sluice_kafka_rule_consumer_lag Last seen partition lag of a from_kafka rule\n"
+            "# TYPE sluice_kafka_rule_consumer_lag gauge\n");
+        for (size_t i = 0; i < nf; i++) {
+            label(c, sizeof(c), cfg->bridge.from_kafka[i].topic);
+            put_line(t, "sluice_kafka_rule_consumer_lag{rule=\"%zu\",topic=\"%s\"} %llu\n", i, c,
+                     (unsigned long long)lag[i]);
+        }
+    }
+    free(m);
+    free(lag);
+}
+
+/* The process, under the names Prometheus client libraries use. */
+static void put_process(textbuf_t *t)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    put(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes",
+        (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
+    uint64_t fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        fds += e->d_name[0] != '.';
+    if (d) closedir(d);
+    put(t, "process_open_fds", "gauge", "Open file descriptors", fds ? fds - 1 : 0);
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl))
+        put(t, "process_max_fds", "gauge", "Limit of open file descriptors", rl.rlim_cur);
 }
 
 static size_t metrics(brk_t *b, char *out, size_t cap)
@@ -48,7 +138,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     brk_stats_t st;
     brk_stats_collect(b, &st);
     textbuf_t t = {out, 0, cap};
-    put(&t, "sluice_uptime_seconds", "counter", "Seconds since start", st.uptime_s);
+    put(&t, "sluice_uptime_seconds", "gauge", "Seconds since start", st.uptime_s);
     put(&t, "sluice_clients_connected", "gauge", "Connected clients", st.conns);
     put(&t, "sluice_sessions", "gauge", "Sessions, connected or not", st.sessions);
     put(&t, "sluice_subscriptions", "gauge", "Subscriptions", st.subscriptions);
@@ -68,6 +158,8 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
         "Subscribers disconnected for staying over mqtt.max_queued (queue_full_timeout_ms)",
         st.flow_kicks);
     brk_kafka_stats(b, put_kafka, &t);
+    put_rules(&t, b);
+    put_process(&t);
     return t.len;
 }
 

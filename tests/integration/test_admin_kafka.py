@@ -5,6 +5,8 @@ producer state, totals, spool and per-rule counters; GET
 /api/v1/bridge/dead-letters lists the (empty) local quarantine."""
 import http.client
 import json
+import os
+import re
 import unittest
 
 import kafka_util
@@ -75,6 +77,32 @@ class AdminKafkaTest(kafka_util.KafkaCase):
                               T, what="acked")
         st, body = b.api("GET", "/api/v1/bridge/dead-letters")
         self.assertEqual((st, body["data"]), (200, []))
+        # /metrics: Prometheus conventions, per-rule counters with a rule label
+        c = http.client.HTTPConnection("127.0.0.1", b.http, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        types = dict(line.split()[2:4] for line in text.splitlines()
+                     if line.startswith("# TYPE "))
+        for name, typ in types.items():  # counters and only counters end in _total
+            self.assertEqual(name.endswith("_total"), typ == "counter", name)
+        self.assertEqual(types["sluice_kafka_produced_total"], "counter")
+        self.assertEqual(types["sluice_kafka_spool_depth"], "gauge")
+        self.assertNotIn("sluice_kafka_produced", types)
+        self.assertIn('sluice_kafka_rule_matched_total{rule="0",match="cmd/#",topic="tcmd"} 3',
+                      text)
+        self.assertIn('sluice_kafka_rule_matched_total{rule="1",match="none/#",topic="tnone"} 0',
+                      text)
+        self.assertIn("process_open_fds", types)
+        self.assertIn("process_resident_memory_bytes", types)
+        # the Grafana dashboard is built on these names only
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                               "grafana-sluice.json")) as f:
+            dash = json.load(f)
+        exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+        used = set(re.findall(r"\b((?:sluice|process)_[a-z_]+)", exprs))
+        self.assertTrue(used)
+        self.assertEqual(used - set(types), set())
 
 
 if __name__ == "__main__":
