@@ -7,6 +7,7 @@ Negative assertions ("nothing was delivered") are proved by a sentinel
 message sent after them."""
 import base64
 import os
+import re
 import unittest
 import urllib.parse
 
@@ -108,6 +109,17 @@ class AdminApiTest(unittest.TestCase):
                 if st == 404:
                     self.assertNotEqual(body.get("message"), "no such endpoint", (m, url))
         self.assertError(self.api("GET", "/api/v1/nothing"), 404, "not_found")
+
+    def test_operations_md_documents_every_route(self):
+        """docs/OPERATIONS.md lists exactly the documented (method, path) pairs."""
+        st, _, doc = self.api("GET", "/api/v1/openapi.json")
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                               "OPERATIONS.md")) as f:
+            text = f.read()
+        want = {"%s /api/v1%s" % (m.upper(), p) for p, item in doc["paths"].items()
+                for m in item if m in ("get", "post", "delete")}
+        got = set(re.findall(r"`((?:GET|POST|DELETE) /api/v1[^`? ]*)`", text))
+        self.assertEqual(got, want)
 
     def test_wrong_method(self):
         self.assertError(self.api("GET", "/api/v1/publish"), 405, "method_not_allowed")
