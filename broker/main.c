@@ -13,6 +13,7 @@
 #include "brk.h"
 #include "bridge.h"
 #include "config.h"
+#include "ctl.h"
 #include "store.h"
 
 /* SIGTERM: how long connections get to take their last bytes (DISCONNECT
@@ -95,6 +96,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sluice [-c FILE] [--dev-kafka] [--check] [--repair] [--version]\n"
                "       sluice [-c FILE] dlq list|replay\n"
+               "       sluice ctl [--url URL] [--key-file FILE] COMMAND ...\n"
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
@@ -105,7 +107,13 @@ static void usage(FILE *f)
                "                     topic \"mqtt\" unless bridge rules are configured\n"
                "  dlq list|replay    list or replay the local dead-letter quarantine (broker\n"
                "                     stopped, as for --repair)\n"
-               "  -v, --version      print the version and exit\n");
+               "  ctl COMMAND        talk to a running broker's admin API: clients, client ID,\n"
+               "                     kick ID [--discard], publish TOPIC PAYLOAD [--qos N]\n"
+               "                     [--retain], reload, bridge, stats (sluice ctl --help)\n"
+               "  -v, --version      print the version and exit\n"
+               "  -h, --help         print this and exit\n"
+               "signals: SIGHUP reloads the config file; SIGTERM/SIGINT stop gracefully\n"
+               "(docs/OPERATIONS.md, man sluice)\n");
 }
 
 int main(int argc, char **argv)
@@ -113,6 +121,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool check = false, repair = false, dev_kafka = false;
     const char *dlq = NULL;
+    if (argc > 1 && !strcmp(argv[1], "ctl")) return brk_ctl_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
