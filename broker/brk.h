@@ -320,6 +320,8 @@ struct brk_conn {
     bool connected; /* CONNECT accepted */
     bool closing;
     bool disconnected_cleanly; /* DISCONNECT received: no will */
+    bool got_disconnect;       /* the client sent DISCONNECT (for the log line) */
+    uint8_t close_reason;      /* reason the broker closed with, 0 = none (log line) */
     uint8_t version;
     uint16_t keepalive;
     int64_t last_rx_ms;

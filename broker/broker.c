@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "brk.h"
 
 int64_t brk_now_ms(void)
@@ -23,6 +25,9 @@ int64_t brk_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+/* Text: "TIME LEVEL ID message", control characters of the message (a
+ * client id may hold any) shown as '?', one line each. JSON (log.format):
+ * {"time","level","id","msg"} through cJSON, which escapes them. */
 void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
 {
     if (level > b->log_level) return;
@@ -35,8 +40,25 @@ void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02dZ %s %s %s\n", tm.tm_year + 1900, tm.tm_mon + 1,
-            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, names[level], id, msg);
+    char ts[80];
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    const cfg_t *cfg = b->cfg;
+    if (cfg && cfg->log.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddStringToObject(o, "level", names[level]);
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "msg", msg);
+        char *line = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (line) fprintf(stderr, "%s\n", line);
+        free(line);
+        return;
+    }
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20) *c = '?';
+    fprintf(stderr, "%s %s %s %s\n", ts, names[level], id, msg);
 }
 
 static uint32_t id_hash(const char *p, uint16_t n)

@@ -139,6 +139,7 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason)
 {
     if (c->closing) return;
     c->closing = true;
+    c->close_reason = reason;
     if (reason && c->connected && c->version == MQTT_V5) {
         mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
         brk_conn_send_packet(c, &p);
@@ -491,6 +492,13 @@ void brk_conn_closed(brk_conn_t *c)
     brk_count(&w->st.conns, (uint64_t)-1);
 
     brk_session_t *s = c->session;
+    if (s && c->connected)
+        brk_log(b, BRK_LOG_INFO, "SLUICE-DISCONNECT", "%s: client '%s' gone: %s (reason 0x%02x)",
+                c->peer, s->client_id,
+                c->got_disconnect ? "DISCONNECT"
+                : c->close_reason ? "closed by the broker"
+                                  : "closed without DISCONNECT (connection lost or protocol end)",
+                c->close_reason);
     if (s) {
         pthread_mutex_lock(&s->lock);
         bool attached = s->conn == c;

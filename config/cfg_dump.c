@@ -143,6 +143,7 @@ char *cfg_to_json(const cfg_t *cfg)
     if (l) {
         add_str(l, "level", cfg->log.level);
         add_str(l, "file", cfg->log.file);
+        cJSON_AddStringToObject(l, "format", cfg->log.json ? "json" : "text");
     }
     cJSON *a = cJSON_AddObjectToObject(root, "admin");
     if (a) {

@@ -137,7 +137,7 @@ int cfg_reload_merge(cfg_t *next, const cfg_t *cur, char *applied, size_t alen, 
                                         "bridge.dead_letter_topic",
                                         "log.file",
                                         NULL};
-    static const char *const live[] = {"mqtt", "bridge.to_kafka", "log.level", NULL};
+    static const char *const live[] = {"mqtt", "bridge.to_kafka", "log.level", "log.format", NULL};
     applied[0] = restart[0] = 0;
     char *a = cfg_to_json(cur), *b = cfg_to_json(next);
     cJSON *ja = a ? cJSON_Parse(a) : NULL, *jb = b ? cJSON_Parse(b) : NULL;

@@ -243,13 +243,16 @@ int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 
 int cfg_parse_log(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
-    static const char *const keys[] = {"level", "file", NULL};
+    static const char *const keys[] = {"level", "file", "format", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    static const char *const formats[] = {"text", "json", NULL};
     const char *p = "log";
-    int rc, level = -1;
+    int rc, level = -1, format = -1;
     if ((rc = cfg_check_object(ctx, o, p, keys))) return rc;
     if ((rc = cfg_get_enum(ctx, o, p, "level", levels, &level))) return rc;
     if (level >= 0 && !cfg_set_str(&cfg->log.level, levels[level])) return cfg_nomem(ctx);
+    if ((rc = cfg_get_enum(ctx, o, p, "format", formats, &format))) return rc;
+    if (format >= 0) cfg->log.json = format == 1;
     return cfg_get_str(ctx, o, p, "file", CFG_STR_NONEMPTY | CFG_STR_NULLABLE, &cfg->log.file);
 }
 

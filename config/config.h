@@ -132,6 +132,7 @@ typedef struct cfg {
     struct {
         char *level; /* "error" | "warn" | "info" | "debug"; default "info" */
         char *file;  /* NULL = stderr */
+        bool json;   /* log.format "json": one JSON object per line; default "text" */
     } log;
 
     /* The HTTP admin API (http listeners, /api/v1): off while no key is set.

@@ -2,7 +2,7 @@
 # included from tests/CMakeLists.txt, so CMAKE_CURRENT_SOURCE_DIR is
 # tests/.  Each file starts its own brokers on free loopback ports.
 set(SLUICE_ITA2_FILES
-  api reload shutdown kafka ctl install)
+  api reload shutdown kafka ctl install logs)
 foreach(name IN LISTS SLUICE_ITA2_FILES)
   add_test(NAME ita2_${name}
            COMMAND /usr/bin/python3 -m unittest -v test_admin_${name}
