@@ -590,6 +590,10 @@ struct brk_worker {
     brk_conn_t *dirty; /* TCP connections with output to write this pass */
     brk_pool_t pool;   /* messages and frames allocated on this thread */
     void **listens;    /* one per listener, owned by worker.c */
+    /* connections per listener (index: c->listener - listen_base); this
+     * worker writes, /metrics sums (worker.c, conn.c) */
+    const cfg_listener_t *listen_base;
+    brk_counter_t *listen_conns;
 
     /* flow.c: the publisher whose PUBLISH is being routed, and its token
      * once a session held it */

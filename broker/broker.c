@@ -234,6 +234,7 @@ void brk_free(brk_t *b)
     /* the last messages are gone: their blocks can go */
     for (int i = 0; b->workers && i < b->n_workers; i++) {
         brk_pool_destroy(&b->workers[i].pool);
+        free(b->workers[i].listen_conns);
         /* kept until here: a post after brk_stop is refused, not a crash */
         pthread_mutex_destroy(&b->workers[i].inbox_lock);
     }

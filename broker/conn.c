@@ -59,6 +59,7 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t trans
     w->conns = c;
     w->n_conns++;
     brk_count(&w->st.conns, 1);
+    if (l && w->listen_conns) brk_count(&w->listen_conns[l - w->listen_base], 1);
     return c;
 }
 
@@ -490,6 +491,8 @@ void brk_conn_closed(brk_conn_t *c)
     if (c->next) c->next->prev = c->prev;
     w->n_conns--;
     brk_count(&w->st.conns, (uint64_t)-1);
+    if (c->listener && w->listen_conns)
+        brk_count(&w->listen_conns[c->listener - w->listen_base], (uint64_t)-1);
 
     brk_session_t *s = c->session;
     if (s && c->connected)

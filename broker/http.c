@@ -111,6 +111,26 @@ static void put_rules(textbuf_t *t, brk_t *b)
     free(lag);
 }
 
+/* Connections per listener (each worker counts its own). */
+static void put_listeners(textbuf_t *t, brk_t *b)
+{
+    static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};
+    const brk_worker_t *w0 = &b->workers[0];
+    put_line(t, "# HELP sluice_listener_connections Open MQTT connections per listener\n"
+                "# TYPE sluice_listener_connections gauge\n");
+    for (size_t i = 0; w0->listen_base && i < b->cfg->n_listeners; i++) {
+        const cfg_listener_t *l = &w0->listen_base[i];
+        if (l->protocol == CFG_PROTO_HTTP) continue;
+        uint64_t n = 0;
+        for (int k = 0; k < b->n_workers; k++)
+            if (b->workers[k].listen_conns) n += brk_read(&b->workers[k].listen_conns[i]);
+        char host[128];
+        label(host, sizeof(host), l->host);
+        put_line(t, "sluice_listener_connections{listener=\"%s:%u\",bind=\"%s\"} %llu\n",
+                 names[l->protocol], l->port, host, (unsigned long long)n);
+    }
+}
+
 /* The process, under the names Prometheus client libraries use. */
 static void put_process(textbuf_t *t)
 {
@@ -158,6 +178,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
         "Subscribers disconnected for staying over mqtt.max_queued (queue_full_timeout_ms)",
         st.flow_kicks);
     brk_kafka_stats(b, put_kafka, &t);
+    put_listeners(&t, b);
     put_rules(&t, b);
     put_process(&t);
     return t.len;

@@ -422,7 +422,9 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
     }
     w->epfd = -1;
     w->listens = calloc(cfg->n_listeners + 1, sizeof(*w->listens));
-    if (!w->listens) return -1;
+    w->listen_conns = calloc(cfg->n_listeners + 1, sizeof(*w->listen_conns));
+    w->listen_base = cfg->listeners;
+    if (!w->listens || !w->listen_conns) return -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const cfg_listener_t *l = &cfg->listeners[i];
         struct lws_context_creation_info vi;

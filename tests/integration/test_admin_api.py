@@ -311,6 +311,19 @@ class AdminApiTest(unittest.TestCase):
         got = sorted(s.recv_publish(T).topic for _ in range(2))
         self.assertEqual(got, ["ret/a/2", "ret/b"])
 
+    def test_metrics_per_listener(self):
+        self.client("ml-tcp")
+        w = raw5.Client5(self.b.ws, ws=True)
+        self.clients.append(w)
+        self.assertEqual(w.connect("ml-ws").rc, 0)
+        st, _, text = self.api("GET", "/metrics", key=None)
+        self.assertEqual(st, 200)
+        vals = dict(re.findall(r'^sluice_listener_connections\{listener="([^"]+)",[^}]*\} (\d+)$',
+                               text, re.M))
+        self.assertEqual(int(vals["ws:%d" % self.b.ws]), 1, text)
+        self.assertGreaterEqual(int(vals["mqtt:%d" % self.b.port]), 1)
+        self.assertNotIn("http:%d" % self.b.http, vals)
+
     # -- read-only views -------------------------------------------------
     def test_stats_config_bridge(self):
         self.client("stats-1")
