@@ -26,6 +26,13 @@ const char *bridge_strerror(int rc)
     }
 }
 
+int64_t bridge_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t bridge_now_ms(void)
 {
     struct timespec ts;
@@ -286,4 +293,28 @@ int bridge_set_rules(bridge_t *br, const cfg_t *cfg, char *err, size_t errlen)
     rs->old = atomic_load(&br->rules);
     atomic_store_explicit(&br->rules, rs, memory_order_release);
     return 0;
+}
+
+static const uint64_t lat_le_us[BRIDGE_LAT_N] = {100,     250,     500,     1000,    2500,   5000,
+                                                 10000,   25000,   50000,   100000,  250000, 500000,
+                                                 1000000, 2500000, 5000000, 10000000};
+
+void bridge_lat_observe(struct bridge *br, uint64_t us)
+{
+    int i = 0;
+    while (i < BRIDGE_LAT_N && us > lat_le_us[i])
+        i++;
+    atomic_fetch_add_explicit(&br->s.lat[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&br->s.lat_sum_us, us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&br->s.lat_count, 1, memory_order_relaxed);
+}
+
+void bridge_get_latency(bridge_t *br, bridge_latency_t *out)
+{
+    for (int i = 0; i < BRIDGE_LAT_N; i++)
+        out->le_us[i] = lat_le_us[i];
+    for (int i = 0; i <= BRIDGE_LAT_N; i++)
+        out->counts[i] = atomic_load_explicit(&br->s.lat[i], memory_order_relaxed);
+    out->sum_us = atomic_load_explicit(&br->s.lat_sum_us, memory_order_relaxed);
+    out->count = atomic_load_explicit(&br->s.lat_count, memory_order_relaxed);
 }

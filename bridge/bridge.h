@@ -161,6 +161,18 @@ typedef struct bridge_stats {
 
 /* Any thread, approximate. */
 void bridge_get_stats(bridge_t *br, bridge_stats_t *out);
+/* Latency from a record handed to librdkafka to Kafka's acknowledgement
+ * (acks=all), as a histogram: counts[i] records took at most le_us[i]
+ * microseconds and more than le_us[i-1] (not cumulative); counts[N] the
+ * rest. Any thread, approximate. */
+#define BRIDGE_LAT_N 16
+typedef struct bridge_latency {
+    uint64_t le_us[BRIDGE_LAT_N];
+    uint64_t counts[BRIDGE_LAT_N + 1];
+    uint64_t sum_us, count;
+} bridge_latency_t;
+void bridge_get_latency(bridge_t *br, bridge_latency_t *out);
+
 /* Per rule, in config order (any thread, approximate): messages each
  * to_kafka rule matched, and the last seen partition lag of each from_kafka
  * rule's consumer. Entries past the bridge's rules read 0. */

@@ -129,6 +129,7 @@ typedef struct rec {
     int kind;
     int err; /* the refusal, for dead letters */
     bool dlt_tried;
+    int64_t produced_us; /* handed to librdkafka (produce latency) */
     uint32_t len;
     uint8_t blob[];
 } rec_t;
@@ -194,10 +195,15 @@ struct bridge {
         atomic_uint_least64_t producer_renewals;
         atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
             dead_lettered, consumed, delivered, consumer_lag, dropped, headers_skipped;
+        /* produce -> acknowledged, microseconds (poll thread writes) */
+        atomic_uint_least64_t lat[BRIDGE_LAT_N + 1], lat_sum_us, lat_count;
     } s;
 };
 
 int64_t bridge_now_ms(void);
+int64_t bridge_now_us(void);
+/* One produce -> acknowledged latency (bridge.c). */
+void bridge_lat_observe(struct bridge *br, uint64_t us);
 /* Last seen partition lag of from_kafka rule i (bridge_consume.c). */
 uint64_t bridge_consumer_lag(struct bridge *br, size_t i);
 void group_release(struct bridge *br, group_t *g, int status);        /* mu not held */

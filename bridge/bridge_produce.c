@@ -172,6 +172,7 @@ int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
         rd_kafka_header_add(h, "sluice.error", -1, e, -1);
         rd_kafka_header_add(h, "sluice.original_topic", -1, v.topic, v.topic_len);
     }
+    r->produced_us = bridge_now_us(); /* read by the report under br->mu */
     rd_kafka_resp_err_t e = rd_kafka_producev(
         br->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
         RD_KAFKA_V_VALUE((void *)v.value, v.value_len), RD_KAFKA_V_MSGFLAGS(0),
@@ -208,6 +209,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     rec_t *r = m->_private;
     rd_kafka_resp_err_t e = m->err;
     pthread_mutex_lock(&br->mu);
+    if (!e && r->produced_us) bridge_lat_observe(br, (uint64_t)(bridge_now_us() - r->produced_us));
     switch (r->kind) {
     case REC_DIRECT:
         br->direct_inflight--;

@@ -48,6 +48,17 @@ static inline uint64_t brk_read(brk_counter_t *c)
 }
 
 int64_t brk_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t brk_now_us(void); /* CLOCK_MONOTONIC */
+
+/* Latency histograms for /metrics: upper bounds in microseconds (the last
+ * bucket, +Inf, is implicit); one writer per histogram, relaxed counters. */
+#define BRK_LAT_N 16
+extern const uint64_t brk_lat_le_us[BRK_LAT_N];
+typedef struct brk_hist {
+    brk_counter_t bucket[BRK_LAT_N + 1]; /* not cumulative */
+    brk_counter_t sum_us, count;
+} brk_hist_t;
+void brk_hist_observe(brk_hist_t *h, uint64_t us);
 int64_t brk_wall_s(void); /* CLOCK_REALTIME seconds */
 void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -357,6 +368,7 @@ typedef struct brk_ackq {
     uint8_t reason;
     uint8_t waits; /* completions still expected */
     bool refuse;   /* a completion failed */
+    int64_t at_us; /* queued at (publish-to-ack histogram) */
 } brk_ackq_t;
 
 /* A completion travelling from the store or bridge thread to the worker. */
@@ -560,6 +572,7 @@ typedef struct brk_wstats {
     brk_counter_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, conns, bad_packets;
     brk_counter_t flow_held;  /* acks held for a subscriber's queue (one per session) */
     brk_counter_t flow_kicks; /* subscribers disconnected for staying over the mark */
+    brk_hist_t ack_lat;       /* PUBLISH handled -> its PUBACK/PUBREC sent (conn.c) */
 } brk_wstats_t;
 
 struct brk_worker {

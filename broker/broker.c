@@ -20,6 +20,27 @@ int64_t brk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t brk_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const uint64_t brk_lat_le_us[BRK_LAT_N] = {100,     250,     500,     1000,    2500,   5000,
+                                           10000,   25000,   50000,   100000,  250000, 500000,
+                                           1000000, 2500000, 5000000, 10000000};
+
+void brk_hist_observe(brk_hist_t *h, uint64_t us)
+{
+    int i = 0;
+    while (i < BRK_LAT_N && us > brk_lat_le_us[i])
+        i++;
+    brk_count(&h->bucket[i], 1);
+    brk_count(&h->sum_us, us);
+    brk_count(&h->count, 1);
+}
+
 int64_t brk_wall_s(void)
 {
     return (int64_t)time(NULL);

@@ -370,10 +370,13 @@ static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits)
 {
     brk_ackq_t a = {.pid = pid, .type = type, .reason = reason, .waits = waits};
+    bool timed = type == MQTT_PUBACK || type == MQTT_PUBREC;
     if (!waits && !c->ack_len) {
         send_ack(c, &a);
+        if (timed) brk_hist_observe(&c->w->st.ack_lat, 0);
         return c->ack_base++;
     }
+    if (timed) a.at_us = brk_now_us();
     if (c->ack_len == c->ack_cap) {
         uint32_t nc = c->ack_cap ? c->ack_cap * 2 : 16;
         brk_ackq_t *n = malloc(nc * sizeof(*n));
@@ -402,6 +405,7 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
         a = &c->acks[c->ack_head];
         if (a->waits) break;
         send_ack(c, a);
+        if (a->at_us) brk_hist_observe(&c->w->st.ack_lat, (uint64_t)(brk_now_us() - a->at_us));
         c->ack_head = (c->ack_head + 1) % c->ack_cap;
         c->ack_len--;
         c->ack_base++;

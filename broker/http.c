@@ -111,6 +111,42 @@ static void put_rules(textbuf_t *t, brk_t *b)
     free(lag);
 }
 
+/* A Prometheus histogram from non-cumulative bucket counts (le in us). */
+static void put_hist(textbuf_t *t, const char *name, const char *help, const uint64_t *le_us, int n,
+                     const uint64_t *counts, uint64_t sum_us, uint64_t count)
+{
+    put_line(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int i = 0; i < n; i++) {
+        cum += counts[i];
+        put_line(t, "%s_bucket{le=\"%g\"} %llu\n", name, (double)le_us[i] / 1e6,
+                 (unsigned long long)cum);
+    }
+    put_line(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+             (unsigned long long)count, name, (double)sum_us / 1e6, name,
+             (unsigned long long)count);
+}
+
+static void put_latency(textbuf_t *t, brk_t *b)
+{
+    uint64_t counts[BRK_LAT_N + 1] = {0}, sum = 0, count = 0;
+    for (int k = 0; k < b->n_workers; k++) {
+        brk_hist_t *h = &b->workers[k].st.ack_lat;
+        for (int i = 0; i <= BRK_LAT_N; i++)
+            counts[i] += brk_read(&h->bucket[i]);
+        sum += brk_read(&h->sum_us);
+        count += brk_read(&h->count);
+    }
+    put_hist(t, "sluice_publish_ack_seconds",
+             "QoS 1/2 PUBLISH handled to its PUBACK/PUBREC sent (store, Kafka, flow control)",
+             brk_lat_le_us, BRK_LAT_N, counts, sum, count);
+    if (!b->bridge) return;
+    bridge_latency_t l;
+    bridge_get_latency(b->bridge, &l);
+    put_hist(t, "sluice_kafka_produce_seconds", "Record handed to librdkafka to acknowledged",
+             l.le_us, BRIDGE_LAT_N, l.counts, l.sum_us, l.count);
+}
+
 /* Connections per listener (each worker counts its own). */
 static void put_listeners(textbuf_t *t, brk_t *b)
 {
@@ -179,6 +215,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
         st.flow_kicks);
     brk_kafka_stats(b, put_kafka, &t);
     put_listeners(&t, b);
+    put_latency(&t, b);
     put_rules(&t, b);
     put_process(&t);
     return t.len;
@@ -248,7 +285,7 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     brk_worker_t *w = lws_context_user(lws_get_context(wsi));
     const char *uri = in ? in : "";
-    char body[LWS_PRE + 16384]; /* worker stack: threads serve HTTP concurrently */
+    char body[LWS_PRE + 32768]; /* worker stack: threads serve HTTP concurrently */
     char *text = body + LWS_PRE;
     size_t n;
     unsigned status = HTTP_STATUS_OK;

@@ -312,7 +312,8 @@ class AdminApiTest(unittest.TestCase):
         self.assertEqual(got, ["ret/a/2", "ret/b"])
 
     def test_metrics_per_listener(self):
-        self.client("ml-tcp")
+        c = self.client("ml-tcp")
+        c.publish("ml/x", b"1", qos=1)  # returns once the PUBACK is in
         w = raw5.Client5(self.b.ws, ws=True)
         self.clients.append(w)
         self.assertEqual(w.connect("ml-ws").rc, 0)
@@ -323,6 +324,11 @@ class AdminApiTest(unittest.TestCase):
         self.assertEqual(int(vals["ws:%d" % self.b.ws]), 1, text)
         self.assertGreaterEqual(int(vals["mqtt:%d" % self.b.port]), 1)
         self.assertNotIn("http:%d" % self.b.http, vals)
+        self.assertIn("# TYPE sluice_publish_ack_seconds histogram", text)
+        n = int(re.search(r"^sluice_publish_ack_seconds_count (\d+)$", text, re.M).group(1))
+        self.assertGreaterEqual(n, 1)
+        inf = re.search(r'^sluice_publish_ack_seconds_bucket\{le="\+Inf"\} (\d+)$', text, re.M)
+        self.assertEqual(int(inf.group(1)), n)
 
     # -- read-only views -------------------------------------------------
     def test_stats_config_bridge(self):

@@ -93,6 +93,9 @@ class AdminKafkaTest(kafka_util.KafkaCase):
                       text)
         self.assertIn('sluice_kafka_rule_matched_total{rule="1",match="none/#",topic="tnone"} 0',
                       text)
+        self.assertEqual(types["sluice_kafka_produce_seconds"], "histogram")
+        n = int(re.search(r"^sluice_kafka_produce_seconds_count (\d+)$", text, re.M).group(1))
+        self.assertGreaterEqual(n, 3)
         self.assertIn("process_open_fds", types)
         self.assertIn("process_resident_memory_bytes", types)
         # the Grafana dashboard is built on these names only
@@ -100,7 +103,8 @@ class AdminKafkaTest(kafka_util.KafkaCase):
                                "grafana-sluice.json")) as f:
             dash = json.load(f)
         exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
-        used = set(re.findall(r"\b((?:sluice|process)_[a-z_]+)", exprs))
+        used = {re.sub(r"_(bucket|sum|count)$", "", n)
+                for n in re.findall(r"\b((?:sluice|process)_[a-z_]+)", exprs)}
         self.assertTrue(used)
         self.assertEqual(used - set(types), set())
 
