@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "brk.h"
+#include "worker_call.h"
 
 enum { API_GET, API_POST, API_DELETE, API_OTHER };
 

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "bridge.h"
+#include "reload.h"
 
 #define ADD(o, st, f) cJSON_AddNumberToObject(o, #f, (double)(st).f)
 

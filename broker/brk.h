@@ -616,21 +616,7 @@ struct brk_worker {
 
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item);
 
-/* Generic cross-worker call: fn(w, arg) runs on w's thread at its next
- * inbox pass, so it may touch w's connections (w->conns) without locks.
- * Every call posted runs exactly once: one still queued when the broker
- * stops runs on the stopping thread after w's thread has ended (w->ctx is
- * then NULL). -1 without memory (fn not called). */
-typedef void (*brk_call_fn)(brk_worker_t *w, void *arg);
-int brk_worker_call(brk_worker_t *w, brk_call_fn fn, void *arg);
-/* Run fn(w, arg) on every worker (concurrently: fn may write only its own
- * worker's slot of arg), then done(w_last, done_arg, missed) exactly once,
- * on the thread of the worker that finished last. missed counts the workers
- * the call could not be posted to (no memory, or the broker stopped); if the
- * last of those is the one to finish, done runs on the calling thread with
- * w NULL. -1 only without memory for the gather (done not called). */
-typedef void (*brk_gather_done_fn)(brk_worker_t *w, void *arg, int missed);
-int brk_worker_gather(brk_t *b, brk_call_fn fn, void *arg, brk_gather_done_fn done, void *done_arg);
+/* Generic cross-worker call: worker_call.h. */
 /* The inbox's side (worker.c): run a posted call and free it. */
 void brk_call_run(brk_worker_t *w, struct brk_call *call);
 
@@ -710,30 +696,6 @@ typedef struct brk_stats {
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
-/* Reload (reload.c): re-read the config file (cfg->source) and apply what
- * a running broker can change (docs/OPERATIONS.md has the table); a file
- * that does not load is refused whole and the running config stays.
- * Serialised inside; any thread. Logged once (SLUICE-RELOAD /
- * SLUICE-RELOAD-REFUSED). */
-typedef struct brk_reload_result {
-    bool ok;
-    char message[512]; /* why it was refused ("FILE: PATH: expected ...") */
-    char applied[256]; /* settings that changed and took effect, ", " separated */
-    char restart[256]; /* settings that changed but need a restart (kept) */
-} brk_reload_result_t;
-int brk_reload(brk_t *b, brk_reload_result_t *res);
-/* Something else that reloads with the config (authentication files, ...):
- * prepare validates and loads (an error refuses the whole reload with err),
- * then commit(ok) installs (ok) or drops (!ok) what prepare made. Register
- * before brk_start. */
-typedef struct brk_reload_hook {
-    int (*prepare)(void *arg, brk_t *b, const cfg_t *next, char *err, size_t errlen);
-    void (*commit)(void *arg, brk_t *b, const cfg_t *next, bool ok);
-    void *arg;
-} brk_reload_hook_t;
-int brk_reload_hook(brk_t *b, const brk_reload_hook_t *h);
-/* Free the configurations reloads made (after brk_free). */
-void brk_reload_fini(void);
 /* Wait (bounded) for admin API work running off the workers (api_dlq.c);
  * before the store closes. */
 void brk_api_stop(void);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "brk.h"
+#include "reload.h"
 #include "bridge.h"
 #include "config.h"
 #include "ctl.h"

@@ -20,6 +20,7 @@
 
 #include "bridge.h"
 #include "brk.h"
+#include "reload.h"
 
 #define MAX_HOOKS 8
 

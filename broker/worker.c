@@ -25,6 +25,7 @@
 #include <libwebsockets.h>
 
 #include "brk.h"
+#include "worker_call.h"
 
 #define TICK_US (250 * LWS_US_PER_MS)
 #define CONNECT_TIMEOUT_MS 10000

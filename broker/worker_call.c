@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "brk.h"
+#include "worker_call.h"
 
 typedef struct brk_call {
     brk_call_fn fn;

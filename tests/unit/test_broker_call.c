@@ -11,6 +11,7 @@
 #include <CUnit/Basic.h>
 
 #include "brk.h"
+#include "worker_call.h"
 
 #define NW 3
 
