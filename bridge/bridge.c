@@ -231,7 +231,7 @@ void bridge_stop(bridge_t *br)
     for (int i = 0; i < 2; i++)
         for (rec_t *r = lists[i], *n; r; r = n) {
             n = r->next;
-            atomic_fetch_add(&br->s.failed, 1);
+            BRIDGE_COUNT(br, r, failed);
             group_release_locked(br, r->grp, -1);
             free(r);
         }
@@ -272,12 +272,20 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     o->spool_high_water = bridge_high_water(br);
 }
 
-void bridge_get_rule_stats(bridge_t *br, uint64_t *to_matched, size_t n_to, uint64_t *from_lag,
+void bridge_get_rule_stats(bridge_t *br, bridge_rule_stats_t *to, size_t n_to, uint64_t *from_lag,
                            size_t n_from)
 {
     ruleset_t *rs = atomic_load(&br->rules);
-    for (size_t i = 0; i < n_to; i++)
-        to_matched[i] = rs && i < rs->n ? atomic_load(&rs->v[i].matched) : 0;
+    for (size_t i = 0; i < n_to; i++) {
+        const rule_t *r = rs && i < rs->n ? &rs->v[i] : NULL;
+        to[i] = (bridge_rule_stats_t){0};
+        if (!r) continue;
+        to[i].matched = atomic_load(&r->matched);
+        to[i].produced = atomic_load(&r->produced);
+        to[i].acked = atomic_load(&r->acked);
+        to[i].failed = atomic_load(&r->failed);
+        to[i].spooled = atomic_load(&r->spooled);
+    }
     for (size_t i = 0; i < n_from; i++)
         from_lag[i] = bridge_consumer_lag(br, i);
 }

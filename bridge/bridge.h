@@ -173,10 +173,16 @@ typedef struct bridge_latency {
 } bridge_latency_t;
 void bridge_get_latency(bridge_t *br, bridge_latency_t *out);
 
-/* Per rule, in config order (any thread, approximate): messages each
- * to_kafka rule matched, and the last seen partition lag of each from_kafka
- * rule's consumer. Entries past the bridge's rules read 0. */
-void bridge_get_rule_stats(bridge_t *br, uint64_t *to_matched, size_t n_to, uint64_t *from_lag,
+/* Per rule, in config order (any thread, approximate): for each to_kafka
+ * rule the messages it matched and its records produced, acknowledged,
+ * failed and spooled (records of this run; one read back from the store's
+ * spool after a restart counts in the totals only), and the last seen
+ * partition lag of each from_kafka rule's consumer. Entries past the
+ * bridge's rules read 0. */
+typedef struct bridge_rule_stats {
+    uint64_t matched, produced, acked, failed, spooled;
+} bridge_rule_stats_t;
+void bridge_get_rule_stats(bridge_t *br, bridge_rule_stats_t *to, size_t n_to, uint64_t *from_lag,
                            size_t n_from);
 
 /* Dead letters kept locally (no dead_letter_topic): one line per record to

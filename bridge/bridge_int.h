@@ -77,6 +77,9 @@ typedef struct rule {
     tmpl_t *hdr_vals;
     bool ack_kafka;                /* resolved: kafka unless ack:"local" */
     atomic_uint_least64_t matched; /* messages offered that this rule matched */
+    /* its records (of this run: a record read back from the store's spool
+     * no longer knows its rule and counts in the totals only) */
+    atomic_uint_least64_t produced, acked, failed, spooled;
 } rule_t;
 
 typedef struct ruleset {
@@ -130,6 +133,7 @@ typedef struct rec {
     int err; /* the refusal, for dead letters */
     bool dlt_tried;
     int64_t produced_us; /* handed to librdkafka (produce latency) */
+    rule_t *rule;        /* the rule that made it, NULL if unknown (rules live until bridge_free) */
     uint32_t len;
     uint8_t blob[];
 } rec_t;
@@ -199,6 +203,13 @@ struct bridge {
         atomic_uint_least64_t lat[BRIDGE_LAT_N + 1], lat_sum_us, lat_count;
     } s;
 };
+
+/* Count a record on the bridge's totals and on its rule. */
+#define BRIDGE_COUNT(br, r, field)                                                                 \
+    do {                                                                                           \
+        atomic_fetch_add(&(br)->s.field, 1);                                                       \
+        if ((r)->rule) atomic_fetch_add(&(r)->rule->field, 1);                                     \
+    } while (0)
 
 int64_t bridge_now_ms(void);
 int64_t bridge_now_us(void);

@@ -180,7 +180,7 @@ int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override)
     if (e)
         rd_kafka_headers_destroy(h);
     else
-        atomic_fetch_add(&br->s.produced, 1);
+        BRIDGE_COUNT(br, r, produced);
     return e;
 }
 
@@ -214,7 +214,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     case REC_DIRECT:
         br->direct_inflight--;
         if (!e) {
-            atomic_fetch_add(&br->s.acked, 1);
+            BRIDGE_COUNT(br, r, acked);
             group_release_locked(br, r->grp, 0);
             free(r);
         } else if (bridge_err_permanent(e)) {
@@ -227,7 +227,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     case REC_DRAIN:
         br->drain_inflight--;
         if (!e) {
-            atomic_fetch_add(&br->s.acked, 1);
+            BRIDGE_COUNT(br, r, acked);
             spool_forget_locked(br, r);
             free(r);
         } else if (bridge_err_permanent(e)) {
@@ -275,6 +275,7 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         blob_build(ru, m, br->cfg->node_id ? br->cfg->node_id : "", ts, &b);
         rec_t *r = b.oom ? NULL : rec_new(b.p, b.len);
         if (!r) goto fail;
+        r->rule = ru;
         if (fn && m->qos >= 1 && ru->ack_kafka) {
             r->grp = (group_t *)1; /* marks "tracked" until the group exists */
             tracked++;

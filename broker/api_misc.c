@@ -47,15 +47,20 @@ static void bridge_rules(cJSON *o, brk_t *b)
 {
     const cfg_t *cfg = b->cfg;
     size_t nt = cfg->bridge.n_to_kafka, nf = cfg->bridge.n_from_kafka;
-    uint64_t *matched = calloc(nt + 1, sizeof(*matched)), *lag = calloc(nf + 1, sizeof(*lag));
-    if (matched && lag) bridge_get_rule_stats(b->bridge, matched, nt, lag, nf);
+    bridge_rule_stats_t *rs = calloc(nt + 1, sizeof(*rs));
+    uint64_t *lag = calloc(nf + 1, sizeof(*lag));
+    if (rs && lag) bridge_get_rule_stats(b->bridge, rs, nt, lag, nf);
     cJSON *to = cJSON_AddArrayToObject(o, "to_kafka");
     for (size_t i = 0; to && i < nt; i++) {
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "rule", (double)i);
         cJSON_AddStringToObject(x, "match", cfg->bridge.to_kafka[i].match);
         cJSON_AddStringToObject(x, "topic", cfg->bridge.to_kafka[i].topic);
-        cJSON_AddNumberToObject(x, "matched", matched ? (double)matched[i] : 0);
+        cJSON_AddNumberToObject(x, "matched", rs ? (double)rs[i].matched : 0);
+        cJSON_AddNumberToObject(x, "produced", rs ? (double)rs[i].produced : 0);
+        cJSON_AddNumberToObject(x, "acked", rs ? (double)rs[i].acked : 0);
+        cJSON_AddNumberToObject(x, "failed", rs ? (double)rs[i].failed : 0);
+        cJSON_AddNumberToObject(x, "spooled", rs ? (double)rs[i].spooled : 0);
         cJSON_AddItemToArray(to, x);
     }
     cJSON *from = cJSON_AddArrayToObject(o, "from_kafka");
@@ -66,7 +71,7 @@ static void bridge_rules(cJSON *o, brk_t *b)
         cJSON_AddNumberToObject(x, "consumer_lag", lag ? (double)lag[i] : 0);
         cJSON_AddItemToArray(from, x);
     }
-    free(matched);
+    free(rs);
     free(lag);
 }
 

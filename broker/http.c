@@ -78,36 +78,44 @@ static void put_line(textbuf_t *t, const char *fmt, ...)
     if (t->len > t->cap) t->len = t->cap;
 }
 
-/* Per rule: messages each to_kafka rule matched, lag of each from_kafka rule. */
+/* Per rule (a `rule` label): the to_kafka rules' counters, the from_kafka
+ * rules' consumer lag. */
 static void put_rules(textbuf_t *t, brk_t *b)
 {
+    static const char *const names[] = {"matched", "produced", "acked", "failed", "spooled"};
     const cfg_t *cfg = b->cfg;
     size_t nt = cfg->bridge.n_to_kafka, nf = cfg->bridge.n_from_kafka;
     if (!b->bridge || (!nt && !nf)) return;
-    uint64_t *m = calloc(nt + 1, sizeof(*m)), *lag = calloc(nf + 1, sizeof(*lag));
-    if (m && lag) {
-        bridge_get_rule_stats(b->bridge, m, nt, lag, nf);
+    bridge_rule_stats_t *rs = calloc(nt + 1, sizeof(*rs));
+    uint64_t *lag = calloc(nf + 1, sizeof(*lag));
+    if (rs && lag) {
+        bridge_get_rule_stats(b->bridge, rs, nt, lag, nf);
         char a[256], c[256];
-        put_line(t, "# HELP sluice_kafka_rule_matched_total Messages a to_kafka rule matched\n"
-                    "# TYPE sluice_kafka_rule_matched_total counter\n");
-        for (size_t i = 0; i < nt; i++) {
-            label(a, sizeof(a), cfg->bridge.to_kafka[i].match);
-            label(c, sizeof(c), cfg->bridge.to_kafka[i].topic);
-            put_line(
-                t, "sluice_kafka_rule_matched_total{rule=\"%zu\",match=\"%s\",topic=\"%s\"} %llu\n",
-                i, a, c, (unsigned long long)m[i]);
+        for (int k = 0; k < 5; k++) {
+            put_line(t,
+                     "# HELP sluice_kafka_rule_%s_total to_kafka rule: records %s\n"
+                     "# TYPE sluice_kafka_rule_%s_total counter\n",
+                     names[k], names[k], names[k]);
+            for (size_t i = 0; i < nt; i++) {
+                const uint64_t v[5] = {rs[i].matched, rs[i].produced, rs[i].acked, rs[i].failed,
+                                       rs[i].spooled};
+                label(a, sizeof(a), cfg->bridge.to_kafka[i].match);
+                label(c, sizeof(c), cfg->bridge.to_kafka[i].topic);
+                put_line(t,
+                         "sluice_kafka_rule_%s_total{rule=\"%zu\",match=\"%s\",topic=\"%s\"} "
+                         "%llu\n",
+                         names[k], i, a, c, (unsigned long long)v[k]);
+            }
         }
-        put_line(
-            t,
-            "# HELP sluice_kafka_rule_consumer_lag Last seen partition lag of a from_kafka rule\n"
-            "# TYPE sluice_kafka_rule_consumer_lag gauge\n");
+        put_line(t, "# HELP sluice_kafka_rule_consumer_lag Last seen partition lag of a "
+                    "from_kafka rule\n# TYPE sluice_kafka_rule_consumer_lag gauge\n");
         for (size_t i = 0; i < nf; i++) {
             label(c, sizeof(c), cfg->bridge.from_kafka[i].topic);
             put_line(t, "sluice_kafka_rule_consumer_lag{rule=\"%zu\",topic=\"%s\"} %llu\n", i, c,
                      (unsigned long long)lag[i]);
         }
     }
-    free(m);
+    free(rs);
     free(lag);
 }
 

@@ -71,6 +71,11 @@ class AdminKafkaTest(kafka_util.KafkaCase):
         self.assertTrue(body["enabled"])
         self.assertEqual(body["producer"], "up")
         self.assertEqual([r["matched"] for r in body["to_kafka"]], [3, 0])
+        kafka_util.wait_until(
+            lambda: b.api("GET", "/api/v1/bridge")[1]["to_kafka"][0]["acked"] >= 3, T,
+            what="rule 0 acked")
+        r0 = b.api("GET", "/api/v1/bridge")[1]["to_kafka"][0]
+        self.assertEqual((r0["produced"], r0["acked"], r0["failed"], r0["spooled"]), (3, 3, 0, 0))
         self.assertEqual(body["to_kafka"][0]["topic"], "tcmd")
         self.assertIn("depth", body["spool"])
         kafka_util.wait_until(lambda: b.api("GET", "/api/v1/bridge")[1]["totals"]["acked"] >= 3,
@@ -93,6 +98,7 @@ class AdminKafkaTest(kafka_util.KafkaCase):
                       text)
         self.assertIn('sluice_kafka_rule_matched_total{rule="1",match="none/#",topic="tnone"} 0',
                       text)
+        self.assertIn('sluice_kafka_rule_acked_total{rule="0",match="cmd/#",topic="tcmd"} 3', text)
         self.assertEqual(types["sluice_kafka_produce_seconds"], "histogram")
         n = int(re.search(r"^sluice_kafka_produce_seconds_count (\d+)$", text, re.M).group(1))
         self.assertGreaterEqual(n, 3)
