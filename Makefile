@@ -20,7 +20,8 @@ RUN_ARGS   ?= --dev-kafka
 # that only runs sluice never gets the mosquitto broker (whose systemd unit
 # takes port 1883) or gnuplot.
 RUN_PKGS   = cmake make gcc pkg-config \
-             librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
+             librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
+             libcurl4-openssl-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
              procps openssl chromium
 # node and npm for the browser test (tests/browser, npm ci); taken from
@@ -30,7 +31,7 @@ DEMO_PKGS  = $(RUN_PKGS) python3
 BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps openssl
 
 .PHONY: all deps deps-run deps-bench deps-demo deps-node deps-node-pkgs browser-deps build run test demo console-vendor \
-        sanitize tsan fuzz bench format format-check clean
+        sanitize tsan fuzz bench format format-check clean install
 
 all: build
 
@@ -136,3 +137,26 @@ format-check:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+
+# make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=...]: the binary
+# built by `make build`, its man page, a starting config (not overwritten),
+# the full example and the Grafana dashboard, and a systemd unit.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR      = $(PREFIX)/bin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+install:
+	@test -x $(BUILD)/sluice || { echo "no $(BUILD)/sluice: run make build first"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/doc/sluice/examples $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(UNITDIR)
+	install -m 755 $(BUILD)/sluice $(DESTDIR)$(BINDIR)/sluice
+	install -m 644 dist/sluice.1 $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
+	install -m 644 examples/sluice.json examples/minimal.json examples/bridge.json \
+	  examples/grafana-sluice.json $(DESTDIR)$(PREFIX)/share/doc/sluice/examples/
+	install -m 644 docs/OPERATIONS.md docs/CONFIG.md docs/KAFKA.md $(DESTDIR)$(PREFIX)/share/doc/sluice/
+	test -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.json || \
+	  install -m 644 dist/sluice.json $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.json
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/sluice.service.in \
+	  > $(DESTDIR)$(UNITDIR)/sluice.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/sluice.service
+

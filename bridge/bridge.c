@@ -27,6 +27,13 @@ const char *bridge_strerror(int rc)
     }
 }
 
+int64_t bridge_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t bridge_now_ms(void)
 {
     struct timespec ts;
@@ -184,7 +191,10 @@ int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, br
                  "sluice --dev-kafka starts one)");
         goto fail;
     }
-    if (bridge_rules_compile(br, err, errlen)) goto fail;
+    ruleset_t *rs = NULL;
+    int rc = bridge_rules_compile(cfg, &rs, err, errlen);
+    atomic_store(&br->rules, rs);
+    if (rc) goto fail;
     if (consumers_new(br, err, errlen)) goto fail;
     if (!(br->rk = producer_new(br, err, errlen))) goto fail;
     if (spool_load(br)) {
@@ -226,7 +236,7 @@ void bridge_stop(bridge_t *br)
     for (int i = 0; i < 2; i++)
         for (rec_t *r = lists[i], *n; r; r = n) {
             n = r->next;
-            atomic_fetch_add(&br->s.failed, 1);
+            BRIDGE_COUNT(br, r, failed);
             group_release_locked(br, r->grp, -1);
             free(r);
         }
@@ -240,15 +250,7 @@ void bridge_free(bridge_t *br)
     bridge_stop(br);
     consumers_free(br);
     if (br->rk) rd_kafka_destroy(br->rk);
-    for (size_t i = 0; i < br->n_rules; i++) {
-        rule_t *r = &br->rules[i];
-        tmpl_free(&r->topic);
-        tmpl_free(&r->key);
-        for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
-            tmpl_free(&r->hdr_vals[j]);
-        free(r->hdr_vals);
-    }
-    free(br->rules);
+    bridge_rules_free(atomic_load(&br->rules));
     spool_mem_free(br);
     free(br->dels);
     pthread_mutex_destroy(&br->mu);
@@ -273,4 +275,59 @@ void bridge_get_stats(bridge_t *br, bridge_stats_t *o)
     int64_t since = atomic_load(&br->h.down_since), now = bridge_now_ms();
     o->kafka_down_ms = since ? (uint64_t)(now > since ? now - since : 1) : 0;
     o->spool_high_water = bridge_high_water(br);
+}
+
+void bridge_get_rule_stats(bridge_t *br, bridge_rule_stats_t *to, size_t n_to, uint64_t *from_lag,
+                           size_t n_from)
+{
+    ruleset_t *rs = atomic_load(&br->rules);
+    for (size_t i = 0; i < n_to; i++) {
+        const rule_t *r = rs && i < rs->n ? &rs->v[i] : NULL;
+        to[i] = (bridge_rule_stats_t){0};
+        if (!r) continue;
+        to[i].matched = atomic_load(&r->matched);
+        to[i].produced = atomic_load(&r->produced);
+        to[i].acked = atomic_load(&r->acked);
+        to[i].failed = atomic_load(&r->failed);
+        to[i].spooled = atomic_load(&r->spooled);
+    }
+    for (size_t i = 0; i < n_from; i++)
+        from_lag[i] = bridge_consumer_lag(br, i);
+}
+
+int bridge_set_rules(bridge_t *br, const cfg_t *cfg, char *err, size_t errlen)
+{
+    ruleset_t *rs = NULL;
+    if (bridge_rules_compile(cfg, &rs, err, errlen)) {
+        bridge_rules_free(rs);
+        return BRIDGE_ERR;
+    }
+    /* one writer at a time (the broker serialises reloads) */
+    rs->old = atomic_load(&br->rules);
+    atomic_store_explicit(&br->rules, rs, memory_order_release);
+    return 0;
+}
+
+static const uint64_t lat_le_us[BRIDGE_LAT_N] = {100,     250,     500,     1000,    2500,   5000,
+                                                 10000,   25000,   50000,   100000,  250000, 500000,
+                                                 1000000, 2500000, 5000000, 10000000};
+
+void bridge_lat_observe(struct bridge *br, uint64_t us)
+{
+    int i = 0;
+    while (i < BRIDGE_LAT_N && us > lat_le_us[i])
+        i++;
+    atomic_fetch_add_explicit(&br->s.lat[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&br->s.lat_sum_us, us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&br->s.lat_count, 1, memory_order_relaxed);
+}
+
+void bridge_get_latency(bridge_t *br, bridge_latency_t *out)
+{
+    for (int i = 0; i < BRIDGE_LAT_N; i++)
+        out->le_us[i] = lat_le_us[i];
+    for (int i = 0; i <= BRIDGE_LAT_N; i++)
+        out->counts[i] = atomic_load_explicit(&br->s.lat[i], memory_order_relaxed);
+    out->sum_us = atomic_load_explicit(&br->s.lat_sum_us, memory_order_relaxed);
+    out->count = atomic_load_explicit(&br->s.lat_count, memory_order_relaxed);
 }

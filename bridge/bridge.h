@@ -125,6 +125,13 @@ int bridge_start(bridge_t *br);
 __attribute__((warn_unused_result)) int bridge_offer(bridge_t *br, const bridge_msg_t *m,
                                                      bridge_ack_fn fn, void *arg);
 
+/* Replace the to_kafka rules with cfg's (a reload; cfg must outlive the
+ * bridge). Offers already running finish with the old rules, every later
+ * one sees the new; per-rule counters start again at 0. A bad rule fails
+ * with the same message as bridge_new and leaves the rules as they were.
+ * One caller at a time. */
+int bridge_set_rules(bridge_t *br, const cfg_t *cfg, char *err, size_t errlen);
+
 /* Flush what can be flushed within a bounded time (at most
  * max(spool_after_ms, 1 s), capped at 10 s); keep the rest spooled; join
  * every bridge thread. Every pending ack callback has been called when it
@@ -155,6 +162,29 @@ typedef struct bridge_stats {
 
 /* Any thread, approximate. */
 void bridge_get_stats(bridge_t *br, bridge_stats_t *out);
+/* Latency from a record handed to librdkafka to Kafka's acknowledgement
+ * (acks=all), as a histogram: counts[i] records took at most le_us[i]
+ * microseconds and more than le_us[i-1] (not cumulative); counts[N] the
+ * rest. Any thread, approximate. */
+#define BRIDGE_LAT_N 16
+typedef struct bridge_latency {
+    uint64_t le_us[BRIDGE_LAT_N];
+    uint64_t counts[BRIDGE_LAT_N + 1];
+    uint64_t sum_us, count;
+} bridge_latency_t;
+void bridge_get_latency(bridge_t *br, bridge_latency_t *out);
+
+/* Per rule, in config order (any thread, approximate): for each to_kafka
+ * rule the messages it matched and its records produced, acknowledged,
+ * failed and spooled (records of this run; one read back from the store's
+ * spool after a restart counts in the totals only), and the last seen
+ * partition lag of each from_kafka rule's consumer. Entries past the
+ * bridge's rules read 0. */
+typedef struct bridge_rule_stats {
+    uint64_t matched, produced, acked, failed, spooled;
+} bridge_rule_stats_t;
+void bridge_get_rule_stats(bridge_t *br, bridge_rule_stats_t *to, size_t n_to, uint64_t *from_lag,
+                           size_t n_from);
 
 /* Dead letters kept locally (no dead_letter_topic): one line per record to
  * out; returns the number listed or BRIDGE_ERR. */

@@ -283,3 +283,8 @@ void consumers_free(struct bridge *br)
     br->cons = NULL;
     br->n_cons = 0;
 }
+
+uint64_t bridge_consumer_lag(struct bridge *br, size_t i)
+{
+    return i < br->n_cons ? atomic_load(&br->cons[i].lag) : 0;
+}

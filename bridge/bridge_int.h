@@ -77,8 +77,18 @@ typedef struct rule {
     const cfg_to_kafka_t *cfg;
     tmpl_t topic, key;
     tmpl_t *hdr_vals;
-    bool ack_kafka; /* resolved: kafka unless ack:"local" */
+    bool ack_kafka;                /* resolved: kafka unless ack:"local" */
+    atomic_uint_least64_t matched; /* messages offered that this rule matched */
+    /* its records (of this run: a record read back from the store's spool
+     * no longer knows its rule and counts in the totals only) */
+    atomic_uint_least64_t produced, acked, failed, spooled;
 } rule_t;
+
+typedef struct ruleset {
+    rule_t *v;
+    size_t n;
+    struct ruleset *old; /* the set this one replaced */
+} ruleset_t;
 
 typedef struct blob_hdr {
     const char *name;
@@ -124,6 +134,8 @@ typedef struct rec {
     int kind;
     int err; /* the refusal, for dead letters */
     bool dlt_tried;
+    int64_t produced_us; /* handed to librdkafka (produce latency) */
+    rule_t *rule;        /* the rule that made it, NULL if unknown (rules live until bridge_free) */
     uint32_t len;
     uint8_t blob[];
 } rec_t;
@@ -146,8 +158,10 @@ struct bridge {
     const cfg_t *cfg;
     store_t *st;
     bridge_hooks_t hooks;
-    rule_t *rules;
-    size_t n_rules;
+    /* to_kafka rules: swapped whole by bridge_set_rules while offers run;
+     * a replaced set stays (chained by `old`) until bridge_free, so an
+     * offer that still reads it is safe */
+    _Atomic(struct ruleset *) rules;
     consumer_t *cons;
     size_t n_cons;
     rd_kafka_conf_t *pconf; /* until bridge_start */
@@ -189,10 +203,24 @@ struct bridge {
         atomic_uint_least64_t producer_renewals;
         atomic_uint_least64_t produced, acked, failed, spooled, spool_depth, spool_bytes,
             dead_lettered, consumed, delivered, consumer_lag, dropped, headers_skipped;
+        /* produce -> acknowledged, microseconds (poll thread writes) */
+        atomic_uint_least64_t lat[BRIDGE_LAT_N + 1], lat_sum_us, lat_count;
     } s;
 };
 
+/* Count a record on the bridge's totals and on its rule. */
+#define BRIDGE_COUNT(br, r, field)                                                                 \
+    do {                                                                                           \
+        atomic_fetch_add(&(br)->s.field, 1);                                                       \
+        if ((r)->rule) atomic_fetch_add(&(r)->rule->field, 1);                                     \
+    } while (0)
+
 int64_t bridge_now_ms(void);
+int64_t bridge_now_us(void);
+/* One produce -> acknowledged latency (bridge.c). */
+void bridge_lat_observe(struct bridge *br, uint64_t us);
+/* Last seen partition lag of from_kafka rule i (bridge_consume.c). */
+uint64_t bridge_consumer_lag(struct bridge *br, size_t i);
 void group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
 void group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
 void bridge_run_done(struct bridge *br);
@@ -204,7 +232,9 @@ rd_kafka_conf_t *bridge_producer_conf(const cfg_t *cfg, char *err, size_t errlen
 int bridge_produce(struct bridge *br, rec_t *r, const char *topic_override);
 bool bridge_err_permanent(rd_kafka_resp_err_t e);
 void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-int bridge_rules_compile(struct bridge *br, char *err, size_t errlen);
+/* Compile cfg's to_kafka rules into a new set (*out; NULL-free on error). */
+int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t errlen);
+void bridge_rules_free(ruleset_t *rs);
 
 /* bridge_spool.c (poll thread unless noted) */
 void spool_put_locked(struct bridge *br, rec_t *r); /* any thread, mu held */

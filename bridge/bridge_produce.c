@@ -83,17 +83,37 @@ fail:
     return NULL;
 }
 
-int bridge_rules_compile(struct bridge *br, char *err, size_t errlen)
+void bridge_rules_free(ruleset_t *rs)
 {
-    const cfg_t *cfg = br->cfg;
+    while (rs) {
+        ruleset_t *old = rs->old;
+        for (size_t i = 0; i < rs->n; i++) {
+            rule_t *r = &rs->v[i];
+            tmpl_free(&r->topic);
+            tmpl_free(&r->key);
+            for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
+                tmpl_free(&r->hdr_vals[j]);
+            free(r->hdr_vals);
+        }
+        free(rs->v);
+        free(rs);
+        rs = old;
+    }
+}
+
+int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t errlen)
+{
+    ruleset_t *rs = calloc(1, sizeof(*rs));
+    *out = rs;
+    if (!rs) goto oom;
     if (cfg->bridge.n_to_kafka == 0) return 0;
-    br->rules = calloc(cfg->bridge.n_to_kafka, sizeof(*br->rules));
-    if (!br->rules) goto oom;
+    rs->v = calloc(cfg->bridge.n_to_kafka, sizeof(*rs->v));
+    if (!rs->v) goto oom;
     for (size_t i = 0; i < cfg->bridge.n_to_kafka; i++) {
         const cfg_to_kafka_t *c = &cfg->bridge.to_kafka[i];
-        rule_t *r = &br->rules[i];
+        rule_t *r = &rs->v[i];
         char why[200];
-        br->n_rules = i + 1;
+        rs->n = i + 1;
         r->cfg = c;
         r->ack_kafka = c->ack != CFG_ACK_LOCAL;
         if (!c->match || !mqtt_filter_valid((const uint8_t *)c->match, strlen(c->match))) {
@@ -167,6 +187,7 @@ static int produce_on(struct bridge *br, rd_kafka_t *rk, rec_t *r, const char *t
         rd_kafka_header_add(h, "sluice.error", -1, e, -1);
         rd_kafka_header_add(h, "sluice.original_topic", -1, v.topic, v.topic_len);
     }
+    r->produced_us = bridge_now_us(); /* read by the report under br->mu */
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
         RD_KAFKA_V_VALUE((void *)v.value, v.value_len), RD_KAFKA_V_MSGFLAGS(0),
@@ -174,7 +195,7 @@ static int produce_on(struct bridge *br, rd_kafka_t *rk, rec_t *r, const char *t
     if (e)
         rd_kafka_headers_destroy(h);
     else
-        atomic_fetch_add(&br->s.produced, 1);
+        BRIDGE_COUNT(br, r, produced);
     return e;
 }
 
@@ -209,8 +230,9 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct bridge *br = opaque;
     rec_t *r = m->_private;
     rd_kafka_resp_err_t e = m->err;
+    if (!e && r->produced_us) bridge_lat_observe(br, (uint64_t)(bridge_now_us() - r->produced_us));
     if (r->kind == REC_DIRECT && !e) { /* the common case: no lock unless a group completes */
-        atomic_fetch_add(&br->s.acked, 1);
+        BRIDGE_COUNT(br, r, acked);
         group_release(br, r->grp, 0);
         free(r);
         atomic_fetch_sub(&br->direct_inflight, 1);
@@ -230,7 +252,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     case REC_DRAIN:
         br->drain_inflight--;
         if (!e) {
-            atomic_fetch_add(&br->s.acked, 1);
+            BRIDGE_COUNT(br, r, acked);
             spool_forget_locked(br, r);
             free(r);
         } else if (bridge_err_permanent(e)) {
@@ -306,11 +328,13 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
     size_t n = 0, tracked = 0, bytes = 0;
     int64_t ts = 0;
     const char *node = br->cfg->node_id ? br->cfg->node_id : "";
-    for (size_t i = 0; i < br->n_rules; i++) {
-        const rule_t *ru = &br->rules[i];
+    ruleset_t *rs = atomic_load_explicit(&br->rules, memory_order_acquire); /* reload swaps it */
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        rule_t *ru = &rs->v[i];
         if (!mqtt_topic_match((const uint8_t *)ru->cfg->match, strlen(ru->cfg->match),
                               (const uint8_t *)m->topic, m->topic_len))
             continue;
+        atomic_fetch_add_explicit(&ru->matched, 1, memory_order_relaxed);
         if (!ts) {
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
@@ -318,6 +342,7 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         }
         rec_t *r = rec_build(ru, m, node, ts);
         if (!r) goto fail;
+        r->rule = ru;
         if (fn && m->qos >= 1 && ru->ack_kafka) {
             r->grp = (group_t *)1; /* marks "tracked" until the group exists */
             tracked++;

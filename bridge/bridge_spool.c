@@ -86,9 +86,9 @@ static void wdone(void *arg, int err)
     br->n_writing--;
     for (rec_t *r = w->recs; r; r = r->next) {
         if (!err) {
-            atomic_fetch_add(&br->s.spooled, 1);
+            BRIDGE_COUNT(br, r, spooled);
         } else {
-            atomic_fetch_add(&br->s.failed, 1);
+            BRIDGE_COUNT(br, r, failed);
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);
         }
@@ -102,7 +102,7 @@ static void wdone(void *arg, int err)
                 atomic_fetch_sub(&br->s.spool_bytes, r->len);
             }
         } else if (!r->spool_seq) {
-            atomic_fetch_add(&br->s.failed, 1);
+            BRIDGE_COUNT(br, r, failed);
         }
         /* A drained record whose quarantine write failed is still spooled. */
         group_release_locked(br, r->grp, err && !r->spool_seq ? -1 : 0);
@@ -178,13 +178,13 @@ fail:
         }
     } else {
         for (rec_t *r = puts; r; r = r->next) {
-            atomic_fetch_add(&br->s.failed, 1);
+            BRIDGE_COUNT(br, r, failed);
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);
             group_release_locked(br, r->grp, -1);
         }
         for (rec_t *r = local; r; r = r->next) {
-            if (!r->spool_seq) atomic_fetch_add(&br->s.failed, 1);
+            if (!r->spool_seq) BRIDGE_COUNT(br, r, failed);
             group_release_locked(br, r->grp, r->spool_seq ? 0 : -1);
         }
         list_free(puts);
@@ -201,7 +201,7 @@ static void mem_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *de
         group_t *g = r->grp;
         r->grp = NULL;
         mem_insert(br, r);
-        atomic_fetch_add(&br->s.spooled, 1);
+        BRIDGE_COUNT(br, r, spooled);
         group_release(br, g, 0);
     }
     for (size_t i = 0; i < n_dels; i++)
@@ -210,7 +210,7 @@ static void mem_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *de
     /* No store: nowhere to quarantine. Counted as failed, reported < 0. */
     for (rec_t *r = local, *n; r; r = n) {
         n = r->next;
-        atomic_fetch_add(&br->s.failed, 1);
+        BRIDGE_COUNT(br, r, failed);
         if (r->spool_seq && mem_remove(br, r->spool_seq)) {
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);

@@ -48,6 +48,17 @@ static inline uint64_t brk_read(brk_counter_t *c)
 }
 
 int64_t brk_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t brk_now_us(void); /* CLOCK_MONOTONIC */
+
+/* Latency histograms for /metrics: upper bounds in microseconds (the last
+ * bucket, +Inf, is implicit); one writer per histogram, relaxed counters. */
+#define BRK_LAT_N 16
+extern const uint64_t brk_lat_le_us[BRK_LAT_N];
+typedef struct brk_hist {
+    brk_counter_t bucket[BRK_LAT_N + 1]; /* not cumulative */
+    brk_counter_t sum_us, count;
+} brk_hist_t;
+void brk_hist_observe(brk_hist_t *h, uint64_t us);
 int64_t brk_wall_s(void); /* CLOCK_REALTIME seconds */
 void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -363,6 +374,7 @@ struct brk_conn {
     const cfg_listener_t *listener;
     uint64_t id;
     char peer[48];
+    int64_t accepted_s; /* wall clock at accept (admin API: connected since) */
 
     uint8_t *in;
     uint32_t in_len, in_cap;
@@ -374,6 +386,8 @@ struct brk_conn {
     bool connected; /* CONNECT accepted */
     bool closing;
     bool disconnected_cleanly; /* DISCONNECT received: no will */
+    bool got_disconnect;       /* the client sent DISCONNECT (for the log line) */
+    uint8_t close_reason;      /* reason the broker closed with, 0 = none (log line) */
     uint8_t version;
     uint16_t keepalive;
     int64_t last_rx_ms;
@@ -421,6 +435,7 @@ typedef struct brk_ackq {
     uint8_t reason;
     uint8_t waits; /* completions still expected */
     bool refuse;   /* a completion failed */
+    int64_t at_us; /* queued at (publish-to-ack histogram) */
 } brk_ackq_t;
 
 /* A completion travelling from the store or bridge thread to the worker. */
@@ -622,7 +637,14 @@ void brk_pool_destroy(brk_pool_t *p);
 
 /* ---- workers (worker.c) ------------------------------------------------ */
 
-enum { BRK_INBOX_READY, BRK_INBOX_KILL, BRK_INBOX_ACK, BRK_INBOX_RESUME, BRK_INBOX_RELEASE };
+enum {
+    BRK_INBOX_READY,
+    BRK_INBOX_KILL,
+    BRK_INBOX_ACK,
+    BRK_INBOX_RESUME,
+    BRK_INBOX_RELEASE,
+    BRK_INBOX_CALL
+};
 typedef struct brk_inbox_item {
     uint8_t kind;
     uint16_t pid; /* RELEASE */
@@ -630,6 +652,7 @@ typedef struct brk_inbox_item {
         brk_session_t *s;
         brk_conn_t *c;
         struct brk_pending *p;
+        struct brk_call *call; /* CALL (owned by the item) */
     } u;
 } brk_inbox_item_t;
 
@@ -637,6 +660,7 @@ typedef struct brk_wstats {
     brk_counter_t msgs_in, msgs_out, bytes_in, bytes_out, dropped, conns, bad_packets;
     brk_counter_t flow_held;  /* acks held for a subscriber's queue (one per session) */
     brk_counter_t flow_kicks; /* subscribers disconnected for staying over the mark */
+    brk_hist_t ack_lat;       /* PUBLISH handled -> its PUBACK/PUBREC sent (conn.c) */
 } brk_wstats_t;
 
 struct brk_worker {
@@ -650,6 +674,7 @@ struct brk_worker {
     uint32_t inbox_len, inbox_cap;
     brk_inbox_item_t *inbox_spare;
     uint32_t inbox_spare_cap;
+    bool inbox_closed; /* stopped: posts fail (worker.c) */
 
     brk_conn_t *conns; /* list of live connections */
     uint32_t n_conns;
@@ -666,6 +691,10 @@ struct brk_worker {
     brk_conn_t *dirty; /* TCP connections with output to write this pass */
     brk_pool_t pool;   /* messages and frames allocated on this thread */
     void **listens;    /* one per listener, owned by worker.c */
+    /* connections per listener (index: c->listener - listen_base); this
+     * worker writes, /metrics sums (worker.c, conn.c) */
+    const cfg_listener_t *listen_base;
+    brk_counter_t *listen_conns;
 
     /* flow.c: the publisher whose PUBLISH is being routed, and its token
      * once a session held it */
@@ -685,6 +714,10 @@ void brk_worker_post_failed(brk_worker_t *w, brk_inbox_item_t item);
 /* Inbox items, then the TCP writes: what a worker runs after every event.
  * Only for a worker driven by hand (tests/fuzz/fuzz_conn.c). */
 void brk_worker_run_inbox(brk_worker_t *w);
+
+/* Generic cross-worker call: worker_call.h. */
+/* The inbox's side (worker.c): run a posted call and free it. */
+void brk_call_run(brk_worker_t *w, struct brk_call *call);
 
 /* Plain TCP connections on the worker's epoll (tcp.c). lws keeps TLS,
  * WebSocket and HTTP; this keeps the common case free of lws's per-socket
@@ -729,7 +762,11 @@ enum {
 extern const char *const brk_limit_names[BRK_LIMIT_N];
 
 struct brk {
-    const cfg_t *cfg;
+    /* Swapped whole by a reload (reload.c); every configuration ever
+     * current stays alive until the process ends, so a pointer read from
+     * here (or into it, like a connection's listener) never dangles. A
+     * function that needs several values reads it once. */
+    const cfg_t *_Atomic cfg;
     int n_workers;
     brk_worker_t *workers;
     brk_subs_t *subs;
@@ -742,7 +779,7 @@ struct brk {
     uint64_t next_assigned_id;
 
     int64_t start_ms;
-    int log_level;
+    _Atomic int log_level;   /* a reload changes it */
     struct store *store;     /* NULL: persistence.sync "none" */
     struct bridge *bridge;   /* NULL: no Kafka */
     struct brk_sinks *sinks; /* what every route is offered to (sink.h) */
@@ -755,12 +792,19 @@ struct brk {
     struct brk_timer *expiry_heap;            /* offline sessions by deadline (reg_lock) */
     uint32_t expiry_len, expiry_cap;
     bool expiry_primed;                /* the sessions restored at start-up are in the heap */
+    _Atomic bool draining;             /* graceful shutdown: accept nothing new (worker.c) */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
 };
 
 brk_t *brk_new(const cfg_t *cfg);
 int brk_start(brk_t *b);
+/* SIGTERM, first half: stop accepting, close every connection (MQTT 5
+ * clients get DISCONNECT 0x8B; wills of sessions that persist are not
+ * published), and wait up to timeout_ms for their output to be written.
+ * Returns how many connections were still open at the end. brk_stop
+ * follows (bridge drained or spooled, store synced). */
+uint64_t brk_shutdown(brk_t *b, int64_t timeout_ms);
 void brk_stop(brk_t *b);
 void brk_free(brk_t *b);
 /* Registry (lock held by caller with brk_reg_lock). */
@@ -783,6 +827,9 @@ typedef struct brk_stats {
 void brk_stats_collect(brk_t *b, brk_stats_t *out);
 /* HTTP listeners: /healthz and /metrics (http.c). */
 int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* Wait (bounded) for admin API work running off the workers (api_dlq.c);
+ * before the store closes. */
+void brk_api_stop(void);
 /* $SYS and periodic broker duties (worker 0's tick). */
 void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now);
 /* Offline sessions wait in a min-heap keyed by their next deadline (a

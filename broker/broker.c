@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "brk.h"
 #include "sink.h"
 
@@ -19,11 +21,35 @@ int64_t brk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t brk_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const uint64_t brk_lat_le_us[BRK_LAT_N] = {100,     250,     500,     1000,    2500,   5000,
+                                           10000,   25000,   50000,   100000,  250000, 500000,
+                                           1000000, 2500000, 5000000, 10000000};
+
+void brk_hist_observe(brk_hist_t *h, uint64_t us)
+{
+    int i = 0;
+    while (i < BRK_LAT_N && us > brk_lat_le_us[i])
+        i++;
+    brk_count(&h->bucket[i], 1);
+    brk_count(&h->sum_us, us);
+    brk_count(&h->count, 1);
+}
+
 int64_t brk_wall_s(void)
 {
     return (int64_t)time(NULL);
 }
 
+/* Text: "TIME LEVEL ID message", control characters of the message (a
+ * client id may hold any) shown as '?', one line each. JSON (log.format):
+ * {"time","level","id","msg"} through cJSON, which escapes them. */
 void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
 {
     if (level > b->log_level) return;
@@ -36,8 +62,25 @@ void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02dZ %s %s %s\n", tm.tm_year + 1900, tm.tm_mon + 1,
-            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, names[level], id, msg);
+    char ts[80];
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    const cfg_t *cfg = b->cfg;
+    if (cfg && cfg->log.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddStringToObject(o, "level", names[level]);
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "msg", msg);
+        char *line = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (line) fprintf(stderr, "%s\n", line);
+        free(line);
+        return;
+    }
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20) *c = '?';
+    fprintf(stderr, "%s %s %s %s\n", ts, names[level], id, msg);
 }
 
 static uint32_t id_hash(const char *p, uint16_t n)
@@ -324,8 +367,12 @@ void brk_free(brk_t *b)
     brk_retain_free(b->retain);
     brk_sinks_free(b->sinks);
     /* the last messages are gone: their blocks can go */
-    for (int i = 0; b->workers && i < b->n_workers; i++)
+    for (int i = 0; b->workers && i < b->n_workers; i++) {
         brk_pool_destroy(&b->workers[i].pool);
+        free(b->workers[i].listen_conns);
+        /* kept until here: a post after brk_stop is refused, not a crash */
+        pthread_mutex_destroy(&b->workers[i].inbox_lock);
+    }
     free(b->workers);
     pthread_mutex_destroy(&b->reg_lock);
     pthread_mutex_destroy(&b->retain_order);

@@ -52,12 +52,14 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t trans
     c->listener = l;
     c->id = ++w->next_conn_id;
     c->last_rx_ms = brk_now_ms();
+    c->accepted_s = brk_wall_s();
     peer_name(fd, c->peer, sizeof(c->peer));
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
     brk_count(&w->st.conns, 1);
+    if (l && w->listen_conns) brk_count(&w->listen_conns[l - w->listen_base], 1);
     return c;
 }
 
@@ -205,6 +207,7 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason)
 {
     if (c->closing) return;
     c->closing = true;
+    c->close_reason = reason;
     if (reason && c->connected && c->version == MQTT_V5) {
         mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
         brk_conn_send_packet(c, &p);
@@ -435,10 +438,13 @@ static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits)
 {
     brk_ackq_t a = {.pid = pid, .type = type, .reason = reason, .waits = waits};
+    bool timed = type == MQTT_PUBACK || type == MQTT_PUBREC;
     if (!waits && !c->ack_len) {
         send_ack(c, &a);
+        if (timed) brk_hist_observe(&c->w->st.ack_lat, 0);
         return c->ack_base++;
     }
+    if (timed) a.at_us = brk_now_us();
     if (c->ack_len == c->ack_cap) {
         uint32_t nc = c->ack_cap ? c->ack_cap * 2 : 16;
         brk_ackq_t *n = malloc(nc * sizeof(*n));
@@ -495,6 +501,7 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
         if (a->waits) break;
         if (a->type == MQTT_PUBACK) c->acks_puback--;
         send_ack(c, a);
+        if (a->at_us) brk_hist_observe(&c->w->st.ack_lat, (uint64_t)(brk_now_us() - a->at_us));
         c->ack_head = (c->ack_head + 1) % c->ack_cap;
         c->ack_len--;
         c->ack_base++;
@@ -604,8 +611,17 @@ void brk_conn_closed(brk_conn_t *c)
     if (c->next) c->next->prev = c->prev;
     w->n_conns--;
     brk_count(&w->st.conns, (uint64_t)-1);
+    if (c->listener && w->listen_conns)
+        brk_count(&w->listen_conns[c->listener - w->listen_base], (uint64_t)-1);
 
     brk_session_t *s = c->session;
+    if (s && c->connected)
+        brk_log(b, BRK_LOG_INFO, "SLUICE-DISCONNECT", "%s: client '%s' gone: %s (reason 0x%02x)",
+                c->peer, s->client_id,
+                c->got_disconnect ? "DISCONNECT"
+                : c->close_reason ? "closed by the broker"
+                                  : "closed without DISCONNECT (connection lost or protocol end)",
+                c->close_reason);
     if (s) {
         pthread_mutex_lock(&s->lock);
         bool attached = s->conn == c;

@@ -88,6 +88,7 @@ int brk_handle_disconnect(brk_conn_t *c, mqtt_reason_pkt_t *p)
     }
     /* 0x04: disconnect with will message; any other: no will */
     c->disconnected_cleanly = !(c->version == MQTT_V5 && p->reason == MQTT_RC_DISCONNECT_WITH_WILL);
+    c->got_disconnect = true;
     brk_conn_close(c, 0);
     return -1;
 }

@@ -44,6 +44,9 @@ static int refuse(brk_conn_t *c, uint8_t v311_rc, uint8_t v5_rc)
     }
     brk_conn_send_packet(c, &p);
     brk_conn_close(c, 0);
+    /* never the password; the client id is not trusted yet, so not quoted */
+    brk_log(c->w->b, BRK_LOG_INFO, "SLUICE-CONNECT-REFUSED", "%s: CONNECT refused: %s (0x%02x)",
+            c->peer, refusal_text(v5_rc), v5_rc);
     return -1;
 }
 
@@ -208,7 +211,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     }
 
     /* find or create the session; take over a live connection */
-    bool present = false, waiting = false;
+    bool present = false, waiting = false, took = false;
     pthread_mutex_lock(&b->reg_lock);
     brk_session_t *s = brk_reg_find(b, (const char *)id.p, (uint16_t)id.len);
     if (s) {
@@ -216,6 +219,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         /* a session that ends with its connection (expiry 0) does not
          * continue, whatever this CONNECT asks (MQTT-3.1.2-4, -3.1.2-5) */
         bool discard = p->clean_start || s->expiry == 0;
+        took = s->conn != NULL; /* a live connection had it: taken over (log) */
         if (discard) {
             discard_conn(s);
         } else {
@@ -302,5 +306,12 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
      * nothing of the session may follow it */
     if (brk_conn_send_packet(c, &ack) < 0 && c->closing) return -1;
     if (!waiting) brk_session_resume(s, c);
+    brk_log(b, BRK_LOG_INFO, took ? "SLUICE-TAKEOVER" : "SLUICE-CONNECT",
+            "%s: client '%s' user '%s' MQTT %s keepalive %u clean_start %d%s", c->peer,
+            s->client_id, c->username ? c->username : "",
+            p->version == MQTT_V5 ? "5"
+            : p->version == 4     ? "3.1.1"
+                                  : "3.1",
+            c->keepalive, p->clean_start, took ? " (took over from a live connection)" : "");
     return 0;
 }

@@ -11,12 +11,18 @@
  * protocols[0] of every vhost is this callback, so lws also asks it for the
  * verdict on a client certificate (mTLS listeners, see brk_http_callback).
  */
+#include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "acl.h"
+#include "api.h"
 #include "bridge.h"
 #include "brk.h"
 #include "http_static.h"
@@ -36,13 +42,162 @@ static void put(textbuf_t *t, const char *name, const char *type, const char *he
     if (t->len > t->cap) t->len = t->cap;
 }
 
+/* Kafka bridge figures: monotonic ones are counters (`_total`), the
+ * current levels gauges. */
 static void put_kafka(void *arg, const char *name, uint64_t v)
 {
+    static const char *const gauges[] = {"spool/depth", "spool/bytes", "consumer_lag",
+                                         "unreachable_ms", NULL};
+    bool gauge = false;
+    for (int i = 0; gauges[i]; i++)
+        gauge |= !strcmp(name, gauges[i]);
     char full[96];
-    snprintf(full, sizeof(full), "sluice_kafka_%s", name);
+    snprintf(full, sizeof(full), "sluice_kafka_%s%s", name, gauge ? "" : "_total");
     for (char *c = full; *c; c++)
         if (*c == '/') *c = '_';
-    put(arg, full, "gauge", "Kafka bridge counter (see docs/KAFKA.md)", v);
+    put(arg, full, gauge ? "gauge" : "counter", "Kafka bridge figure (see docs/OPERATIONS.md)", v);
+}
+
+/* A label value in Prometheus text: backslash, quote and newline escaped. */
+static void label(char *dst, size_t cap, const char *v)
+{
+    size_t o = 0;
+    for (; v && *v && o + 3 < cap; v++) {
+        if (*v == '\\' || *v == '"' || *v == '\n') dst[o++] = '\\';
+        dst[o++] = *v == '\n' ? 'n' : *v;
+    }
+    dst[o] = 0;
+}
+
+static void put_line(textbuf_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_line(textbuf_t *t, const char *fmt, ...)
+{
+    if (t->len >= t->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) t->len += (size_t)n;
+    if (t->len > t->cap) t->len = t->cap;
+}
+
+/* Per rule (a `rule` label): the to_kafka rules' counters, the from_kafka
+ * rules' consumer lag. */
+static void put_rules(textbuf_t *t, brk_t *b)
+{
+    static const char *const names[] = {"matched", "produced", "acked", "failed", "spooled"};
+    const cfg_t *cfg = b->cfg;
+    size_t nt = cfg->bridge.n_to_kafka, nf = cfg->bridge.n_from_kafka;
+    if (!b->bridge || (!nt && !nf)) return;
+    bridge_rule_stats_t *rs = calloc(nt + 1, sizeof(*rs));
+    uint64_t *lag = calloc(nf + 1, sizeof(*lag));
+    if (rs && lag) {
+        bridge_get_rule_stats(b->bridge, rs, nt, lag, nf);
+        char a[256], c[256];
+        for (int k = 0; k < 5; k++) {
+            put_line(t,
+                     "# HELP sluice_kafka_rule_%s_total to_kafka rule: records %s\n"
+                     "# TYPE sluice_kafka_rule_%s_total counter\n",
+                     names[k], names[k], names[k]);
+            for (size_t i = 0; i < nt; i++) {
+                const uint64_t v[5] = {rs[i].matched, rs[i].produced, rs[i].acked, rs[i].failed,
+                                       rs[i].spooled};
+                label(a, sizeof(a), cfg->bridge.to_kafka[i].match);
+                label(c, sizeof(c), cfg->bridge.to_kafka[i].topic);
+                put_line(t,
+                         "sluice_kafka_rule_%s_total{rule=\"%zu\",match=\"%s\",topic=\"%s\"} "
+                         "%llu\n",
+                         names[k], i, a, c, (unsigned long long)v[k]);
+            }
+        }
+        put_line(t, "# HELP sluice_kafka_rule_consumer_lag Last seen partition lag of a "
+                    "from_kafka rule\n# TYPE sluice_kafka_rule_consumer_lag gauge\n");
+        for (size_t i = 0; i < nf; i++) {
+            label(c, sizeof(c), cfg->bridge.from_kafka[i].topic);
+            put_line(t, "sluice_kafka_rule_consumer_lag{rule=\"%zu\",topic=\"%s\"} %llu\n", i, c,
+                     (unsigned long long)lag[i]);
+        }
+    }
+    free(rs);
+    free(lag);
+}
+
+/* A Prometheus histogram from non-cumulative bucket counts (le in us). */
+static void put_hist(textbuf_t *t, const char *name, const char *help, const uint64_t *le_us, int n,
+                     const uint64_t *counts, uint64_t sum_us, uint64_t count)
+{
+    put_line(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int i = 0; i < n; i++) {
+        cum += counts[i];
+        put_line(t, "%s_bucket{le=\"%g\"} %llu\n", name, (double)le_us[i] / 1e6,
+                 (unsigned long long)cum);
+    }
+    put_line(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+             (unsigned long long)count, name, (double)sum_us / 1e6, name,
+             (unsigned long long)count);
+}
+
+static void put_latency(textbuf_t *t, brk_t *b)
+{
+    uint64_t counts[BRK_LAT_N + 1] = {0}, sum = 0, count = 0;
+    for (int k = 0; k < b->n_workers; k++) {
+        brk_hist_t *h = &b->workers[k].st.ack_lat;
+        for (int i = 0; i <= BRK_LAT_N; i++)
+            counts[i] += brk_read(&h->bucket[i]);
+        sum += brk_read(&h->sum_us);
+        count += brk_read(&h->count);
+    }
+    put_hist(t, "sluice_publish_ack_seconds",
+             "QoS 1/2 PUBLISH handled to its PUBACK/PUBREC sent (store, Kafka, flow control)",
+             brk_lat_le_us, BRK_LAT_N, counts, sum, count);
+    if (!b->bridge) return;
+    bridge_latency_t l;
+    bridge_get_latency(b->bridge, &l);
+    put_hist(t, "sluice_kafka_produce_seconds", "Record handed to librdkafka to acknowledged",
+             l.le_us, BRIDGE_LAT_N, l.counts, l.sum_us, l.count);
+}
+
+/* Connections per listener (each worker counts its own). */
+static void put_listeners(textbuf_t *t, brk_t *b)
+{
+    static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};
+    const brk_worker_t *w0 = &b->workers[0];
+    put_line(t, "# HELP sluice_listener_connections Open MQTT connections per listener\n"
+                "# TYPE sluice_listener_connections gauge\n");
+    for (size_t i = 0; w0->listen_base && i < b->cfg->n_listeners; i++) {
+        const cfg_listener_t *l = &w0->listen_base[i];
+        if (l->protocol == CFG_PROTO_HTTP) continue;
+        uint64_t n = 0;
+        for (int k = 0; k < b->n_workers; k++)
+            if (b->workers[k].listen_conns) n += brk_read(&b->workers[k].listen_conns[i]);
+        char host[128];
+        label(host, sizeof(host), l->host);
+        put_line(t, "sluice_listener_connections{listener=\"%s:%u\",bind=\"%s\"} %llu\n",
+                 names[l->protocol], l->port, host, (unsigned long long)n);
+    }
+}
+
+/* The process, under the names Prometheus client libraries use. */
+static void put_process(textbuf_t *t)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    put(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes",
+        (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
+    uint64_t fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        fds += e->d_name[0] != '.';
+    if (d) closedir(d);
+    put(t, "process_open_fds", "gauge", "Open file descriptors", fds ? fds - 1 : 0);
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl))
+        put(t, "process_max_fds", "gauge", "Limit of open file descriptors", rl.rlim_cur);
 }
 
 /* "failures" is the one the issue names; the others count decisions. */
@@ -60,7 +215,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     brk_stats_t st;
     brk_stats_collect(b, &st);
     textbuf_t t = {out, 0, cap};
-    put(&t, "sluice_uptime_seconds", "counter", "Seconds since start", st.uptime_s);
+    put(&t, "sluice_uptime_seconds", "gauge", "Seconds since start", st.uptime_s);
     put(&t, "sluice_clients_connected", "gauge", "Connected clients", st.conns);
     put(&t, "sluice_sessions", "gauge", "Sessions, connected or not", st.sessions);
     put(&t, "sluice_subscriptions", "gauge", "Subscriptions", st.subscriptions);
@@ -96,6 +251,10 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
     }
     brk_kafka_stats(b, put_kafka, &t);
     brk_auth_stats(b, put_auth, &t);
+    put_listeners(&t, b);
+    put_latency(&t, b);
+    put_rules(&t, b);
+    put_process(&t);
     return t.len;
 }
 
@@ -149,11 +308,21 @@ int brk_http_callback(struct lws *wsi, int reason, void *user, void *in, size_t 
      * returns 0: lws_callback_http_dummy would accept every certificate,
      * self-signed, foreign or expired. Keep OpenSSL's verdict. */
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) return len ? 0 : 1;
+    if (wsi && user &&
+        (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+         reason == LWS_CALLBACK_HTTP_BODY_COMPLETION || reason == LWS_CALLBACK_HTTP_WRITEABLE ||
+         reason == LWS_CALLBACK_CLOSED_HTTP || reason == LWS_CALLBACK_HTTP_DROP_PROTOCOL)) {
+        /* the admin API (api.c), on http listeners only */
+        const cfg_listener_t *al = lws_get_opaque_user_data(wsi);
+        int rc =
+            al && al->protocol == CFG_PROTO_HTTP ? brk_api_http(wsi, reason, user, in, len) : -2;
+        if (rc != -2) return rc;
+    }
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     brk_worker_t *w = lws_context_user(lws_get_context(wsi));
     const char *uri = in ? in : "";
-    char body[LWS_PRE + 16384]; /* worker stack: threads serve HTTP concurrently */
+    char body[LWS_PRE + 32768]; /* worker stack: threads serve HTTP concurrently */
     char *text = body + LWS_PRE;
     size_t n;
     unsigned status = HTTP_STATUS_OK;

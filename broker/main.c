@@ -1,7 +1,7 @@
 /*
  * main.c - sluice's command line: read the config (or use the embedded
- * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP is logged
- * and ignored until reload exists), stop cleanly.
+ * defaults), start the broker, wait for SIGINT/SIGTERM (SIGHUP reloads
+ * the config file, reload.c), stop cleanly.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -12,9 +12,15 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "reload.h"
 #include "bridge.h"
 #include "config.h"
+#include "ctl.h"
 #include "store.h"
+
+/* SIGTERM: how long connections get to take their last bytes (DISCONNECT
+ * 0x8B, pending output) before the workers stop */
+#define SHUTDOWN_GRACE_MS 5000
 
 /* The offline tools refuse a data_dir a running broker holds (it has the
  * database lock): both would change files under it. True if refused. */
@@ -93,6 +99,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: sluice [-c FILE] [--dev-kafka] [--check] [--repair] [--version]\n"
                "       sluice [-c FILE] dlq list|replay\n"
                "       sluice passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n"
+               "       sluice ctl [--url URL] [--key-file FILE] COMMAND ...\n"
                "  -c, --config FILE  JSON configuration (default: embedded defaults:\n"
                "                     MQTT on 0.0.0.0:1883, WebSocket on 0.0.0.0:8083/mqtt)\n"
                "      --check        validate the configuration and exit\n"
@@ -105,7 +112,13 @@ static void usage(FILE *f)
                "                     stopped, as for --repair)\n"
                "  passwd             add, change (-b: from the command line) or delete (-D)\n"
                "                     a user in a mosquitto_passwd-compatible file (-c: new)\n"
-               "  -v, --version      print the version and exit\n");
+               "  ctl COMMAND        talk to a running broker's admin API: clients, client ID,\n"
+               "                     kick ID [--discard], publish TOPIC PAYLOAD [--qos N]\n"
+               "                     [--retain], reload, bridge, stats (sluice ctl --help)\n"
+               "  -v, --version      print the version and exit\n"
+               "  -h, --help         print this and exit\n"
+               "signals: SIGHUP reloads the config file; SIGTERM/SIGINT stop gracefully\n"
+               "(docs/OPERATIONS.md, man sluice)\n");
 }
 
 int main(int argc, char **argv)
@@ -114,6 +127,7 @@ int main(int argc, char **argv)
     bool check = false, repair = false, dev_kafka = false;
     const char *dlq = NULL;
     if (argc > 1 && !strcmp(argv[1], "passwd")) return brk_passwd_command(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "ctl")) return brk_ctl_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
@@ -239,22 +253,32 @@ int main(int argc, char **argv)
         brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)",
                 SLUICE_VERSION, b->n_workers, cfg->source);
         int sig = 0;
-        /* SIGHUP conventionally asks for a reload; until reload exists it
-         * must not stop a broker that operators expect to keep running */
-        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-            brk_log(b, BRK_LOG_WARN, "SLUICE-SIGHUP",
-                    "SIGHUP received: reload not implemented yet, ignored");
+        /* SIGHUP re-reads the config file (reload.c logs the outcome) */
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+            brk_reload_result_t res;
+            brk_reload(b, &res);
+        }
         brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
+        brk_stats_t st;
+        brk_stats_collect(b, &st);
+        int64_t t0 = brk_now_ms();
+        uint64_t left = brk_shutdown(b, SHUTDOWN_GRACE_MS);
+        brk_log(b, BRK_LOG_INFO, "SLUICE-SHUTDOWN",
+                "%llu connections closed in %lld ms (%llu cut off after %d ms)",
+                (unsigned long long)(st.conns - (st.conns < left ? st.conns : left)),
+                (long long)(brk_now_ms() - t0), (unsigned long long)left, SHUTDOWN_GRACE_MS);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
         rc = 1;
     }
-    brk_stop(b); /* stops the bridge too, after the workers */
+    brk_stop(b);    /* stops the bridge too, after the workers */
+    brk_api_stop(); /* a dead-letter replay still using the store */
     brk_kafka_free(b);
     bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);
     brk_auth_close(auth); /* after the workers: sessions held identities */
+    brk_reload_fini();    /* the configurations reloads made */
     cfg_free(cfg);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include <libwebsockets.h>
 
 #include "brk.h"
+#include "worker_call.h"
 
 #define TICK_US (250 * LWS_US_PER_MS)
 #define CONNECT_TIMEOUT_MS 10000
@@ -54,6 +55,10 @@ static brk_worker_t *worker_of(struct lws *wsi)
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
 {
     pthread_mutex_lock(&w->inbox_lock);
+    if (w->inbox_closed) { /* worker_fini ran: nobody would take it */
+        pthread_mutex_unlock(&w->inbox_lock);
+        return -1;
+    }
     if (w->inbox_len == w->inbox_cap) {
         uint32_t nc = w->inbox_cap ? w->inbox_cap * 2 : 256;
         brk_inbox_item_t *n = realloc(w->inbox, nc * sizeof(*n));
@@ -135,6 +140,8 @@ static bool inbox_once(brk_worker_t *w)
             brk_conn_t *c = it->u.c;
             if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
             brk_conn_unref(c);
+        } else if (it->kind == BRK_INBOX_CALL) {
+            brk_call_run(w, it->u.call);
         }
     }
     pthread_mutex_lock(&w->inbox_lock);
@@ -228,6 +235,10 @@ static void accept_ready(brk_listen_t *li)
                         "out of file descriptors; refused a connection on port %u", li->l->port);
             }
             return;
+        }
+        if (atomic_load(&w->b->draining)) { /* shutting down: refuse at once */
+            close(fd);
+            continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -349,7 +360,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", http_cb, 0, 0, 0, NULL, 0},
+    {"http", http_cb, sizeof(void *), 0, 0, NULL, 0}, /* api.c request */
     {"mqtt", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"mqttv3.1", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
     {"sluice-raw", cb_raw, sizeof(pss_t), 65536, 0, NULL, 0},
@@ -441,7 +452,9 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
     }
     w->epfd = -1;
     w->listens = calloc(cfg->n_listeners + 1, sizeof(*w->listens));
-    if (!w->listens) return -1;
+    w->listen_conns = calloc(cfg->n_listeners + 1, sizeof(*w->listen_conns));
+    w->listen_base = cfg->listeners;
+    if (!w->listens || !w->listen_conns) return -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const cfg_listener_t *l = &cfg->listeners[i];
         struct lws_context_creation_info vi;
@@ -493,29 +506,50 @@ static int worker_init(brk_worker_t *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Items still queued hold references; a call still runs (once, here). */
+static void fini_items(brk_worker_t *w, brk_inbox_item_t *items, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        brk_inbox_item_t *it = &items[i];
+        if (it->kind == BRK_INBOX_READY || it->kind == BRK_INBOX_RELEASE) {
+            brk_session_unref(it->u.s);
+        } else if (it->kind == BRK_INBOX_ACK) {
+            brk_conn_unref(it->u.p->c);
+            free(it->u.p);
+        } else if (it->kind == BRK_INBOX_CALL) {
+            brk_call_run(w, it->u.call);
+        } else {
+            brk_conn_unref(it->u.c);
+        }
+    }
+}
+
 static void worker_fini(brk_worker_t *w)
 {
     for (size_t i = 0; w->listens && i <= w->b->cfg->n_listeners; i++)
         free(w->listens[i]);
     free(w->listens);
     free(w->tick);
-    /* items still queued hold references */
-    for (uint32_t i = 0; i < w->inbox_len; i++) {
-        brk_inbox_item_t *it = &w->inbox[i];
-        if (it->kind == BRK_INBOX_READY || it->kind == BRK_INBOX_RELEASE) {
-            brk_session_unref(it->u.s);
-        } else if (it->kind == BRK_INBOX_ACK) {
-            brk_conn_unref(it->u.p->c);
-            free(it->u.p);
-        } else {
-            brk_conn_unref(it->u.c);
+    /* a call may post more (to any worker): take the vector out under the
+     * lock until it stays empty, then close the inbox to later posts */
+    for (;;) {
+        pthread_mutex_lock(&w->inbox_lock);
+        brk_inbox_item_t *items = w->inbox;
+        uint32_t n = w->inbox_len;
+        w->inbox = NULL;
+        w->inbox_len = w->inbox_cap = 0;
+        w->inbox_closed = !n;
+        pthread_mutex_unlock(&w->inbox_lock);
+        if (!n) {
+            free(items);
+            break;
         }
+        fini_items(w, items, n);
+        free(items);
     }
-    free(w->inbox);
     free(w->inbox_spare);
     brk_matches_free(&w->matches);
     if (w->reserve_fd >= 0) close(w->reserve_fd);
-    pthread_mutex_destroy(&w->inbox_lock);
 }
 
 int brk_start(brk_t *b)
@@ -536,6 +570,39 @@ int brk_start(brk_t *b)
             return -1;
         }
     return 0;
+}
+
+/* On each worker: close its connections for the shutdown. */
+static void shut_worker(brk_worker_t *w, void *arg)
+{
+    (void)arg;
+    for (brk_conn_t *c = w->conns; c; c = c->next) {
+        if (c->closing) continue;
+        brk_session_t *s = c->session;
+        if (s) {
+            /* the session outlives the process: its will is not for now
+             * (a server shutdown is not the client's failure) */
+            pthread_mutex_lock(&s->lock);
+            bool persists = s->conn == c && brk_persist_on(s);
+            pthread_mutex_unlock(&s->lock);
+            if (persists) c->disconnected_cleanly = true;
+        }
+        brk_conn_close(c, MQTT_RC_SERVER_SHUTTING_DOWN);
+    }
+}
+
+uint64_t brk_shutdown(brk_t *b, int64_t timeout_ms)
+{
+    atomic_store(&b->draining, true);
+    for (int i = 0; i < b->n_workers; i++)
+        brk_worker_call(&b->workers[i], shut_worker, NULL);
+    int64_t deadline = brk_now_ms() + timeout_ms;
+    brk_stats_t st;
+    for (;;) {
+        brk_stats_collect(b, &st);
+        if (!st.conns || brk_now_ms() >= deadline) return st.conns;
+        usleep(5000);
+    }
 }
 
 void brk_stop(brk_t *b)

@@ -107,6 +107,8 @@ int cfg_parse_auth(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg);
 /* listeners[i].auth into a new *out (set before any error). */
 int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t **out);
 void cfg_free_auth(cfg_auth_t *a);
+int cfg_parse_admin(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+void cfg_free_admin(cfg_t *cfg);
 
 void cfg_free_listener(cfg_listener_t *l);
 void cfg_free_kvs(cfg_kv_t *kv, size_t n);

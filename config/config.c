@@ -70,6 +70,7 @@ void cfg_free(cfg_t *cfg)
     free(cfg->log.level);
     free(cfg->log.file);
     cfg_free_auth(&cfg->auth);
+    cfg_free_admin(cfg);
     free(cfg);
 }
 
@@ -146,6 +147,7 @@ static cfg_t *defaults_named(const char *source)
     cfg->bridge.spool_max_bytes = (uint64_t)1 << 30;
 
     if (!(cfg->log.level = cfg_strdup("info"))) goto fail;
+    cfg->admin.max_body = 1u << 20;
     return cfg;
 fail:
     cfg_free(cfg);
@@ -280,13 +282,16 @@ int cfg_parse_persistence(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 
 int cfg_parse_log(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
-    static const char *const keys[] = {"level", "file", NULL};
+    static const char *const keys[] = {"level", "file", "format", NULL};
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    static const char *const formats[] = {"text", "json", NULL};
     const char *p = "log";
-    int rc, level = -1;
+    int rc, level = -1, format = -1;
     if ((rc = cfg_check_object(ctx, o, p, keys))) return rc;
     if ((rc = cfg_get_enum(ctx, o, p, "level", levels, &level))) return rc;
     if (level >= 0 && !cfg_set_str(&cfg->log.level, levels[level])) return cfg_nomem(ctx);
+    if ((rc = cfg_get_enum(ctx, o, p, "format", formats, &format))) return rc;
+    if (format >= 0) cfg->log.json = format == 1;
     return cfg_get_str(ctx, o, p, "file", CFG_STR_NONEMPTY | CFG_STR_NULLABLE, &cfg->log.file);
 }
 
@@ -337,7 +342,7 @@ static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
 {
     static const char *const keys[] = {"listeners", "data_dir",    "workers", "node_id",
                                        "mqtt",      "persistence", "kafka",   "bridge",
-                                       "log",       "auth",        NULL};
+                                       "log",       "auth",        "admin",   NULL};
     const cJSON *v;
     int rc;
     if (!cJSON_IsObject(root))
@@ -362,6 +367,9 @@ static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
         return rc;
     if ((rc = cfg_parse_auth(ctx, root, cfg))) return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "log")) && (rc = cfg_parse_log(ctx, v, cfg)))
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "admin")) &&
+        (rc = cfg_parse_admin(ctx, v, cfg)))
         return rc;
     return CFG_OK;
 }

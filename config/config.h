@@ -164,7 +164,18 @@ typedef struct cfg {
     struct {
         char *level; /* "error" | "warn" | "info" | "debug"; default "info" */
         char *file;  /* NULL = stderr */
+        bool json;   /* log.format "json": one JSON object per line; default "text" */
     } log;
+
+    /* The HTTP admin API (http listeners, /api/v1): off while no key is set.
+     * Keys from api_keys and from the lines of api_keys_file (read at load,
+     * so a reload re-reads it) end up together in keys. */
+    struct {
+        char **keys; /* api_keys, then the file's */
+        size_t n_keys;
+        char *api_keys_file; /* NULL = none */
+        uint32_t max_body;   /* request body limit in bytes; default 1 MiB */
+    } admin;
 } cfg_t;
 
 typedef enum cfg_err {
@@ -190,6 +201,20 @@ int cfg_parse(const char *name, const char *json, size_t len, cfg_t **out, char 
               size_t errlen);
 
 void cfg_free(cfg_t *cfg);
+
+/* Reload: next (freshly loaded) takes cur's values for everything a
+ * running broker cannot change (listeners, data_dir, workers, node_id,
+ * persistence, kafka, bridge.from_kafka, the spool and dead-letter
+ * settings, log.file). Names (comma separated) of the settings that
+ * differed go to restart ("needs restart"), those that will take effect to
+ * applied. CFG_ERR_NOMEM leaves next unusable (free it). */
+int cfg_reload_merge(cfg_t *next, const cfg_t *cur, char *applied, size_t alen, char *restart,
+                     size_t rlen);
+
+/* The effective configuration as a JSON text (malloc'd, NULL on ENOMEM),
+ * secrets redacted as "***": admin keys, TLS private key paths, and Kafka
+ * properties whose name mentions a password, secret, key or token. */
+char *cfg_to_json(const cfg_t *cfg);
 
 /* Bridge rules need Kafka: CFG_ERR_FIELD with "FILE: bridge.to_kafka:
  * expected kafka.bootstrap ..." in err when cfg has rules but neither

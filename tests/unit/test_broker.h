@@ -44,5 +44,6 @@ void add_pool_tests(void);
 void add_session_tests(void);
 void add_acl_tests(void);    /* test_broker_acl.c */
 void add_expiry_tests(void); /* test_broker_expiry.c */
+void tbc_register(void);     /* test_broker_call.c */
 
 #endif

@@ -113,6 +113,7 @@ int main(void)
     add_session_tests();
     add_acl_tests();
     add_expiry_tests();
+    tbc_register();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

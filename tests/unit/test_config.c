@@ -242,7 +242,7 @@ static const bad_case_t bad_cases[] = {
      "bad.json: persistence.flush_ms: expected integer 1..60000, got 60001"},
     /* log */
     {"log_unknown_key", "{\"log\":{\"lvl\":\"info\"}}", F,
-     "bad.json: log.lvl: unknown key (expected one of level, file)"},
+     "bad.json: log.lvl: unknown key (expected one of level, file, format)"},
     {"log_bad_level", "{\"log\":{\"level\":\"verbose\"}}", F,
      "bad.json: log.level: expected one of error|warn|info|debug, got \"verbose\""},
     {"log_file_empty", "{\"log\":{\"file\":\"\"}}", F,
