@@ -17,7 +17,8 @@ RUN_ARGS   ?= --dev-kafka
 # that only runs sluice never gets the mosquitto broker (whose systemd unit
 # takes port 1883) or gnuplot.
 RUN_PKGS   = cmake make gcc pkg-config \
-             librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev
+             librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
+             libcurl4-openssl-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto-clients python3 python3-paho-mqtt kcat \
              procps openssl
 BENCH_PKGS = $(RUN_PKGS) mosquitto mosquitto-clients gnuplot-nox python3 procps

@@ -22,6 +22,8 @@ typedef struct policy {
     bool allow_anonymous;
     brk_passwd_t *pw;       /* NULL: user names are not checked */
     brk_acl_rules_t *rules; /* NULL: no ACL, allow all */
+    brk_hook_t *hook;       /* auth.http: NULL = none */
+    const cfg_auth_http_t *http;
 } policy_t;
 
 enum { ST_FAILURES, ST_CONN_OK, ST_CONN_DENIED, ST_ACL_OK, ST_ACL_DENIED, ST_N };
@@ -50,6 +52,8 @@ struct brk_acl_id {
     char *user;
     char *client_id;
     const mqtt_str_t *password; /* during brk_acl_connect only */
+    brk_hook_login_t login;     /* during brk_acl_connect only */
+    bool superuser;             /* the HTTP hook said so: no ACL applies */
     brk_acl_view_t *view;       /* NULL when the policy has no ACL */
     cache_slot_t cache[CACHE_SLOTS];
     uint32_t cache_next;
@@ -65,6 +69,10 @@ static int policy_load(policy_t *p, const cfg_auth_t *c, char *err, size_t errle
     p->allow_anonymous = c->allow_anonymous;
     if (c->password_file && brk_passwd_load(c->password_file, &p->pw, err, errlen)) return -1;
     if (c->has_acl && brk_acl_rules_load(c, &p->rules, err, errlen)) return -1;
+    if ((p->http = c->http) && !(p->hook = brk_hook_new(c->http))) {
+        snprintf(err, errlen, "auth.http: cannot start its threads");
+        return -1;
+    }
     return 0;
 }
 
@@ -72,6 +80,7 @@ static void policy_free(policy_t *p)
 {
     brk_passwd_free(p->pw);
     brk_acl_rules_free(p->rules);
+    brk_hook_free(p->hook);
 }
 
 void brk_auth_close(brk_auth_t *a)
@@ -110,9 +119,9 @@ brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen)
 bool brk_auth_acl_on(const brk_auth_t *a)
 {
     if (!a) return false;
-    bool on = a->top.rules != NULL;
+    bool on = a->top.rules || (a->top.http && a->top.http->acl_url);
     for (size_t i = 0; i < a->cfg->n_listeners; i++)
-        on = on || a->own[i].rules;
+        on = on || a->own[i].rules || (a->own[i].http && a->own[i].http->acl_url);
     return on;
 }
 
@@ -157,6 +166,13 @@ static bool login_ok(brk_acl_id_t *id, int *rc)
         *rc = p->allow_anonymous ? BRK_ACL_ALLOW : BRK_ACL_DENY;
         return *rc == BRK_ACL_ALLOW;
     }
+    if (p->http && p->http->url) {
+        id->login.client_id = id->client_id;
+        id->login.user = id->user;
+        id->login.password = id->password;
+        *rc = brk_hook_connect(p->hook, &id->login, &id->superuser);
+        return *rc == BRK_ACL_ALLOW;
+    }
     if (!p->pw) { /* no password file: a user name is all that is asked */
         *rc = BRK_ACL_ALLOW;
         return true;
@@ -195,6 +211,14 @@ int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_acc
         login_ok(id, &rc);
         return rc;
     }
+    if (id->superuser) return BRK_ACL_ALLOW;
+    const policy_t *p = id->pol;
+    if (p->http && p->http->acl_url && (access == BRK_ACL_PUBLISH || access == BRK_ACL_SUBSCRIBE)) {
+        rc = brk_hook_acl(p->hook, id->client_id, id->user, topic, len, access);
+        if (rc == BRK_ACL_DENY || (rc == BRK_ACL_ALLOW && !id->view))
+            count(id->auth, rc == BRK_ACL_ALLOW ? ST_ACL_OK : ST_ACL_DENIED);
+        if (rc != BRK_ACL_ALLOW) return rc; /* rules, if any, are asked as well */
+    }
     if (!id->view) return BRK_ACL_ALLOW; /* this listener has no ACL */
     bool cached = access == BRK_ACL_RECEIVE;
     cache_slot_t *s = cached ? cache_find(id, topic, len, (uint8_t)access) : NULL;
@@ -220,7 +244,7 @@ static const char *reason_text(int rc)
     case BRK_ACL_BAD_LOGIN:
         return "bad user name or password";
     case BRK_ACL_BUSY:
-        return "too many password checks waiting";
+        return "too many checks waiting, or the HTTP hook is down";
     default:
         return "not authorized";
     }
@@ -250,6 +274,7 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
         return BRK_ACL_BUSY;
     }
     id->password = p->has_password ? &p->password : NULL;
+    id->login = (brk_hook_login_t){.conn = key, .peer = c->peer, .listener = c->listener};
     int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
     id->password = NULL;
     const char *why = reason_text(rc);

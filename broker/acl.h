@@ -4,8 +4,9 @@
  * at CONNECT, PUBLISH after topic-alias resolution, each SUBSCRIBE entry,
  * each retained message on subscribe, each delivery). Behind it sit the
  * backends, one file each: auth_passwd.c (mosquitto_passwd files),
- * auth_acl.c (Mosquitto ACL syntax, file or inline JSON) and auth_verify.c
- * (the credential cache and the thread for slow password hashes), and
+ * auth_acl.c (Mosquitto ACL syntax, file or inline JSON), auth_verify.c
+ * (the credential cache and the thread for slow password hashes),
+ * auth_http.c (an operator's HTTP service decides, off the workers), and
  * auth_backoff.c (refusals to an address that keeps failing, held back).
  *
  * Ownership: brk_auth_open builds every listener's policy from the config
@@ -111,6 +112,25 @@ brk_verify_t *brk_verify_new(void);
 void brk_verify_free(brk_verify_t *v);
 /* ALLOW, BAD_LOGIN, WAIT (queued to the thread: ask again) or BUSY. */
 int brk_verify(brk_verify_t *v, const brk_passwd_t *pw, const char *user, const mqtt_str_t *pass);
+
+/* auth_http.c: the HTTP hook (libcurl on max_inflight threads of its own).
+ * Each call answers from what came back, or queues the request and answers
+ * WAIT (ask again with the same arguments: the tick does). */
+typedef struct brk_hook brk_hook_t;
+typedef struct brk_hook_login {
+    uint64_t conn; /* the asking connection: a CONNECT's answer is its own */
+    const char *client_id, *user, *peer;
+    const mqtt_str_t *password; /* NULL: none given */
+    const cfg_listener_t *listener;
+} brk_hook_login_t;
+brk_hook_t *brk_hook_new(const cfg_auth_http_t *cfg);
+void brk_hook_free(brk_hook_t *h);
+/* ALLOW (and *superuser), BAD_LOGIN (the hook said no), WAIT, or with the
+ * hook down: ALLOW with "fail": "open", BUSY (server unavailable) else. */
+int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser);
+/* PUBLISH or SUBSCRIBE on topic: ALLOW, DENY or WAIT; down: as "fail". */
+int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const char *topic,
+                 uint16_t len, brk_acl_access_t access);
 
 /* auth_backoff.c: refusals to an address that keeps failing are held back. */
 typedef struct brk_backoff brk_backoff_t;

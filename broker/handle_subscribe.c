@@ -46,6 +46,26 @@ static bool subrec_del(brk_session_t *s, const mqtt_str_t *f)
     return found;
 }
 
+/* Whether an entry's right is still being asked (the HTTP hook): then the
+ * whole SUBSCRIBE waits, before anything of it is applied. Every entry is
+ * asked here, so their requests run side by side. */
+static bool acl_waiting(brk_session_t *s, mqtt_subscribe_t *p)
+{
+    uint32_t off = 0, n = 0;
+    bool wait = false;
+    mqtt_sub_entry_t e;
+    while (n++ < p->count && mqtt_sub_next(p, true, &off, &e)) {
+        mqtt_str_t group, rest;
+        bool shared = mqtt_share_split(e.filter.p, e.filter.len, &group, &rest);
+        mqtt_str_t f = shared ? rest : e.filter;
+        if (mqtt_filter_valid(e.filter.p, e.filter.len) &&
+            brk_acl_session(s, (const char *)f.p, (uint16_t)f.len, BRK_ACL_SUBSCRIBE) ==
+                BRK_ACL_WAIT)
+            wait = true;
+    }
+    return wait;
+}
+
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
 {
     brk_t *b = c->w->b;
@@ -55,6 +75,7 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
         brk_conn_close(c, MQTT_RC_QUOTA_EXCEEDED);
         return -1;
     }
+    if (b->acl_on && acl_waiting(s, p)) return BRK_PAUSE;
     uint8_t reasons[MAX_ENTRIES];
     mqtt_sub_entry_t retained[MAX_ENTRIES];
     uint8_t granted_q[MAX_ENTRIES];

@@ -75,12 +75,40 @@ static int parse_rules(cfg_ctx_t *ctx, const cJSON *arr, const char *path, cfg_a
     return CFG_OK;
 }
 
+static const char *const fail_names[] = {"closed", "open", NULL};
+
+static int parse_http(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t *a)
+{
+    static const char *const keys[] = {"url",          "acl_url", "timeout_ms", "max_inflight",
+                                       "cache_ttl_ms", "fail",    NULL};
+    int rc, fail = 0;
+    if (!cJSON_IsObject(o))
+        return cfg_fail(ctx, CFG_ERR_FIELD, path, "expected object, got %s", cfg_type_name(o));
+    if ((rc = cfg_check_object(ctx, o, path, keys))) return rc;
+    cfg_auth_http_t *h = calloc(1, sizeof(*h));
+    if (!h) return cfg_nomem(ctx);
+    a->http = h;
+    *h = (cfg_auth_http_t){.timeout_ms = 5000, .max_inflight = 8, .cache_ttl_ms = 60000};
+    if ((rc = cfg_get_str(ctx, o, path, "url", CFG_STR_NONEMPTY, &h->url)) ||
+        (rc = cfg_get_str(ctx, o, path, "acl_url", CFG_STR_NONEMPTY, &h->acl_url)) ||
+        (rc = cfg_get_u32(ctx, o, path, "timeout_ms", 10, 60000, &h->timeout_ms)) ||
+        (rc = cfg_get_u32(ctx, o, path, "max_inflight", 1, 64, &h->max_inflight)) ||
+        (rc = cfg_get_u32(ctx, o, path, "cache_ttl_ms", 0, 86400000, &h->cache_ttl_ms)) ||
+        (rc = cfg_get_enum(ctx, o, path, "fail", fail_names, &fail)))
+        return rc;
+    h->fail_open = fail == 1;
+    if (!h->url && !h->acl_url)
+        return cfg_fail(ctx, CFG_ERR_FIELD, path, "expected \"url\" or \"acl_url\" (or both)");
+    return CFG_OK;
+}
+
 /* One auth object into a (already zeroed); *anon_set says whether
  * allow_anonymous was given. */
 static int parse_obj(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t *a,
                      bool *anon_set)
 {
-    static const char *const keys[] = {"allow_anonymous", "password_file", "acl_file", "acl", NULL};
+    static const char *const keys[] = {
+        "allow_anonymous", "password_file", "acl_file", "acl", "http", NULL};
     char where[CFG_PATH_MAX];
     int rc;
     if (!cJSON_IsObject(o))
@@ -95,7 +123,21 @@ static int parse_obj(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "acl");
     cfg_path_key(where, path, "acl");
     if (v && (rc = parse_rules(ctx, v, where, a))) return rc;
+    v = cJSON_GetObjectItemCaseSensitive(o, "http");
+    cfg_path_key(where, path, "http");
+    if (v && (rc = parse_http(ctx, v, where, a))) return rc;
+    if (a->http && a->http->url && a->password_file)
+        return cfg_fail(ctx, CFG_ERR_FIELD, where,
+                        "\"url\" and \"password_file\" both check passwords: keep one (a "
+                        "listener's own \"auth\" can use the other)");
     return CFG_OK;
+}
+
+/* Whether a client with a user name must prove it (anonymous refused by
+ * default, as Mosquitto 2.0 does with a password file). */
+static bool checks_passwords(const cfg_auth_t *a)
+{
+    return a->password_file || (a->http && a->http->url);
 }
 
 int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t **out)
@@ -106,7 +148,7 @@ int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cf
     *out = a; /* freed with the listener on any error */
     int rc = parse_obj(ctx, o, path, a, &anon_set);
     if (rc) return rc;
-    if (!anon_set) a->allow_anonymous = a->password_file == NULL;
+    if (!anon_set) a->allow_anonymous = !checks_passwords(a);
     return CFG_OK;
 }
 
@@ -125,7 +167,7 @@ int cfg_parse_auth(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
                         "contradicts mqtt.allow_anonymous (an older name for it; keep one)");
     if (!anon_set)
         cfg->auth.allow_anonymous =
-            old_set ? cfg->mqtt.allow_anonymous : cfg->auth.password_file == NULL;
+            old_set ? cfg->mqtt.allow_anonymous : !checks_passwords(&cfg->auth);
     cfg->mqtt.allow_anonymous = cfg->auth.allow_anonymous; /* the alias reads the same */
     return CFG_OK;
 }
@@ -140,5 +182,42 @@ void cfg_free_auth(cfg_auth_t *a)
         free(a->acl[i].filter);
     }
     free(a->acl);
+    if (a->http) {
+        free(a->http->url);
+        free(a->http->acl_url);
+        free(a->http);
+    }
     memset(a, 0, sizeof(*a));
+}
+
+char *cfg_http_auth_body(const char *const *keys, const char *const *values, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *out = NULL;
+    for (size_t i = 0; o && i < n; i++) {
+        cJSON *v = values[i] ? cJSON_CreateString(values[i]) : cJSON_CreateNull();
+        if (!v || !cJSON_AddItemToObject(o, keys[i], v)) {
+            cJSON_Delete(v);
+            goto done;
+        }
+    }
+    if (o) out = cJSON_PrintUnformatted(o);
+done:
+    cJSON_Delete(o);
+    return out;
+}
+
+int cfg_http_auth_reply(const char *body, size_t len, bool *superuser)
+{
+    *superuser = false;
+    if (!body || !len) return -1;
+    cJSON *o = cJSON_ParseWithLength(body, len);
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "result");
+    const cJSON *su = cJSON_GetObjectItemCaseSensitive(o, "is_superuser");
+    int verdict = -1;
+    if (cJSON_IsString(r) && !strcmp(r->valuestring, "allow")) verdict = 1;
+    if (cJSON_IsString(r) && !strcmp(r->valuestring, "deny")) verdict = 0;
+    *superuser = verdict == 1 && cJSON_IsTrue(su);
+    cJSON_Delete(o);
+    return verdict;
 }

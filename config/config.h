@@ -34,6 +34,17 @@ typedef struct cfg_acl_rule {
     uint8_t access; /* CFG_ACL_* */
 } cfg_acl_rule_t;
 
+/* "auth.http": the HTTP hook that decides CONNECTs (url) and, optionally,
+ * publish and subscribe rights (acl_url); broker/auth_http.c. */
+typedef struct cfg_auth_http {
+    char *url;             /* POST on CONNECT; NULL = credentials not asked there */
+    char *acl_url;         /* POST per (client, topic, access); NULL = no hook ACL */
+    uint32_t timeout_ms;   /* whole request, default 5000 */
+    uint32_t max_inflight; /* requests at once (one thread each), default 8 */
+    uint32_t cache_ttl_ms; /* ACL answers kept, default 60000; 0 = not kept */
+    bool fail_open;        /* "fail": "open" = hook down allows; default closed */
+} cfg_auth_http_t;
+
 /* "auth": who may connect and what they may do. Files are named here and
  * read by the broker at start (broker/auth_*.c), which reports their errors. */
 typedef struct cfg_auth {
@@ -42,8 +53,16 @@ typedef struct cfg_auth {
     char *acl_file;       /* Mosquitto ACL syntax; NULL = none */
     cfg_acl_rule_t *acl;  /* inline rules, after the file's */
     size_t n_acl;
-    bool has_acl; /* acl_file or "acl" given (even empty): deny what no rule allows */
+    bool has_acl;          /* acl_file or "acl" given (even empty): deny what no rule allows */
+    cfg_auth_http_t *http; /* "http": NULL = no hook */
 } cfg_auth_t;
+
+/* The HTTP hook's JSON (cJSON stays in config/). A request body from n
+ * key/value pairs (a NULL value is JSON null): malloc'd, NULL without
+ * memory. A reply body: 1 allow, 0 deny, -1 no verdict in it (empty, not
+ * JSON, no "result"); *superuser from "is_superuser". */
+char *cfg_http_auth_body(const char *const *keys, const char *const *values, size_t n);
+int cfg_http_auth_reply(const char *body, size_t len, bool *superuser);
 
 typedef struct cfg_listener {
     cfg_proto_t protocol;
