@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
+#include "auth_jwt.h"
 #include "brk.h"
 
 #define CACHE_SLOTS 16
@@ -23,6 +25,8 @@ typedef struct policy {
     brk_passwd_t *pw;       /* NULL: user names are not checked */
     brk_acl_rules_t *rules; /* NULL: no ACL, allow all */
     brk_hook_t *hook;       /* auth.http: NULL = none */
+    brk_jwt_t *jwt;         /* auth.jwt: NULL = none */
+    bool jwt_acl;           /* a token's acl_claim replaces the rules */
     const cfg_auth_http_t *http;
 } policy_t;
 
@@ -54,6 +58,8 @@ struct brk_acl_id {
     const mqtt_str_t *password; /* during brk_acl_connect only */
     brk_hook_login_t login;     /* during brk_acl_connect only */
     bool superuser;             /* the HTTP hook said so: no ACL applies */
+    brk_acl_rules_t *own;       /* rules from the client's JWT; NULL = the policy's */
+    const char *why;            /* a refusal's reason, when more precise than its code */
     brk_acl_view_t *view;       /* NULL when the policy has no ACL */
     cache_slot_t cache[CACHE_SLOTS];
     uint32_t cache_next;
@@ -69,6 +75,8 @@ static int policy_load(policy_t *p, const cfg_auth_t *c, char *err, size_t errle
     p->allow_anonymous = c->allow_anonymous;
     if (c->password_file && brk_passwd_load(c->password_file, &p->pw, err, errlen)) return -1;
     if (c->has_acl && brk_acl_rules_load(c, &p->rules, err, errlen)) return -1;
+    if (c->jwt && brk_jwt_load(c->jwt, &p->jwt, err, errlen)) return -1;
+    p->jwt_acl = c->jwt && c->jwt->acl_claim;
     if ((p->http = c->http) && !(p->hook = brk_hook_new(c->http))) {
         snprintf(err, errlen, "auth.http: cannot start its threads");
         return -1;
@@ -81,6 +89,7 @@ static void policy_free(policy_t *p)
     brk_passwd_free(p->pw);
     brk_acl_rules_free(p->rules);
     brk_hook_free(p->hook);
+    brk_jwt_free(p->jwt);
 }
 
 void brk_auth_close(brk_auth_t *a)
@@ -119,9 +128,10 @@ brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen)
 bool brk_auth_acl_on(const brk_auth_t *a)
 {
     if (!a) return false;
-    bool on = a->top.rules || (a->top.http && a->top.http->acl_url);
+    bool on = a->top.rules || a->top.jwt_acl || (a->top.http && a->top.http->acl_url);
     for (size_t i = 0; i < a->cfg->n_listeners; i++)
-        on = on || a->own[i].rules || (a->own[i].http && a->own[i].http->acl_url);
+        on = on || a->own[i].rules || a->own[i].jwt_acl ||
+             (a->own[i].http && a->own[i].http->acl_url);
     return on;
 }
 
@@ -144,6 +154,7 @@ void brk_acl_id_free(brk_acl_id_t *id)
     for (int i = 0; i < CACHE_SLOTS; i++)
         free(id->cache[i].topic);
     brk_acl_view_free(id->view);
+    brk_acl_rules_free(id->own);
     free(id->user);
     free(id->client_id);
     free(id);
@@ -159,9 +170,56 @@ static char *dup_str(const uint8_t *p, size_t n)
     return s;
 }
 
+/* The token's claims applied: its user name, its rules (then the view is
+ * made again for them). False without memory. */
+static bool jwt_apply(brk_acl_id_t *id, brk_jwt_claims_t *cl)
+{
+    if (cl->user) {
+        free(id->user);
+        id->user = cl->user;
+        cl->user = NULL;
+    }
+    const brk_acl_rules_t *r = id->pol->rules;
+    if (id->pol->jwt_acl) {
+        char err[128];
+        cfg_auth_t tmp = {.acl = cl->rules, .n_acl = cl->n_rules, .has_acl = true};
+        if (brk_acl_rules_load(&tmp, &id->own, err, sizeof(err))) return false;
+        r = id->own;
+    }
+    brk_acl_view_free(id->view);
+    id->view = r ? brk_acl_view_new(r, id->own ? NULL : id->user, id->client_id) : NULL;
+    return !r || id->view;
+}
+
+static int jwt_login(brk_acl_id_t *id)
+{
+    if (!id->password) {
+        id->why = "no token in the password field";
+        return BRK_ACL_BAD_LOGIN;
+    }
+    char *tok = dup_str(id->password->p, id->password->len);
+    if (!tok) return BRK_ACL_BUSY;
+    brk_jwt_claims_t cl;
+    int64_t now = (int64_t)time(NULL); /* exp and nbf are wall-clock seconds */
+    int v = brk_jwt_verify(id->pol->jwt, tok, now, &cl);
+    free(tok);
+    static const char *const why[] = {NULL, "JWT: bad signature, key or algorithm",
+                                      "JWT: expired or not yet valid",
+                                      "JWT: username or ACL claim missing or malformed"};
+    id->why = why[v];
+    if (v) return BRK_ACL_BAD_LOGIN;
+    bool ok = jwt_apply(id, &cl);
+    brk_jwt_claims_free(&cl);
+    return ok ? BRK_ACL_ALLOW : BRK_ACL_BUSY;
+}
+
 static bool login_ok(brk_acl_id_t *id, int *rc)
 {
     const policy_t *p = id->pol;
+    if (p->jwt && (id->user || id->password)) {
+        *rc = jwt_login(id);
+        return *rc == BRK_ACL_ALLOW;
+    }
     if (!id->user) {
         *rc = p->allow_anonymous ? BRK_ACL_ALLOW : BRK_ACL_DENY;
         return *rc == BRK_ACL_ALLOW;
@@ -277,7 +335,7 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     id->login = (brk_hook_login_t){.conn = key, .peer = c->peer, .listener = c->listener};
     int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
     id->password = NULL;
-    const char *why = reason_text(rc);
+    const char *why = id->why ? id->why : reason_text(rc);
     if (rc != BRK_ACL_WAIT) count(b->auth, rc == BRK_ACL_ALLOW ? ST_CONN_OK : ST_CONN_DENIED);
     if (rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) count(b->auth, ST_FAILURES);
     if (rc != BRK_ACL_ALLOW && rc != BRK_ACL_WAIT)
