@@ -27,6 +27,7 @@ typedef struct policy {
     brk_hook_t *hook;       /* auth.http: NULL = none */
     brk_jwt_t *jwt;         /* auth.jwt: NULL = none */
     bool jwt_acl;           /* a token's acl_claim replaces the rules */
+    uint8_t cert_identity;  /* CFG_CERT_*: the user name is the certificate's */
     const cfg_auth_http_t *http;
 } policy_t;
 
@@ -77,6 +78,7 @@ static int policy_load(policy_t *p, const cfg_auth_t *c, char *err, size_t errle
     if (c->has_acl && brk_acl_rules_load(c, &p->rules, err, errlen)) return -1;
     if (c->jwt && brk_jwt_load(c->jwt, &p->jwt, err, errlen)) return -1;
     p->jwt_acl = c->jwt && c->jwt->acl_claim;
+    p->cert_identity = c->cert_identity;
     if ((p->http = c->http) && !(p->hook = brk_hook_new(c->http))) {
         snprintf(err, errlen, "auth.http: cannot start its threads");
         return -1;
@@ -216,6 +218,10 @@ static int jwt_login(brk_acl_id_t *id)
 static bool login_ok(brk_acl_id_t *id, int *rc)
 {
     const policy_t *p = id->pol;
+    if (p->cert_identity) {
+        *rc = id->user ? BRK_ACL_ALLOW : BRK_ACL_DENY;
+        return id->user != NULL;
+    }
     if (p->jwt && (id->user || id->password)) {
         *rc = jwt_login(id);
         return *rc == BRK_ACL_ALLOW;
@@ -324,8 +330,13 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     id->auth = b->auth;
     id->pol = policy_of(b->auth, c->listener);
     id->client_id = dup_str(client_id->p, client_id->len);
-    if (p->has_username) id->user = dup_str(p->username.p, p->username.len);
-    if (!id->client_id || (p->has_username && !id->user) ||
+    bool named = p->has_username && !id->pol->cert_identity;
+    if (named) id->user = dup_str(p->username.p, p->username.len);
+    if (id->pol->cert_identity) { /* the certificate speaks; the CONNECT's name does not */
+        id->user = brk_cert_identity(c->wsi, id->pol->cert_identity);
+        if (!id->user) id->why = "no identity in a verified client certificate";
+    }
+    if (!id->client_id || (named && !id->user) ||
         (id->pol->rules &&
          !(id->view = brk_acl_view_new(id->pol->rules, id->user, id->client_id)))) {
         brk_acl_id_free(id);

@@ -132,6 +132,12 @@ int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser);
 int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const char *topic,
                  uint16_t len, brk_acl_access_t access);
 
+/* auth_cert.c: the user name from a TLS connection's verified client
+ * certificate (CFG_CERT_CN or CFG_CERT_SAN); malloc'd, NULL when there is
+ * none (not TLS, no certificate, no such name). The connection's worker. */
+struct lws;
+char *brk_cert_identity(struct lws *wsi, int which);
+
 /* auth_backoff.c: refusals to an address that keeps failing are held back. */
 typedef struct brk_backoff brk_backoff_t;
 brk_backoff_t *brk_backoff_new(void);

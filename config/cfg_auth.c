@@ -161,13 +161,35 @@ static int parse_jwt(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_
     return CFG_OK;
 }
 
+static int parse_cert(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t *a)
+{
+    static const char *const names[] = {"none", "cn", "san", NULL};
+    bool as_user = false;
+    int which = CFG_CERT_NONE, rc;
+    if ((rc = cfg_get_bool(ctx, o, path, "use_identity_as_username", &as_user)) ||
+        (rc = cfg_get_enum(ctx, o, path, "cert_identity", names, &which)))
+        return rc;
+    bool both = as_user && cJSON_GetObjectItemCaseSensitive(o, "cert_identity");
+    if (both || (which && (a->password_file || a->jwt || (a->http && a->http->url)))) {
+        char where[CFG_PATH_MAX];
+        cfg_path_key(where, path, both ? "use_identity_as_username" : "cert_identity");
+        return cfg_fail(ctx, CFG_ERR_FIELD, where,
+                        both ? "\"cert_identity\" says it already (keep one)"
+                             : "the certificate is the credential here: no \"password_file\", "
+                               "\"jwt\" or \"http.url\" beside it");
+    }
+    a->cert_identity = (uint8_t)(as_user ? CFG_CERT_CN : which);
+    return CFG_OK;
+}
+
 /* One auth object into a (already zeroed); *anon_set says whether
  * allow_anonymous was given. */
 static int parse_obj(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t *a,
                      bool *anon_set)
 {
     static const char *const keys[] = {
-        "allow_anonymous", "password_file", "acl_file", "acl", "http", "jwt", NULL};
+        "allow_anonymous",          "password_file", "acl_file", "acl", "http", "jwt",
+        "use_identity_as_username", "cert_identity", NULL};
     char where[CFG_PATH_MAX];
     int rc;
     if (!cJSON_IsObject(o))
@@ -197,14 +219,14 @@ static int parse_obj(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_
         return cfg_fail(ctx, CFG_ERR_FIELD, where,
                         "\"url\" and \"password_file\" both check passwords: keep one (a "
                         "listener's own \"auth\" can use the other)");
-    return CFG_OK;
+    return parse_cert(ctx, o, path, a);
 }
 
 /* Whether a client with a user name must prove it (anonymous refused by
  * default, as Mosquitto 2.0 does with a password file). */
 static bool checks_passwords(const cfg_auth_t *a)
 {
-    return a->password_file || (a->http && a->http->url) || a->jwt;
+    return a->password_file || (a->http && a->http->url) || a->jwt || a->cert_identity;
 }
 
 int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t **out)

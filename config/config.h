@@ -67,6 +67,9 @@ typedef struct cfg_auth_jwt {
     uint32_t leeway_s;    /* exp / nbf tolerance, default 30 */
 } cfg_auth_jwt_t;
 
+/* "cert_identity" ("use_identity_as_username": true is CN). */
+enum { CFG_CERT_NONE = 0, CFG_CERT_CN, CFG_CERT_SAN };
+
 /* "auth": who may connect and what they may do. Files are named here and
  * read by the broker at start (broker/auth_*.c), which reports their errors. */
 typedef struct cfg_auth {
@@ -78,6 +81,7 @@ typedef struct cfg_auth {
     bool has_acl;          /* acl_file or "acl" given (even empty): deny what no rule allows */
     cfg_auth_http_t *http; /* "http": NULL = no hook */
     cfg_auth_jwt_t *jwt;   /* "jwt": NULL = none */
+    uint8_t cert_identity; /* CFG_CERT_*: the user name from the client certificate */
 } cfg_auth_t;
 
 /* A JWT's ACL claim (JSON text) as rules for one client (user NULL, the

@@ -86,7 +86,12 @@ static const bad_case_t bad_cases[] = {
     {"auth_not_object", "{\"auth\":[]}", F, "bad.json: auth: expected object, got array"},
     {"auth_unknown_key", "{\"auth\":{\"password\":\"x\"}}", F,
      "bad.json: auth.password: unknown key (expected one of allow_anonymous, password_file, "
-     "acl_file, acl, http, jwt)"},
+     "acl_file, acl, http, jwt, use_identity_as_username, cert_identity)"},
+    {"auth_cert_both", "{\"auth\":{\"use_identity_as_username\":true,\"cert_identity\":\"cn\"}}", F,
+     "bad.json: auth.use_identity_as_username: \"cert_identity\" says it already"},
+    {"auth_cert_and_password_file",
+     "{\"auth\":{\"password_file\":\"p\",\"cert_identity\":\"san\"}}", F,
+     "bad.json: auth.cert_identity: the certificate is the credential here"},
     {"auth_jwt_one_key", "{\"auth\":{\"jwt\":{\"secret\":\"s\",\"jwks\":\"j\"}}}", F,
      "bad.json: auth.jwt: expected exactly one of \"secret\", \"public_key\" or \"jwks\""},
     {"auth_jwt_alg_none", "{\"auth\":{\"jwt\":{\"secret\":\"s\",\"algorithms\":[\"none\"]}}}", F,
