@@ -162,6 +162,11 @@ void brk_acl_id_free(brk_acl_id_t *id)
     free(id);
 }
 
+const char *brk_acl_id_user(const brk_acl_id_t *id)
+{
+    return id ? id->user : NULL;
+}
+
 static char *dup_str(const uint8_t *p, size_t n)
 {
     char *s = malloc(n + 1);

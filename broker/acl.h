@@ -78,6 +78,9 @@ int brk_acl_session(struct brk_session *s, const char *topic, uint16_t len,
 int brk_acl_connect(struct brk_conn *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out);
 void brk_acl_id_free(brk_acl_id_t *id);
+/* The identity's user name as authenticated (a JWT's username_claim, a
+ * certificate's CN/SAN, else the CONNECT's); NULL for none or a NULL id. */
+const char *brk_acl_id_user(const brk_acl_id_t *id);
 
 /* ---- backends (auth_*.c): never log, return errors -------------------- */
 
