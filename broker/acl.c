@@ -35,10 +35,22 @@ enum { ST_FAILURES, ST_CONN_OK, ST_CONN_DENIED, ST_ACL_OK, ST_ACL_DENIED, ST_N }
 static const char *const stat_names[ST_N] = {"failures", "connect/allowed", "connect/denied",
                                              "acl/allowed", "acl/denied"};
 
-struct brk_auth {
+/* Everything a reload replaces: the policies and the config they were made
+ * from. Counted: one reference for being current, one per identity made
+ * from it; the last one frees it (so a reload never pulls a policy from
+ * under a CONNECT in progress or a session's checks). */
+typedef struct auth_state {
     policy_t top;
     policy_t *own; /* listeners with their own "auth", by listener index */
     const cfg_t *cfg;
+    cfg_t *owned; /* a reloaded config, freed with the state */
+    _Atomic uint32_t refs;
+} auth_state_t;
+
+struct brk_auth {
+    auth_state_t *_Atomic cur;
+    pthread_mutex_t lock; /* taking a reference to cur vs replacing it */
+    const cfg_t *cfg;     /* the start config: c->listener points into it */
     brk_verify_t *verify;
     brk_backoff_t *backoff;
     _Atomic uint64_t st[ST_N];
@@ -53,6 +65,8 @@ typedef struct cache_slot {
 
 struct brk_acl_id {
     brk_auth_t *auth;
+    auth_state_t *st; /* a reference: pol lives in it */
+    size_t listener;  /* index in the start config (n_listeners: none) */
     const policy_t *pol;
     char *user;
     char *client_id;
@@ -94,47 +108,125 @@ static void policy_free(policy_t *p)
     brk_jwt_free(p->jwt);
 }
 
+static bool state_acl_on(const auth_state_t *st)
+{
+    bool on = st->top.rules || st->top.jwt_acl || (st->top.http && st->top.http->acl_url);
+    for (size_t i = 0; i < st->cfg->n_listeners; i++)
+        on = on || st->own[i].rules || st->own[i].jwt_acl ||
+             (st->own[i].http && st->own[i].http->acl_url);
+    return on;
+}
+
+static void state_free(brk_auth_t *a, auth_state_t *st)
+{
+    if (!st) return;
+    for (size_t i = 0; i <= st->cfg->n_listeners; i++) {
+        policy_t *p = i < st->cfg->n_listeners ? (st->own ? &st->own[i] : NULL) : &st->top;
+        if (!p) continue;
+        if (p->pw) brk_verify_forget(a->verify, p->pw); /* no job may still read it */
+        policy_free(p);
+    }
+    free(st->own);
+    cfg_free(st->owned);
+    free(st);
+}
+
+static auth_state_t *state_load(brk_auth_t *a, const cfg_t *cfg, char *err, size_t errlen)
+{
+    auth_state_t *st = calloc(1, sizeof(*st));
+    if (!st || !(st->own = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*st->own)))) {
+        snprintf(err, errlen, "out of memory");
+        free(st);
+        return NULL;
+    }
+    st->cfg = cfg;
+    atomic_init(&st->refs, 1);
+    int rc = policy_load(&st->top, &cfg->auth, err, errlen);
+    for (size_t i = 0; !rc && i < cfg->n_listeners; i++)
+        if (cfg->listeners[i].auth)
+            rc = policy_load(&st->own[i], cfg->listeners[i].auth, err, errlen);
+    if (rc) {
+        state_free(a, st);
+        return NULL;
+    }
+    return st;
+}
+
+static auth_state_t *state_get(brk_auth_t *a)
+{
+    pthread_mutex_lock(&a->lock);
+    auth_state_t *st = atomic_load(&a->cur);
+    atomic_fetch_add(&st->refs, 1);
+    pthread_mutex_unlock(&a->lock);
+    return st;
+}
+
+static void state_put(brk_auth_t *a, auth_state_t *st)
+{
+    if (st && atomic_fetch_sub(&st->refs, 1) == 1) state_free(a, st);
+}
+
 void brk_auth_close(brk_auth_t *a)
 {
     if (!a) return;
+    state_put(a, atomic_load(&a->cur)); /* identities went with the sessions */
     brk_verify_free(a->verify);
     brk_backoff_free(a->backoff);
-    policy_free(&a->top);
-    for (size_t i = 0; a->own && i < a->cfg->n_listeners; i++)
-        policy_free(&a->own[i]);
-    free(a->own);
+    pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
 brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen)
 {
     brk_auth_t *a = calloc(1, sizeof(*a));
-    if (!a || !(a->own = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*a->own))) ||
-        !(a->verify = brk_verify_new()) || !(a->backoff = brk_backoff_new())) {
+    if (!a || !(a->verify = brk_verify_new()) || !(a->backoff = brk_backoff_new())) {
         snprintf(err, errlen, "out of memory");
-        brk_auth_close(a);
+        if (a) brk_verify_free(a->verify);
+        free(a);
         return NULL;
     }
+    pthread_mutex_init(&a->lock, NULL);
     a->cfg = cfg;
-    int rc = policy_load(&a->top, &cfg->auth, err, errlen);
-    for (size_t i = 0; !rc && i < cfg->n_listeners; i++)
-        if (cfg->listeners[i].auth)
-            rc = policy_load(&a->own[i], cfg->listeners[i].auth, err, errlen);
-    if (rc) {
-        brk_auth_close(a);
+    auth_state_t *st = state_load(a, cfg, err, errlen);
+    if (!st) {
+        brk_verify_free(a->verify);
+        brk_backoff_free(a->backoff);
+        pthread_mutex_destroy(&a->lock);
+        free(a);
         return NULL;
     }
+    atomic_init(&a->cur, st);
     return a;
 }
 
 bool brk_auth_acl_on(const brk_auth_t *a)
 {
-    if (!a) return false;
-    bool on = a->top.rules || a->top.jwt_acl || (a->top.http && a->top.http->acl_url);
-    for (size_t i = 0; i < a->cfg->n_listeners; i++)
-        on = on || a->own[i].rules || a->own[i].jwt_acl ||
-             (a->own[i].http && a->own[i].http->acl_url);
-    return on;
+    return a && state_acl_on(atomic_load(&((brk_auth_t *)a)->cur));
+}
+
+int brk_auth_reload(brk_auth_t *a, cfg_t *cfg, bool acl_on, char *err, size_t errlen)
+{
+    if (!a) {
+        snprintf(err, errlen, "auth: not open");
+        return -1;
+    }
+    if (cfg->n_listeners != a->cfg->n_listeners) {
+        snprintf(err, errlen, "listeners were added or removed: that needs a restart");
+        return -1;
+    }
+    auth_state_t *st = state_load(a, cfg, err, errlen);
+    if (!st) return -1;
+    if (state_acl_on(st) && !acl_on) {
+        snprintf(err, errlen, "ACLs were off at start: turning them on needs a restart");
+        state_free(a, st);
+        return -1;
+    }
+    st->owned = cfg;
+    pthread_mutex_lock(&a->lock);
+    auth_state_t *old = atomic_exchange(&a->cur, st);
+    pthread_mutex_unlock(&a->lock);
+    state_put(a, old); /* freed now, or by the last identity made from it */
+    return 0;
 }
 
 void brk_auth_stats(const brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
@@ -144,10 +236,10 @@ void brk_auth_stats(const brk_t *b, void (*fn)(void *arg, const char *name, uint
         fn(arg, stat_names[i], a ? atomic_load_explicit(&a->st[i], memory_order_relaxed) : 0);
 }
 
-static const policy_t *policy_of(brk_auth_t *a, const cfg_listener_t *l)
+/* The policy for listener index i (the start config's) in state st. */
+static const policy_t *policy_of(const auth_state_t *st, size_t i)
 {
-    size_t i = l ? (size_t)(l - a->cfg->listeners) : a->cfg->n_listeners;
-    return i < a->cfg->n_listeners && a->cfg->listeners[i].auth ? &a->own[i] : &a->top;
+    return i < st->cfg->n_listeners && st->cfg->listeners[i].auth ? &st->own[i] : &st->top;
 }
 
 void brk_acl_id_free(brk_acl_id_t *id)
@@ -159,6 +251,7 @@ void brk_acl_id_free(brk_acl_id_t *id)
     brk_acl_rules_free(id->own);
     free(id->user);
     free(id->client_id);
+    state_put(id->auth, id->st);
     free(id);
 }
 
@@ -175,6 +268,26 @@ static char *dup_str(const uint8_t *p, size_t n)
         s[n] = 0;
     }
     return s;
+}
+
+brk_acl_id_t *brk_acl_id_new(brk_auth_t *a, size_t listener, const char *user,
+                             const char *client_id)
+{
+    brk_acl_id_t *id = calloc(1, sizeof(*id));
+    if (!id) return NULL;
+    id->auth = a;
+    id->st = state_get(a);
+    id->listener = listener < a->cfg->n_listeners ? listener : a->cfg->n_listeners;
+    id->pol = policy_of(id->st, id->listener);
+    id->client_id = strdup(client_id);
+    if (user) id->user = strdup(user);
+    if (!id->client_id || (user && !id->user) ||
+        (id->pol->rules &&
+         !(id->view = brk_acl_view_new(id->pol->rules, id->user, id->client_id)))) {
+        brk_acl_id_free(id);
+        return NULL;
+    }
+    return id;
 }
 
 /* The token's claims applied: its user name, its rules (then the view is
@@ -272,9 +385,36 @@ static void cache_put(brk_acl_id_t *id, const char *topic, uint16_t len, uint8_t
     *s = (cache_slot_t){t, len, (uint8_t)access, allowed};
 }
 
+/* After a reload: the identity moves to the current policies of its
+ * listener (rules, hook), keeping what its credentials gave it (user name,
+ * a token's rules, superuser). Credentials are not asked again. The
+ * caller serialises, as for every check. */
+static void refresh(brk_acl_id_t *id)
+{
+    auth_state_t *st = state_get(id->auth);
+    const policy_t *pol = policy_of(st, id->listener);
+    brk_acl_view_t *view = NULL;
+    if (!id->own && pol->rules && !(view = brk_acl_view_new(pol->rules, id->user, id->client_id))) {
+        state_put(id->auth, st); /* no memory: stay on the old rules, try again next time */
+        return;
+    }
+    if (!id->own) {
+        brk_acl_view_free(id->view);
+        id->view = view;
+    }
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        free(id->cache[i].topic);
+        id->cache[i].topic = NULL;
+    }
+    state_put(id->auth, id->st);
+    id->st = st;
+    id->pol = pol;
+}
+
 int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_access_t access)
 {
     if (!id) return BRK_ACL_ALLOW;
+    if (id->st != atomic_load_explicit(&id->auth->cur, memory_order_acquire)) refresh(id);
     int rc = BRK_ACL_ALLOW;
     if (access == BRK_ACL_CONNECT) { /* counted by brk_acl_connect, with the will */
         login_ok(id, &rc);
@@ -333,7 +473,10 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     brk_acl_id_t *id = calloc(1, sizeof(*id));
     if (!id) return BRK_ACL_BUSY;
     id->auth = b->auth;
-    id->pol = policy_of(b->auth, c->listener);
+    id->st = state_get(b->auth);
+    id->listener =
+        c->listener ? (size_t)(c->listener - b->auth->cfg->listeners) : b->auth->cfg->n_listeners;
+    id->pol = policy_of(id->st, id->listener);
     id->client_id = dup_str(client_id->p, client_id->len);
     bool named = p->has_username && !id->pol->cert_identity;
     if (named) id->user = dup_str(p->username.p, p->username.len);

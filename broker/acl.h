@@ -11,7 +11,8 @@
  *
  * Ownership: brk_auth_open builds every listener's policy from the config
  * at start (reading the files; errors name file and line) and the broker
- * owns it until brk_auth_close, after the workers stopped. An identity
+ * owns it until brk_auth_close, after the workers stopped; brk_auth_reload
+ * swaps in new policies (counted: an identity holds the ones it uses). An identity
  * (brk_acl_id_t) is made at CONNECT and then owned by the session (s->acl),
  * replaced under s->lock when a client connects again.
  *
@@ -58,6 +59,16 @@ typedef struct brk_acl_id brk_acl_id_t;
  * a bad file. */
 brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen);
 void brk_auth_close(brk_auth_t *a);
+/* Reload (SIGHUP, admin API): password files, ACL files and rules, JWT keys
+ * and the HTTP hook are built from cfg into a new state, which replaces the
+ * current one atomically; the old one is freed when the last identity made
+ * from it lets go. Connected clients keep their authenticated identity and
+ * move to the new rules at their next check (publish, subscribe, delivery).
+ * acl_on: whether ACL checks are on (b->acl_on; they cannot be turned on
+ * here). 0: done, a owns cfg (freed with its state). -1: nothing changed,
+ * the reason in err, the caller still owns cfg. Any thread; one reload at
+ * a time. */
+int brk_auth_reload(brk_auth_t *a, cfg_t *cfg, bool acl_on, char *err, size_t errlen);
 /* Whether any listener has ACL rules (then every delivery is checked). */
 bool brk_auth_acl_on(const brk_auth_t *a);
 /* Counters by name ("failures", "connect/allowed", ...). */
@@ -78,6 +89,11 @@ int brk_acl_session(struct brk_session *s, const char *topic, uint16_t len,
 int brk_acl_connect(struct brk_conn *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out);
 void brk_acl_id_free(brk_acl_id_t *id);
+/* An identity for user on listener index `listener` (of the start config)
+ * without asking for credentials: for tests and for callers that already
+ * know who it is. NULL without memory. */
+brk_acl_id_t *brk_acl_id_new(brk_auth_t *a, size_t listener, const char *user,
+                             const char *client_id);
 /* The identity's user name as authenticated (a JWT's username_claim, a
  * certificate's CN/SAN, else the CONNECT's); NULL for none or a NULL id. */
 const char *brk_acl_id_user(const brk_acl_id_t *id);
@@ -114,6 +130,9 @@ typedef struct brk_verify brk_verify_t;
 brk_verify_t *brk_verify_new(void);
 void brk_verify_free(brk_verify_t *v);
 /* ALLOW, BAD_LOGIN, WAIT (queued to the thread: ask again) or BUSY. */
+/* Before pw is freed (a reload): drop its queued jobs, wait for the one
+ * running, and forget every cached answer. */
+void brk_verify_forget(brk_verify_t *v, const brk_passwd_t *pw);
 int brk_verify(brk_verify_t *v, const brk_passwd_t *pw, const char *user, const mqtt_str_t *pass);
 
 /* auth_http.c: the HTTP hook (libcurl on max_inflight threads of its own).

@@ -157,6 +157,8 @@ static void test_file_errors(void)
     remove(path);
 }
 
+int broker_reload_suite(void); /* test_broker_reload.c */
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
@@ -165,7 +167,7 @@ int main(void)
         !CU_add_test(s, "subscribe_filters", test_subscribe_filters) ||
         !CU_add_test(s, "unsafe_substitution_skipped", test_unsafe_substitution_skipped) ||
         !CU_add_test(s, "empty_rules_deny_everything", test_empty_rules_deny_everything) ||
-        !CU_add_test(s, "file_errors", test_file_errors)) {
+        !CU_add_test(s, "file_errors", test_file_errors) || broker_reload_suite()) {
         CU_cleanup_registry();
         return 2;
     }
