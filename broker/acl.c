@@ -4,7 +4,7 @@
  * CONNECT decision with its log line, and the counters.
  *
  * Hot path: with no ACL configured anywhere, brk_acl_session returns at
- * once (b->acl_on is false). With ACLs, a delivery is checked against the
+ * once (b->acl_on is false). With ACLs, a delivery or a publish is checked against the
  * few rules of its subscriber (its user's section and the patterns), after
  * a small per-identity cache of recent topics.
  */
@@ -429,11 +429,14 @@ int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_acc
         if (rc != BRK_ACL_ALLOW) return rc; /* rules, if any, are asked as well */
     }
     if (!id->view) return BRK_ACL_ALLOW; /* this listener has no ACL */
-    bool cached = access == BRK_ACL_RECEIVE;
+    /* the topics a client publishes and receives repeat: a hit skips its rules */
+    bool cached = access == BRK_ACL_RECEIVE || access == BRK_ACL_PUBLISH;
     cache_slot_t *s = cached ? cache_find(id, topic, len, (uint8_t)access) : NULL;
     bool ok = s ? s->allowed : brk_acl_view_allows(id->view, topic, len, access);
     if (cached && !s) cache_put(id, topic, len, (uint8_t)access, ok);
-    count(id->auth, ok ? ST_ACL_OK : ST_ACL_DENIED);
+    /* a shared counter bumped per message costs more than the check itself
+     * (measured: pairs-auth): an allowed cache hit is not counted */
+    if (!ok || !s) count(id->auth, ok ? ST_ACL_OK : ST_ACL_DENIED);
     return ok ? BRK_ACL_ALLOW : BRK_ACL_DENY;
 }
 
