@@ -21,7 +21,7 @@ RUN_ARGS   ?= --dev-kafka
 # takes port 1883) or gnuplot.
 RUN_PKGS   = cmake make gcc pkg-config \
              librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
-             libcurl4-openssl-dev
+             libcurl4-openssl-dev libjwt-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
              procps openssl chromium
 # node and npm for the browser test (tests/browser, npm ci); taken from

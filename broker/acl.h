@@ -4,13 +4,15 @@
  * at CONNECT, PUBLISH after topic-alias resolution, each SUBSCRIBE entry,
  * each retained message on subscribe, each delivery). Behind it sit the
  * backends, one file each: auth_passwd.c (mosquitto_passwd files),
- * auth_acl.c (Mosquitto ACL syntax, file or inline JSON) and auth_verify.c
- * (the credential cache and the thread for slow password hashes), and
+ * auth_acl.c (Mosquitto ACL syntax, file or inline JSON), auth_verify.c
+ * (the credential cache and the thread for slow password hashes),
+ * auth_http.c (an operator's HTTP service decides, off the workers), and
  * auth_backoff.c (refusals to an address that keeps failing, held back).
  *
  * Ownership: brk_auth_open builds every listener's policy from the config
  * at start (reading the files; errors name file and line) and the broker
- * owns it until brk_auth_close, after the workers stopped. An identity
+ * owns it until brk_auth_close, after the workers stopped; brk_auth_reload
+ * swaps in new policies (counted: an identity holds the ones it uses). An identity
  * (brk_acl_id_t) is made at CONNECT and then owned by the session (s->acl),
  * replaced under s->lock when a client connects again.
  *
@@ -57,6 +59,19 @@ typedef struct brk_acl_id brk_acl_id_t;
  * a bad file. */
 brk_auth_t *brk_auth_open(const cfg_t *cfg, char *err, size_t errlen);
 void brk_auth_close(brk_auth_t *a);
+/* Reload (SIGHUP, admin API): password files, ACL files and rules, JWT keys
+ * and the HTTP hook are built from cfg into a new state, which replaces the
+ * current one atomically; the old one is freed when the last identity made
+ * from it lets go. Connected clients keep their authenticated identity and
+ * move to the new rules at their next check (publish, subscribe, delivery).
+ * acl_on: whether ACL checks are on (b->acl_on; they cannot be turned on
+ * here). 0: done, a owns cfg (freed with its state). -1: nothing changed,
+ * the reason in err, the caller still owns cfg. Any thread; one reload at
+ * a time. */
+int brk_auth_reload(brk_auth_t *a, cfg_t *cfg, bool acl_on, char *err, size_t errlen);
+/* Have brk_reload (SIGHUP, admin API) reload b->auth too (auth_reload.c);
+ * before brk_start. */
+int brk_auth_reload_register(struct brk *b);
 /* Whether any listener has ACL rules (then every delivery is checked). */
 bool brk_auth_acl_on(const brk_auth_t *a);
 /* Counters by name ("failures", "connect/allowed", ...). */
@@ -77,6 +92,14 @@ int brk_acl_session(struct brk_session *s, const char *topic, uint16_t len,
 int brk_acl_connect(struct brk_conn *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out);
 void brk_acl_id_free(brk_acl_id_t *id);
+/* An identity for user on listener index `listener` (of the start config)
+ * without asking for credentials: for tests and for callers that already
+ * know who it is. NULL without memory. */
+brk_acl_id_t *brk_acl_id_new(brk_auth_t *a, size_t listener, const char *user,
+                             const char *client_id);
+/* The identity's user name as authenticated (a JWT's username_claim, a
+ * certificate's CN/SAN, else the CONNECT's); NULL for none or a NULL id. */
+const char *brk_acl_id_user(const brk_acl_id_t *id);
 
 /* ---- backends (auth_*.c): never log, return errors -------------------- */
 
@@ -110,7 +133,35 @@ typedef struct brk_verify brk_verify_t;
 brk_verify_t *brk_verify_new(void);
 void brk_verify_free(brk_verify_t *v);
 /* ALLOW, BAD_LOGIN, WAIT (queued to the thread: ask again) or BUSY. */
+/* Before pw is freed (a reload): drop its queued jobs, wait for the one
+ * running, and forget every cached answer. */
+void brk_verify_forget(brk_verify_t *v, const brk_passwd_t *pw);
 int brk_verify(brk_verify_t *v, const brk_passwd_t *pw, const char *user, const mqtt_str_t *pass);
+
+/* auth_http.c: the HTTP hook (libcurl on max_inflight threads of its own).
+ * Each call answers from what came back, or queues the request and answers
+ * WAIT (ask again with the same arguments: the tick does). */
+typedef struct brk_hook brk_hook_t;
+typedef struct brk_hook_login {
+    uint64_t conn; /* the asking connection: a CONNECT's answer is its own */
+    const char *client_id, *user, *peer;
+    const mqtt_str_t *password; /* NULL: none given */
+    const cfg_listener_t *listener;
+} brk_hook_login_t;
+brk_hook_t *brk_hook_new(const cfg_auth_http_t *cfg);
+void brk_hook_free(brk_hook_t *h);
+/* ALLOW (and *superuser), BAD_LOGIN (the hook said no), WAIT, or with the
+ * hook down: ALLOW with "fail": "open", BUSY (server unavailable) else. */
+int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser);
+/* PUBLISH or SUBSCRIBE on topic: ALLOW, DENY or WAIT; down: as "fail". */
+int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const char *topic,
+                 uint16_t len, brk_acl_access_t access);
+
+/* auth_cert.c: the user name from a TLS connection's verified client
+ * certificate (CFG_CERT_CN or CFG_CERT_SAN); malloc'd, NULL when there is
+ * none (not TLS, no certificate, no such name). The connection's worker. */
+struct lws;
+char *brk_cert_identity(struct lws *wsi, int which);
 
 /* auth_backoff.c: refusals to an address that keeps failing are held back. */
 typedef struct brk_backoff brk_backoff_t;

@@ -54,6 +54,9 @@ struct brk_verify {
     pthread_cond_t cond;
     pthread_t thread;
     bool started, stop;
+    const brk_passwd_t *running; /* the file of the job being hashed */
+    pthread_cond_t idle;         /* running went back to NULL */
+    uint32_t gen;                /* in every key: brk_verify_forget invalidates all */
     uint8_t secret[32];
     slot_t slots[SETS][WAYS];
     job_t q[QUEUE_MAX];
@@ -109,11 +112,14 @@ static void *run(void *arg)
         memset(&v->q[v->q_head], 0, sizeof(j));
         v->q_head = (v->q_head + 1) % QUEUE_MAX;
         v->q_len--;
+        v->running = j.pw;
         pthread_mutex_unlock(&v->lock);
         bool ok = brk_passwd_verify(j.pw, j.user, j.pass, j.len);
         settle(v, j.key, ok);
         job_clear(&j);
         pthread_mutex_lock(&v->lock);
+        v->running = NULL;
+        pthread_cond_broadcast(&v->idle);
     }
     pthread_mutex_unlock(&v->lock);
     return NULL;
@@ -129,6 +135,7 @@ brk_verify_t *brk_verify_new(void)
     }
     pthread_mutex_init(&v->lock, NULL);
     pthread_cond_init(&v->cond, NULL);
+    pthread_cond_init(&v->idle, NULL);
     return v;
 }
 
@@ -144,18 +151,44 @@ void brk_verify_free(brk_verify_t *v)
         job_clear(&v->q[(v->q_head + i) % QUEUE_MAX]);
     pthread_mutex_destroy(&v->lock);
     pthread_cond_destroy(&v->cond);
+    pthread_cond_destroy(&v->idle);
     OPENSSL_cleanse(v->secret, sizeof(v->secret));
     free(v);
+}
+
+void brk_verify_forget(brk_verify_t *v, const brk_passwd_t *pw)
+{
+    pthread_mutex_lock(&v->lock);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < v->q_len; i++) { /* keep the other files' jobs, in order */
+        job_t *j = &v->q[(v->q_head + i) % QUEUE_MAX];
+        if (j->pw == pw) {
+            job_clear(j);
+            continue;
+        }
+        job_t moved = *j;
+        memset(j, 0, sizeof(*j));
+        v->q[(v->q_head + kept++) % QUEUE_MAX] = moved;
+    }
+    v->q_len = kept;
+    while (v->running == pw)
+        pthread_cond_wait(&v->idle, &v->lock);
+    v->gen++; /* a new file may get the old one's address: no old answer may match */
+    pthread_mutex_unlock(&v->lock);
 }
 
 static void make_key(brk_verify_t *v, const brk_passwd_t *pw, const char *user,
                      const mqtt_str_t *pass, uint8_t key[32])
 {
+    pthread_mutex_lock(&v->lock);
+    uint32_t gen = v->gen;
+    pthread_mutex_unlock(&v->lock);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     const uint8_t zero = 0;
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, v->secret, sizeof(v->secret)) != 1 ||
         EVP_DigestUpdate(ctx, &pw, sizeof(pw)) != 1 ||
+        EVP_DigestUpdate(ctx, &gen, sizeof(gen)) != 1 ||
         EVP_DigestUpdate(ctx, user, strlen(user) + 1) != 1 ||
         EVP_DigestUpdate(ctx, pass ? pass->p : &zero, pass ? pass->len : 0) != 1 ||
         EVP_DigestFinal_ex(ctx, key, NULL) != 1)

@@ -197,7 +197,9 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
         expiry = p->clean_start ? 0 : UINT32_MAX;
     }
     if (expiry > cfg->mqtt.max_session_expiry) expiry = cfg->mqtt.max_session_expiry;
-    if (p->has_username) {
+    if (brk_acl_id_user(aid)) { /* authenticated: a JWT claim or a certificate may name it */
+        c->username = strdup(brk_acl_id_user(aid));
+    } else if (p->has_username) {
         c->username = malloc(p->username.len + 1);
         if (c->username) {
             memcpy(c->username, p->username.p, p->username.len);

@@ -211,8 +211,10 @@ int brk_handle_publish(brk_conn_t *c, mqtt_publish_t *p)
     }
     /* not allowed: v5 hears 0x87; 3.1.1 cannot say no, so the PUBLISH is
      * acknowledged and dropped (as Mosquitto does) */
-    bool denied = brk_acl_session(s, (const char *)p->topic.p, (uint16_t)p->topic.len,
-                                  BRK_ACL_PUBLISH) != BRK_ACL_ALLOW;
+    int verdict =
+        brk_acl_session(s, (const char *)p->topic.p, (uint16_t)p->topic.len, BRK_ACL_PUBLISH);
+    if (verdict == BRK_ACL_WAIT) return BRK_PAUSE; /* the HTTP hook: this PUBLISH again later */
+    bool denied = verdict != BRK_ACL_ALLOW;
     uint8_t reason = denied && c->version == MQTT_V5 ? MQTT_RC_NOT_AUTHORIZED : 0;
     if (!reason && c->version == MQTT_V5 &&
         (p->props.present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) &&

@@ -132,6 +132,26 @@ static int add_sub(brk_conn_t *c, const mqtt_sub_entry_t *e, uint32_t sub_id)
     return rc;
 }
 
+/* Whether an entry's right is still being asked (the HTTP hook): then the
+ * whole SUBSCRIBE waits, before anything of it is applied. Every entry is
+ * asked here, so their requests run side by side. */
+static bool acl_waiting(brk_session_t *s, mqtt_subscribe_t *p)
+{
+    uint32_t off = 0, n = 0;
+    bool wait = false;
+    mqtt_sub_entry_t e;
+    while (n++ < p->count && mqtt_sub_next(p, true, &off, &e)) {
+        mqtt_str_t group, rest;
+        bool shared = mqtt_share_split(e.filter.p, e.filter.len, &group, &rest);
+        mqtt_str_t f = shared ? rest : e.filter;
+        if (mqtt_filter_valid(e.filter.p, e.filter.len) &&
+            brk_acl_session(s, (const char *)f.p, (uint16_t)f.len, BRK_ACL_SUBSCRIBE) ==
+                BRK_ACL_WAIT)
+            wait = true;
+    }
+    return wait;
+}
+
 int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
 {
     brk_t *b = c->w->b;
@@ -142,6 +162,7 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
     }
     if (brk_store_busy(c)) return BRK_PAUSE;
     uint32_t stored = 0;
+    if (b->acl_on && acl_waiting(c->session, p)) return BRK_PAUSE;
     uint8_t reasons[MAX_ENTRIES];
     mqtt_sub_entry_t retained[MAX_ENTRIES];
     uint8_t granted_q[MAX_ENTRIES];

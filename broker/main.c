@@ -223,6 +223,8 @@ int main(int argc, char **argv)
     }
     b->auth = auth;
     b->acl_on = brk_auth_acl_on(auth);
+    if (auth && brk_auth_reload_register(b))
+        brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-RELOAD", "authentication will not reload");
     int rc = 0;
     bridge_dev_kafka_t *dk = NULL;
     if (dev_kafka && dev_kafka_start(cfg, &dk)) {

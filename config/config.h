@@ -34,6 +34,42 @@ typedef struct cfg_acl_rule {
     uint8_t access; /* CFG_ACL_* */
 } cfg_acl_rule_t;
 
+/* "auth.http": the HTTP hook that decides CONNECTs (url) and, optionally,
+ * publish and subscribe rights (acl_url); broker/auth_http.c. */
+typedef struct cfg_auth_http {
+    char *url;             /* POST on CONNECT; NULL = credentials not asked there */
+    char *acl_url;         /* POST per (client, topic, access); NULL = no hook ACL */
+    uint32_t timeout_ms;   /* whole request, default 5000 */
+    uint32_t max_inflight; /* requests at once (one thread each), default 8 */
+    uint32_t cache_ttl_ms; /* ACL answers kept, default 60000; 0 = not kept */
+    bool fail_open;        /* "fail": "open" = hook down allows; default closed */
+} cfg_auth_http_t;
+
+/* "auth.jwt": the password carries a JSON Web Token (broker/auth_jwt.c).
+ * Exactly one key source; algorithms as a bit set of CFG_JWT_*. */
+enum {
+    CFG_JWT_HS256 = 1,
+    CFG_JWT_HS384 = 2,
+    CFG_JWT_HS512 = 4,
+    CFG_JWT_RS256 = 8,
+    CFG_JWT_RS384 = 16,
+    CFG_JWT_RS512 = 32,
+    CFG_JWT_ES256 = 64,
+    CFG_JWT_ES384 = 128,
+};
+typedef struct cfg_auth_jwt {
+    char *secret;         /* HMAC shared secret (the string's bytes) */
+    char *public_key;     /* PEM file: an RSA or EC public key */
+    char *jwks;           /* JWKS file (RFC 7517): RSA and EC keys */
+    uint32_t algorithms;  /* accepted; default: HS256 with secret, else RS256|ES256 */
+    char *username_claim; /* claim that becomes the user name; NULL = CONNECT's */
+    char *acl_claim;      /* claim {"pub":[..],"sub":[..],"all":[..]}; NULL = none */
+    uint32_t leeway_s;    /* exp / nbf tolerance, default 30 */
+} cfg_auth_jwt_t;
+
+/* "cert_identity" ("use_identity_as_username": true is CN). */
+enum { CFG_CERT_NONE = 0, CFG_CERT_CN, CFG_CERT_SAN };
+
 /* "auth": who may connect and what they may do. Files are named here and
  * read by the broker at start (broker/auth_*.c), which reports their errors. */
 typedef struct cfg_auth {
@@ -42,8 +78,33 @@ typedef struct cfg_auth {
     char *acl_file;       /* Mosquitto ACL syntax; NULL = none */
     cfg_acl_rule_t *acl;  /* inline rules, after the file's */
     size_t n_acl;
-    bool has_acl; /* acl_file or "acl" given (even empty): deny what no rule allows */
+    bool has_acl;          /* acl_file or "acl" given (even empty): deny what no rule allows */
+    cfg_auth_http_t *http; /* "http": NULL = no hook */
+    cfg_auth_jwt_t *jwt;   /* "jwt": NULL = none */
+    uint8_t cert_identity; /* CFG_CERT_*: the user name from the client certificate */
 } cfg_auth_t;
+
+/* A JWT's ACL claim (JSON text) as rules for one client (user NULL, the
+ * anonymous section): "pub" write, "sub" read, "all" readwrite, each an
+ * array of MQTT filters. 0 on success (rules owned by *out, free with
+ * cfg_auth_rules_free); -1 when it is not that shape. */
+int cfg_jwt_acl_rules(const char *json, cfg_acl_rule_t **out, size_t *n);
+void cfg_auth_rules_free(cfg_acl_rule_t *rules, size_t n);
+/* One key of a JWKS (RFC 7517): kty and its base64url members, borrowed
+ * from the parsed text until cfg_jwks_free. */
+typedef struct cfg_jwk {
+    char *kty, *n, *e, *crv, *x, *y;
+} cfg_jwk_t;
+/* {"keys":[...]}: 0 and the keys (members missing are NULL); -1 if not. */
+int cfg_jwks_parse(const char *json, cfg_jwk_t **keys, size_t *n);
+void cfg_jwks_free(cfg_jwk_t *keys, size_t n);
+
+/* The HTTP hook's JSON (cJSON stays in config/). A request body from n
+ * key/value pairs (a NULL value is JSON null): malloc'd, NULL without
+ * memory. A reply body: 1 allow, 0 deny, -1 no verdict in it (empty, not
+ * JSON, no "result"); *superuser from "is_superuser". */
+char *cfg_http_auth_body(const char *const *keys, const char *const *values, size_t n);
+int cfg_http_auth_reply(const char *body, size_t len, bool *superuser);
 
 typedef struct cfg_listener {
     cfg_proto_t protocol;

@@ -86,7 +86,8 @@ struct mq_pkt {
     size_t plen;
 };
 
-size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent);
+size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent,
+                  const char *user, const char *pass);
 size_t mq_subscribe(uint8_t *d, size_t cap, uint16_t pid, const char *filter, int qos, bool v5);
 /* PUBLISH with a zero payload of plen bytes; *pid_off / *pay_off tell where
  * the packet identifier (qos > 0) and the payload start, for patching. */
@@ -147,6 +148,7 @@ struct bench_opts {
     bool quiet;
     const char *kafka;       /* bridge: bootstrap servers of the cluster to read back */
     const char *kafka_topic; /* bridge: the Kafka topic the to_kafka rule writes */
+    const char *user, *pass; /* CONNECT user name / password; NULL = none */
 };
 
 struct buf {

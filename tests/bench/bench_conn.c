@@ -154,8 +154,10 @@ static void conn_send_connect(struct conn *c)
     const struct bench_opts *o = &c->w->b->o;
     char cid[48];
     snprintf(cid, sizeof(cid), "sb%d-%d", (int)getpid(), c->idx);
-    uint8_t *d = bench_conn_reserve(c, 128);
-    if (d) bench_conn_obuf(c)->len += mq_connect(d, 128, cid, o->keepalive, o->v5, o->persistent);
+    uint8_t *d = bench_conn_reserve(c, 512); /* --user / --pass: at most 200 bytes each */
+    if (d)
+        bench_conn_obuf(c)->len +=
+            mq_connect(d, 512, cid, o->keepalive, o->v5, o->persistent, o->user, o->pass);
 }
 
 static void conn_start(struct worker *w, struct conn *c, uint64_t now)

@@ -26,6 +26,7 @@ static void usage(FILE *f)
                "  --pairs N (100)  --subs M (1000)  --pubs N (fanout 1, fanin 1000)\n"
                "  --clients C (conns: 1000)  --src-ips A-B (conns: bind source addresses)\n"
                "  --prefix TOPIC/ (bench/<pid>/)  --connect-window N (per thread, 32)  --quiet\n"
+               "  --user NAME  --pass PASSWORD (CONNECT credentials, every connection)\n"
                "bridge (--pairs N = N QoS 1 publishers, records read back from Kafka):\n"
                "  --kafka BOOTSTRAP (required)  --kafka-topic T (sluice-bench)\n");
 }
@@ -90,6 +91,8 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         {"help", 0, 0, 'H'},
         {"kafka", 1, 0, 'K'},
         {"kafka-topic", 1, 0, 'U'},
+        {"user", 1, 0, 'u'},
+        {"pass", 1, 0, 'y'},
         {0, 0, 0, 0},
     };
     // clang-format on
@@ -201,6 +204,14 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             break;
         case 'x':
             o->prefix = optarg;
+            break;
+        case 'u':
+        case 'y':
+            if (strlen(optarg) > 200) {
+                fprintf(stderr, "sluice-bench: --user / --pass: at most 200 bytes\n");
+                return -1;
+            }
+            *(ch == 'u' ? &o->user : &o->pass) = optarg;
             break;
         case 'k':
             o->keepalive = atoi(optarg);

@@ -46,18 +46,19 @@ static size_t put_str(uint8_t *d, const char *s, size_t n)
     return n + 2;
 }
 
-size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent)
+size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v5, bool persistent,
+                  const char *user, const char *pass)
 {
-    size_t cl = strlen(cid);
+    size_t cl = strlen(cid), ul = user ? strlen(user) : 0, wl = pass ? strlen(pass) : 0;
     size_t pl = v5 && persistent ? 5 : 0; /* session expiry interval */
-    size_t rl = 10 + (v5 ? 1 + pl : 0) + 2 + cl;
+    size_t rl = 10 + (v5 ? 1 + pl : 0) + 2 + cl + (user ? 2 + ul : 0) + (user && pass ? 2 + wl : 0);
     if (cap < 1 + varint_len(rl) + rl) return 0;
     size_t n = 0;
     d[n++] = 0x10;
     n += put_varint(d + n, rl);
     n += put_str(d + n, "MQTT", 4);
     d[n++] = v5 ? 5 : 4;
-    d[n++] = persistent ? 0x00 : 0x02; /* clean session / clean start */
+    d[n++] = (uint8_t)((persistent ? 0x00 : 0x02) | (user ? 0x80 : 0) | (user && pass ? 0x40 : 0));
     d[n++] = (uint8_t)(keepalive >> 8);
     d[n++] = (uint8_t)keepalive;
     if (v5) {
@@ -69,6 +70,8 @@ size_t mq_connect(uint8_t *d, size_t cap, const char *cid, int keepalive, bool v
         }
     }
     n += put_str(d + n, cid, cl);
+    if (user) n += put_str(d + n, user, ul);
+    if (user && pass) n += put_str(d + n, pass, wl);
     return n;
 }
 

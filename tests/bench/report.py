@@ -157,6 +157,10 @@ spec = [
     ("ws-conns", "WebSocket: broker RSS per idle connection (bytes)", rss_per_conn, True, False),
     ("conns", f"conns: {args.conns} idle connections, setup rate (conns/s)", col(9), False, False),
     ("conns", "conns: connections held", col(8), False, False),
+    ("pairs-auth", "pairs with auth: password file + 1,000-rule ACL, 100 pairs QoS 0 (delivered "
+     "msg/s)", col(3), False, True),
+    ("conns-auth", "conns with auth: setup rate with PBKDF2 ($7$, 101 iterations) passwords "
+     "(conns/s)", col(9), False, False),
     ("bridge", "bridge: 100 QoS 1 publishers into Kafka (ack: kafka) -> records/s read back "
      "from Kafka", col(3), False, True),
     ("bridge", "bridge: PUBACKs/s (each one: the record is in Kafka)", col(13), False, False),

@@ -20,6 +20,11 @@
 # WebSocket; mqtts-conns / wss-conns / ws-conns hold BENCH_TLS_CONNS idle
 # connections for the setup rate (TLS handshakes) and the RSS per idle
 # connection. Both brokers get the same throwaway P-256 certificate.
+# pairs-auth is pairs with a password file and a 1,000-rule ACL (the client's
+# own rule last), on both brokers; conns-auth is the connection setup rate of
+# BENCH_AUTH_CONNS clients with user name and password ($7$ PBKDF2-SHA512,
+# 101 iterations, made by mosquitto_passwd), both brokers reading the same
+# two files.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,7 +39,9 @@ CONNS=${BENCH_CONNS:-19900}
 TLS_CONNS=${BENCH_TLS_CONNS:-2000}
 CONN_PROCS=4
 ALL=(pairs fanout fanin latency pairs1 fanin1 lat-pairs1 lat-fanin1 ws conns bridge
-    mqtts mqtts1 wss wss1 mqtts-conns wss-conns ws-conns)
+    mqtts mqtts1 wss wss1 mqtts-conns wss-conns ws-conns
+    pairs-auth conns-auth)
+AUTH_CONNS=${BENCH_AUTH_CONNS:-2000}
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL[@]}")
 for s in "${SCENARIOS[@]}"; do
@@ -135,6 +142,22 @@ kafka_json() {
 JSON
 }
 
+# The auth rows' files, made once per run: one user, and 999 rules that do
+# not match before the one that does.
+make_auth_files() {
+    [ -f "$WORK/passwd" ] && return 0
+    local mp
+    mp=$(command -v mosquitto_passwd || echo /usr/bin/mosquitto_passwd)
+    "$mp" -c -b "$WORK/passwd" bench bench-pw >/dev/null
+    {
+        echo "user bench"
+        for ((i = 0; i < 999; i++)); do echo "topic readwrite other/$i/#"; done
+        echo "topic readwrite bench/#"
+    } >"$WORK/acl"
+    # Mosquitto started as root reads them as the user "mosquitto"
+    chmod a+rx "$WORK" && chmod a+r "$WORK/passwd" "$WORK/acl"
+}
+
 # start_broker NAME VARIANT: sets BROKER_PID, PORT, WSPORT, TLSPORT, WSSPORT (sluice gets the
 # Kafka bridge when BOOTSTRAP is set)
 start_broker() {
@@ -159,13 +182,20 @@ start_broker() {
               {"protocol":"wss","bind":"127.0.0.1:$WSSPORT","path":"/mqtt","cert":"$CERT","key":"$KEY"}],
  "data_dir":"$dir/data","persistence":{"sync":"none"},
  "mqtt":{"max_inflight":64}
+$([ "$variant" = auth ] && printf ',"auth":{"password_file":"%s","acl_file":"%s"}' "$WORK/passwd" "$WORK/acl")
 $(kafka_json)}
 JSON
         "$SLUICE" -c "$dir/sluice.json" >"$dir/log" 2>&1 &
     else
         {
             echo "per_listener_settings false"
-            echo "allow_anonymous true"
+            if [ "$variant" = auth ]; then
+                echo "allow_anonymous false"
+                echo "password_file $WORK/passwd"
+                echo "acl_file $WORK/acl"
+            else
+                echo "allow_anonymous true"
+            fi
             echo "persistence false"
             echo "max_inflight_messages 64"
             echo "max_connections -1"
@@ -232,6 +262,8 @@ scen_args() {
     mqtts1) ARGS=(pairs --pairs 100 "${q1[@]}" --tls) ;;
     wss) ARGS=(pairs --pairs 100 --qos 0 --size 16 --ws --tls) ;;
     wss1) ARGS=(pairs --pairs 100 "${q1[@]}" --ws --tls) ;;
+    pairs-auth) ARGS=(pairs --pairs 100 --qos 0 --size 16 --user bench --pass bench-pw) ;;
+    conns-auth) ARGS=(conns --clients "$AUTH_CONNS" --setup-timeout 60 --user bench --pass bench-pw) ;;
     bridge) ARGS=(bridge --pairs 100 --qos 1 --prefix bench/bridge/ --kafka "$BOOTSTRAP"
         --kafka-topic "$KTOPIC") ;;
     esac
@@ -241,6 +273,7 @@ scen_args() {
 run_case() {
     local broker=$1 scen=$2 round=$3 variant=default args=() out
     case $scen in latency | lat-*) [ "$broker" = mosquitto ] && variant=nodelay ;; esac
+    case $scen in *-auth) variant=auth && make_auth_files ;; esac
     if [ "$scen" = bridge ] && ! start_kafka; then
         stop_kafka
         na_row "$broker" "$scen" "$round"

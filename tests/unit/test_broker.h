@@ -42,8 +42,9 @@ void add_retain_tests(void);
 void add_ack_tests(void);
 void add_pool_tests(void);
 void add_session_tests(void);
-void add_acl_tests(void);    /* test_broker_acl.c */
-void add_expiry_tests(void); /* test_broker_expiry.c */
-void tbc_register(void);     /* test_broker_call.c */
+void add_acl_tests(void);      /* test_broker_acl.c */
+void add_expiry_tests(void);   /* test_broker_expiry.c */
+void tbc_register(void);       /* test_broker_call.c */
+int broker_reload_suite(void); /* test_broker_reload.c */
 
 #endif

@@ -114,6 +114,7 @@ int main(void)
     add_acl_tests();
     add_expiry_tests();
     tbc_register();
+    if (broker_reload_suite()) return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
