@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 
 #include "api.h"
-#include "bridge.h"
+#include "sink.h"
 #include "store.h"
 
 #define BULK_MAX 1000
@@ -109,6 +109,18 @@ static bool str_prop(const cJSON *o, const char *key, int id, mqtt_str_t *dst, m
     return true;
 }
 
+/* The first key of object o not in known (NULL-terminated), or NULL. */
+static const char *unknown_key(const cJSON *o, const char *const *known)
+{
+    for (const cJSON *v = o->child; v; v = v->next) {
+        bool ok = false;
+        for (int i = 0; known[i]; i++)
+            ok |= !strcmp(v->string, known[i]);
+        if (!ok) return v->string;
+    }
+    return NULL;
+}
+
 static bool props(const cJSON *o, pub_t *p, char *err, size_t errlen)
 {
     static const char *known[] = {"payload_format_indicator",
@@ -122,17 +134,12 @@ static bool props(const cJSON *o, pub_t *p, char *err, size_t errlen)
         snprintf(err, errlen, "properties: expected object");
         return false;
     }
-    for (const cJSON *v = o->child; v; v = v->next) {
-        bool ok = false;
-        for (int i = 0; known[i]; i++)
-            ok |= !strcmp(v->string, known[i]);
-        if (!ok) {
-            snprintf(err, errlen,
-                     "properties: unknown property (known: payload_format_indicator, "
-                     "message_expiry_interval, content_type, response_topic, "
-                     "correlation_data, user_properties)");
-            return false;
-        }
+    if (unknown_key(o, known)) {
+        snprintf(err, errlen,
+                 "properties: unknown property (known: payload_format_indicator, "
+                 "message_expiry_interval, content_type, response_topic, "
+                 "correlation_data, user_properties)");
+        return false;
     }
     mqtt_props_t *pr = &p->props;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "payload_format_indicator");
@@ -178,17 +185,12 @@ static bool parse_pub(const cJSON *o, pub_t *p, char *err, size_t errlen)
         snprintf(err, errlen, "expected a JSON object");
         return false;
     }
-    for (const cJSON *v = o->child; v; v = v->next) {
-        bool ok = false;
-        for (int i = 0; known[i]; i++)
-            ok |= !strcmp(v->string, known[i]);
-        if (!ok) {
-            snprintf(err, errlen,
-                     "%s: unknown field (known: topic, payload, encoding, qos, "
-                     "retain, properties)",
-                     v->string);
-            return false;
-        }
+    const char *bad = unknown_key(o, known);
+    if (bad) {
+        snprintf(err, errlen,
+                 "%s: unknown field (known: topic, payload, encoding, qos, retain, properties)",
+                 bad);
+        return false;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "topic");
     if (!cJSON_IsString(t) ||
@@ -266,32 +268,21 @@ static cJSON *publish_one(brk_api_req_t *r, pub_t *p, unsigned *status)
     if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
     if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
         m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
-    int k = BRIDGE_NO_MATCH;
-    if (b->bridge) {
-        bridge_msg_t bm = {.topic = m->topic,
-                           .topic_len = m->topic_len,
-                           .payload = m->payload,
-                           .payload_len = m->payload_len,
-                           .qos = p->qos,
-                           .retain = p->retain,
-                           .clientid = "",
-                           .props = m->props,
-                           .props_len = m->props_len};
-        k = bridge_offer(b->bridge, &bm, NULL, NULL);
-        if (k == BRIDGE_FULL) {
-            brk_msg_unref(&m);
-            *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-            return NULL;
-        }
-    }
-    uint32_t n = brk_route(b, r->w, m);
+    /* the sinks (the Kafka bridge) first: a full spool refuses it (503)
+     * before any subscriber got it */
+    brk_origin_t org = {.kind = BRK_ORIGIN_API, .client_id = ""};
+    uint32_t n = brk_route_from(b, r->w, m, &org);
     brk_msg_unref(&m);
+    if (org.refused) {
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        return NULL;
+    }
     brk_count(&r->w->st.msgs_in, 1);
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "topic", p->topic);
         cJSON_AddNumberToObject(o, "subscribers", n);
-        cJSON_AddBoolToObject(o, "kafka", k == BRIDGE_DONE || k == BRIDGE_PENDING);
+        cJSON_AddBoolToObject(o, "kafka", org.taken > 0);
     }
     return o;
 }

@@ -121,12 +121,14 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_
         brk_conn_ack_hold(c, o->ack_seq);
         return BRK_SINK_HELD;
     case BRIDGE_FULL:
-        if (w) brk_count(&w->st.dropped, 1);
-        return c ? BRK_SINK_REFUSE : BRK_SINK_PASS;
+        if (w && o->kind != BRK_ORIGIN_API) brk_count(&w->st.dropped, 1);
+        return c || o->kind == BRK_ORIGIN_API ? BRK_SINK_REFUSE : BRK_SINK_PASS;
     case BRIDGE_ERR:
         brk_log(b, BRK_LOG_ERROR, "SLUICE-KAFKA-OFFER", "%s: bridge refused a message on %s",
                 o->client_id && *o->client_id ? o->client_id : "-", m->topic);
-        return c ? BRK_SINK_REFUSE : BRK_SINK_PASS;
+        return c || o->kind == BRK_ORIGIN_API ? BRK_SINK_REFUSE : BRK_SINK_PASS;
+    case BRIDGE_DONE:
+        return BRK_SINK_TAKEN;
     default:
         return BRK_SINK_PASS;
     }

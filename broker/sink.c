@@ -37,13 +37,14 @@ void brk_sinks_offer(brk_t *b, brk_worker_t *w, const brk_msg_t *m, brk_origin_t
 {
     brk_sinks_t *l = b->sinks;
     uint32_t n = atomic_load_explicit(&l->n, memory_order_acquire);
-    o->holds = 0;
+    o->holds = o->taken = 0;
     o->refused = false;
     for (uint32_t i = 0; i < n; i++) {
         int rc = l->v[i].offer(l->v[i].ctx, w, m, o);
-        if (rc == BRK_SINK_HELD) {
-            o->holds++;
-        } else if (rc == BRK_SINK_REFUSE && o->conn) {
+        if (rc == BRK_SINK_HELD || rc == BRK_SINK_TAKEN) {
+            o->holds += rc == BRK_SINK_HELD;
+            o->taken++;
+        } else if (rc == BRK_SINK_REFUSE && (o->conn || o->kind == BRK_ORIGIN_API)) {
             /* later sinks are not offered what the publisher is refused */
             o->refused = true;
             return;

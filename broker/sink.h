@@ -55,13 +55,15 @@ typedef struct brk_origin {
     uint64_t ack_seq;
     /* written by brk_route_from */
     uint32_t holds; /* sinks that hold the acknowledgement */
+    uint32_t taken; /* sinks that took it (holding or not) */
     bool refused;   /* a sink refused: nothing was routed */
 } brk_origin_t;
 
 enum {
-    BRK_SINK_REFUSE = -1, /* only with o->conn: refuse the PUBLISH (0x97 / pause) */
+    BRK_SINK_REFUSE = -1, /* only with o->conn or from the API: refuse (0x97 / pause / 503) */
     BRK_SINK_PASS = 0,    /* taken, skipped or not matched: nothing to wait for */
     BRK_SINK_HELD = 1,    /* took one hold on o->conn's ack (brk_conn_ack_hold) */
+    BRK_SINK_TAKEN = 2,   /* took it, nothing to wait for (counted in o->taken) */
 };
 
 typedef struct brk_sink {

@@ -86,12 +86,7 @@ class AuthBroker(harness.OwnProcess):
         url = "http://%s:%d/metrics" % (HOST, self.http_port)
         with urllib.request.urlopen(url, timeout=5) as r:
             text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                k, v = line.split()
-                out[k] = int(v)
-        return out
+        return harness.parse_metrics(text)
 
 
 def c4(port, cid, user=None, password=None, will=None):

@@ -51,6 +51,20 @@ def sluice_bin():
     return None
 
 
+def parse_metrics(text):
+    """Prometheus text as {name or name{labels}: value}; a value without
+    a fraction is an int (counters and gauges), others float (histogram
+    sums, seconds)."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _sp, value = line.rpartition(" ")
+        f = float(value)
+        out[name] = int(f) if f.is_integer() and "." not in value else f
+    return out
+
+
 def free_port():
     """A port the kernel just handed out for 127.0.0.1 (bind to port 0)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -163,12 +163,7 @@ class PBroker(harness.OwnProcess):
         url = "http://%s:%d/metrics" % (HOST, self.http_port)
         with urllib.request.urlopen(url, timeout=5) as r:
             text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _sp, value = line.partition(" ")
-                out[name] = int(value)
-        return out
+        return harness.parse_metrics(text)
 
     def store_seq(self):
         """(submitted, committed) batch numbers of the store."""
