@@ -326,7 +326,7 @@ static int add_body(brk_api_req_t *r, const void *in, size_t len)
     }
     char *n = realloc(r->body, r->body_len + len + 1);
     if (!n) return -1;
-    memcpy(n + r->body_len, in, len);
+    if (len) memcpy(n + r->body_len, in, len); /* lws may hand an empty chunk with in NULL */
     r->body = n;
     r->body_len += len;
     r->body[r->body_len] = 0;

@@ -274,7 +274,7 @@ int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser)
              r->listener ? r->listener->port : 0);
     if (r->password && !(pass = malloc(r->password->len + 1))) return BRK_ACL_BUSY;
     if (pass) {
-        memcpy(pass, r->password->p, r->password->len);
+        if (r->password->len) memcpy(pass, r->password->p, r->password->len);
         pass[r->password->len] = 0; /* a NUL inside cuts it: JSON strings are text */
     }
     const char *keys[] = {"clientid", "username", "password", "peer", "protocol", "listener"};
