@@ -41,7 +41,7 @@ void brk_store_hold(brk_conn_t *c)
 {
     brk_t *b = c->w->b;
     uint64_t seq = brk_conn_ack(c, BRK_ACK_SILENT, 0, 0, 1);
-    brk_pending_t *pd = malloc(sizeof(*pd));
+    brk_pending_t *pd = calloc(1, sizeof(*pd));
     if (pd) {
         *pd = (brk_pending_t){.c = c, .seq = seq};
         atomic_fetch_add(&c->refs, 1);

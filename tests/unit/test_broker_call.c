@@ -27,11 +27,14 @@ typedef struct probe {
     brk_t *b;
 } probe_t;
 
+static size_t saved_listeners;
+
 static brk_t *start_broker(cfg_t **cfgp)
 {
     cfg_t *cfg = cfg_defaults();
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    cfg->n_listeners = 0; /* no ports: only the workers' loops */
+    saved_listeners = cfg->n_listeners; /* given back to cfg_free at the end */
+    cfg->n_listeners = 0;               /* no ports: only the workers' loops */
     cfg->workers = NW;
     brk_t *b = brk_new(cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -44,6 +47,7 @@ static void stop_broker(brk_t *b, cfg_t *cfg)
 {
     brk_stop(b);
     brk_free(b);
+    cfg->n_listeners = saved_listeners;
     cfg_free(cfg);
 }
 
@@ -210,6 +214,7 @@ static void test_stop_runs_queued_calls_then_refuses(void)
     CU_ASSERT_EQUAL(atomic_load(&q.done_off_worker), 1);
     CU_ASSERT_EQUAL(atomic_load(&q.runs[0]), 0);
     brk_free(b);
+    cfg->n_listeners = saved_listeners;
     cfg_free(cfg);
 }
 

@@ -32,7 +32,7 @@ static void sf_close(subs_fx_t *f)
     fx_close(&f->fx); /* frees the trie first: it never owned the sessions */
     for (int i = 0; i < 4; i++)
         brk_session_unref(f->s[i]);
-    free(f->m.v);
+    brk_matches_free(&f->m);
 }
 
 static int add(subs_fx_t *f, const char *filter, int who, uint8_t options, uint32_t id)
