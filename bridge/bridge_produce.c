@@ -187,15 +187,20 @@ static int produce_on(struct bridge *br, rd_kafka_t *rk, rec_t *r, const char *t
         rd_kafka_header_add(h, "sluice.error", -1, e, -1);
         rd_kafka_header_add(h, "sluice.original_topic", -1, v.topic, v.topic_len);
     }
-    r->produced_us = bridge_now_us(); /* read by the report under br->mu */
+    /* after a successful producev r is librdkafka's: its delivery report may
+     * free it at once, so nothing of r is read after the call */
+    rule_t *rule = r->rule;
+    atomic_store_explicit(&r->produced_us, bridge_now_us(), memory_order_release);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(v.key, v.key_len),
         RD_KAFKA_V_VALUE((void *)v.value, v.value_len), RD_KAFKA_V_MSGFLAGS(0),
         RD_KAFKA_V_TIMESTAMP(v.ts), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
-    if (e)
+    if (e) {
         rd_kafka_headers_destroy(h);
-    else
-        BRIDGE_COUNT(br, r, produced);
+        return e;
+    }
+    atomic_fetch_add(&br->s.produced, 1);
+    if (rule) atomic_fetch_add(&rule->produced, 1);
     return e;
 }
 
@@ -230,7 +235,8 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct bridge *br = opaque;
     rec_t *r = m->_private;
     rd_kafka_resp_err_t e = m->err;
-    if (!e && r->produced_us) bridge_lat_observe(br, (uint64_t)(bridge_now_us() - r->produced_us));
+    int64_t produced = atomic_load_explicit(&r->produced_us, memory_order_acquire);
+    if (!e && produced) bridge_lat_observe(br, (uint64_t)(bridge_now_us() - produced));
     if (r->kind == REC_DIRECT && !e) { /* the common case: no lock unless a group completes */
         BRIDGE_COUNT(br, r, acked);
         group_release(br, r->grp, 0);
