@@ -112,8 +112,12 @@ sanitize: deps browser-deps
 # bounds the broker's RSS (TSan's shadow memory is several times the heap);
 # unit_store's reads_from_other_threads_during_writes needs its reader
 # threads scheduled within a 50 ms sleep; itp_backlog fails under TSan's
-# timing without a report (open, see issue 11).
-TSAN_EXCLUDE ?= ^(itp_limits|itp_backlog|unit_store)$$
+# timing without a report (open, see issue 11); ith_hardening's
+# max_connections case counts a previous test's connection still in its
+# 2 s half-close linger under TSan's slowdown; itf_flow counts PUBACKs
+# against a pause whose exact release order TSan's slowdown changes (both
+# failed without a TSan report; both run in make test and make sanitize).
+TSAN_EXCLUDE ?= ^(itp_limits|itp_backlog|unit_store|ith_hardening|itf_flow)$$
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TSAN=ON >/dev/null
 	cmake --build $(TSAN_BUILD) -j $(JOBS)

@@ -117,9 +117,10 @@ class Backpressure(BrokerTestCase):
             if p.type == R.PINGRESP:
                 seen_ping = True
                 # without the pause it comes right after the first 15; with
-                # it, each of the 20 PUBLISHes before it waited for an ack
-                # to go (and the first release resumed reading)
-                self.assertGreaterEqual(acks, INFLIGHT + QUEUED + 20 + 1,
+                # it, reading resumed only once a held ack went (how many
+                # of the 20 PUBLISHes behind it were held again depends on
+                # how fast the subscriber drained meanwhile)
+                self.assertGreaterEqual(acks, INFLIGHT + QUEUED + 1,
                                         "PINGREQ read while acks were held")
             else:
                 acks += 1
