@@ -25,7 +25,7 @@ async function need(what) {
 }
 
 // every wait is bounded; the page's own state is the sync point
-async function until(page, what, fn, arg, timeout = 20000) {
+async function until(page, what, fn, arg, timeout = 45000) {
   try {
     await page.waitForFunction(fn, { timeout, polling: 100 }, arg);
   } catch (e) {
