@@ -36,8 +36,11 @@ class WillTest(BrokerTestCase):
 
     def test_will_retain(self):
         wt = self.uid("wr")
+        w = self.watcher(wt)
         c = self.client(self.uid(), will=(wt, b"last", 1, True))
         c.close()
+        # sync point: the will has been published (live, so retain=0 here)
+        self.assertEqual(w.recv_publish(5).payload, b"last")
         # the will is retained: a later subscriber gets it with retain=1
         s = self.client(self.uid())
         s.subscribe([(wt, 1)])
