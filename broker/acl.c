@@ -110,10 +110,10 @@ static void policy_free(policy_t *p)
 
 static bool state_acl_on(const auth_state_t *st)
 {
-    bool on = st->top.rules || st->top.jwt_acl || (st->top.http && st->top.http->acl_url);
+    /* a CONNECT hook may hand a client rules of its own ("acl") */
+    bool on = st->top.rules || st->top.jwt_acl || st->top.http;
     for (size_t i = 0; i < st->cfg->n_listeners; i++)
-        on = on || st->own[i].rules || st->own[i].jwt_acl ||
-             (st->own[i].http && st->own[i].http->acl_url);
+        on = on || st->own[i].rules || st->own[i].jwt_acl || st->own[i].http;
     return on;
 }
 
@@ -290,6 +290,20 @@ brk_acl_id_t *brk_acl_id_new(brk_auth_t *a, size_t listener, const char *user,
     return id;
 }
 
+/* Rules of the client's own (a token's claim, the hook's "acl") replace the
+ * policy's; then the view is made again. False without memory. */
+static bool own_rules(brk_acl_id_t *id, cfg_acl_rule_t *rules, size_t n)
+{
+    char err[128];
+    cfg_auth_t tmp = {.acl = rules, .n_acl = n, .has_acl = true};
+    brk_acl_rules_free(id->own);
+    id->own = NULL;
+    if (brk_acl_rules_load(&tmp, &id->own, err, sizeof(err))) return false;
+    brk_acl_view_free(id->view);
+    id->view = brk_acl_view_new(id->own, NULL, id->client_id);
+    return id->view != NULL;
+}
+
 /* The token's claims applied: its user name, its rules (then the view is
  * made again for them). False without memory. */
 static bool jwt_apply(brk_acl_id_t *id, brk_jwt_claims_t *cl)
@@ -299,15 +313,10 @@ static bool jwt_apply(brk_acl_id_t *id, brk_jwt_claims_t *cl)
         id->user = cl->user;
         cl->user = NULL;
     }
+    if (id->pol->jwt_acl) return own_rules(id, cl->rules, cl->n_rules);
     const brk_acl_rules_t *r = id->pol->rules;
-    if (id->pol->jwt_acl) {
-        char err[128];
-        cfg_auth_t tmp = {.acl = cl->rules, .n_acl = cl->n_rules, .has_acl = true};
-        if (brk_acl_rules_load(&tmp, &id->own, err, sizeof(err))) return false;
-        r = id->own;
-    }
     brk_acl_view_free(id->view);
-    id->view = r ? brk_acl_view_new(r, id->own ? NULL : id->user, id->client_id) : NULL;
+    id->view = r ? brk_acl_view_new(r, id->user, id->client_id) : NULL;
     return !r || id->view;
 }
 
@@ -333,6 +342,29 @@ static int jwt_login(brk_acl_id_t *id)
     return ok ? BRK_ACL_ALLOW : BRK_ACL_BUSY;
 }
 
+/* The CONNECT hook's verdict; an allow's "acl" becomes the client's rules. */
+static bool hook_login(brk_acl_id_t *id, int *rc)
+{
+    char *acl = NULL;
+    id->login.client_id = id->client_id;
+    id->login.user = id->user;
+    id->login.password = id->password;
+    *rc = brk_hook_connect(id->pol->hook, &id->login, &id->superuser, &acl);
+    if (*rc == BRK_ACL_ALLOW && acl) {
+        cfg_acl_rule_t *rules = NULL;
+        size_t n = 0;
+        if (cfg_jwt_acl_rules(acl, &rules, &n)) {
+            id->why = "HTTP hook: \"acl\" is not {\"pub\"|\"sub\"|\"all\": [filters]}";
+            *rc = BRK_ACL_DENY;
+        } else if (!own_rules(id, rules, n)) {
+            *rc = BRK_ACL_BUSY;
+        }
+        cfg_auth_rules_free(rules, n);
+    }
+    free(acl);
+    return *rc == BRK_ACL_ALLOW;
+}
+
 static bool login_ok(brk_acl_id_t *id, int *rc)
 {
     const policy_t *p = id->pol;
@@ -348,13 +380,7 @@ static bool login_ok(brk_acl_id_t *id, int *rc)
         *rc = p->allow_anonymous ? BRK_ACL_ALLOW : BRK_ACL_DENY;
         return *rc == BRK_ACL_ALLOW;
     }
-    if (p->http && p->http->url) {
-        id->login.client_id = id->client_id;
-        id->login.user = id->user;
-        id->login.password = id->password;
-        *rc = brk_hook_connect(p->hook, &id->login, &id->superuser);
-        return *rc == BRK_ACL_ALLOW;
-    }
+    if (p->http && p->http->url) return hook_login(id, rc);
     if (!p->pw) { /* no password file: a user name is all that is asked */
         *rc = BRK_ACL_ALLOW;
         return true;
@@ -422,7 +448,11 @@ int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_acc
     }
     if (id->superuser) return BRK_ACL_ALLOW;
     const policy_t *p = id->pol;
-    if (p->http && p->http->acl_url && (access == BRK_ACL_PUBLISH || access == BRK_ACL_SUBSCRIBE)) {
+    /* the hook decides writes and subscriptions; what a subscription it
+     * allowed delivers is not asked again (EMQX's authorization does the same) */
+    bool hooked =
+        access == BRK_ACL_PUBLISH || access == BRK_ACL_SUBSCRIBE || access == BRK_ACL_WILL;
+    if (p->http && p->http->acl_url && hooked) {
         rc = brk_hook_acl(p->hook, id->client_id, id->user, topic, len, access);
         if (rc == BRK_ACL_DENY || (rc == BRK_ACL_ALLOW && !id->view))
             count(id->auth, rc == BRK_ACL_ALLOW ? ST_ACL_OK : ST_ACL_DENIED);
@@ -497,6 +527,14 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     id->login = (brk_hook_login_t){.conn = key, .peer = c->peer, .listener = c->listener};
     int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
     id->password = NULL;
+    /* an ACL hook still deciding the will topic: this CONNECT again later
+     * (the login's answer stays for it); the caller then finds the verdict */
+    if (rc == BRK_ACL_ALLOW && p->will && id->pol->http && id->pol->http->acl_url &&
+        brk_acl_check(id, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
+                      BRK_ACL_WILL) == BRK_ACL_WAIT) {
+        brk_acl_id_free(id);
+        return BRK_ACL_WAIT;
+    }
     const char *why = id->why ? id->why : reason_text(rc);
     if (rc != BRK_ACL_WAIT) count(b->auth, rc == BRK_ACL_ALLOW ? ST_CONN_OK : ST_CONN_DENIED);
     if (rc == BRK_ACL_DENY || rc == BRK_ACL_BAD_LOGIN) count(b->auth, ST_FAILURES);

@@ -150,9 +150,11 @@ typedef struct brk_hook_login {
 } brk_hook_login_t;
 brk_hook_t *brk_hook_new(const cfg_auth_http_t *cfg);
 void brk_hook_free(brk_hook_t *h);
-/* ALLOW (and *superuser), BAD_LOGIN (the hook said no), WAIT, or with the
- * hook down: ALLOW with "fail": "open", BUSY (server unavailable) else. */
-int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser);
+/* ALLOW (and *superuser, and in *acl the reply's "acl" object as JSON text
+ * for the caller to free, or NULL), BAD_LOGIN (the hook said no), WAIT, or
+ * with the hook down: ALLOW with "fail": "open", BUSY (server unavailable)
+ * else. */
+int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser, char **acl);
 /* PUBLISH or SUBSCRIBE on topic: ALLOW, DENY or WAIT; down: as "fail". */
 int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const char *topic,
                  uint16_t len, brk_acl_access_t access);

@@ -11,8 +11,10 @@
  * as if the hook were down.
  *
  * Answers live in a table keyed by SHA-256(process secret, kind, connection,
- * request body): never the password itself. A CONNECT's answer is for its
- * own connection and taken once; an ACL answer is kept cache_ttl_ms for
+ * request body): never the password itself. A CONNECT's answer (with the
+ * "acl" rules of an allow) is for its own connection only (the key holds
+ * it) and kept while that CONNECT may ask again (a will topic the ACL hook
+ * is still deciding pauses it once more); an ACL answer is kept cache_ttl_ms for
  * every client with the same client id and user name (at least 1 s, so that
  * the waiting packet finds it). "Down" (no answer,
  * timeout, 5xx, 3xx) is kept 1 s so that the retry sees it, then asked
@@ -44,7 +46,7 @@ typedef struct slot {
     uint8_t key[32];
     uint8_t state;
     bool superuser;
-    bool take; /* a CONNECT answer: emptied when read */
+    char *acl; /* an allowed CONNECT's "acl" object (JSON text), or NULL */
     int64_t at_ms;
 } slot_t;
 
@@ -88,7 +90,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 }
 
 /* One POST; the slot state it leads to. */
-static int post(const cfg_auth_http_t *cfg, const char *url, const char *body, bool *superuser)
+static int post(const cfg_auth_http_t *cfg, const char *url, const char *body, bool *superuser,
+                char **acl)
 {
     reply_t *r = calloc(1, sizeof(*r));
     CURL *e = curl_easy_init();
@@ -108,7 +111,7 @@ static int post(const cfg_auth_http_t *cfg, const char *url, const char *body, b
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
         r->buf[r->len] = 0;
-        int v = cfg_http_auth_reply(r->buf, r->len, superuser);
+        int v = cfg_http_auth_reply(r->buf, r->len, superuser, acl);
         state = v == 0 ? E_DENY : E_ALLOW; /* 2xx without a verdict: allow */
     } else if (status >= 400 && status < 500) {
         state = E_DENY;
@@ -151,7 +154,8 @@ static void *run(void *arg)
         h->q_len--;
         pthread_mutex_unlock(&h->lock);
         bool su;
-        int state = post(h->cfg, j.url, j.body, &su);
+        char *acl = NULL;
+        int state = post(h->cfg, j.url, j.body, &su, &acl);
         OPENSSL_cleanse(j.body, strlen(j.body));
         free(j.body);
         pthread_mutex_lock(&h->lock);
@@ -160,7 +164,11 @@ static void *run(void *arg)
         if (found) { /* not evicted meanwhile: the waiting packet finds it */
             s->state = (uint8_t)state;
             s->superuser = su;
+            free(s->acl);
+            s->acl = acl;
             s->at_ms = brk_now_ms();
+        } else {
+            free(acl);
         }
     }
     pthread_mutex_unlock(&h->lock);
@@ -199,6 +207,9 @@ void brk_hook_free(brk_hook_t *h)
         OPENSSL_cleanse(j->body, strlen(j->body));
         free(j->body);
     }
+    for (uint32_t i = 0; i < SETS; i++)
+        for (int k = 0; k < WAYS; k++)
+            free(h->slots[i][k].acl);
     free(h->threads);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
@@ -219,8 +230,10 @@ static void make_key(const brk_hook_t *h, char kind, uint64_t conn, const char *
 }
 
 /* The answer for body (taking ownership of it): a slot state, or E_PENDING
- * (queued, or already waiting). E_DOWN when the queue is full. */
-static int ask(brk_hook_t *h, char kind, uint64_t conn, const char *url, char *body, bool *su)
+ * (queued, or already waiting). E_DOWN when the queue is full. *acl (if
+ * not NULL) a copy of an allow's rules, NULL when none came. */
+static int ask(brk_hook_t *h, char kind, uint64_t conn, const char *url, char *body, bool *su,
+               char **acl)
 {
     uint8_t key[32];
     bool found;
@@ -238,7 +251,7 @@ static int ask(brk_hook_t *h, char kind, uint64_t conn, const char *url, char *b
         if (fresh) {
             state = s->state;
             *su = s->superuser;
-            if (state != E_PENDING && s->take) s->state = E_EMPTY;
+            if (acl && s->acl && !(*acl = strdup(s->acl))) state = E_DOWN;
             goto out;
         }
     }
@@ -246,7 +259,8 @@ static int ask(brk_hook_t *h, char kind, uint64_t conn, const char *url, char *b
         h->q[(h->q_head + h->q_len++) % QUEUE_MAX] = (job_t){.url = url, .body = body};
         memcpy(h->q[(h->q_head + h->q_len - 1) % QUEUE_MAX].key, key, 32);
         body = NULL;
-        *s = (slot_t){.state = E_PENDING, .take = kind == 'c', .at_ms = now};
+        free(s->acl);
+        *s = (slot_t){.state = E_PENDING, .at_ms = now};
         memcpy(s->key, key, 32);
         pthread_cond_signal(&h->cond);
         state = E_PENDING;
@@ -266,10 +280,11 @@ static const char *proto_name(const cfg_listener_t *l)
     return l && l->protocol <= CFG_PROTO_HTTP ? names[l->protocol] : "mqtt";
 }
 
-int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser)
+int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser, char **acl)
 {
     char listener[300], *pass = NULL;
     *superuser = false;
+    *acl = NULL;
     snprintf(listener, sizeof(listener), "%s:%u", r->listener ? r->listener->host : "",
              r->listener ? r->listener->port : 0);
     if (r->password && !(pass = malloc(r->password->len + 1))) return BRK_ACL_BUSY;
@@ -285,7 +300,7 @@ int brk_hook_connect(brk_hook_t *h, const brk_hook_login_t *r, bool *superuser)
         free(pass);
     }
     if (!body) return BRK_ACL_BUSY;
-    int st = ask(h, 'c', r->conn, h->cfg->url, body, superuser);
+    int st = ask(h, 'c', r->conn, h->cfg->url, body, superuser, acl);
     if (st == E_PENDING) return BRK_ACL_WAIT;
     if (st == E_ALLOW) return BRK_ACL_ALLOW;
     if (st == E_DENY) return BRK_ACL_BAD_LOGIN;
@@ -300,12 +315,14 @@ int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const c
     memcpy(t, topic, len);
     t[len] = 0;
     const char *keys[] = {"clientid", "username", "topic", "access"};
-    const char *vals[] = {client_id, user, t, access == BRK_ACL_PUBLISH ? "publish" : "subscribe"};
+    /* the will is a publish; delivery is decided with the subscribe */
+    const char *what = access == BRK_ACL_SUBSCRIBE ? "subscribe" : "publish";
+    const char *vals[] = {client_id, user, t, what};
     char *body = cfg_http_auth_body(keys, vals, 4);
     free(t);
     if (!body) return BRK_ACL_DENY;
     bool su;
-    int st = ask(h, 'a', 0, h->cfg->acl_url, body, &su);
+    int st = ask(h, 'a', 0, h->cfg->acl_url, body, &su, NULL);
     if (st == E_PENDING) return BRK_ACL_WAIT;
     if (st == E_ALLOW) return BRK_ACL_ALLOW;
     if (st == E_DENY) return BRK_ACL_DENY;

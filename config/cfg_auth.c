@@ -304,9 +304,10 @@ done:
     return out;
 }
 
-int cfg_http_auth_reply(const char *body, size_t len, bool *superuser)
+int cfg_http_auth_reply(const char *body, size_t len, bool *superuser, char **acl)
 {
     *superuser = false;
+    if (acl) *acl = NULL;
     if (!body || !len) return -1;
     cJSON *o = cJSON_ParseWithLength(body, len);
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "result");
@@ -315,6 +316,9 @@ int cfg_http_auth_reply(const char *body, size_t len, bool *superuser)
     if (cJSON_IsString(r) && !strcmp(r->valuestring, "allow")) verdict = 1;
     if (cJSON_IsString(r) && !strcmp(r->valuestring, "deny")) verdict = 0;
     *superuser = verdict == 1 && cJSON_IsTrue(su);
+    const cJSON *rules = cJSON_GetObjectItemCaseSensitive(o, "acl");
+    if (acl && verdict == 1 && rules && !(*acl = cJSON_PrintUnformatted(rules)))
+        verdict = 0; /* rules it could not keep: not an allow without them */
     cJSON_Delete(o);
     return verdict;
 }

@@ -102,9 +102,11 @@ void cfg_jwks_free(cfg_jwk_t *keys, size_t n);
 /* The HTTP hook's JSON (cJSON stays in config/). A request body from n
  * key/value pairs (a NULL value is JSON null): malloc'd, NULL without
  * memory. A reply body: 1 allow, 0 deny, -1 no verdict in it (empty, not
- * JSON, no "result"); *superuser from "is_superuser". */
+ * JSON, no "result"); *superuser from "is_superuser"; *acl (when acl is not
+ * NULL) the "acl" object of an allow as compact JSON text, malloc'd, for
+ * cfg_jwt_acl_rules (the JWT claim's format), NULL when there is none. */
 char *cfg_http_auth_body(const char *const *keys, const char *const *values, size_t n);
-int cfg_http_auth_reply(const char *body, size_t len, bool *superuser);
+int cfg_http_auth_reply(const char *body, size_t len, bool *superuser, char **acl);
 
 typedef struct cfg_listener {
     cfg_proto_t protocol;
