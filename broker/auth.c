@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "brk.h"
+#include "conn.h"
 
 static const brk_auth_method_t *const methods[] = {NULL};
 

@@ -24,7 +24,7 @@
 #include <openssl/rand.h>
 
 #include "acl.h"
-#include "brk.h"
+#include "base.h"
 
 #define SETS 1024
 #define WAYS 4

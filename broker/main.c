@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 
 #include "acl.h"
-#include "brk.h"
+#include "base.h"
 #include "reload.h"
 #include "bridge.h"
 #include "config.h"

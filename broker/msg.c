@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "brk.h"
+#include "msg.h"
 
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain)

@@ -16,7 +16,7 @@
  */
 #include <stdlib.h>
 
-#include "brk.h"
+#include "msg.h"
 
 #define LOCAL_CAP 1024 /* blocks kept per class; more go back to malloc */
 

@@ -12,10 +12,11 @@
  * (brk_retain_set says so; deleting and shrinking always work). The
  * broker's own $SYS tree is exempt: it is small and fixed.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "brk.h"
+#include "retain.h"
 
 typedef struct entry {
     struct entry *next;

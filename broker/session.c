@@ -112,7 +112,7 @@ void brk_session_clear(brk_session_t *s)
     free_queues(s);
     pthread_mutex_unlock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
-        brk_share_redispatch(s->b, again[i].share, again[i].msg, again[i].qos);
+        brk_share_redispatch(s->b->subs, again[i].share, again[i].msg, again[i].qos);
         release(&again[i]);
     }
     free(again);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "brk.h"
+#include "session.h"
 
 typedef struct share_group {
     char *name;
@@ -596,9 +596,8 @@ void brk_matches_free(brk_matches_t *m)
     *m = (brk_matches_t){0};
 }
 
-void brk_share_redispatch(brk_t *b, brk_share_t *sh, brk_msg_t *m, uint8_t qos)
+void brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t qos)
 {
-    brk_subs_t *t = b->subs;
     mqtt_str_t group, rest;
     if (!mqtt_share_split((const uint8_t *)sh->filter, sh->len, &group, &rest)) return;
     pthread_rwlock_rdlock(&t->lock);

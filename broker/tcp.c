@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "brk.h"
+#include "worker.h"
 
 #define RX_SIZE 65536 /* one read per ready socket per pass, as lws does */
 #define EV_BATCH 256

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "brk.h"
+#include "base.h"
 #include "worker_call.h"
 
 typedef struct brk_call {
