@@ -108,7 +108,7 @@ static void walk_worker(brk_worker_t *w, void *arg)
     job_t *j = arg;
     cJSON *arr = cJSON_CreateArray();
     for (brk_conn_t *c = w->conns; c; c = c->next) {
-        if (!c->connected || c->closing || !c->session) continue;
+        if (!c->connected || c->state >= BRK_CONN_CLOSING || !c->session) continue;
         if (j->kind != JOB_LIST && !same_id(c->session, j->id)) continue;
         if (j->kind == JOB_KICK) {
             if (j->discard) { /* expiry 0: the session ends when the connection does */

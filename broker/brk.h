@@ -127,6 +127,9 @@ void brk_reg_insert(brk_t *b, brk_session_t *s);
 void brk_reg_remove(brk_t *b, brk_session_t *s);
 /* End a session for good: unsubscribe all, drop its queue, unregister. */
 void brk_session_end(brk_t *b, brk_session_t *s);
+/* A delayed will whose time has come (or whose session ends: ending)
+ * is published (session.c). Registry lock held; takes the session lock. */
+void brk_session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending);
 static inline void brk_limit_hit(brk_t *b, int which)
 {
     atomic_fetch_add_explicit(&b->limit_hits[which], 1, memory_order_relaxed);

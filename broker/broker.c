@@ -149,55 +149,9 @@ void brk_reg_remove(brk_t *b, brk_session_t *s)
     }
 }
 
-void brk_will_publish(brk_t *b, brk_worker_t *w, brk_msg_t *will, uint32_t expiry, bool has_expiry,
-                      const char *client_id, const char *username)
-{
-    if (has_expiry) will->expire_at_ms = brk_now_ms() + (int64_t)expiry * 1000;
-    /* no connection: the sinks hold no ack and cannot refuse a will */
-    brk_origin_t o = {.kind = BRK_ORIGIN_WILL, .client_id = client_id, .username = username};
-    brk_route_from(b, w, will, &o);
-}
-
-/* A delayed will whose time has come (or whose session ends): publish it.
- * Registry lock held; takes the session lock. */
-static void session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending)
-{
-    pthread_mutex_lock(&s->lock);
-    brk_msg_t *will = NULL;
-    if (s->will && !s->conn && (ending || now >= s->will_at_ms)) {
-        will = s->will;
-        s->will = NULL;
-    }
-    uint32_t exp = s->will_expiry;
-    bool has = s->has_will_expiry;
-    pthread_mutex_unlock(&s->lock);
-    if (!will) return;
-    /* its connection, and with it the user name, is gone */
-    brk_will_publish(b, NULL, will, exp, has, s->client_id, NULL);
-    brk_msg_unref(&will);
-}
-
 const char *const brk_limit_names[BRK_LIMIT_N] = {
     "connections", "subscriptions", "topic_levels", "topic_length", "retained", "retained_bytes",
 };
-
-/* Registry lock held by the caller. */
-void brk_session_end(brk_t *b, brk_session_t *s)
-{
-    if (!s->registered) return;
-    /* from here on s refuses subscriptions and deliveries, whichever worker
-     * still holds it (its old connection may be reading input right now) */
-    pthread_mutex_lock(&s->lock);
-    s->ended = true;
-    pthread_mutex_unlock(&s->lock);
-    session_will(b, s, 0, true);
-    brk_reg_remove(b, s);
-    /* subscriptions first: after that no worker can queue into s, so the
-     * range delete below catches every record it ever wrote */
-    brk_session_clear(s);
-    if (s->persisted) brk_persist_session_end(s);
-    brk_session_unref(s);
-}
 
 /* ---- expiry heap (registry lock held) ---- */
 
@@ -295,7 +249,7 @@ void brk_expire_sessions(brk_t *b, int64_t now)
         brk_session_t *s = t.s;
         if (s->sched_at == t.at) s->sched_at = 0;
         if (s->registered) {
-            session_will(b, s, now, false);
+            brk_session_will(b, s, now, false);
             pthread_mutex_lock(&s->lock);
             bool expired = !s->conn && !s->pending && s->expiry != UINT32_MAX &&
                            now - s->offline_since_ms >= (int64_t)s->expiry * 1000;

@@ -47,7 +47,6 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t trans
     c->w = w;
     c->wsi = wsi;
     c->fd = fd;
-    c->live = true;
     c->transport = transport;
     c->listener = l;
     c->id = ++w->next_conn_id;
@@ -101,9 +100,9 @@ bool brk_conn_out_full(const brk_conn_t *c)
 
 void brk_conn_want_write(brk_conn_t *c)
 {
-    if (c->want_write || !c->live) return;
+    if (c->want_write || c->state >= BRK_CONN_GONE) return;
     if (c->transport == BRK_TRANSPORT_RAW) {
-        if (c->out_wait && !c->dead) return; /* EPOLLOUT brings it back */
+        if (c->out_wait && c->state < BRK_CONN_DEAD) return; /* EPOLLOUT brings it back */
         c->want_write = true;
         c->dirty_next = c->w->dirty;
         c->w->dirty = c;
@@ -205,14 +204,13 @@ int brk_conn_send_packet(brk_conn_t *c, const mqtt_packet_t *pkt)
 
 void brk_conn_close(brk_conn_t *c, uint8_t reason)
 {
-    if (c->closing) return;
-    c->closing = true;
+    if (c->state >= BRK_CONN_CLOSING) return;
+    c->state = BRK_CONN_CLOSING;
     c->close_reason = reason;
     if (reason && c->connected && c->version == MQTT_V5) {
         mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
         brk_conn_send_packet(c, &p);
     }
-    if (!c->live) return;
     rx_flow(c, false);
     /* if the peer never lets us write, it is reaped anyway */
     if (c->transport == BRK_TRANSPORT_RAW) {
@@ -269,7 +267,7 @@ int brk_conn_write(brk_conn_t *c)
         brk_conn_want_write(c);
         return 0;
     }
-    if (c->closing) return -1;
+    if (c->state >= BRK_CONN_CLOSING) return -1;
     /* room again: pull what the session held back while the buffer was full */
     if (c->session && c->connected) brk_session_drain(c->session, c->w);
     return 0;
@@ -339,7 +337,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
     mqtt_limits_t lim = {.version = c->version,
                          .max_packet_size = c->w->b->cfg->mqtt.max_packet_size};
     size_t off = 0;
-    while (off < n && !c->closing && !c->paused) {
+    while (off < n && c->state < BRK_CONN_CLOSING && !c->paused) {
         if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) {
             /* the client sends but does not read its acks: stop reading it
              * until its output drains (the tick retries) */
@@ -376,7 +374,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
 static int process_held(brk_conn_t *c)
 {
     long used = process(c, c->in, c->in_len);
-    if (used < 0) return c->closing ? 0 : -1;
+    if (used < 0) return c->state >= BRK_CONN_CLOSING ? 0 : -1;
     memmove(c->in, c->in + used, c->in_len - (size_t)used);
     c->in_len -= (uint32_t)used;
     if (!c->in_len && c->in_cap > 65536) { /* a big packet passed: give memory back */
@@ -389,15 +387,15 @@ static int process_held(brk_conn_t *c)
 
 int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
 {
-    if (c->closing || !n) return 0;
+    if (c->state >= BRK_CONN_CLOSING || !n) return 0;
     c->last_rx_ms = brk_now_ms();
     brk_count(&c->w->st.bytes_in, n);
     if (c->in_len == 0) {
         long used = process(c, p, n);
-        if (used < 0) return c->closing ? 0 : -1;
+        if (used < 0) return c->state >= BRK_CONN_CLOSING ? 0 : -1;
         p += used;
         n -= (size_t)used;
-        if (!n || c->closing) return 0;
+        if (!n || c->state >= BRK_CONN_CLOSING) return 0;
     }
     if (c->in_len + n > c->in_cap) {
         size_t cap = c->in_cap ? c->in_cap : 1024;
@@ -411,123 +409,6 @@ int brk_conn_feed(brk_conn_t *c, const uint8_t *p, size_t n)
     memcpy(c->in + c->in_len, p, n);
     c->in_len += (uint32_t)n;
     return process_held(c);
-}
-
-static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
-{
-    if (a->type == BRK_ACK_SILENT) return; /* only held its place (brk_store_hold) */
-    /* a refused QoS 2 PUBLISH was not taken: its id must not count as a
-     * duplicate when the client sends it again */
-    if (a->refuse && a->type == MQTT_PUBREC && c->session)
-        brk_session_in2_remove(c->session, a->pid);
-    if (a->refuse && a->type == MQTT_PUBREL) { /* PUBREL has no refusal: send it */
-        mqtt_packet_t r = {.type = MQTT_PUBREL, .u.ack = {.packet_id = a->pid}};
-        brk_conn_send_packet(c, &r);
-        return;
-    }
-    if (a->refuse && c->version != MQTT_V5) { /* 3.1.1 has no way to say no */
-        brk_conn_close(c, 0);
-        return;
-    }
-    mqtt_packet_t r = {
-        .type = (mqtt_type_t)a->type,
-        .u.ack = {.packet_id = a->pid, .reason = a->refuse ? MQTT_RC_QUOTA_EXCEEDED : a->reason}};
-    brk_conn_send_packet(c, &r);
-}
-
-uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason, uint8_t waits)
-{
-    brk_ackq_t a = {.pid = pid, .type = type, .reason = reason, .waits = waits};
-    bool timed = type == MQTT_PUBACK || type == MQTT_PUBREC;
-    if (!waits && !c->ack_len) {
-        send_ack(c, &a);
-        if (timed) brk_hist_observe(&c->w->st.ack_lat, 0);
-        return c->ack_base++;
-    }
-    if (timed) a.at_us = brk_now_us();
-    if (c->ack_len == c->ack_cap) {
-        uint32_t nc = c->ack_cap ? c->ack_cap * 2 : 16;
-        brk_ackq_t *n = malloc(nc * sizeof(*n));
-        if (!n) { /* cannot queue: refuse rather than acknowledge early */
-            brk_conn_close(c, MQTT_RC_UNSPECIFIED);
-            return c->ack_base + c->ack_len;
-        }
-        for (uint32_t i = 0; i < c->ack_len; i++)
-            n[i] = c->acks[(c->ack_head + i) % c->ack_cap];
-        free(c->acks);
-        c->acks = n;
-        c->ack_cap = nc;
-        c->ack_head = 0;
-    }
-    c->acks[(c->ack_head + c->ack_len) % c->ack_cap] = a;
-    if (type == MQTT_PUBACK) c->acks_puback++;
-    return c->ack_base + c->ack_len++;
-}
-
-static brk_ackq_t *ack_find(brk_conn_t *c, uint64_t seq)
-{
-    if (seq < c->ack_base || seq >= c->ack_base + c->ack_len) return NULL;
-    return &c->acks[(c->ack_head + (seq - c->ack_base)) % c->ack_cap];
-}
-
-void brk_conn_ack_hold(brk_conn_t *c, uint64_t seq)
-{
-    brk_ackq_t *a = ack_find(c, seq);
-    if (a) a->waits++;
-}
-
-void brk_conn_ack_reason(brk_conn_t *c, uint64_t seq, uint8_t reason)
-{
-    brk_ackq_t *a = ack_find(c, seq);
-    if (a) a->reason = reason;
-}
-
-bool brk_conn_ack_withdraw(brk_conn_t *c, uint64_t seq)
-{
-    if (!c->ack_len || seq != c->ack_base + c->ack_len - 1) return false;
-    if (ack_find(c, seq)->type == MQTT_PUBACK) c->acks_puback--;
-    c->ack_len--;
-    return true;
-}
-
-void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
-{
-    brk_ackq_t *a = ack_find(c, seq);
-    if (!a) return;
-    if (a->waits) a->waits--;
-    if (status < 0) a->refuse = true;
-    while (c->ack_len && !c->closing) {
-        a = &c->acks[c->ack_head];
-        if (a->waits) break;
-        if (a->type == MQTT_PUBACK) c->acks_puback--;
-        send_ack(c, a);
-        if (a->at_us) brk_hist_observe(&c->w->st.ack_lat, (uint64_t)(brk_now_us() - a->at_us));
-        c->ack_head = (c->ack_head + 1) % c->ack_cap;
-        c->ack_len--;
-        c->ack_base++;
-    }
-}
-
-void brk_pending_complete(void *arg, int status)
-{
-    brk_pending_t *p = arg;
-    p->status = status;
-    if (brk_worker_post(p->c->w, (brk_inbox_item_t){.kind = BRK_INBOX_ACK, .u.p = p}) < 0) {
-        brk_conn_unref(p->c);
-        free(p);
-    }
-}
-
-void brk_session_handover(brk_session_t *s)
-{
-    brk_conn_t *n = s->pending;
-    s->pending = NULL;
-    s->conn = n;
-    s->home = n->w;
-    /* the pending reference travels with the item; without it the session
-     * resumes at the connection's next write (brk_conn_write drains) */
-    brk_inbox_item_t it = {.kind = BRK_INBOX_RESUME, .u.c = n};
-    if (brk_worker_post(n->w, it) < 0) brk_worker_post_failed(n->w, it);
 }
 
 /* The session continues on a new connection (a takeover), as opposed to
@@ -545,16 +426,16 @@ static bool session_continues(brk_conn_t *c)
 
 void brk_conn_kill(brk_conn_t *c)
 {
-    if (c->live && !c->closing && c->transport == BRK_TRANSPORT_RAW && session_continues(c)) {
+    if (c->state == BRK_CONN_OPEN && c->transport == BRK_TRANSPORT_RAW && session_continues(c)) {
         /* honour what the client sent before it was taken over */
         uint8_t buf[16384];
-        for (int i = 0; i < 16 && !c->closing; i++) {
+        for (int i = 0; i < 16 && c->state < BRK_CONN_CLOSING; i++) {
             ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
             if (n <= 0) break;
             if (brk_conn_feed(c, buf, (size_t)n) < 0) break;
         }
     }
-    if (c->live) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
+    if (c->state < BRK_CONN_GONE) brk_conn_close(c, MQTT_RC_SESSION_TAKEN_OVER);
     brk_session_t *s = c->session;
     if (!s) return;
     pthread_mutex_lock(&s->lock);
@@ -564,7 +445,7 @@ void brk_conn_kill(brk_conn_t *c)
 
 void brk_conn_retry(brk_conn_t *c)
 {
-    if (!c->paused || c->closing) return;
+    if (!c->paused || c->state >= BRK_CONN_CLOSING) return;
     if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) return;
     if (acks_held(c)) return;
     c->paused = false;
@@ -602,8 +483,7 @@ void brk_conn_closed(brk_conn_t *c)
     brk_worker_t *w = c->w;
     brk_t *b = w->b;
     c->wsi = NULL;
-    c->live = false;
-    c->closing = true;
+    c->state = BRK_CONN_GONE;
     if (c->prev)
         c->prev->next = c->next;
     else

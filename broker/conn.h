@@ -19,19 +19,27 @@ struct lws;
 /* RAW: plain TCP on the worker's own epoll (tcp.c); the others through lws */
 enum { BRK_TRANSPORT_RAW, BRK_TRANSPORT_WS, BRK_TRANSPORT_TLS_RAW };
 
+/* A connection's life, in order (compare with < and >=). What it says of
+ * the MQTT side (connected, paused, how it ended) are separate facts. */
+typedef enum brk_conn_state {
+    BRK_CONN_OPEN,    /* read and written */
+    BRK_CONN_CLOSING, /* closed for MQTT: its output goes, then the transport closes */
+    BRK_CONN_DEAD,    /* RAW: close now, without writing (peer gone, error) */
+    BRK_CONN_GONE,    /* brk_conn_closed ran: the transport no longer has it */
+    BRK_CONN_LINGER,  /* RAW: after GONE, half-closed, input drained (tcp.c) */
+} brk_conn_state_t;
+
 struct brk_conn {
     _Atomic uint32_t refs; /* the transport owns one until close; inbox items one each */
     brk_worker_t *w;
     struct lws *wsi; /* lws transports only */
     int fd;
     uint8_t transport;
-    bool live;              /* until brk_conn_closed: the transport still has it */
-    bool dead;              /* RAW: close now, without writing (peer gone, error) */
+    uint8_t state;          /* brk_conn_state_t: where in its life it is */
     bool out_wait;          /* RAW: the socket was full, EPOLLOUT armed */
     uint32_t ev;            /* RAW: events registered with epoll */
     brk_conn_t *dirty_next; /* RAW: worker's list of connections to write */
     int64_t close_by_ms;    /* RAW: closing, reap at this time even if unwritten */
-    bool lingering;         /* RAW: closed for MQTT, output sent, input drained (tcp.c) */
     uint32_t linger_left;   /* RAW: input bytes still drained before giving up */
     const cfg_listener_t *listener;
     uint64_t id;
@@ -45,8 +53,7 @@ struct brk_conn {
     bool want_write;
     bool paused; /* back-pressure: not read until the tick retries */
 
-    bool connected; /* CONNECT accepted */
-    bool closing;
+    bool connected;            /* CONNECT accepted (stays true while it closes) */
     bool disconnected_cleanly; /* DISCONNECT received: no will */
     bool got_disconnect;       /* the client sent DISCONNECT (for the log line) */
     uint8_t close_reason;      /* reason the broker closed with, 0 = none (log line) */
@@ -161,8 +168,6 @@ void brk_conn_retry(brk_conn_t *c);
 /* Session takeover, second half (old connection's worker): read what the
  * old client already sent, close it, attach the session to s->pending. */
 void brk_conn_kill(brk_conn_t *c);
-/* Attach s to s->pending and tell its worker to resume (s->lock held). */
-void brk_session_handover(brk_session_t *s);
 
 /* MQTT 5 enhanced authentication (auth.c). A step consumes the client's
  * authentication data and answers OK (authenticated), CONTINUE (send AUTH

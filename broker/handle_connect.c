@@ -306,7 +306,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     }
     /* a CONNACK over the client's Maximum Packet Size closed the connection:
      * nothing of the session may follow it */
-    if (brk_conn_send_packet(c, &ack) < 0 && c->closing) return -1;
+    if (brk_conn_send_packet(c, &ack) < 0 && c->state >= BRK_CONN_CLOSING) return -1;
     if (!waiting) brk_session_resume(s, c);
     brk_log(b, BRK_LOG_INFO, took ? "SLUICE-TAKEOVER" : "SLUICE-CONNECT",
             "%s: client '%s' user '%s' MQTT %s keepalive %u clean_start %d%s", c->peer,

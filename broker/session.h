@@ -101,6 +101,10 @@ struct brk_session {
 };
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len);
+/* Drop what a delivery holds (message, group, ids); s->lock held. */
+void brk_delivery_release(brk_delivery_t *d);
+/* Attach s to s->pending and tell its worker to resume (s->lock held). */
+void brk_session_handover(brk_session_t *s);
 static inline brk_session_t *brk_session_ref(brk_session_t *s)
 {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);

@@ -43,8 +43,7 @@ int brk_tcp_init(brk_worker_t *w)
 /* Close without writing (peer gone, error): the flush reaps it. */
 static void gone(brk_conn_t *c)
 {
-    c->dead = true;
-    c->closing = true;
+    if (c->state < BRK_CONN_DEAD) c->state = BRK_CONN_DEAD;
     brk_conn_want_write(c);
 }
 
@@ -65,8 +64,9 @@ void brk_tcp_adopt(brk_worker_t *w, int fd, const cfg_listener_t *l)
 
 void brk_tcp_update(brk_conn_t *c)
 {
-    if (c->dead || !c->live) return;
-    uint32_t want = (c->paused || c->closing ? 0 : EPOLLIN) | (c->out_wait ? EPOLLOUT : 0);
+    if (c->state >= BRK_CONN_DEAD) return;
+    uint32_t want =
+        (c->paused || c->state >= BRK_CONN_CLOSING ? 0 : EPOLLIN) | (c->out_wait ? EPOLLOUT : 0);
     if (want == c->ev) return;
     struct epoll_event ev = {.events = want, .data.ptr = c};
     if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
@@ -99,13 +99,14 @@ static void linger_end(brk_conn_t *c)
 static bool linger(brk_conn_t *c)
 {
     brk_worker_t *w = c->w;
-    if (c->dead || c->out_len != c->out_off || shutdown(c->fd, SHUT_WR) < 0) return false;
+    if (c->state >= BRK_CONN_DEAD || c->out_len != c->out_off || shutdown(c->fd, SHUT_WR) < 0)
+        return false;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) return false;
     c->ev = ev.events;
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     brk_conn_closed(c); /* unlinks c from w->conns: next/prev are ours now */
-    c->lingering = true;
+    c->state = BRK_CONN_LINGER;
     c->linger_left = BRK_LINGER_BYTES;
     c->close_by_ms = brk_now_ms() + BRK_LINGER_MS;
     c->next = NULL;
@@ -148,12 +149,12 @@ void brk_tcp_service(brk_worker_t *w)
     for (int i = 0; i < n; i++) {
         brk_conn_t *c = evs[i].data.ptr;
         uint32_t e = evs[i].events;
-        if (c->lingering) {
+        if (c->state == BRK_CONN_LINGER) {
             linger_read(c, w->rxbuf);
             continue;
         }
-        if (c->dead) continue;
-        if ((e & EPOLLIN) && !c->closing && !c->paused) {
+        if (c->state >= BRK_CONN_DEAD) continue;
+        if ((e & EPOLLIN) && c->state == BRK_CONN_OPEN && !c->paused) {
             ssize_t r = recv(c->fd, w->rxbuf, RX_SIZE, MSG_DONTWAIT);
             if (r > 0) {
                 if (brk_conn_feed(c, w->rxbuf, (size_t)r) < 0) gone(c);
@@ -164,7 +165,7 @@ void brk_tcp_service(brk_worker_t *w)
             gone(c); /* reported even when nothing is registered */
             continue;
         }
-        if ((e & EPOLLOUT) && !c->dead) {
+        if ((e & EPOLLOUT) && c->state < BRK_CONN_DEAD) {
             c->out_wait = false;
             brk_conn_want_write(c);
         }
@@ -184,7 +185,7 @@ bool brk_tcp_flush(brk_worker_t *w)
         brk_conn_t *c = list;
         list = c->dirty_next;
         c->dirty_next = NULL;
-        if (c->dead || brk_conn_write(c) < 0) {
+        if (c->state >= BRK_CONN_DEAD || brk_conn_write(c) < 0) {
             reap(c);
             continue;
         }
@@ -195,13 +196,13 @@ bool brk_tcp_flush(brk_worker_t *w)
 
 void brk_tcp_expire(brk_conn_t *c, int64_t now)
 {
-    if (c->closing && !c->dead && now >= c->close_by_ms) gone(c); /* never let us write */
+    if (c->state == BRK_CONN_CLOSING && now >= c->close_by_ms) gone(c); /* never let us write */
 }
 
 void brk_tcp_fini(brk_worker_t *w)
 {
     for (brk_conn_t *c = w->conns; c; c = c->next)
-        if (c->transport == BRK_TRANSPORT_RAW && !c->dead) gone(c);
+        if (c->transport == BRK_TRANSPORT_RAW && c->state < BRK_CONN_DEAD) gone(c);
     brk_tcp_flush(w);
     while (w->linger_head)
         linger_end(w->linger_head);

@@ -9,7 +9,7 @@
  * readability accepts and adopts each socket: raw MQTT into the raw
  * protocol, WebSocket as HTTP so that lws performs the upgrade.
  *
- * Only this file (with conn.c's writes) knows libwebsockets.
+ * The connections lws carries (TLS, WebSocket, HTTP) are lws_conn.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,7 @@
 #include <libwebsockets.h>
 
 #include "brk.h"
+#include "lws_conn.h"
 #include "worker_call.h"
 
 #define TICK_US (250 * LWS_US_PER_MS)
@@ -42,10 +43,6 @@ typedef struct brk_tick {
     lws_sorted_usec_list_t sul;
     brk_worker_t *w;
 } brk_tick_t;
-
-typedef struct pss {
-    brk_conn_t *c;
-} pss_t;
 
 static brk_worker_t *worker_of(struct lws *wsi)
 {
@@ -124,7 +121,7 @@ static bool inbox_once(brk_worker_t *w)
         } else if (it->kind == BRK_INBOX_ACK) {
             brk_pending_t *p = it->u.p;
             if (p->flow) p->c->flow_waits--;
-            if (p->c->live && !p->c->closing) {
+            if (p->c->state == BRK_CONN_OPEN) {
                 brk_conn_ack_done(p->c, p->seq, p->status);
                 brk_conn_retry(p->c); /* read on if it waited for its acks */
             }
@@ -138,7 +135,7 @@ static bool inbox_once(brk_worker_t *w)
             brk_session_unref(it->u.s);
         } else if (it->kind == BRK_INBOX_RESUME) {
             brk_conn_t *c = it->u.c;
-            if (c->live && !c->closing && c->session) brk_session_resume(c->session, c);
+            if (c->state == BRK_CONN_OPEN && c->session) brk_session_resume(c->session, c);
             brk_conn_unref(c);
         } else if (it->kind == BRK_INBOX_CALL) {
             brk_call_run(w, it->u.call);
@@ -177,7 +174,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     brk_t *b = w->b;
     int64_t now = brk_now_ms();
     for (brk_conn_t *c = w->conns; c; c = c->next) {
-        if (c->closing) {
+        if (c->state >= BRK_CONN_CLOSING) {
             if (c->transport == BRK_TRANSPORT_RAW) brk_tcp_expire(c, now);
             continue;
         }
@@ -274,96 +271,11 @@ static int cb_listen(struct lws *wsi, enum lws_callback_reasons reason, void *us
     return 0;
 }
 
-/* After any input: deliveries made to sessions of this worker are drained
- * now, in the same loop pass, so their writes batch with the rest. */
-static int after_rx(brk_worker_t *w, int rc)
-{
-    run_inbox(w);
-    return rc;
-}
-
-/* Both transports end in the same four events (one byte stream). */
-enum { EV_OPEN, EV_RX, EV_WRITE, EV_CLOSE, EV_OTHER };
-
-static int conn_event(struct lws *wsi, pss_t *ps, int ev, uint8_t transport, void *in, size_t len)
-{
-    switch (ev) {
-    case EV_OPEN:
-        ps->c = brk_conn_new(worker_of(wsi), wsi, lws_get_socket_fd(wsi), transport,
-                             lws_get_opaque_user_data(wsi));
-        return ps->c ? 0 : -1;
-    case EV_RX:
-        if (!ps || !ps->c) return -1;
-        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
-    case EV_WRITE:
-        if (!ps || !ps->c) return -1;
-        return after_rx(ps->c->w, brk_conn_write(ps->c));
-    case EV_CLOSE:
-        if (ps && ps->c) {
-            brk_worker_t *w = ps->c->w;
-            brk_conn_closed(ps->c);
-            ps->c = NULL;
-            run_inbox(w);
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                  size_t len)
-{
-    int ev = reason == LWS_CALLBACK_RAW_ADOPT       ? EV_OPEN
-             : reason == LWS_CALLBACK_RAW_RX        ? EV_RX
-             : reason == LWS_CALLBACK_RAW_WRITEABLE ? EV_WRITE
-             : reason == LWS_CALLBACK_RAW_CLOSE     ? EV_CLOSE
-                                                    : EV_OTHER;
-    uint8_t transport =
-        (ev == EV_OPEN && lws_is_ssl(wsi)) ? BRK_TRANSPORT_TLS_RAW : BRK_TRANSPORT_RAW;
-    return conn_event(wsi, user, ev, transport, in, len);
-}
-
-static bool path_ok(struct lws *wsi, const cfg_listener_t *l)
-{
-    char uri[256];
-    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-    if (n <= 0) return false;
-    char *q = strchr(uri, '?');
-    if (q) *q = 0;
-    const char *want = (l && l->path) ? l->path : "/mqtt";
-    return strcmp(uri, want) == 0;
-}
-
-static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                 size_t len)
-{
-    pss_t *ps = user;
-    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
-        return path_ok(wsi, lws_get_opaque_user_data(wsi)) ? 0 : 1;
-    if (reason == LWS_CALLBACK_RECEIVE && ps && ps->c && !lws_frame_is_binary(wsi)) {
-        brk_conn_close(ps->c, MQTT_RC_MALFORMED); /* MQTT over WebSocket is binary only */
-        return 0;
-    }
-    int ev = reason == LWS_CALLBACK_ESTABLISHED        ? EV_OPEN
-             : reason == LWS_CALLBACK_RECEIVE          ? EV_RX
-             : reason == LWS_CALLBACK_SERVER_WRITEABLE ? EV_WRITE
-             : reason == LWS_CALLBACK_CLOSED           ? EV_CLOSE
-                                                       : EV_OTHER;
-    return conn_event(wsi, ps, ev, BRK_TRANSPORT_WS, in, len);
-}
-
-static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                   size_t len)
-{
-    return brk_http_callback(wsi, (int)reason, user, in, len);
-}
-
 static const struct lws_protocols protocols[] = {
-    {"http", http_cb, sizeof(void *), 0, 0, NULL, 0}, /* api.c request */
-    {"mqtt", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
-    {"mqttv3.1", cb_ws, sizeof(pss_t), 65536, 0, NULL, 0},
-    {"sluice-raw", cb_raw, sizeof(pss_t), 65536, 0, NULL, 0},
+    {"http", brk_lws_http, sizeof(void *), 0, 0, NULL, 0}, /* api.c request */
+    {"mqtt", brk_lws_ws, BRK_LWS_PSS, 65536, 0, NULL, 0},
+    {"mqttv3.1", brk_lws_ws, BRK_LWS_PSS, 65536, 0, NULL, 0},
+    {"sluice-raw", brk_lws_raw, BRK_LWS_PSS, 65536, 0, NULL, 0},
     {"sluice-listen", cb_listen, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
@@ -577,7 +489,7 @@ static void shut_worker(brk_worker_t *w, void *arg)
 {
     (void)arg;
     for (brk_conn_t *c = w->conns; c; c = c->next) {
-        if (c->closing) continue;
+        if (c->state >= BRK_CONN_CLOSING) continue;
         brk_session_t *s = c->session;
         if (s) {
             /* the session outlives the process: its will is not for now

@@ -41,7 +41,7 @@ brk_conn_t *fx_conn(fx_t *fx, uint8_t version)
 {
     brk_conn_t *c = brk_conn_new(fx->w, NULL, -1, BRK_TRANSPORT_RAW, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    c->live = false; /* no transport: never registered for writing */
+    c->want_write = true; /* no transport: as if already asked, never put on a list */
     c->connected = true;
     c->version = version;
     return c;

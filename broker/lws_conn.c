@@ -1,0 +1,106 @@
+/*
+ * lws_conn.c - the connections libwebsockets carries: MQTT over TLS
+ * (raw protocol on a TLS vhost), over WebSocket (plain or TLS), and the
+ * HTTP listeners' requests. Each lws callback becomes one of four events of
+ * the one byte stream (open, bytes in, writable, closed) handed to conn.c,
+ * as tcp.c does for plain TCP. Runs on the worker that owns the context.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "brk.h"
+#include "lws_conn.h"
+
+typedef struct pss {
+    brk_conn_t *c;
+} pss_t;
+
+static brk_worker_t *worker_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* After any input: deliveries made to sessions of this worker are drained
+ * now, in the same loop pass, so their writes batch with the rest. */
+static int after_rx(brk_worker_t *w, int rc)
+{
+    brk_worker_run_inbox(w);
+    return rc;
+}
+
+/* Both transports end in the same four events (one byte stream). */
+enum { EV_OPEN, EV_RX, EV_WRITE, EV_CLOSE, EV_OTHER };
+
+static int conn_event(struct lws *wsi, pss_t *ps, int ev, uint8_t transport, void *in, size_t len)
+{
+    switch (ev) {
+    case EV_OPEN:
+        ps->c = brk_conn_new(worker_of(wsi), wsi, lws_get_socket_fd(wsi), transport,
+                             lws_get_opaque_user_data(wsi));
+        return ps->c ? 0 : -1;
+    case EV_RX:
+        if (!ps || !ps->c) return -1;
+        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
+    case EV_WRITE:
+        if (!ps || !ps->c) return -1;
+        return after_rx(ps->c->w, brk_conn_write(ps->c));
+    case EV_CLOSE:
+        if (ps && ps->c) {
+            brk_worker_t *w = ps->c->w;
+            brk_conn_closed(ps->c);
+            ps->c = NULL;
+            brk_worker_run_inbox(w);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int brk_lws_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    int ev = reason == LWS_CALLBACK_RAW_ADOPT       ? EV_OPEN
+             : reason == LWS_CALLBACK_RAW_RX        ? EV_RX
+             : reason == LWS_CALLBACK_RAW_WRITEABLE ? EV_WRITE
+             : reason == LWS_CALLBACK_RAW_CLOSE     ? EV_CLOSE
+                                                    : EV_OTHER;
+    uint8_t transport =
+        (ev == EV_OPEN && lws_is_ssl(wsi)) ? BRK_TRANSPORT_TLS_RAW : BRK_TRANSPORT_RAW;
+    return conn_event(wsi, user, ev, transport, in, len);
+}
+
+static bool path_ok(struct lws *wsi, const cfg_listener_t *l)
+{
+    char uri[256];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    if (n <= 0) return false;
+    char *q = strchr(uri, '?');
+    if (q) *q = 0;
+    const char *want = (l && l->path) ? l->path : "/mqtt";
+    return strcmp(uri, want) == 0;
+}
+
+int brk_lws_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    pss_t *ps = user;
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+        return path_ok(wsi, lws_get_opaque_user_data(wsi)) ? 0 : 1;
+    if (reason == LWS_CALLBACK_RECEIVE && ps && ps->c && !lws_frame_is_binary(wsi)) {
+        brk_conn_close(ps->c, MQTT_RC_MALFORMED); /* MQTT over WebSocket is binary only */
+        return 0;
+    }
+    int ev = reason == LWS_CALLBACK_ESTABLISHED        ? EV_OPEN
+             : reason == LWS_CALLBACK_RECEIVE          ? EV_RX
+             : reason == LWS_CALLBACK_SERVER_WRITEABLE ? EV_WRITE
+             : reason == LWS_CALLBACK_CLOSED           ? EV_CLOSE
+                                                       : EV_OTHER;
+    return conn_event(wsi, ps, ev, BRK_TRANSPORT_WS, in, len);
+}
+
+int brk_lws_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len)
+{
+    return brk_http_callback(wsi, (int)reason, user, in, len);
+}
