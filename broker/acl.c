@@ -514,7 +514,7 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     bool named = p->has_username && !id->pol->cert_identity;
     if (named) id->user = dup_str(p->username.p, p->username.len);
     if (id->pol->cert_identity) { /* the certificate speaks; the CONNECT's name does not */
-        id->user = brk_cert_identity(c->wsi, id->pol->cert_identity);
+        id->user = brk_cert_identity(c->ops->tls(c), id->pol->cert_identity);
         if (!id->user) id->why = "no identity in a verified client certificate";
     }
     if (!id->client_id || (named && !id->user) ||

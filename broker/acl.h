@@ -160,10 +160,10 @@ int brk_hook_acl(brk_hook_t *h, const char *client_id, const char *user, const c
                  uint16_t len, brk_acl_access_t access);
 
 /* auth_cert.c: the user name from a TLS connection's verified client
- * certificate (CFG_CERT_CN or CFG_CERT_SAN); malloc'd, NULL when there is
- * none (not TLS, no certificate, no such name). The connection's worker. */
-struct lws;
-char *brk_cert_identity(struct lws *wsi, int which);
+ * certificate (CFG_CERT_CN or CFG_CERT_SAN); tls is the transport's
+ * OpenSSL SSL * (brk_stream_ops_t.tls). malloc'd, NULL when there is none
+ * (not TLS, no certificate, no such name). The connection's worker. */
+char *brk_cert_identity(void *tls, int which);
 
 /* auth_backoff.c: refusals to an address that keeps failing are held back. */
 typedef struct brk_backoff brk_backoff_t;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -50,9 +49,9 @@ static char *alt_name(X509 *x)
     return out;
 }
 
-char *brk_cert_identity(struct lws *wsi, int which)
+char *brk_cert_identity(void *tls, int which)
 {
-    SSL *ssl = wsi && lws_is_ssl(wsi) ? lws_get_ssl(wsi) : NULL;
+    SSL *ssl = tls;
     X509 *x = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
     if (!x) return NULL;
     /* lws required a valid chain when the listener has a "ca"; say so again */

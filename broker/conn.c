@@ -1,25 +1,23 @@
 /*
  * conn.c - one client connection: bytes in, packets out.
  *
- * Every transport (raw TCP, TLS, WebSocket) ends in brk_conn_feed(): framing
- * exists once, here. Output is appended to one buffer per connection and
- * written when lws says the socket is writable - one write per connection
- * per loop pass, however many packets are pending.
+ * Every transport (plain TCP in tcp.c, TLS and WebSocket in lws_conn.c)
+ * ends in brk_conn_feed(): framing exists once, here. Output is appended to
+ * one buffer per connection and handed to the transport (c->ops, conn.h)
+ * when the socket is writable - one write per connection per loop pass,
+ * however many packets are pending. This file knows no transport.
  *
- * Close marks, lws reaps: brk_conn_close() only flags the connection,
- * stops reading and asks for a last write; the WRITEABLE callback then
- * returns -1 and lws closes the socket, calling brk_conn_closed(). The
- * struct itself is freed when its last reference (lws's, or an inbox
- * item's) is dropped. Only the owning worker calls these functions.
+ * Close marks, the transport reaps: brk_conn_close() only flags the
+ * connection, stops reading and asks for a last write; the transport then
+ * closes the socket and calls brk_conn_closed(). The struct itself is freed
+ * when its last reference (the transport's, or an inbox item's) is
+ * dropped. Only the owning worker calls these functions.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#include <libwebsockets.h>
 
 #include "brk.h"
 
@@ -48,6 +46,7 @@ brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t trans
     c->wsi = wsi;
     c->fd = fd;
     c->transport = transport;
+    c->ops = transport == BRK_TRANSPORT_RAW ? &brk_tcp_ops : &brk_lws_ops;
     c->listener = l;
     c->id = ++w->next_conn_id;
     c->last_rx_ms = brk_now_ms();
@@ -70,9 +69,10 @@ void brk_conn_unref(brk_conn_t *c)
 
 uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n)
 {
+    const size_t H = c->ops->headroom;
     size_t used = c->out_len - c->out_off;
     if (c->out_off && c->out_len + n > c->out_cap) {
-        memmove(c->out + LWS_PRE, c->out + LWS_PRE + c->out_off, used);
+        memmove(c->out + H, c->out + H + c->out_off, used);
         c->out_off = 0;
         c->out_len = (uint32_t)used;
     }
@@ -80,12 +80,12 @@ uint8_t *brk_conn_out_reserve(brk_conn_t *c, size_t n)
         size_t cap = c->out_cap ? c->out_cap : OUT_INITIAL;
         while (cap < c->out_len + n)
             cap *= 2;
-        uint8_t *nb = realloc(c->out, LWS_PRE + cap);
+        uint8_t *nb = realloc(c->out, H + cap);
         if (!nb) return NULL;
         c->out = nb;
         c->out_cap = (uint32_t)cap;
     }
-    return c->out + LWS_PRE + c->out_len;
+    return c->out + H + c->out_len;
 }
 
 void brk_conn_out_commit(brk_conn_t *c, size_t n)
@@ -101,24 +101,7 @@ bool brk_conn_out_full(const brk_conn_t *c)
 void brk_conn_want_write(brk_conn_t *c)
 {
     if (c->want_write || c->state >= BRK_CONN_GONE) return;
-    if (c->transport == BRK_TRANSPORT_RAW) {
-        if (c->out_wait && c->state < BRK_CONN_DEAD) return; /* EPOLLOUT brings it back */
-        c->want_write = true;
-        c->dirty_next = c->w->dirty;
-        c->w->dirty = c;
-        return;
-    }
-    c->want_write = true;
-    lws_callback_on_writable(c->wsi);
-}
-
-/* Stop or resume reading the connection. */
-static void rx_flow(brk_conn_t *c, bool on)
-{
-    if (c->transport == BRK_TRANSPORT_RAW)
-        brk_tcp_update(c);
-    else if (c->wsi)
-        lws_rx_flow_control(c->wsi, on);
+    c->ops->want_write(c);
 }
 
 /* Where a control packet keeps what the server may leave out: its Reason
@@ -211,16 +194,9 @@ void brk_conn_close(brk_conn_t *c, uint8_t reason)
         mqtt_packet_t p = {.type = MQTT_DISCONNECT, .u.reason = {.reason = reason}};
         brk_conn_send_packet(c, &p);
     }
-    rx_flow(c, false);
+    c->ops->rx_flow(c, false);
     /* if the peer never lets us write, it is reaped anyway */
-    if (c->transport == BRK_TRANSPORT_RAW) {
-        c->close_by_ms = brk_now_ms() + BRK_CLOSE_GRACE_MS;
-        brk_conn_want_write(c);
-        return;
-    }
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, BRK_CLOSE_GRACE_MS / 1000);
-    c->want_write = false;
-    brk_conn_want_write(c);
+    c->ops->close_after_flush(c);
 }
 
 static void release_out(brk_conn_t *c)
@@ -235,25 +211,10 @@ int brk_conn_write(brk_conn_t *c)
     c->want_write = false;
     uint32_t pending = c->out_len - c->out_off;
     if (pending) {
-        uint8_t *p = c->out + LWS_PRE + c->out_off;
-        if (c->transport == BRK_TRANSPORT_RAW) {
-            ssize_t n = send(c->fd, p, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-            if (n > 0) {
-                c->out_off += (uint32_t)n;
-                brk_count(&c->w->st.bytes_out, (uint64_t)n);
-            }
-            if (c->out_off < c->out_len) c->out_wait = true; /* socket full */
-        } else {
-            if (lws_partial_buffered(c->wsi)) {
-                brk_conn_want_write(c);
-                return 0;
-            }
-            int wp = c->transport == BRK_TRANSPORT_WS ? LWS_WRITE_BINARY : LWS_WRITE_RAW;
-            if (lws_write(c->wsi, p, pending, (enum lws_write_protocol)wp) < 0) return -1;
-            c->out_off += pending; /* lws keeps what the socket did not take */
-            brk_count(&c->w->st.bytes_out, pending);
-        }
+        long n = c->ops->write(c, c->out + c->ops->headroom + c->out_off, pending);
+        if (n < 0) return -1;
+        c->out_off += (uint32_t)n;
+        brk_count(&c->w->st.bytes_out, (uint64_t)n);
         int64_t now = brk_now_ms();
         if (c->out_off == c->out_len) {
             c->out_off = c->out_len = 0;
@@ -342,12 +303,12 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
             /* the client sends but does not read its acks: stop reading it
              * until its output drains (the tick retries) */
             c->paused = true;
-            rx_flow(c, false);
+            c->ops->rx_flow(c, false);
             break;
         }
         if (acks_held(c)) { /* read on when one goes (brk_conn_retry) */
             c->paused = true;
-            rx_flow(c, false);
+            c->ops->rx_flow(c, false);
             break;
         }
         mqtt_packet_t pkt;
@@ -361,7 +322,7 @@ static long process(brk_conn_t *c, const uint8_t *p, size_t n)
         if (d < 0) return -1;
         if (d == BRK_PAUSE) { /* keep this packet for the retry */
             c->paused = true;
-            rx_flow(c, false);
+            c->ops->rx_flow(c, false);
             break;
         }
         off += (size_t)rc;
@@ -449,7 +410,7 @@ void brk_conn_retry(brk_conn_t *c)
     if (c->out_len - c->out_off > 2 * c->w->b->cfg->mqtt.max_out_bytes) return;
     if (acks_held(c)) return;
     c->paused = false;
-    rx_flow(c, true);
+    c->ops->rx_flow(c, true);
     if (c->in_len && process_held(c) < 0) brk_conn_close(c, 0);
 }
 

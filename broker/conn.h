@@ -29,10 +29,35 @@ typedef enum brk_conn_state {
     BRK_CONN_LINGER,  /* RAW: after GONE, half-closed, input drained (tcp.c) */
 } brk_conn_state_t;
 
+/* What a transport does for the connection core (NNG's nng_stream ops):
+ * plain TCP on the worker's epoll fills one table (tcp.c), libwebsockets
+ * (TLS, WebSocket) the other (lws_conn.c). conn.c calls only these. */
+typedef struct brk_stream_ops {
+    /* Write up to n bytes; returns how many were taken (the rest waits for
+     * the next writable event), -1 when the connection must close. */
+    long (*write)(brk_conn_t *c, const uint8_t *p, size_t n);
+    /* Call brk_conn_write when writable (c->want_write is false here). */
+    void (*want_write)(brk_conn_t *c);
+    /* Stop (false) or resume reading. */
+    void (*rx_flow)(brk_conn_t *c, bool on);
+    /* Closed for MQTT: the last output goes, then the transport closes it,
+     * within BRK_CLOSE_GRACE_MS even if the peer does not read. */
+    void (*close_after_flush)(brk_conn_t *c);
+    /* The TLS session (an OpenSSL SSL *), NULL when there is none. */
+    void *(*tls)(brk_conn_t *c);
+    /* Bytes kept free in front of the output buffer (lws writes its
+     * framing there: LWS_PRE); 0 for plain TCP. */
+    size_t headroom;
+} brk_stream_ops_t;
+
+extern const brk_stream_ops_t brk_tcp_ops; /* tcp.c */
+extern const brk_stream_ops_t brk_lws_ops; /* lws_conn.c */
+
 struct brk_conn {
     _Atomic uint32_t refs; /* the transport owns one until close; inbox items one each */
     brk_worker_t *w;
-    struct lws *wsi; /* lws transports only */
+    const brk_stream_ops_t *ops; /* the transport */
+    struct lws *wsi;             /* lws transports only (lws_conn.c's) */
     int fd;
     uint8_t transport;
     uint8_t state;          /* brk_conn_state_t: where in its life it is */
@@ -48,7 +73,7 @@ struct brk_conn {
 
     uint8_t *in;
     uint32_t in_len, in_cap;
-    uint8_t *out; /* LWS_PRE bytes of headroom, then out_len bytes of frames */
+    uint8_t *out; /* ops->headroom bytes, then out_len bytes of frames */
     uint32_t out_off, out_len, out_cap;
     bool want_write;
     bool paused; /* back-pressure: not read until the tick retries */

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
 #include "acl.h"
 #include "brk.h"
 

@@ -104,3 +104,46 @@ int brk_lws_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 {
     return brk_http_callback(wsi, (int)reason, user, in, len);
 }
+
+/* ---- the transport table (conn.h) ---- */
+
+static long lws_conn_write(brk_conn_t *c, const uint8_t *p, size_t n)
+{
+    if (lws_partial_buffered(c->wsi)) return 0; /* lws still holds the last write */
+    int wp = c->transport == BRK_TRANSPORT_WS ? LWS_WRITE_BINARY : LWS_WRITE_RAW;
+    /* p has LWS_PRE bytes of headroom in front (headroom below) */
+    if (lws_write(c->wsi, (unsigned char *)p, n, (enum lws_write_protocol)wp) < 0) return -1;
+    return (long)n; /* lws keeps what the socket did not take */
+}
+
+static void lws_conn_want_write(brk_conn_t *c)
+{
+    c->want_write = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void lws_conn_rx_flow(brk_conn_t *c, bool on)
+{
+    if (c->wsi) lws_rx_flow_control(c->wsi, on);
+}
+
+static void lws_conn_close_after_flush(brk_conn_t *c)
+{
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, BRK_CLOSE_GRACE_MS / 1000);
+    c->want_write = false; /* ask again: the WRITEABLE callback returns -1 */
+    brk_conn_want_write(c);
+}
+
+static void *lws_conn_tls(brk_conn_t *c)
+{
+    return c->wsi && lws_is_ssl(c->wsi) ? lws_get_ssl(c->wsi) : NULL;
+}
+
+const brk_stream_ops_t brk_lws_ops = {
+    .write = lws_conn_write,
+    .want_write = lws_conn_want_write,
+    .rx_flow = lws_conn_rx_flow,
+    .close_after_flush = lws_conn_close_after_flush,
+    .tls = lws_conn_tls,
+    .headroom = LWS_PRE,
+};

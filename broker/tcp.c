@@ -64,7 +64,7 @@ void brk_tcp_adopt(brk_worker_t *w, int fd, const cfg_listener_t *l)
 
 void brk_tcp_update(brk_conn_t *c)
 {
-    if (c->state >= BRK_CONN_DEAD) return;
+    if (c->state >= BRK_CONN_DEAD || c->fd < 0) return;
     uint32_t want =
         (c->paused || c->state >= BRK_CONN_CLOSING ? 0 : EPOLLIN) | (c->out_wait ? EPOLLOUT : 0);
     if (want == c->ev) return;
@@ -209,3 +209,49 @@ void brk_tcp_fini(brk_worker_t *w)
     free(w->rxbuf);
     w->rxbuf = NULL;
 }
+
+/* ---- the transport table (conn.h) ---- */
+
+static long tcp_write(brk_conn_t *c, const uint8_t *p, size_t n)
+{
+    ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+    if (r < 0) r = 0;
+    if ((size_t)r < n) c->out_wait = true; /* socket full: EPOLLOUT brings it back */
+    return (long)r;
+}
+
+static void tcp_want_write(brk_conn_t *c)
+{
+    if (c->out_wait && c->state < BRK_CONN_DEAD) return; /* EPOLLOUT brings it back */
+    c->want_write = true;
+    c->dirty_next = c->w->dirty;
+    c->w->dirty = c;
+}
+
+static void tcp_rx_flow(brk_conn_t *c, bool on)
+{
+    (void)on; /* the registered events follow paused / closing */
+    brk_tcp_update(c);
+}
+
+static void tcp_close_after_flush(brk_conn_t *c)
+{
+    c->close_by_ms = brk_now_ms() + BRK_CLOSE_GRACE_MS; /* brk_tcp_expire */
+    brk_conn_want_write(c);
+}
+
+static void *tcp_tls(brk_conn_t *c)
+{
+    (void)c;
+    return NULL;
+}
+
+const brk_stream_ops_t brk_tcp_ops = {
+    .write = tcp_write,
+    .want_write = tcp_want_write,
+    .rx_flow = tcp_rx_flow,
+    .close_after_flush = tcp_close_after_flush,
+    .tls = tcp_tls,
+    .headroom = 0,
+};

@@ -3,7 +3,6 @@
  * (test_broker_*.c, one file per core module).
  */
 #include <CUnit/Basic.h>
-#include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +64,7 @@ void fx_conn_close(brk_conn_t *c)
 const uint8_t *fx_out(brk_conn_t *c, uint32_t *len)
 {
     *len = c->out_len - c->out_off;
-    return c->out ? c->out + LWS_PRE + c->out_off : NULL;
+    return c->out ? c->out + c->ops->headroom + c->out_off : NULL;
 }
 
 void fx_out_clear(brk_conn_t *c)
