@@ -1,5 +1,7 @@
 /*
- * bridge_int.h - what the files of bridge/ share; not part of the API.
+ * bridge_int.h - what the files of bridge/ share; not part of the API and
+ * not on the public include path (bridge/include/ is). Only the bridge's
+ * unit and fuzz tests reach it, by naming bridge/ on their include path.
  *
  * A record travels as one "blob" (the same bytes go to the spool and to the
  * dead-letter quarantine), built once by bridge_format.c:

@@ -1,6 +1,7 @@
 /*
  * mqtt_internal.h - helpers shared by the codec's own .c files. Not part of
- * the public API: nothing outside codec/ includes it.
+ * the public API and not on the public include path (codec/include/ is):
+ * nothing outside codec/ includes it.
  */
 #ifndef SLUICE_MQTT_INTERNAL_H
 #define SLUICE_MQTT_INTERNAL_H

@@ -1,7 +1,8 @@
 /*
  * store_int.h - what the store's own files share: key and value encoding,
- * the batch layout, the reference map and the store struct. Not installed;
- * nothing outside store/ includes it.
+ * the batch layout, the reference map and the store struct. Not on the
+ * public include path (store/include/ is): nothing outside store/ includes
+ * it but the fuzz targets, which name store/ on their own include path.
  */
 #ifndef SLUICE_STORE_INT_H
 #define SLUICE_STORE_INT_H
