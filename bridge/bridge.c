@@ -74,7 +74,7 @@ void bridge_group_release(struct bridge *br, group_t *g, int status)
 }
 
 /* Call the ack callbacks of finished groups, oldest first (poll thread). */
-void bridge_run_done(struct bridge *br)
+static void bridge_run_done(struct bridge *br)
 {
     pthread_mutex_lock(&br->mu);
     group_t *g = br->done, *rev = NULL;

@@ -228,7 +228,6 @@ void bridge_lat_observe(struct bridge *br, uint64_t us);
 uint64_t bridge_consumer_lag(struct bridge *br, size_t i);
 void bridge_group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
 void bridge_group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
-void bridge_run_done(struct bridge *br);
 rec_t *bridge_rec_new(const uint8_t *blob, size_t len);
 
 /* bridge_produce.c */

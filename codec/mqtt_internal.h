@@ -25,9 +25,6 @@ enum {
     MQTT_PT_PAIR, /* UTF-8 string pair */
 };
 
-/* Type of each property id below 64; MQTT_PT_NONE for unknown ids. */
-extern const uint8_t mqtt__prop_type[64];
-
 /* Which properties may appear in a packet of `type` (will properties:
  * mqtt__will_props_allowed). */
 uint64_t mqtt__props_allowed(mqtt_type_t type);

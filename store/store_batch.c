@@ -35,7 +35,7 @@ uint32_t store_batch_count(const store_batch_t *b)
     return b->ops;
 }
 
-int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
+static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 {
     if (b->ndeltas == b->capdeltas) {
         size_t cap = b->capdeltas ? b->capdeltas * 2 : 8;

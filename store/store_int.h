@@ -115,8 +115,6 @@ struct store_batch {
     int result;
 };
 
-int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta);
-
 /* ---- message reference counts (store thread only, after open) ---- */
 typedef struct store_refmap {
     uint64_t *ids; /* 0 = empty slot */
