@@ -41,7 +41,7 @@ int64_t bridge_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-rec_t *rec_new(const uint8_t *blob, size_t len)
+rec_t *bridge_rec_new(const uint8_t *blob, size_t len)
 {
     rec_t *r = malloc(sizeof(*r) + len);
     if (!r) return NULL;
@@ -51,7 +51,7 @@ rec_t *rec_new(const uint8_t *blob, size_t len)
     return r;
 }
 
-void group_release_locked(struct bridge *br, group_t *g, int status)
+void bridge_group_release_locked(struct bridge *br, group_t *g, int status)
 {
     if (!g) return;
     if (status < 0) atomic_store(&g->status, status);
@@ -61,7 +61,7 @@ void group_release_locked(struct bridge *br, group_t *g, int status)
     }
 }
 
-void group_release(struct bridge *br, group_t *g, int status)
+void bridge_group_release(struct bridge *br, group_t *g, int status)
 {
     if (!g) return;
     if (status < 0) atomic_store(&g->status, status);
@@ -74,7 +74,7 @@ void group_release(struct bridge *br, group_t *g, int status)
 }
 
 /* Call the ack callbacks of finished groups, oldest first (poll thread). */
-void bridge_run_done(struct bridge *br)
+static void bridge_run_done(struct bridge *br)
 {
     pthread_mutex_lock(&br->mu);
     group_t *g = br->done, *rev = NULL;
@@ -145,7 +145,7 @@ static void *poll_main(void *arg)
     while (!atomic_load(&br->stopping)) {
         rd_kafka_poll(br->rk, 5);
         if (rd_kafka_fatal_error(br->rk, NULL, 0)) producer_renew(br);
-        spool_step(br);
+        bridge_spool_step(br);
         bridge_run_done(br);
         bridge_health_step(br);
     }
@@ -158,7 +158,7 @@ static void *poll_main(void *arg)
     int64_t end = bridge_now_ms() + 5000;
     for (;;) {
         rd_kafka_poll(br->rk, 5);
-        spool_step(br);
+        bridge_spool_step(br);
         bridge_run_done(br);
         pthread_mutex_lock(&br->mu);
         bool idle = !br->puts && !br->dead && !br->writing && br->n_dels == 0 &&
@@ -195,9 +195,9 @@ int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, br
     int rc = bridge_rules_compile(cfg, &rs, err, errlen);
     atomic_store(&br->rules, rs);
     if (rc) goto fail;
-    if (consumers_new(br, err, errlen)) goto fail;
+    if (bridge_consumers_new(br, err, errlen)) goto fail;
     if (!(br->rk = producer_new(br, err, errlen))) goto fail;
-    if (spool_load(br)) {
+    if (bridge_spool_load(br)) {
         snprintf(err, errlen, "bridge: cannot read the spool from the store");
         goto fail;
     }
@@ -213,7 +213,7 @@ int bridge_start(bridge_t *br)
     if (br->started) return BRIDGE_ERR;
     if (pthread_create(&br->poll_thr, NULL, poll_main, br)) return BRIDGE_ERR;
     br->started = true;
-    if (consumers_start(br)) return BRIDGE_ERR;
+    if (bridge_consumers_start(br)) return BRIDGE_ERR;
     return 0;
 }
 
@@ -221,7 +221,7 @@ void bridge_stop(bridge_t *br)
 {
     if (!br || br->stopped) return;
     br->stopped = true;
-    consumers_stop(br);
+    bridge_consumers_stop(br);
     pthread_mutex_lock(&br->mu);
     atomic_store(&br->stopping, true);
     pthread_mutex_unlock(&br->mu);
@@ -237,7 +237,7 @@ void bridge_stop(bridge_t *br)
         for (rec_t *r = lists[i], *n; r; r = n) {
             n = r->next;
             BRIDGE_COUNT(br, r, failed);
-            group_release_locked(br, r->grp, -1);
+            bridge_group_release_locked(br, r->grp, -1);
             free(r);
         }
     pthread_mutex_unlock(&br->mu);
@@ -248,10 +248,10 @@ void bridge_free(bridge_t *br)
 {
     if (!br) return;
     bridge_stop(br);
-    consumers_free(br);
+    bridge_consumers_free(br);
     if (br->rk) rd_kafka_destroy(br->rk);
     bridge_rules_free(atomic_load(&br->rules));
-    spool_mem_free(br);
+    bridge_spool_mem_free(br);
     free(br->dels);
     pthread_mutex_destroy(&br->mu);
     free(br);

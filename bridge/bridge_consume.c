@@ -29,7 +29,7 @@ struct consumer {
     atomic_uint_least64_t lag;
 };
 
-int consumers_new(struct bridge *br, char *err, size_t errlen)
+int bridge_consumers_new(struct bridge *br, char *err, size_t errlen)
 {
     const cfg_t *cfg = br->cfg;
     if (!cfg->bridge.n_from_kafka) return 0;
@@ -58,7 +58,7 @@ int consumers_new(struct bridge *br, char *err, size_t errlen)
             return -1;
         }
         if (fc->mqtt_topic) {
-            if (tmpl_compile(&c->tmpl, fc->mqtt_topic, TMPL_FROM_KAFKA, why, sizeof(why))) {
+            if (bridge_tmpl_compile(&c->tmpl, fc->mqtt_topic, TMPL_FROM_KAFKA, why, sizeof(why))) {
                 snprintf(err, errlen, "bridge.from_kafka[%zu].mqtt_topic: %s", i, why);
                 return -1;
             }
@@ -118,9 +118,9 @@ static bool header_eq(rd_kafka_headers_t *h, const char *name, const char *val)
 
 static void prop_str(bbuf_t *b, uint8_t id, const void *p, size_t len)
 {
-    bbuf_u8(b, id);
-    bbuf_u16(b, (uint16_t)len);
-    bbuf_put(b, p, len);
+    bridge_buf_u8(b, id);
+    bridge_buf_u16(b, (uint16_t)len);
+    bridge_buf_put(b, p, len);
 }
 
 /* Kafka headers back to MQTT 5 properties: mqtt.content_type, the
@@ -150,8 +150,8 @@ static void headers_to_props(struct bridge *br, rd_kafka_headers_t *h, bbuf_t *b
         else if (strncmp(name, "mqtt.", 5) && strncmp(name, "sluice.", 7) &&
                  mqtt_utf8_valid((const uint8_t *)name, nl) && mqtt_utf8_valid(v, vl)) {
             prop_str(b, MQTT_PROP_USER_PROPERTY, name, nl);
-            bbuf_u16(b, (uint16_t)vl);
-            bbuf_put(b, v, vl);
+            bridge_buf_u16(b, (uint16_t)vl);
+            bridge_buf_put(b, v, vl);
         }
     }
 }
@@ -166,11 +166,12 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     bbuf_t t = {0}, props = {0};
     int rc = 1;
     if (c->has_tmpl) {
-        tmpl_expand_kafka(&c->tmpl, rm, &t);
+        bridge_tmpl_expand_kafka(&c->tmpl, rm, &t);
     } else {
         const void *v;
         size_t vl;
-        if (h && !rd_kafka_header_get_last(h, "mqtt.topic", &v, &vl) && v) bbuf_put(&t, v, vl);
+        if (h && !rd_kafka_header_get_last(h, "mqtt.topic", &v, &vl) && v)
+            bridge_buf_put(&t, v, vl);
     }
     if (t.oom || t.len == 0 || t.len > 0xffff || !mqtt_topic_valid(t.p, t.len)) {
         atomic_fetch_add(&br->s.dropped, 1); /* no usable MQTT topic */
@@ -194,8 +195,8 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     else
         atomic_fetch_add(&br->s.delivered, 1);
 out:
-    bbuf_free(&t);
-    bbuf_free(&props);
+    bridge_buf_free(&t);
+    bridge_buf_free(&props);
     return rc;
 }
 
@@ -247,7 +248,7 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
-int consumers_start(struct bridge *br)
+int bridge_consumers_start(struct bridge *br)
 {
     for (size_t i = 0; i < br->n_cons; i++) {
         consumer_t *c = &br->cons[i];
@@ -262,7 +263,7 @@ int consumers_start(struct bridge *br)
     return 0;
 }
 
-void consumers_stop(struct bridge *br)
+void bridge_consumers_stop(struct bridge *br)
 {
     for (size_t i = 0; i < br->n_cons; i++)
         atomic_store(&br->cons[i].stop, true);
@@ -273,11 +274,11 @@ void consumers_stop(struct bridge *br)
         }
 }
 
-void consumers_free(struct bridge *br)
+void bridge_consumers_free(struct bridge *br)
 {
     for (size_t i = 0; i < br->n_cons; i++) {
         if (br->cons[i].rk) rd_kafka_destroy(br->cons[i].rk);
-        tmpl_free(&br->cons[i].tmpl);
+        bridge_tmpl_free(&br->cons[i].tmpl);
     }
     free(br->cons);
     br->cons = NULL;

@@ -10,14 +10,14 @@
 
 #include "bridge_int.h"
 
-void dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len)
+void bridge_dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len)
 {
-    bbuf_u8(b, 1);
-    bbuf_u32(b, (uint32_t)err);
-    bbuf_put(b, blob, len);
+    bridge_buf_u8(b, 1);
+    bridge_buf_u32(b, (uint32_t)err);
+    bridge_buf_put(b, blob, len);
 }
 
-int dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen)
+int bridge_dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen)
 {
     if (len < 5 || p[0] != 1) return -1;
     *err = (int)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
@@ -33,7 +33,8 @@ static int list_cb(void *arg, const store_blob_t *b)
     const uint8_t *blob;
     size_t blen;
     blob_view_t v;
-    if (dlq_decode(b->data.p, b->data.len, &err, &blob, &blen) || blob_parse(blob, blen, &v)) {
+    if (bridge_dlq_decode(b->data.p, b->data.len, &err, &blob, &blen) ||
+        bridge_blob_parse(blob, blen, &v)) {
         fprintf(out, "%llu\tundecodable record (%u bytes)\n", (unsigned long long)b->seq,
                 b->data.len);
         return 0;
@@ -82,8 +83,8 @@ static int collect_cb(void *arg, const store_blob_t *b)
     int err;
     const uint8_t *blob;
     size_t blen;
-    if (dlq_decode(b->data.p, b->data.len, &err, &blob, &blen)) return 0;
-    rec_t *r = rec_new(blob, blen);
+    if (bridge_dlq_decode(b->data.p, b->data.len, &err, &blob, &blen)) return 0;
+    rec_t *r = bridge_rec_new(blob, blen);
     if (!r) return STORE_ERR_NOMEM;
     r->seq = b->seq;
     r->kind = REC_DIRECT;

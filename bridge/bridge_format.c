@@ -9,7 +9,7 @@
 
 #include "bridge_int.h"
 
-void bbuf_put(bbuf_t *b, const void *p, size_t n)
+void bridge_buf_put(bbuf_t *b, const void *p, size_t n)
 {
     if (b->oom || n == 0) return;
     if (b->len + n > b->cap) {
@@ -27,30 +27,30 @@ void bbuf_put(bbuf_t *b, const void *p, size_t n)
     memcpy(b->p + b->len, p, n);
     b->len += n;
 }
-void bbuf_str(bbuf_t *b, const char *s)
+void bridge_buf_str(bbuf_t *b, const char *s)
 {
-    bbuf_put(b, s, strlen(s));
+    bridge_buf_put(b, s, strlen(s));
 }
-void bbuf_u8(bbuf_t *b, uint8_t v)
+void bridge_buf_u8(bbuf_t *b, uint8_t v)
 {
-    bbuf_put(b, &v, 1);
+    bridge_buf_put(b, &v, 1);
 }
-void bbuf_u16(bbuf_t *b, uint16_t v)
+void bridge_buf_u16(bbuf_t *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    bbuf_put(b, x, 2);
+    bridge_buf_put(b, x, 2);
 }
-void bbuf_u32(bbuf_t *b, uint32_t v)
+void bridge_buf_u32(bbuf_t *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    bbuf_put(b, x, 4);
+    bridge_buf_put(b, x, 4);
 }
-void bbuf_u64(bbuf_t *b, uint64_t v)
+static void bbuf_u64(bbuf_t *b, uint64_t v)
 {
-    bbuf_u32(b, (uint32_t)(v >> 32));
-    bbuf_u32(b, (uint32_t)v);
+    bridge_buf_u32(b, (uint32_t)(v >> 32));
+    bridge_buf_u32(b, (uint32_t)v);
 }
-void bbuf_free(bbuf_t *b)
+void bridge_buf_free(bbuf_t *b)
 {
     free(b->p);
     memset(b, 0, sizeof(*b));
@@ -167,25 +167,25 @@ static bool props_user_next(const pprops_t *pp, uint32_t *off, mqtt_str_t *k, mq
 static void json_str(bbuf_t *b, const uint8_t *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    bbuf_u8(b, '"');
+    bridge_buf_u8(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        bbuf_put(b, s + run, i - run);
+        bridge_buf_put(b, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
-            bbuf_put(b, esc, 2);
+            bridge_buf_put(b, esc, 2);
         } else
-            bbuf_put(b, esc, 6);
+            bridge_buf_put(b, esc, 6);
     }
-    bbuf_put(b, s + run, len - run);
-    bbuf_u8(b, '"');
+    bridge_buf_put(b, s + run, len - run);
+    bridge_buf_u8(b, '"');
 }
 
-void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
+static void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < len; i += 3) {
@@ -194,7 +194,7 @@ void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
         if (i + 2 < len) v |= p[i + 2];
         char o[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < len ? tab[(v >> 6) & 63] : '=',
                      i + 2 < len ? tab[v & 63] : '='};
-        bbuf_put(b, o, 4);
+        bridge_buf_put(b, o, 4);
     }
 }
 
@@ -318,7 +318,7 @@ static bool jp_value(jp_t *j)
     }
 }
 
-bool json_valid(const uint8_t *p, size_t len)
+bool bridge_json_valid(const uint8_t *p, size_t len)
 {
     if (!mqtt_utf8_valid(p, len)) return false;
     jp_t j = {p, p + len, 0};
@@ -331,104 +331,105 @@ bool json_valid(const uint8_t *p, size_t len)
 static void hdr_put(bbuf_t *b, uint16_t *n, const char *name, const void *v, size_t vlen)
 {
     size_t nl = strlen(name);
-    bbuf_u16(b, (uint16_t)nl);
-    bbuf_put(b, name, nl);
-    bbuf_u32(b, (uint32_t)vlen);
-    bbuf_put(b, v, vlen);
+    bridge_buf_u16(b, (uint16_t)nl);
+    bridge_buf_put(b, name, nl);
+    bridge_buf_u32(b, (uint32_t)vlen);
+    bridge_buf_put(b, v, vlen);
     (*n)++;
 }
 
 static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, bbuf_t *b)
 {
     char num[32];
-    bbuf_str(b, "{\"v\":1,\"topic\":");
+    bridge_buf_str(b, "{\"v\":1,\"topic\":");
     json_str(b, (const uint8_t *)m->topic, m->topic_len);
     snprintf(num, sizeof(num), ",\"qos\":%u", m->qos);
-    bbuf_str(b, num);
-    bbuf_str(b, m->retain ? ",\"retain\":true,\"clientid\":" : ",\"retain\":false,\"clientid\":");
+    bridge_buf_str(b, num);
+    bridge_buf_str(b, m->retain ? ",\"retain\":true,\"clientid\":"
+                                : ",\"retain\":false,\"clientid\":");
     json_str(b, (const uint8_t *)(m->clientid ? m->clientid : ""),
              m->clientid ? strlen(m->clientid) : 0);
-    bbuf_str(b, ",\"username\":");
+    bridge_buf_str(b, ",\"username\":");
     if (m->username)
         json_str(b, (const uint8_t *)m->username, strlen(m->username));
     else
-        bbuf_str(b, "null");
+        bridge_buf_str(b, "null");
     snprintf(num, sizeof(num), ",\"timestamp\":%lld", (long long)ts);
-    bbuf_str(b, num);
-    bbuf_str(b, ",\"properties\":{");
+    bridge_buf_str(b, num);
+    bridge_buf_str(b, ",\"properties\":{");
     const char *sep = "";
     if (pp->has_pf) {
         snprintf(num, sizeof(num), "\"payload_format\":%u", pp->pf);
-        bbuf_str(b, num);
+        bridge_buf_str(b, num);
         sep = ",";
     }
     if (pp->has_exp) {
         snprintf(num, sizeof(num), "%s\"message_expiry\":%u", sep, pp->exp);
-        bbuf_str(b, num);
+        bridge_buf_str(b, num);
         sep = ",";
     }
     if (pp->ctype.p) {
-        bbuf_str(b, sep);
-        bbuf_str(b, "\"content_type\":");
+        bridge_buf_str(b, sep);
+        bridge_buf_str(b, "\"content_type\":");
         json_str(b, pp->ctype.p, pp->ctype.len);
         sep = ",";
     }
     if (pp->rtopic.p) {
-        bbuf_str(b, sep);
-        bbuf_str(b, "\"response_topic\":");
+        bridge_buf_str(b, sep);
+        bridge_buf_str(b, "\"response_topic\":");
         json_str(b, pp->rtopic.p, pp->rtopic.len);
         sep = ",";
     }
     if (pp->corr.p) {
-        bbuf_str(b, sep);
-        bbuf_str(b, "\"correlation_data\":\"");
+        bridge_buf_str(b, sep);
+        bridge_buf_str(b, "\"correlation_data\":\"");
         base64_put(b, pp->corr.p, pp->corr.len);
-        bbuf_u8(b, '"');
+        bridge_buf_u8(b, '"');
         sep = ",";
     }
     uint32_t off = 0;
     mqtt_str_t k, v;
     bool first = true;
     while (props_user_next(pp, &off, &k, &v)) {
-        bbuf_str(b, first ? sep : ",");
-        if (first) bbuf_str(b, "\"user\":[");
+        bridge_buf_str(b, first ? sep : ",");
+        if (first) bridge_buf_str(b, "\"user\":[");
         first = false;
-        bbuf_u8(b, '[');
+        bridge_buf_u8(b, '[');
         json_str(b, k.p, k.len);
-        bbuf_u8(b, ',');
+        bridge_buf_u8(b, ',');
         json_str(b, v.p, v.len);
-        bbuf_u8(b, ']');
+        bridge_buf_u8(b, ']');
     }
-    if (!first) bbuf_u8(b, ']');
-    bbuf_u8(b, '}');
-    if (json_valid(m->payload, m->payload_len)) {
-        bbuf_str(b, ",\"payload\":");
-        bbuf_put(b, m->payload, m->payload_len);
+    if (!first) bridge_buf_u8(b, ']');
+    bridge_buf_u8(b, '}');
+    if (bridge_json_valid(m->payload, m->payload_len)) {
+        bridge_buf_str(b, ",\"payload\":");
+        bridge_buf_put(b, m->payload, m->payload_len);
     } else {
-        bbuf_str(b, ",\"payload_base64\":\"");
+        bridge_buf_str(b, ",\"payload_base64\":\"");
         base64_put(b, m->payload, m->payload_len);
-        bbuf_u8(b, '"');
+        bridge_buf_u8(b, '"');
     }
-    bbuf_u8(b, '}');
+    bridge_buf_u8(b, '}');
 }
 
-void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                bbuf_t *out)
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
+                       bbuf_t *out)
 {
     pprops_t pp;
     props_parse(m->props, m->props ? m->props_len : 0, &pp);
-    bbuf_u8(out, BLOB_VERSION);
-    bbuf_u8(out, 0);
+    bridge_buf_u8(out, BLOB_VERSION);
+    bridge_buf_u8(out, 0);
     bbuf_u64(out, (uint64_t)ts_ms);
 
     size_t tat = out->len;
-    bbuf_u16(out, 0);
-    tmpl_expand_mqtt(&r->topic, m, node, out);
+    bridge_buf_u16(out, 0);
+    bridge_tmpl_expand_mqtt(&r->topic, m, node, out);
     size_t tl = out->len - tat - 2;
-    bbuf_u8(out, 0);
+    bridge_buf_u8(out, 0);
     size_t kat = out->len;
-    bbuf_u16(out, 0);
-    tmpl_expand_mqtt(&r->key, m, node, out);
+    bridge_buf_u16(out, 0);
+    bridge_tmpl_expand_mqtt(&r->key, m, node, out);
     size_t kl = out->len - kat - 2;
     if (out->oom || tl > 0xffff || kl > 0xffff) {
         out->oom = true;
@@ -458,31 +459,31 @@ void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_
         mqtt_str_t k, v;
         /* Header count is 16 bits in the blob; MQTT allows more pairs. */
         while (n < 0xff00 && props_user_next(&pp, &off, &k, &v)) {
-            bbuf_u16(&h, (uint16_t)k.len);
-            bbuf_put(&h, k.p, k.len);
-            bbuf_u32(&h, v.len);
-            bbuf_put(&h, v.p, v.len);
+            bridge_buf_u16(&h, (uint16_t)k.len);
+            bridge_buf_put(&h, k.p, k.len);
+            bridge_buf_u32(&h, v.len);
+            bridge_buf_put(&h, v.p, v.len);
             n++;
         }
     }
     for (size_t i = 0; i < r->cfg->n_headers; i++) {
         bbuf_t v = {0};
-        tmpl_expand_mqtt(&r->hdr_vals[i], m, node, &v);
+        bridge_tmpl_expand_mqtt(&r->hdr_vals[i], m, node, &v);
         hdr_put(&h, &n, r->cfg->headers[i].key, v.p, v.len);
         if (v.oom) h.oom = true;
-        bbuf_free(&v);
+        bridge_buf_free(&v);
     }
     if (h.oom) out->oom = true;
-    bbuf_u16(out, n);
-    bbuf_put(out, h.p, h.len);
-    bbuf_free(&h);
+    bridge_buf_u16(out, n);
+    bridge_buf_put(out, h.p, h.len);
+    bridge_buf_free(&h);
 
     if (r->cfg->format == CFG_FORMAT_RAW) {
-        bbuf_u32(out, m->payload_len);
-        bbuf_put(out, m->payload, m->payload_len);
+        bridge_buf_u32(out, m->payload_len);
+        bridge_buf_put(out, m->payload, m->payload_len);
     } else {
         size_t at = out->len;
-        bbuf_u32(out, 0);
+        bridge_buf_u32(out, 0);
         envelope(m, &pp, ts_ms, out);
         if (out->oom) return;
         uint32_t vl = (uint32_t)(out->len - at - 4);
@@ -499,7 +500,7 @@ static uint32_t be(const uint8_t *p, int n)
     return v;
 }
 
-int blob_parse(const uint8_t *p, size_t len, blob_view_t *v)
+int bridge_blob_parse(const uint8_t *p, size_t len, blob_view_t *v)
 {
     size_t off = 0;
 #define NEED(n)                                                                                    \
@@ -550,7 +551,7 @@ int blob_parse(const uint8_t *p, size_t len, blob_view_t *v)
 }
 
 /* Headers of a parsed (validated) blob: *off and *i start at 0. */
-bool blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h)
+bool bridge_blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h)
 {
     if (*i >= v->n_hdrs) return false;
     const uint8_t *p = v->hdrs + *off;

@@ -1,5 +1,7 @@
 /*
- * bridge_int.h - what the files of bridge/ share; not part of the API.
+ * bridge_int.h - what the files of bridge/ share; not part of the API and
+ * not on the public include path (bridge/include/ is). Only the bridge's
+ * unit and fuzz tests reach it, by naming bridge/ on their include path.
  *
  * A record travels as one "blob" (the same bytes go to the spool and to the
  * dead-letter quarantine), built once by bridge_format.c:
@@ -33,13 +35,12 @@ typedef struct bbuf {
     size_t len, cap;
     bool oom;
 } bbuf_t;
-void bbuf_put(bbuf_t *b, const void *p, size_t n);
-void bbuf_str(bbuf_t *b, const char *s);
-void bbuf_u8(bbuf_t *b, uint8_t v);
-void bbuf_u16(bbuf_t *b, uint16_t v);
-void bbuf_u32(bbuf_t *b, uint32_t v);
-void bbuf_u64(bbuf_t *b, uint64_t v);
-void bbuf_free(bbuf_t *b);
+void bridge_buf_put(bbuf_t *b, const void *p, size_t n);
+void bridge_buf_str(bbuf_t *b, const char *s);
+void bridge_buf_u8(bbuf_t *b, uint8_t v);
+void bridge_buf_u16(bbuf_t *b, uint16_t v);
+void bridge_buf_u32(bbuf_t *b, uint32_t v);
+void bridge_buf_free(bbuf_t *b);
 
 /* ---- templates (bridge_tmpl.c) ---- */
 enum tseg_kind {
@@ -66,11 +67,11 @@ typedef struct tmpl {
 } tmpl_t;
 enum { TMPL_TO_KAFKA = 0, TMPL_FROM_KAFKA = 1, TMPL_KAFKA_TOPIC = 2 };
 /* Compile src; on failure writes the reason into why and returns -1. */
-int tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen);
-void tmpl_free(tmpl_t *t);
-void tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out);
-void tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out);
-bool kafka_topic_valid(const char *s, size_t len);
+int bridge_tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen);
+void bridge_tmpl_free(tmpl_t *t);
+void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out);
+void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out);
+bool bridge_kafka_topic_valid(const char *s, size_t len);
 
 /* ---- record blobs (bridge_format.c) ---- */
 typedef struct rule {
@@ -104,17 +105,16 @@ typedef struct blob_view {
     const uint8_t *key;
     uint16_t key_len;
     uint16_t n_hdrs;
-    const uint8_t *hdrs; /* encoded; iterate with blob_next_hdr */
+    const uint8_t *hdrs; /* encoded; iterate with bridge_blob_next_hdr */
     const uint8_t *value;
     uint32_t value_len;
 } blob_view_t;
 /* Append the blob for one rule and message; false on a malformed props. */
-void blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                bbuf_t *out);
-int blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
-bool blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
-bool json_valid(const uint8_t *p, size_t len);
-void base64_put(bbuf_t *b, const uint8_t *p, size_t len);
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
+                       bbuf_t *out);
+int bridge_blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
+bool bridge_blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
+bool bridge_json_valid(const uint8_t *p, size_t len);
 
 /* ---- records in flight ---- */
 typedef struct group {
@@ -226,10 +226,9 @@ int64_t bridge_now_us(void);
 void bridge_lat_observe(struct bridge *br, uint64_t us);
 /* Last seen partition lag of from_kafka rule i (bridge_consume.c). */
 uint64_t bridge_consumer_lag(struct bridge *br, size_t i);
-void group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
-void group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
-void bridge_run_done(struct bridge *br);
-rec_t *rec_new(const uint8_t *blob, size_t len);
+void bridge_group_release(struct bridge *br, group_t *g, int status);        /* mu not held */
+void bridge_group_release_locked(struct bridge *br, group_t *g, int status); /* mu held */
+rec_t *bridge_rec_new(const uint8_t *blob, size_t len);
 
 /* bridge_produce.c */
 void bridge_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
@@ -242,11 +241,11 @@ int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t er
 void bridge_rules_free(ruleset_t *rs);
 
 /* bridge_spool.c (poll thread unless noted) */
-void spool_put_locked(struct bridge *br, rec_t *r); /* any thread, mu held */
-void dead_put_locked(struct bridge *br, rec_t *r, int err);
-void spool_step(struct bridge *br);
-int spool_load(struct bridge *br); /* at start: depth, bytes, seqs */
-void spool_mem_free(struct bridge *br);
+void bridge_spool_put_locked(struct bridge *br, rec_t *r); /* any thread, mu held */
+void bridge_dead_put_locked(struct bridge *br, rec_t *r, int err);
+void bridge_spool_step(struct bridge *br);
+int bridge_spool_load(struct bridge *br); /* at start: depth, bytes, seqs */
+void bridge_spool_mem_free(struct bridge *br);
 
 /* bridge_health.c (poll thread) */
 void bridge_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
@@ -254,13 +253,13 @@ void bridge_health_step(struct bridge *br);
 uint64_t bridge_high_water(const struct bridge *br);
 
 /* bridge_consume.c */
-int consumers_new(struct bridge *br, char *err, size_t errlen);
-int consumers_start(struct bridge *br);
-void consumers_stop(struct bridge *br);
-void consumers_free(struct bridge *br);
+int bridge_consumers_new(struct bridge *br, char *err, size_t errlen);
+int bridge_consumers_start(struct bridge *br);
+void bridge_consumers_stop(struct bridge *br);
+void bridge_consumers_free(struct bridge *br);
 
 /* bridge_dlq.c */
-void dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len);
-int dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen);
+void bridge_dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len);
+int bridge_dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen);
 
 #endif

@@ -89,10 +89,10 @@ void bridge_rules_free(ruleset_t *rs)
         ruleset_t *old = rs->old;
         for (size_t i = 0; i < rs->n; i++) {
             rule_t *r = &rs->v[i];
-            tmpl_free(&r->topic);
-            tmpl_free(&r->key);
+            bridge_tmpl_free(&r->topic);
+            bridge_tmpl_free(&r->key);
             for (size_t j = 0; r->hdr_vals && j < r->cfg->n_headers; j++)
-                tmpl_free(&r->hdr_vals[j]);
+                bridge_tmpl_free(&r->hdr_vals[j]);
             free(r->hdr_vals);
         }
         free(rs->v);
@@ -120,11 +120,12 @@ int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t er
             snprintf(err, errlen, "bridge.to_kafka[%zu].match: not a valid MQTT topic filter", i);
             return -1;
         }
-        if (tmpl_compile(&r->topic, c->topic, TMPL_KAFKA_TOPIC, why, sizeof(why))) {
+        if (bridge_tmpl_compile(&r->topic, c->topic, TMPL_KAFKA_TOPIC, why, sizeof(why))) {
             snprintf(err, errlen, "bridge.to_kafka[%zu].topic: %s", i, why);
             return -1;
         }
-        if (tmpl_compile(&r->key, c->key ? c->key : "{topic}", TMPL_TO_KAFKA, why, sizeof(why))) {
+        if (bridge_tmpl_compile(&r->key, c->key ? c->key : "{topic}", TMPL_TO_KAFKA, why,
+                                sizeof(why))) {
             snprintf(err, errlen, "bridge.to_kafka[%zu].key: %s", i, why);
             return -1;
         }
@@ -133,8 +134,8 @@ int bridge_rules_compile(const cfg_t *cfg, ruleset_t **out, char *err, size_t er
             if (!r->hdr_vals) goto oom;
         }
         for (size_t j = 0; j < c->n_headers; j++) {
-            if (tmpl_compile(&r->hdr_vals[j], c->headers[j].value, TMPL_TO_KAFKA, why,
-                             sizeof(why))) {
+            if (bridge_tmpl_compile(&r->hdr_vals[j], c->headers[j].value, TMPL_TO_KAFKA, why,
+                                    sizeof(why))) {
                 snprintf(err, errlen, "bridge.to_kafka[%zu].headers.%s: %s", i, c->headers[j].key,
                          why);
                 return -1;
@@ -173,14 +174,14 @@ bool bridge_err_permanent(rd_kafka_resp_err_t e)
 static int produce_on(struct bridge *br, rd_kafka_t *rk, rec_t *r, const char *topic_override)
 {
     blob_view_t v;
-    if (blob_parse(r->blob, r->len, &v)) return RD_KAFKA_RESP_ERR_INVALID_RECORD;
+    if (bridge_blob_parse(r->blob, r->len, &v)) return RD_KAFKA_RESP_ERR_INVALID_RECORD;
     const char *topic = topic_override ? topic_override : v.topic;
-    if (!kafka_topic_valid(topic, strlen(topic))) return RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
+    if (!bridge_kafka_topic_valid(topic, strlen(topic))) return RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
     rd_kafka_headers_t *h = rd_kafka_headers_new(v.n_hdrs + 2);
     uint32_t off = 0;
     uint16_t i = 0;
     blob_hdr_t bh;
-    while (blob_next_hdr(&v, &off, &i, &bh))
+    while (bridge_blob_next_hdr(&v, &off, &i, &bh))
         rd_kafka_header_add(h, bh.name, bh.nlen, bh.val, bh.vlen);
     if (topic_override) {
         const char *e = rd_kafka_err2name((rd_kafka_resp_err_t)r->err);
@@ -239,7 +240,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (!e && produced) bridge_lat_observe(br, (uint64_t)(bridge_now_us() - produced));
     if (r->kind == REC_DIRECT && !e) { /* the common case: no lock unless a group completes */
         BRIDGE_COUNT(br, r, acked);
-        group_release(br, r->grp, 0);
+        bridge_group_release(br, r->grp, 0);
         free(r);
         atomic_fetch_sub(&br->direct_inflight, 1);
         return;
@@ -249,10 +250,10 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     case REC_DIRECT:
         br->direct_inflight--;
         if (bridge_err_permanent(e)) {
-            dead_put_locked(br, r, e);
+            bridge_dead_put_locked(br, r, e);
         } else {
             br->mode = MODE_SPOOL;
-            spool_put_locked(br, r);
+            bridge_spool_put_locked(br, r);
         }
         break;
     case REC_DRAIN:
@@ -262,7 +263,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             spool_forget_locked(br, r);
             free(r);
         } else if (bridge_err_permanent(e)) {
-            dead_put_locked(br, r, e);
+            bridge_dead_put_locked(br, r, e);
         } else {
             if (!br->drain_failed || r->spool_seq < br->drain_fail_min)
                 br->drain_fail_min = r->spool_seq;
@@ -274,10 +275,10 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         if (!e) {
             atomic_fetch_add(&br->s.dead_lettered, 1);
             if (r->spool_seq) spool_forget_locked(br, r);
-            group_release_locked(br, r->grp, 0);
+            bridge_group_release_locked(br, r->grp, 0);
             free(r);
         } else {
-            dead_put_locked(br, r, r->err); /* dlt_tried: goes to the quarantine */
+            bridge_dead_put_locked(br, r, r->err); /* dlt_tried: goes to the quarantine */
         }
         break;
     }
@@ -285,7 +286,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /* The record for rule ru and message m, its blob built straight into the
- * allocation (sized for the usual case, grown by bbuf_put if a template or
+ * allocation (sized for the usual case, grown by bridge_buf_put if a template or
  * the headers need more). NULL: out of memory. */
 static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *node, int64_t ts)
 {
@@ -295,9 +296,9 @@ static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *nod
     b.p = malloc(b.cap);
     if (!b.p) return NULL;
     b.len = at;
-    blob_build(ru, m, node, ts, &b);
+    bridge_blob_build(ru, m, node, ts, &b);
     if (b.oom || b.len - at > UINT32_MAX) {
-        bbuf_free(&b);
+        bridge_buf_free(&b);
         return NULL;
     }
     rec_t *r = (rec_t *)(void *)b.p;
@@ -312,10 +313,10 @@ static void produce_refused(struct bridge *br, rec_t *r, int e)
     pthread_mutex_lock(&br->mu);
     br->direct_inflight--;
     if (bridge_err_permanent(e)) {
-        dead_put_locked(br, r, e);
+        bridge_dead_put_locked(br, r, e);
     } else { /* queue full or the like: the spool takes it, in order */
         br->mode = MODE_SPOOL;
-        spool_put_locked(br, r);
+        bridge_spool_put_locked(br, r);
     }
     pthread_mutex_unlock(&br->mu);
 }
@@ -394,7 +395,7 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         r->seq = br->next_seq++;
         r->kind = REC_DIRECT;
         if (br->mode == MODE_SPOOL) {
-            spool_put_locked(br, r);
+            bridge_spool_put_locked(br, r);
             continue;
         }
         br->direct_inflight++;
@@ -413,7 +414,7 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
         }
         atomic_fetch_sub(&br->producing, 1);
     }
-    if (g) group_release(br, g, 0);
+    if (g) bridge_group_release(br, g, 0);
     return g ? BRIDGE_PENDING : BRIDGE_DONE;
 fail:
     recs_free(recs);

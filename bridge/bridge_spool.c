@@ -17,7 +17,7 @@
 #define DRAIN_BATCH 512
 #define DRAIN_RETRY_MS 500
 
-void spool_put_locked(struct bridge *br, rec_t *r)
+void bridge_spool_put_locked(struct bridge *br, rec_t *r)
 {
     r->next = NULL;
     *br->puts_tail = r;
@@ -26,7 +26,7 @@ void spool_put_locked(struct bridge *br, rec_t *r)
     atomic_fetch_add(&br->s.spool_bytes, r->len);
 }
 
-void dead_put_locked(struct bridge *br, rec_t *r, int err)
+void bridge_dead_put_locked(struct bridge *br, rec_t *r, int err)
 {
     r->err = err;
     atomic_store(&br->h.last_dead_err, err); /* for the dead-letter log line */
@@ -44,7 +44,7 @@ static void list_free(rec_t *r)
     }
 }
 
-void spool_mem_free(struct bridge *br)
+void bridge_spool_mem_free(struct bridge *br)
 {
     list_free(br->mem);
     br->mem = NULL;
@@ -92,7 +92,7 @@ static void wdone(void *arg, int err)
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);
         }
-        group_release_locked(br, r->grp, err ? -1 : 0);
+        bridge_group_release_locked(br, r->grp, err ? -1 : 0);
     }
     for (rec_t *r = w->deads; r; r = r->next) {
         if (!err) {
@@ -105,7 +105,7 @@ static void wdone(void *arg, int err)
             BRIDGE_COUNT(br, r, failed);
         }
         /* A drained record whose quarantine write failed is still spooled. */
-        group_release_locked(br, r->grp, err && !r->spool_seq ? -1 : 0);
+        bridge_group_release_locked(br, r->grp, err && !r->spool_seq ? -1 : 0);
     }
     pthread_mutex_unlock(&br->mu);
     list_free(w->recs);
@@ -129,9 +129,9 @@ static void store_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *
     }
     for (rec_t *r = local; r; r = r->next) {
         bbuf_t d = {0};
-        dlq_encode(&d, r->err, r->blob, r->len);
+        bridge_dlq_encode(&d, r->err, r->blob, r->len);
         rc = d.oom ? STORE_ERR_NOMEM : store_batch_put_dead(b, br->next_dead_seq, d.p, d.len);
-        bbuf_free(&d);
+        bridge_buf_free(&d);
         if (rc) goto fail;
         br->next_dead_seq++;
         if (r->spool_seq && (rc = store_batch_del_spool(b, r->spool_seq))) goto fail;
@@ -170,7 +170,7 @@ fail:
         }
         for (rec_t *r = local, *n; r; r = n) {
             n = r->next;
-            dead_put_locked(br, r, r->err);
+            bridge_dead_put_locked(br, r, r->err);
         }
         for (size_t i = 0; i < n_dels; i++) {
             if (br->n_dels == br->cap_dels) break; /* stays spooled: a duplicate, not a loss */
@@ -181,11 +181,11 @@ fail:
             BRIDGE_COUNT(br, r, failed);
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);
-            group_release_locked(br, r->grp, -1);
+            bridge_group_release_locked(br, r->grp, -1);
         }
         for (rec_t *r = local; r; r = r->next) {
             if (!r->spool_seq) BRIDGE_COUNT(br, r, failed);
-            group_release_locked(br, r->grp, r->spool_seq ? 0 : -1);
+            bridge_group_release_locked(br, r->grp, r->spool_seq ? 0 : -1);
         }
         list_free(puts);
         list_free(local);
@@ -202,7 +202,7 @@ static void mem_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *de
         r->grp = NULL;
         mem_insert(br, r);
         BRIDGE_COUNT(br, r, spooled);
-        group_release(br, g, 0);
+        bridge_group_release(br, g, 0);
     }
     for (size_t i = 0; i < n_dels; i++)
         mem_remove(br, dels[i]);
@@ -215,7 +215,7 @@ static void mem_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *de
             atomic_fetch_sub(&br->s.spool_depth, 1);
             atomic_fetch_sub(&br->s.spool_bytes, r->len);
         }
-        group_release(br, r->grp, -1);
+        bridge_group_release(br, r->grp, -1);
         free(r);
     }
 }
@@ -231,7 +231,7 @@ static int scan_cb(void *arg, const store_blob_t *b)
 {
     scan_ctx_t *c = arg;
     if (b->seq >= c->limit) return 1;
-    rec_t *r = rec_new(b->data.p, b->data.len);
+    rec_t *r = bridge_rec_new(b->data.p, b->data.len);
     if (!r) return 1;
     r->seq = r->spool_seq = b->seq;
     r->kind = REC_DRAIN;
@@ -292,7 +292,7 @@ static void drain_step(struct bridge *br)
             br->drain_cursor = r->seq;
         } else if (bridge_err_permanent(e)) {
             br->drain_cursor = r->seq;
-            dead_put_locked(br, r, e);
+            bridge_dead_put_locked(br, r, e);
         } else { /* queue full: the rest waits for the next step */
             r->next = n;
             list_free(r);
@@ -303,7 +303,7 @@ out:
     pthread_mutex_unlock(&br->mu);
 }
 
-void spool_step(struct bridge *br)
+void bridge_spool_step(struct bridge *br)
 {
     pthread_mutex_lock(&br->mu);
     rec_t *puts = br->puts, *dead = br->dead;
@@ -355,7 +355,7 @@ static int load_cb(void *arg, const store_blob_t *b)
     return 0;
 }
 
-int spool_load(struct bridge *br)
+int bridge_spool_load(struct bridge *br)
 {
     if (!br->st) return 0;
     uint64_t last = 0, dead = 0;

@@ -12,7 +12,7 @@
 
 #include "bridge_int.h"
 
-bool kafka_topic_valid(const char *s, size_t len)
+bool bridge_kafka_topic_valid(const char *s, size_t len)
 {
     if (len == 0 || len > 249) return false;
     if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) return false;
@@ -65,7 +65,7 @@ static int tmpl_name(const char *name, size_t len, int mode, int *kind, uint32_t
 #undef IS
 }
 
-int tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen)
+int bridge_tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen)
 {
     memset(t, 0, sizeof(*t));
     if (!src) src = "";
@@ -76,7 +76,7 @@ int tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen)
         const char *open = strchr(p, '{');
         const char *end = open ? open : p + strlen(p);
         if (end > p) {
-            if (mode == TMPL_KAFKA_TOPIC && !kafka_topic_valid(p, (size_t)(end - p))) {
+            if (mode == TMPL_KAFKA_TOPIC && !bridge_kafka_topic_valid(p, (size_t)(end - p))) {
                 snprintf(why, whylen,
                          "\"%.*s\" is not allowed in a Kafka topic (a-z A-Z 0-9 . _ -)",
                          (int)(end - p), p);
@@ -114,11 +114,11 @@ int tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen)
 oom:
     snprintf(why, whylen, "out of memory");
 fail:
-    tmpl_free(t);
+    bridge_tmpl_free(t);
     return -1;
 }
 
-void tmpl_free(tmpl_t *t)
+void bridge_tmpl_free(tmpl_t *t)
 {
     free(t->segs);
     free(t->text);
@@ -143,7 +143,7 @@ static void topic_level(const char *topic, size_t len, uint32_t n, const char **
     *l = slash ? (size_t)(slash - (topic + start)) : len - start;
 }
 
-void tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out)
+void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out)
 {
     for (size_t i = 0; i < t->n; i++) {
         const tseg_t *s = &t->segs[i];
@@ -151,29 +151,29 @@ void tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, 
         size_t l;
         switch (s->kind) {
         case TS_LIT:
-            bbuf_put(out, s->s, s->len);
+            bridge_buf_put(out, s->s, s->len);
             break;
         case TS_LEVEL:
             topic_level(m->topic, m->topic_len, s->n, &v, &l);
-            bbuf_put(out, v, l);
+            bridge_buf_put(out, v, l);
             break;
         case TS_TOPIC:
-            bbuf_put(out, m->topic, m->topic_len);
+            bridge_buf_put(out, m->topic, m->topic_len);
             break;
         case TS_CLIENTID:
-            bbuf_str(out, m->clientid ? m->clientid : "");
+            bridge_buf_str(out, m->clientid ? m->clientid : "");
             break;
         case TS_USERNAME:
-            bbuf_str(out, m->username ? m->username : "");
+            bridge_buf_str(out, m->username ? m->username : "");
             break;
         case TS_NODE:
-            bbuf_str(out, node ? node : "");
+            bridge_buf_str(out, node ? node : "");
             break;
         }
     }
 }
 
-void tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out)
+void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out)
 {
     rd_kafka_headers_t *hdrs = NULL;
     for (size_t i = 0; i < t->n; i++) {
@@ -181,17 +181,17 @@ void tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *ou
         char num[16];
         switch (s->kind) {
         case TS_LIT:
-            bbuf_put(out, s->s, s->len);
+            bridge_buf_put(out, s->s, s->len);
             break;
         case TS_TOPIC:
-            bbuf_str(out, rd_kafka_topic_name(rm->rkt));
+            bridge_buf_str(out, rd_kafka_topic_name(rm->rkt));
             break;
         case TS_KEY:
-            if (rm->key) bbuf_put(out, rm->key, rm->key_len);
+            if (rm->key) bridge_buf_put(out, rm->key, rm->key_len);
             break;
         case TS_PARTITION:
             snprintf(num, sizeof(num), "%d", (int)rm->partition);
-            bbuf_str(out, num);
+            bridge_buf_str(out, num);
             break;
         case TS_HEADER: {
             char name[256];
@@ -201,7 +201,7 @@ void tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *ou
             if (!hdrs && rd_kafka_message_headers(rm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) break;
             if (rd_kafka_header_get_last(hdrs, name, &val, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                 val)
-                bbuf_put(out, val, vlen);
+                bridge_buf_put(out, val, vlen);
             break;
         }
         }

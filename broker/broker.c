@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "brk.h"
+#include "mqtt_hash.h"
 #include "sink.h"
 
 int64_t brk_now_ms(void)
@@ -83,20 +84,12 @@ void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     fprintf(stderr, "%s %s %s %s\n", ts, names[level], id, msg);
 }
 
-static uint32_t id_hash(const char *p, uint16_t n)
-{
-    uint32_t h = 2166136261u;
-    for (uint16_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
-
 /* Open addressing with tombstones would complicate removal; the registry
  * uses linear probing with backward-shift deletion instead. */
 static uint32_t reg_slot(brk_t *b, const char *id, uint16_t len)
 {
     uint32_t mask = b->reg_cap - 1;
-    for (uint32_t i = id_hash(id, len) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = mqtt_fnv1a(id, len) & mask;; i = (i + 1) & mask) {
         brk_session_t *s = b->reg[i];
         if (!s || (s->id_len == len && memcmp(s->client_id, id, len) == 0)) return i;
     }
@@ -139,7 +132,7 @@ void brk_reg_remove(brk_t *b, brk_session_t *s)
     /* backward shift: move later entries of the probe chain into the hole */
     for (uint32_t j = (i + 1) & mask; b->reg[j]; j = (j + 1) & mask) {
         brk_session_t *e = b->reg[j];
-        uint32_t home = id_hash(e->client_id, e->id_len) & mask;
+        uint32_t home = mqtt_fnv1a(e->client_id, e->id_len) & mask;
         bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (movable) {
             b->reg[i] = e;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqtt_hash.h"
 #include "retain.h"
 
 typedef struct entry {
@@ -51,14 +52,6 @@ void brk_retain_limit(brk_retain_t *r, uint32_t max_n, uint64_t max_bytes)
     r->max_n = max_n;
     r->max_bytes = max_bytes;
     pthread_mutex_unlock(&r->lock);
-}
-
-static uint32_t topic_hash(const char *p, uint16_t n)
-{
-    uint32_t h = 2166136261u;
-    for (uint16_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
 }
 
 brk_retain_t *brk_retain_new(void)
@@ -131,7 +124,7 @@ static int fits(const brk_retain_t *r, const brk_msg_t *m, const brk_msg_t *old)
 
 int brk_retain_fits(brk_retain_t *r, const brk_msg_t *m)
 {
-    uint32_t h = topic_hash(m->topic, m->topic_len);
+    uint32_t h = mqtt_fnv1a(m->topic, m->topic_len);
     pthread_mutex_lock(&r->lock);
     entry_t **pp = find(r, m, h);
     int rc = fits(r, m, *pp ? (*pp)->m : NULL);
@@ -141,7 +134,7 @@ int brk_retain_fits(brk_retain_t *r, const brk_msg_t *m)
 
 int brk_retain_set(brk_retain_t *r, brk_msg_t *m)
 {
-    uint32_t h = topic_hash(m->topic, m->topic_len);
+    uint32_t h = mqtt_fnv1a(m->topic, m->topic_len);
     pthread_mutex_lock(&r->lock);
     entry_t **pp = find(r, m, h);
     int rc = fits(r, m, *pp ? (*pp)->m : NULL);
@@ -185,7 +178,7 @@ void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
     pthread_mutex_lock(&r->lock);
     uint32_t from = 0, to = r->cap;
     if (!wild) {
-        from = topic_hash(filter, len) & (r->cap - 1);
+        from = mqtt_fnv1a(filter, len) & (r->cap - 1);
         to = from + 1;
     }
     for (uint32_t i = from; i < to; i++)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqtt_hash.h"
 #include "session.h"
 
 typedef struct share_group {
@@ -46,14 +47,6 @@ struct brk_subs {
     node_t root;
     uint64_t count;
 };
-
-static uint32_t level_hash(const char *p, uint16_t n)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (uint16_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
 
 brk_subs_t *brk_subs_new(void)
 {
@@ -181,7 +174,7 @@ static node_t *child_get(node_t *n, const char *lvl, uint16_t len, bool create)
         slot = &n->plus;
     else if (len == 1 && lvl[0] == '#')
         slot = &n->hash_kid;
-    uint32_t h = level_hash(lvl, len);
+    uint32_t h = mqtt_fnv1a(lvl, len);
     node_t *k = slot ? *slot : kid_find(n, lvl, len, h);
     if (k || !create) return k;
     k = calloc(1, sizeof(*k));
@@ -479,7 +472,7 @@ static void match_topic(match_ctx_t *mc, node_t *root, const char *topic, const 
         if (n->hash_kid && !dollar) collect(mc, n->hash_kid);
         const char *s = memchr(f.p, '/', (size_t)(end - f.p));
         uint16_t l = (uint16_t)((s ? s : end) - f.p);
-        node_t *k = kid_find(n, f.p, l, level_hash(f.p, l));
+        node_t *k = kid_find(n, f.p, l, mqtt_fnv1a(f.p, l));
         if (k) {
             if (s)
                 stack_push(&st, k, s + 1, false);

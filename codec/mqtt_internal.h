@@ -1,6 +1,7 @@
 /*
  * mqtt_internal.h - helpers shared by the codec's own .c files. Not part of
- * the public API: nothing outside codec/ includes it.
+ * the public API and not on the public include path (codec/include/ is):
+ * nothing outside codec/ includes it.
  */
 #ifndef SLUICE_MQTT_INTERNAL_H
 #define SLUICE_MQTT_INTERNAL_H
@@ -23,9 +24,6 @@ enum {
     MQTT_PT_BIN,  /* binary data */
     MQTT_PT_PAIR, /* UTF-8 string pair */
 };
-
-/* Type of each property id below 64; MQTT_PT_NONE for unknown ids. */
-extern const uint8_t mqtt__prop_type[64];
 
 /* Which properties may appear in a packet of `type` (will properties:
  * mqtt__will_props_allowed). */

@@ -8,7 +8,8 @@
 
 #define B(id) MQTT_PROP_BIT(MQTT_PROP_##id)
 
-const uint8_t mqtt__prop_type[64] = {
+/* Type of each property id below 64; MQTT_PT_NONE for unknown ids. */
+static const uint8_t mqtt__prop_type[64] = {
     [MQTT_PROP_PAYLOAD_FORMAT] = MQTT_PT_BYTE,
     [MQTT_PROP_MESSAGE_EXPIRY] = MQTT_PT_U32,
     [MQTT_PROP_CONTENT_TYPE] = MQTT_PT_STR,

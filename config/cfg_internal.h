@@ -1,6 +1,7 @@
 /*
- * cfg_internal.h - shared by the files of config/ only: the parse context,
- * the typed getters over cJSON, and one parse function per section.
+ * cfg_internal.h - shared by the files of config/ only (not on the public
+ * include path; config/include/ is): the parse context, the typed getters
+ * over cJSON, and one parse function per section.
  *
  * Conventions: every getter and section function returns CFG_OK or a
  * cfg_err_t, and on error has written exactly one message into the context

@@ -111,7 +111,7 @@ static int check_meta(store_t *st, const char **why)
     }
     if (v) {
         sread_t r = {(const uint8_t *)v, vl, 0, false};
-        uint32_t version = sread_u32(&r);
+        uint32_t version = store_read_u32(&r);
         bool bad = r.bad;
         leveldb_free(v);
         *why = bad ? "meta record malformed" : "format version newer than this build";
@@ -121,11 +121,11 @@ static int check_meta(store_t *st, const char **why)
     /* New database, or one whose meta record a repair could not save:
      * version 1 is the only format so far, so (re)write it. */
     sbuf_t b;
-    sbuf_init(&b);
-    sbuf_u32(&b, STORE_FORMAT_VERSION);
+    store_buf_init(&b);
+    store_buf_u32(&b, STORE_FORMAT_VERSION);
     leveldb_put(st->db, st->wsync, STORE_META_KEY, strlen(STORE_META_KEY), (const char *)b.p, b.len,
                 &err);
-    sbuf_free(&b);
+    store_buf_free(&b);
     if (err) {
         int rc = store_err_from_leveldb(err);
         *why = "cannot write meta record";
@@ -321,11 +321,11 @@ static int scan_range(store_t *st, const sbuf_t *from, const sbuf_t *prefix, uin
 static int scan_kind(store_t *st, char kind, rec_fn fn, void *ctx)
 {
     sbuf_t p;
-    sbuf_init(&p);
-    sbuf_u8(&p, (uint8_t)kind);
-    sbuf_u8(&p, '/');
+    store_buf_init(&p);
+    store_buf_u8(&p, (uint8_t)kind);
+    store_buf_u8(&p, '/');
     int rc = scan_range(st, &p, &p, 0, fn, ctx);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc < 0 ? rc : STORE_OK;
 }
 
@@ -393,12 +393,12 @@ static int scan_after(store_t *st, sbuf_t *prefix, uint64_t after, uint32_t max,
     struct scan_ctx sc = {cb, arg, 0};
     if (after == UINT64_MAX) return 0;
     sbuf_t from;
-    sbuf_init(&from);
-    sbuf_raw(&from, prefix->p, prefix->len);
-    sbuf_u64(&from, after + 1);
+    store_buf_init(&from);
+    store_buf_raw(&from, prefix->p, prefix->len);
+    store_buf_u64(&from, after + 1);
     int rc =
         (from.oom || prefix->oom) ? STORE_ERR_NOMEM : scan_range(st, &from, prefix, max, fn, &sc);
-    sbuf_free(&from);
+    store_buf_free(&from);
     return sc.stopped ? sc.stopped : rc;
 }
 
@@ -406,11 +406,11 @@ static int scan_blobs(store_t *st, char kind, uint64_t after, uint32_t max, stor
                       void *arg)
 {
     sbuf_t p;
-    sbuf_init(&p);
-    sbuf_u8(&p, (uint8_t)kind);
-    sbuf_u8(&p, '/');
+    store_buf_init(&p);
+    store_buf_u8(&p, (uint8_t)kind);
+    store_buf_u8(&p, '/');
     int rc = scan_after(st, &p, after, max, scan_blob, (void *)cb, arg);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc > 0 ? STORE_OK : rc;
 }
 
@@ -429,10 +429,10 @@ int store_queue_scan(store_t *st, const char *client, size_t len, uint64_t after
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t p;
-    sbuf_init(&p);
+    store_buf_init(&p);
     store_key_client(&p, SK_QUEUE, client, len);
     int rc = scan_after(st, &p, after_seq, max, scan_qref, (void *)cb, arg);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc;
 }
 
@@ -492,10 +492,10 @@ static bool dec_retained(const uint8_t *k, size_t kl, const uint8_t *v, size_t v
 int store_get_msg(store_t *st, uint64_t id, store_msg_t *out, void **mem)
 {
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_num(&k, SK_MSG, id);
     int rc = get_rec(st, &k, dec_msg, out, mem);
-    sbuf_free(&k);
+    store_buf_free(&k);
     return rc;
 }
 
@@ -503,10 +503,10 @@ int store_get_session(store_t *st, const char *client, size_t len, store_session
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_name(&k, SK_SESSION, client, len);
     int rc = get_rec(st, &k, dec_session, out, mem);
-    sbuf_free(&k);
+    store_buf_free(&k);
     return rc;
 }
 
@@ -515,10 +515,10 @@ int store_get_retained(store_t *st, const char *topic, size_t len, store_retaine
 {
     if (!store_name_ok(topic, len)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_name(&k, SK_RETAINED, topic, len);
     int rc = get_rec(st, &k, dec_retained, out, mem);
-    sbuf_free(&k);
+    store_buf_free(&k);
     return rc;
 }
 
@@ -529,15 +529,15 @@ static int last_num(store_t *st, sbuf_t *prefix, uint64_t *out)
 {
     if (prefix->oom) return STORE_ERR_NOMEM;
     sbuf_t end;
-    sbuf_init(&end);
-    sbuf_raw(&end, prefix->p, prefix->len);
+    store_buf_init(&end);
+    store_buf_raw(&end, prefix->p, prefix->len);
     end.p[end.len - 1]++; /* prefixes end in '/' or NUL: never 0xff */
     uint64_t v = 0;
     int rc = STORE_OK;
     pthread_rwlock_rdlock(&st->dblock);
     if (!st->db) {
         pthread_rwlock_unlock(&st->dblock);
-        sbuf_free(&end);
+        store_buf_free(&end);
         return STORE_ERR_IO;
     }
     leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
@@ -560,7 +560,7 @@ static int last_num(store_t *st, sbuf_t *prefix, uint64_t *out)
     }
     leveldb_iter_destroy(it);
     pthread_rwlock_unlock(&st->dblock);
-    sbuf_free(&end);
+    store_buf_free(&end);
     if (rc == STORE_OK) *out = v;
     return rc;
 }
@@ -568,11 +568,11 @@ static int last_num(store_t *st, sbuf_t *prefix, uint64_t *out)
 static int last_kind(store_t *st, char kind, uint64_t *out)
 {
     sbuf_t p;
-    sbuf_init(&p);
-    sbuf_u8(&p, (uint8_t)kind);
-    sbuf_u8(&p, '/');
+    store_buf_init(&p);
+    store_buf_u8(&p, (uint8_t)kind);
+    store_buf_u8(&p, '/');
     int rc = last_num(st, &p, out);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc;
 }
 
@@ -595,9 +595,9 @@ int store_queue_last_seq(store_t *st, const char *client, size_t len, uint64_t *
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t p;
-    sbuf_init(&p);
+    store_buf_init(&p);
     store_key_client(&p, SK_QUEUE, client, len);
     int rc = last_num(st, &p, out);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc;
 }

@@ -35,7 +35,7 @@ uint32_t store_batch_count(const store_batch_t *b)
     return b->ops;
 }
 
-int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
+static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 {
     if (b->ndeltas == b->capdeltas) {
         size_t cap = b->capdeltas ? b->capdeltas * 2 : 8;
@@ -67,8 +67,8 @@ static int batch_apply(store_batch_t *b, sbuf_t *k, sbuf_t *v)
     }
     b->ops++;
 out:
-    sbuf_free(k);
-    if (v) sbuf_free(v);
+    store_buf_free(k);
+    if (v) store_buf_free(v);
     return rc;
 }
 
@@ -76,8 +76,8 @@ out:
 static int batch_apply_ref(store_batch_t *b, sbuf_t *k, sbuf_t *v, uint64_t id, int32_t delta)
 {
     if (store_batch_add_delta(b, id, delta) != STORE_OK) {
-        sbuf_free(k);
-        if (v) sbuf_free(v);
+        store_buf_free(k);
+        if (v) store_buf_free(v);
         return STORE_ERR_NOMEM;
     }
     int rc = batch_apply(b, k, v);
@@ -94,8 +94,8 @@ int store_batch_put_session(store_batch_t *b, const store_session_t *s)
 {
     if (!str_ok(s->client_id)) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     store_key_name(&k, SK_SESSION, (const char *)s->client_id.p, s->client_id.len);
     store_enc_session(&v, s);
     return batch_apply(b, &k, &v);
@@ -105,7 +105,7 @@ int store_batch_del_session(store_batch_t *b, const char *client, size_t len)
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_name(&k, SK_SESSION, client, len);
     return batch_apply(b, &k, NULL);
 }
@@ -113,15 +113,15 @@ int store_batch_del_session(store_batch_t *b, const char *client, size_t len)
 static void key_sub(sbuf_t *k, const char *client, size_t clen, const char *filter, size_t flen)
 {
     store_key_client(k, SK_SUB, client, clen);
-    sbuf_raw(k, filter, flen);
+    store_buf_raw(k, filter, flen);
 }
 
 int store_batch_put_sub(store_batch_t *b, const store_sub_t *s)
 {
     if (!str_ok(s->client_id) || !str_ok(s->filter)) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     key_sub(&k, (const char *)s->client_id.p, s->client_id.len, (const char *)s->filter.p,
             s->filter.len);
     store_enc_sub(&v, s);
@@ -133,7 +133,7 @@ int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen, const
 {
     if (!store_name_ok(client, clen) || !store_name_ok(filter, flen)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     key_sub(&k, client, clen, filter, flen);
     return batch_apply(b, &k, NULL);
 }
@@ -142,8 +142,8 @@ int store_batch_put_retained(store_batch_t *b, const store_retained_t *r)
 {
     if (!str_ok(r->topic)) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     store_key_name(&k, SK_RETAINED, (const char *)r->topic.p, r->topic.len);
     store_enc_retained(&v, r);
     return batch_apply(b, &k, &v);
@@ -153,7 +153,7 @@ int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len)
 {
     if (!store_name_ok(topic, len)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_name(&k, SK_RETAINED, topic, len);
     return batch_apply(b, &k, NULL);
 }
@@ -162,8 +162,8 @@ int store_batch_put_msg(store_batch_t *b, const store_msg_t *m)
 {
     if (m->id == 0) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     store_key_num(&k, SK_MSG, m->id);
     store_enc_msg(&v, m);
     return batch_apply_ref(b, &k, &v, m->id, 0);
@@ -172,15 +172,15 @@ int store_batch_put_msg(store_batch_t *b, const store_msg_t *m)
 static void key_queue(sbuf_t *k, const char *client, size_t len, uint64_t seq)
 {
     store_key_client(k, SK_QUEUE, client, len);
-    sbuf_u64(k, seq);
+    store_buf_u64(k, seq);
 }
 
 int store_batch_put_queue(store_batch_t *b, const store_qref_t *q)
 {
     if (!str_ok(q->client_id) || q->msg_id == 0 || q->seq == 0) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     key_queue(&k, (const char *)q->client_id.p, q->client_id.len, q->seq);
     store_enc_qref(&v, q);
     return batch_apply_ref(b, &k, &v, q->msg_id, 1);
@@ -191,7 +191,7 @@ int store_batch_del_queue(store_batch_t *b, const char *client, size_t len, uint
 {
     if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     key_queue(&k, client, len, seq);
     return batch_apply_ref(b, &k, NULL, msg_id, -1);
 }
@@ -199,15 +199,15 @@ int store_batch_del_queue(store_batch_t *b, const char *client, size_t len, uint
 static void key_pid(sbuf_t *k, char kind, const char *client, size_t len, uint16_t pid)
 {
     store_key_client(k, kind, client, len);
-    sbuf_u16(k, pid);
+    store_buf_u16(k, pid);
 }
 
 static int put_inflight(store_batch_t *b, const store_inflight_t *o, int32_t delta)
 {
     if (!str_ok(o->client_id) || o->msg_id == 0) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     key_pid(&k, SK_OUT, (const char *)o->client_id.p, o->client_id.len, o->packet_id);
     store_enc_inflight(&v, o);
     if (delta == 0) return batch_apply(b, &k, &v);
@@ -229,7 +229,7 @@ int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len, u
 {
     if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     key_pid(&k, SK_OUT, client, len, packet_id);
     return batch_apply_ref(b, &k, NULL, msg_id, -1);
 }
@@ -238,8 +238,8 @@ int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len, ui
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     key_pid(&k, SK_IN, client, len, packet_id);
     return batch_apply(b, &k, &v);
 }
@@ -248,7 +248,7 @@ int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, ui
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     key_pid(&k, SK_IN, client, len, packet_id);
     return batch_apply(b, &k, NULL);
 }
@@ -257,17 +257,17 @@ static int put_blob(store_batch_t *b, char kind, uint64_t seq, const void *data,
 {
     if (seq == 0 || (!data && len) || len > UINT32_MAX) return STORE_ERR_INVALID;
     sbuf_t k, v;
-    sbuf_init(&k);
-    sbuf_init(&v);
+    store_buf_init(&k);
+    store_buf_init(&v);
     store_key_num(&k, kind, seq);
-    sbuf_raw(&v, data, len);
+    store_buf_raw(&v, data, len);
     return batch_apply(b, &k, &v);
 }
 
 static int del_blob(store_batch_t *b, char kind, uint64_t seq)
 {
     sbuf_t k;
-    sbuf_init(&k);
+    store_buf_init(&k);
     store_key_num(&k, kind, seq);
     return batch_apply(b, &k, NULL);
 }

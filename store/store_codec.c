@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-void sbuf_init(sbuf_t *b)
+void store_buf_init(sbuf_t *b)
 {
     b->p = b->inline_;
     b->len = 0;
@@ -16,10 +16,10 @@ void sbuf_init(sbuf_t *b)
     b->oom = false;
 }
 
-void sbuf_free(sbuf_t *b)
+void store_buf_free(sbuf_t *b)
 {
     if (b->p != b->inline_) free(b->p);
-    sbuf_init(b);
+    store_buf_init(b);
 }
 
 static bool sbuf_grow(sbuf_t *b, size_t n)
@@ -40,40 +40,41 @@ static bool sbuf_grow(sbuf_t *b, size_t n)
     return true;
 }
 
-void sbuf_raw(sbuf_t *b, const void *p, size_t n)
+void store_buf_raw(sbuf_t *b, const void *p, size_t n)
 {
     if (n == 0 || !sbuf_grow(b, n)) return;
     memcpy(b->p + b->len, p, n);
     b->len += n;
 }
 
-void sbuf_u8(sbuf_t *b, uint8_t v)
+void store_buf_u8(sbuf_t *b, uint8_t v)
 {
-    sbuf_raw(b, &v, 1);
+    store_buf_raw(b, &v, 1);
 }
 
-void sbuf_u16(sbuf_t *b, uint16_t v)
+void store_buf_u16(sbuf_t *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    sbuf_raw(b, x, 2);
+    store_buf_raw(b, x, 2);
 }
 
-void sbuf_u32(sbuf_t *b, uint32_t v)
+void store_buf_u32(sbuf_t *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    sbuf_raw(b, x, 4);
+    store_buf_raw(b, x, 4);
 }
 
-void sbuf_u64(sbuf_t *b, uint64_t v)
+void store_buf_u64(sbuf_t *b, uint64_t v)
 {
-    sbuf_u32(b, (uint32_t)(v >> 32));
-    sbuf_u32(b, (uint32_t)v);
+    store_buf_u32(b, (uint32_t)(v >> 32));
+    store_buf_u32(b, (uint32_t)v);
 }
 
-void sbuf_str(sbuf_t *b, mqtt_str_t s)
+/* u32 length + bytes */
+static void sbuf_str(sbuf_t *b, mqtt_str_t s)
 {
-    sbuf_u32(b, s.len);
-    sbuf_raw(b, s.p, s.len);
+    store_buf_u32(b, s.len);
+    store_buf_raw(b, s.p, s.len);
 }
 
 /* ---- reading ---- */
@@ -102,34 +103,28 @@ uint64_t store_be64(const uint8_t *p)
     return v;
 }
 
-uint8_t sread_u8(sread_t *r)
+static uint8_t sread_u8(sread_t *r)
 {
     const uint8_t *p = sread_take(r, 1);
     return p ? p[0] : 0;
 }
 
-uint16_t sread_u16(sread_t *r)
-{
-    const uint8_t *p = sread_take(r, 2);
-    return p ? store_be16(p) : 0;
-}
-
-uint32_t sread_u32(sread_t *r)
+uint32_t store_read_u32(sread_t *r)
 {
     const uint8_t *p = sread_take(r, 4);
     return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
 }
 
-uint64_t sread_u64(sread_t *r)
+static uint64_t sread_u64(sread_t *r)
 {
     const uint8_t *p = sread_take(r, 8);
     return p ? store_be64(p) : 0;
 }
 
-mqtt_str_t sread_str(sread_t *r)
+static mqtt_str_t sread_str(sread_t *r)
 {
     mqtt_str_t s = {NULL, 0};
-    uint32_t n = sread_u32(r);
+    uint32_t n = store_read_u32(r);
     const uint8_t *p = sread_take(r, n);
     if (p) {
         s.p = p;
@@ -147,22 +142,22 @@ bool store_name_ok(const char *s, size_t len)
 
 void store_key_name(sbuf_t *k, char kind, const char *name, size_t len)
 {
-    sbuf_u8(k, (uint8_t)kind);
-    sbuf_u8(k, '/');
-    sbuf_raw(k, name, len);
+    store_buf_u8(k, (uint8_t)kind);
+    store_buf_u8(k, '/');
+    store_buf_raw(k, name, len);
 }
 
 void store_key_client(sbuf_t *k, char kind, const char *client, size_t len)
 {
     store_key_name(k, kind, client, len);
-    sbuf_u8(k, 0);
+    store_buf_u8(k, 0);
 }
 
 void store_key_num(sbuf_t *k, char kind, uint64_t n)
 {
-    sbuf_u8(k, (uint8_t)kind);
-    sbuf_u8(k, '/');
-    sbuf_u64(k, n);
+    store_buf_u8(k, (uint8_t)kind);
+    store_buf_u8(k, '/');
+    store_buf_u64(k, n);
 }
 
 /* Split kind/<client>\0<rest>: the client id and what follows the NUL. */
@@ -191,12 +186,12 @@ static bool key_name(const uint8_t *k, size_t kl, mqtt_str_t *name)
 
 void store_enc_session(sbuf_t *v, const store_session_t *s)
 {
-    sbuf_u8(v, s->version);
-    sbuf_u32(v, s->expiry_interval);
-    sbuf_u64(v, (uint64_t)s->disconnect_time);
-    sbuf_u8(v, (uint8_t)((s->has_will ? 1 : 0) | (s->will_retain ? 2 : 0)));
-    sbuf_u8(v, s->will_qos);
-    sbuf_u32(v, s->will_delay);
+    store_buf_u8(v, s->version);
+    store_buf_u32(v, s->expiry_interval);
+    store_buf_u64(v, (uint64_t)s->disconnect_time);
+    store_buf_u8(v, (uint8_t)((s->has_will ? 1 : 0) | (s->will_retain ? 2 : 0)));
+    store_buf_u8(v, s->will_qos);
+    store_buf_u32(v, s->will_delay);
     sbuf_str(v, s->will_topic);
     sbuf_str(v, s->will_payload);
     sbuf_str(v, s->will_props);
@@ -209,13 +204,13 @@ bool store_dec_session(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     sread_t r = {v, vl, 0, false};
     if (!key_name(k, kl, &s.client_id)) return false;
     s.version = sread_u8(&r);
-    s.expiry_interval = sread_u32(&r);
+    s.expiry_interval = store_read_u32(&r);
     s.disconnect_time = (int64_t)sread_u64(&r);
     uint8_t flags = sread_u8(&r);
     s.has_will = flags & 1;
     s.will_retain = (flags & 2) != 0;
     s.will_qos = sread_u8(&r);
-    s.will_delay = sread_u32(&r);
+    s.will_delay = store_read_u32(&r);
     s.will_topic = sread_str(&r);
     s.will_payload = sread_str(&r);
     s.will_props = sread_str(&r);
@@ -226,8 +221,8 @@ bool store_dec_session(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 
 void store_enc_sub(sbuf_t *v, const store_sub_t *s)
 {
-    sbuf_u8(v, s->options);
-    sbuf_u32(v, s->sub_id);
+    store_buf_u8(v, s->options);
+    store_buf_u32(v, s->sub_id);
 }
 
 bool store_dec_sub(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_sub_t *out)
@@ -240,7 +235,7 @@ bool store_dec_sub(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, sto
     s.filter.p = rest;
     s.filter.len = (uint32_t)restlen;
     s.options = sread_u8(&r);
-    s.sub_id = sread_u32(&r);
+    s.sub_id = store_read_u32(&r);
     if (r.bad) return false;
     *out = s;
     return true;
@@ -248,8 +243,8 @@ bool store_dec_sub(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, sto
 
 void store_enc_retained(sbuf_t *v, const store_retained_t *m)
 {
-    sbuf_u8(v, m->qos);
-    sbuf_u64(v, (uint64_t)m->expiry_time);
+    store_buf_u8(v, m->qos);
+    store_buf_u64(v, (uint64_t)m->expiry_time);
     sbuf_str(v, m->payload);
     sbuf_str(v, m->props);
     sbuf_str(v, m->origin_client);
@@ -273,9 +268,9 @@ bool store_dec_retained(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl
 
 void store_enc_msg(sbuf_t *v, const store_msg_t *m)
 {
-    sbuf_u8(v, m->qos);
-    sbuf_u8(v, m->retain ? 1 : 0);
-    sbuf_u64(v, (uint64_t)m->expiry_time);
+    store_buf_u8(v, m->qos);
+    store_buf_u8(v, m->retain ? 1 : 0);
+    store_buf_u64(v, (uint64_t)m->expiry_time);
     sbuf_str(v, m->topic);
     sbuf_str(v, m->payload);
     sbuf_str(v, m->props);
@@ -300,8 +295,8 @@ bool store_dec_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, sto
 
 void store_enc_qref(sbuf_t *v, const store_qref_t *q)
 {
-    sbuf_u64(v, q->msg_id);
-    sbuf_u8(v, q->qos);
+    store_buf_u64(v, q->msg_id);
+    store_buf_u8(v, q->qos);
 }
 
 bool store_dec_qref(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, store_qref_t *out)
@@ -321,10 +316,10 @@ bool store_dec_qref(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, st
 
 void store_enc_inflight(sbuf_t *v, const store_inflight_t *o)
 {
-    sbuf_u64(v, o->msg_id);
-    sbuf_u8(v, o->qos);
-    sbuf_u8(v, o->state);
-    sbuf_u8(v, o->dup ? 1 : 0);
+    store_buf_u64(v, o->msg_id);
+    store_buf_u8(v, o->qos);
+    store_buf_u8(v, o->state);
+    store_buf_u8(v, o->dup ? 1 : 0);
 }
 
 bool store_dec_inflight(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,

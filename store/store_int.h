@@ -1,7 +1,8 @@
 /*
  * store_int.h - what the store's own files share: key and value encoding,
- * the batch layout, the reference map and the store struct. Not installed;
- * nothing outside store/ includes it.
+ * the batch layout, the reference map and the store struct. Not on the
+ * public include path (store/include/ is): nothing outside store/ includes
+ * it but the fuzz targets, which name store/ on their own include path.
  */
 #ifndef SLUICE_STORE_INT_H
 #define SLUICE_STORE_INT_H
@@ -35,14 +36,13 @@ typedef struct sbuf {
     uint8_t inline_[128];
 } sbuf_t;
 
-void sbuf_init(sbuf_t *b);
-void sbuf_free(sbuf_t *b);
-void sbuf_raw(sbuf_t *b, const void *p, size_t n);
-void sbuf_u8(sbuf_t *b, uint8_t v);
-void sbuf_u16(sbuf_t *b, uint16_t v);
-void sbuf_u32(sbuf_t *b, uint32_t v);
-void sbuf_u64(sbuf_t *b, uint64_t v);
-void sbuf_str(sbuf_t *b, mqtt_str_t s); /* u32 length + bytes */
+void store_buf_init(sbuf_t *b);
+void store_buf_free(sbuf_t *b);
+void store_buf_raw(sbuf_t *b, const void *p, size_t n);
+void store_buf_u8(sbuf_t *b, uint8_t v);
+void store_buf_u16(sbuf_t *b, uint16_t v);
+void store_buf_u32(sbuf_t *b, uint32_t v);
+void store_buf_u64(sbuf_t *b, uint64_t v);
 
 /* ---- reader over a stored value ---- */
 typedef struct sread {
@@ -51,11 +51,8 @@ typedef struct sread {
     bool bad;
 } sread_t;
 
-uint8_t sread_u8(sread_t *r);
-uint16_t sread_u16(sread_t *r);
-uint32_t sread_u32(sread_t *r);
-uint64_t sread_u64(sread_t *r);
-mqtt_str_t sread_str(sread_t *r);
+/* A read past the end sets r->bad and returns 0. */
+uint32_t store_read_u32(sread_t *r);
 uint64_t store_be64(const uint8_t *p);
 uint16_t store_be16(const uint8_t *p);
 
@@ -117,8 +114,6 @@ struct store_batch {
     struct store_batch *next;
     int result;
 };
-
-int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta);
 
 /* ---- message reference counts (store thread only, after open) ---- */
 typedef struct store_refmap {

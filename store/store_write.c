@@ -182,10 +182,10 @@ int store_rebuild_refs(store_t *st)
         }
         if (n == 0) {
             sbuf_t k;
-            sbuf_init(&k);
+            store_buf_init(&k);
             store_key_num(&k, SK_MSG, id);
             leveldb_writebatch_delete(wb, (const char *)k.p, k.len);
-            sbuf_free(&k);
+            store_buf_free(&k);
             orphans++;
         } else if (!store_refmap_set(&st->refs, id, n)) {
             rc = STORE_ERR_NOMEM;
@@ -337,10 +337,10 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
             n += g->deltas[i].delta;
         if (n <= 0) {
             sbuf_t k;
-            sbuf_init(&k);
+            store_buf_init(&k);
             store_key_num(&k, SK_MSG, id);
             leveldb_writebatch_delete(g->wb, (const char *)k.p, k.len);
-            sbuf_free(&k);
+            store_buf_free(&k);
             g->deletes++;
             g->delkinds |= 1u << (SK_MSG - 'a');
             n = 0;
@@ -371,10 +371,10 @@ static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveld
 {
     int rc = STORE_OK;
     sbuf_t p;
-    sbuf_init(&p);
+    store_buf_init(&p);
     store_key_client(&p, kind, r->client, r->len);
     if (p.oom) {
-        sbuf_free(&p);
+        store_buf_free(&p);
         return STORE_ERR_NOMEM;
     }
     leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
@@ -406,7 +406,7 @@ static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveld
         leveldb_free(err);
     }
     leveldb_iter_destroy(it);
-    sbuf_free(&p);
+    store_buf_free(&p);
     return rc;
 }
 
@@ -422,11 +422,11 @@ static int expand_range(store_t *st, const store_rangedel_t *r, leveldb_writebat
                  {STORE_CLIENT_INBOUND, SK_IN}};
     if (r->what & STORE_CLIENT_SESSION) {
         sbuf_t k;
-        sbuf_init(&k);
+        store_buf_init(&k);
         store_key_name(&k, SK_SESSION, r->client, r->len);
         if (k.oom) return STORE_ERR_NOMEM;
         leveldb_writebatch_delete(wb, (const char *)k.p, k.len);
-        sbuf_free(&k);
+        store_buf_free(&k);
         g->deletes++;
         g->delkinds |= 1u << (SK_SESSION - 'a');
     }

@@ -1,7 +1,7 @@
 /* fuzz_bridge.c - what the bridge decodes from stored or received bytes:
- * a dead-letter value (dlq_decode), a record blob read back from the spool
- * or the quarantine (blob_parse, then every header as the producer walks
- * them) and an MQTT payload it sniffs for JSON (json_valid; what it calls
+ * a dead-letter value (bridge_dlq_decode), a record blob read back from the spool
+ * or the quarantine (bridge_blob_parse, then every header as the producer walks
+ * them) and an MQTT payload it sniffs for JSON (bridge_json_valid; what it calls
  * JSON is embedded raw in the envelope, so cJSON must accept it too). */
 #include <assert.h>
 #include <cjson/cJSON.h>
@@ -13,14 +13,14 @@
 static void blob(const uint8_t *p, size_t n)
 {
     blob_view_t v;
-    if (blob_parse(p, n, &v)) return;
+    if (bridge_blob_parse(p, n, &v)) return;
     const uint8_t *t = (const uint8_t *)v.topic, *end = p + n;
     assert(t > p && t + v.topic_len < end && !t[v.topic_len]);
     assert(v.key + v.key_len <= end && v.value + v.value_len == end);
     uint32_t off = 0;
     uint16_t i = 0;
     blob_hdr_t h;
-    while (blob_next_hdr(&v, &off, &i, &h)) /* headers end before the value's length */
+    while (bridge_blob_next_hdr(&v, &off, &i, &h)) /* headers end before the value's length */
         assert((const uint8_t *)h.name >= v.hdrs && h.val + h.vlen <= v.value - 4);
     assert(i == v.n_hdrs);
 }
@@ -32,12 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int err;
     const uint8_t *b;
     size_t bl;
-    if (!dlq_decode(p, size, &err, &b, &bl)) {
+    if (!bridge_dlq_decode(p, size, &err, &b, &bl)) {
         assert(b >= p && b + bl == p + size);
         blob(b, bl);
     }
     blob(p, size);
-    if (json_valid(p, size)) {
+    if (bridge_json_valid(p, size)) {
         const char *end = NULL;
         cJSON *j = cJSON_ParseWithLengthOpts((const char *)p, size, &end, 0);
         assert(j && end);

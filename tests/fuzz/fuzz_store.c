@@ -23,7 +23,7 @@
 static void decode(uint8_t kind, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
     sbuf_t e;
-    sbuf_init(&e);
+    store_buf_init(&e);
     store_inbound_t in;
     store_blob_t bl;
     switch (kind % 8) {
@@ -61,7 +61,7 @@ static void decode(uint8_t kind, const uint8_t *k, size_t kl, const uint8_t *v, 
     default:
         if (store_dec_blob(k, kl, v, vl, &bl)) assert(IN(bl.data, v, vl));
     }
-    sbuf_free(&e);
+    store_buf_free(&e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

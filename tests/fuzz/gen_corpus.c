@@ -147,7 +147,7 @@ static void rec(const char *name, int kind, const char *key, size_t kl, const sb
 static void store_seeds(void)
 {
     sbuf_t v;
-    sbuf_init(&v);
+    store_buf_init(&v);
     store_session_t s = {.version = MQTT_V5,
                          .expiry_interval = 3600,
                          .has_will = true,
@@ -180,9 +180,9 @@ static void store_seeds(void)
     rec("inflight", 5, "o/dev-1\0\0\x07", 10, &v);
     v.len = 0;
     rec("inbound", 6, "i/dev-1\0\0\x07", 10, &v);
-    sbuf_raw(&v, "spooled bytes", 13);
+    store_buf_raw(&v, "spooled bytes", 13);
     rec("spool", 7, "k/\0\0\0\0\0\0\0\x01", 10, &v);
-    sbuf_free(&v);
+    store_buf_free(&v);
 }
 
 /* ---- fuzz_bridge: blobs as the producer builds them, DLQ values, JSON ---- */
@@ -192,10 +192,10 @@ static void bridge_seeds(void)
     cfg_to_kafka_t tk = {.topic = "k-{1}", .headers = &hdr, .n_headers = 1};
     rule_t r = {.cfg = &tk};
     char why[128];
-    if (tmpl_compile(&r.topic, tk.topic, TMPL_KAFKA_TOPIC, why, sizeof why) ||
-        tmpl_compile(&r.key, "{clientid}", TMPL_TO_KAFKA, why, sizeof why) ||
+    if (bridge_tmpl_compile(&r.topic, tk.topic, TMPL_KAFKA_TOPIC, why, sizeof why) ||
+        bridge_tmpl_compile(&r.key, "{clientid}", TMPL_TO_KAFKA, why, sizeof why) ||
         !(r.hdr_vals = calloc(1, sizeof(tmpl_t))) ||
-        tmpl_compile(r.hdr_vals, hdr.value, TMPL_TO_KAFKA, why, sizeof why))
+        bridge_tmpl_compile(r.hdr_vals, hdr.value, TMPL_TO_KAFKA, why, sizeof why))
         exit(3);
     static const uint8_t props[] = {0x03, 0, 4, 't', 'e', 'x', 't', 0x26, 0, 1, 'k', 0, 1, 'v'};
     bridge_msg_t m = {.topic = "plant/line",
@@ -209,18 +209,18 @@ static void bridge_seeds(void)
     for (int f = 0; f < 2; f++) {
         tk.format = f ? CFG_FORMAT_JSON : CFG_FORMAT_RAW;
         bbuf_t b = {0}, d = {0};
-        blob_build(&r, &m, "node-1", 1700000000000, &b);
-        dlq_encode(&d, 3, b.p, b.len);
+        bridge_blob_build(&r, &m, "node-1", 1700000000000, &b);
+        bridge_dlq_encode(&d, 3, b.p, b.len);
         put("fuzz_bridge", f ? "blob_json" : "blob_raw", b.p, b.len);
         put("fuzz_bridge", f ? "dlq_json" : "dlq_raw", d.p, d.len);
-        bbuf_free(&b);
-        bbuf_free(&d);
+        bridge_buf_free(&b);
+        bridge_buf_free(&d);
     }
     static const char json[] = "{\"a\":[1,-2.5e3,true,null,\"\\u00e9\\n\"],\"b\":{}}";
     put("fuzz_bridge", "json", json, sizeof json - 1);
-    tmpl_free(&r.topic);
-    tmpl_free(&r.key);
-    tmpl_free(r.hdr_vals);
+    bridge_tmpl_free(&r.topic);
+    bridge_tmpl_free(&r.key);
+    bridge_tmpl_free(r.hdr_vals);
     free(r.hdr_vals);
 }
 

@@ -203,15 +203,15 @@ static void expand_is(const char *tmpl, const char *topic, const char *want)
 {
     tmpl_t t;
     char why[200];
-    CU_ASSERT_FATAL(tmpl_compile(&t, tmpl, TMPL_TO_KAFKA, why, sizeof(why)) == 0);
+    CU_ASSERT_FATAL(bridge_tmpl_compile(&t, tmpl, TMPL_TO_KAFKA, why, sizeof(why)) == 0);
     bridge_msg_t m = tb_msg(topic, "", 0);
     m.username = "u1";
     bbuf_t b = {0};
-    tmpl_expand_mqtt(&t, &m, "n1", &b);
-    bbuf_u8(&b, 0);
+    bridge_tmpl_expand_mqtt(&t, &m, "n1", &b);
+    bridge_buf_u8(&b, 0);
     CU_ASSERT_STRING_EQUAL((char *)b.p, want);
-    bbuf_free(&b);
-    tmpl_free(&t);
+    bridge_buf_free(&b);
+    bridge_tmpl_free(&t);
 }
 
 static void template_levels_and_names(void)
@@ -230,12 +230,12 @@ static void template_bad_refused(void)
     char why[200];
     const char *bad[] = {"{nope}", "{0}", "{2", "{key}", "{header.x}", "{{1}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CU_ASSERT(tmpl_compile(&t, bad[i], TMPL_TO_KAFKA, why, sizeof(why)) == -1);
-    CU_ASSERT(tmpl_compile(&t, "a b-{2}", TMPL_KAFKA_TOPIC, why, sizeof(why)) == -1);
-    CU_ASSERT(tmpl_compile(&t, "{clientid}", TMPL_FROM_KAFKA, why, sizeof(why)) == -1);
-    CU_ASSERT(tmpl_compile(&t, "d/{key}/{header.mqtt.topic}/{partition}", TMPL_FROM_KAFKA, why,
-                           sizeof(why)) == 0);
-    tmpl_free(&t);
+        CU_ASSERT(bridge_tmpl_compile(&t, bad[i], TMPL_TO_KAFKA, why, sizeof(why)) == -1);
+    CU_ASSERT(bridge_tmpl_compile(&t, "a b-{2}", TMPL_KAFKA_TOPIC, why, sizeof(why)) == -1);
+    CU_ASSERT(bridge_tmpl_compile(&t, "{clientid}", TMPL_FROM_KAFKA, why, sizeof(why)) == -1);
+    CU_ASSERT(bridge_tmpl_compile(&t, "d/{key}/{header.mqtt.topic}/{partition}", TMPL_FROM_KAFKA,
+                                  why, sizeof(why)) == 0);
+    bridge_tmpl_free(&t);
 }
 
 static void bad_rule_fails_bridge_new(void)

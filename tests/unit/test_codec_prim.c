@@ -1,5 +1,7 @@
-/* test_codec_prim.c - variable byte integers, UTF-8, error texts/codes. */
+/* test_codec_prim.c - variable byte integers, UTF-8, error texts/codes, the
+ * string hash. */
 #include "test_codec.h"
+#include "mqtt_hash.h"
 
 /* Decode bytes as a varint; on success also check that encoding the value
  * gives back the same bytes (they are minimal) and the size agrees. */
@@ -178,6 +180,15 @@ static void strerror_names_every_error_distinctly(void)
     CU_ASSERT_STRING_EQUAL(mqtt_strerror(MQTT_ERR_TOO_LARGE), "packet too large");
 }
 
+/* The published FNV-1a 32-bit test vectors: the hash is the reference one. */
+static void fnv1a_matches_reference_vectors(void)
+{
+    CU_ASSERT_EQUAL(mqtt_fnv1a("", 0), 0x811c9dc5u);
+    CU_ASSERT_EQUAL(mqtt_fnv1a("a", 1), 0xe40c292cu);
+    CU_ASSERT_EQUAL(mqtt_fnv1a("foobar", 6), 0xbf9cf968u);
+    CU_ASSERT_EQUAL(mqtt_fnv1a("\xff", 1), (0x811c9dc5u ^ 0xffu) * 16777619u); /* bytes unsigned */
+}
+
 CU_TestInfo codec_prim_tests[] = {
     VARINT_CASES(CODEC_TEST_INFO) UTF8_CASES(CODEC_TEST_INFO){"varint_empty_input_is_incomplete",
                                                               varint_empty_input_is_incomplete},
@@ -188,5 +199,6 @@ CU_TestInfo codec_prim_tests[] = {
     {"utf8_all_surrogates_are_invalid", utf8_all_surrogates_are_invalid},
     {"err_reason_maps_each_error", err_reason_maps_each_error},
     {"strerror_names_every_error_distinctly", strerror_names_every_error_distinctly},
+    {"fnv1a_matches_reference_vectors", fnv1a_matches_reference_vectors},
     CU_TEST_INFO_NULL,
 };
