@@ -52,7 +52,8 @@ static int static_reply(struct lws *wsi, unsigned status, const char *type, cons
         e = nl + 1;
     }
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-    if (n && lws_write(wsi, (uint8_t *)body, n, LWS_WRITE_HTTP_FINAL) != (int)n) return -1;
+    /* body NULL with n > 0: a HEAD, the length of what a GET would get */
+    if (body && n && lws_write(wsi, (uint8_t *)body, n, LWS_WRITE_HTTP_FINAL) != (int)n) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -108,13 +109,27 @@ static int static_open(const char *root, const char *rel, struct stat *st, unsig
     return fd;
 }
 
+/* The client's copy is current (RFC 9110 13.1): If-None-Match decides when
+ * given, else If-Modified-Since against the file's mtime in seconds. */
+static bool static_fresh(struct lws *wsi, const char *etag, time_t mtime)
+{
+    char v[128];
+    if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0) return !strcmp(v, etag);
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_IF_MODIFIED_SINCE) <= 0) return false;
+    const char *end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return end && !*end && mtime <= timegm(&tm); /* not a valid IMF-fixdate: ignored */
+}
+
 int brk_http_static(struct lws *wsi, const cfg_listener_t *l, const char *uri)
 {
-    char rel[PATH_MAX], etag[64], inm[128], lastmod[64], extra[256];
+    char rel[PATH_MAX], etag[64], lastmod[64], extra[256];
     struct stat st;
     unsigned status;
 
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+    bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
         return static_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
     if (!static_relpath(uri, rel, sizeof(rel)))
         return static_error(wsi, HTTP_STATUS_FORBIDDEN, "forbidden");
@@ -132,8 +147,7 @@ int brk_http_static(struct lws *wsi, const cfg_listener_t *l, const char *uri)
     strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     snprintf(extra, sizeof(extra), "etag:%s\nlast-modified:%s\ncache-control:no-cache\n", etag,
              lastmod);
-    if (lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
-        !strcmp(inm, etag)) {
+    if (static_fresh(wsi, etag, st.st_mtim.tv_sec)) {
         close(fd);
         return static_reply(wsi, HTTP_STATUS_NOT_MODIFIED, "text/plain", extra, NULL, 0);
     }
@@ -143,6 +157,11 @@ int brk_http_static(struct lws *wsi, const cfg_listener_t *l, const char *uri)
     m.extra_mimetypes = &mime_webm;
     const char *type = lws_get_mimetype(rel, &m);
     size_t n = (size_t)st.st_size;
+    if (!type) type = "application/octet-stream";
+    if (head) {
+        close(fd);
+        return static_reply(wsi, HTTP_STATUS_OK, type, extra, NULL, n);
+    }
     uint8_t *buf = malloc(LWS_PRE + n + 1);
     ssize_t got = buf ? pread(fd, buf + LWS_PRE, n, 0) : -1;
     close(fd);
@@ -152,8 +171,7 @@ int brk_http_static(struct lws *wsi, const cfg_listener_t *l, const char *uri)
     }
     /* lws keeps what the socket does not take at once and finishes it
      * before the next transaction, so the buffer is ours to free. */
-    int rc = static_reply(wsi, HTTP_STATUS_OK, type ? type : "application/octet-stream", extra,
-                          buf + LWS_PRE, n);
+    int rc = static_reply(wsi, HTTP_STATUS_OK, type, extra, buf + LWS_PRE, n);
     free(buf);
     return rc;
 }

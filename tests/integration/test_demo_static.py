@@ -12,12 +12,12 @@ from harness import ConfigBroker, free_port, is_mosquitto
 SECRET = b"TOP-SECRET-outside-static-dir"
 
 
-def raw_get(port, target, extra=b""):
+def raw_get(port, target, extra=b"", method=b"GET"):
     """Send one request line exactly as given; returns (status, headers
     dict, body)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     try:
-        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra +
+        s.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra +
                   b"Connection: close\r\n\r\n")
         data = b""
         while True:
@@ -104,6 +104,33 @@ class StaticFilesTest(unittest.TestCase):
         self.assertEqual((st2, body2), (304, b""))
         st3, _, _ = self.get(b"/app.js", b'If-None-Match: "other"\r\n')
         self.assertEqual(st3, 200)
+
+    def test_if_modified_since(self):
+        st, hdrs, _ = self.get(b"/app.js")
+        self.assertEqual(st, 200)
+        lm = hdrs["last-modified"].encode()
+        st, _, body = self.get(b"/app.js", b"If-Modified-Since: " + lm + b"\r\n")
+        self.assertEqual((st, body), (304, b""))
+        old = b"If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+        st, _, body = self.get(b"/app.js", old)
+        self.assertEqual((st, body), (200, b"export const x = 1;\n"))
+        # not a date: ignored, the file is sent
+        st, _, _ = self.get(b"/app.js", b"If-Modified-Since: yesterday\r\n")
+        self.assertEqual(st, 200)
+        # If-None-Match decides when both are given (RFC 9110 13.1.3)
+        st, _, _ = self.get(b"/app.js", b'If-None-Match: "other"\r\n' +
+                            b"If-Modified-Since: " + lm + b"\r\n")
+        self.assertEqual(st, 200)
+
+    def test_head_has_the_headers_of_get_and_no_body(self):
+        st, hdrs, body = raw_get(self.http, b"/app.js", method=b"HEAD")
+        self.assertEqual((st, body), (200, b""))
+        self.assertEqual(hdrs["content-length"], str(len(b"export const x = 1;\n")))
+        self.assertTrue(hdrs["content-type"].startswith("text/javascript"), hdrs)
+        self.assertIn("etag", hdrs)
+        st, _, body = raw_get(self.http, b"/../secret.txt", method=b"HEAD")
+        self.assertIn(st, (403, 404))  # lws folds the "/../" first: not found
+        self.assertNotIn(SECRET, body)
 
     def test_missing_is_json_404(self):
         self.assertRefused(b"/nope.html", 404)
