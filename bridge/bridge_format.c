@@ -211,6 +211,32 @@ static void jp_ws(jp_t *j)
 
 static bool jp_value(jp_t *j);
 
+/* The 4 hex digits after "\\u": their value, or -1. */
+static long jp_hex4(jp_t *j)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++, j->p++) {
+        if (j->p >= j->end || !*j->p || !strchr("0123456789abcdefABCDEF", *j->p)) return -1;
+        uint8_t c = *j->p;
+        v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* A \\u escape (the "u" read): a UTF-16 surrogate must come in a pair, high
+ * then low, as cJSON (and every strict consumer) requires; RFC 8259 allows a
+ * lone one only in its grammar, and the envelope must parse everywhere. */
+static bool jp_unicode(jp_t *j)
+{
+    long v = jp_hex4(j);
+    if (v < 0 || (v >= 0xDC00 && v <= 0xDFFF)) return false;
+    if (v < 0xD800 || v > 0xDBFF) return true;
+    if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u') return false;
+    j->p += 2;
+    long lo = jp_hex4(j);
+    return lo >= 0xDC00 && lo <= 0xDFFF;
+}
+
 static bool jp_string(jp_t *j)
 {
     if (j->p >= j->end || *j->p != '"') return false;
@@ -223,9 +249,7 @@ static bool jp_string(jp_t *j)
             if (j->p >= j->end) return false;
             c = *j->p++;
             if (c == 'u') {
-                for (int i = 0; i < 4; i++, j->p++)
-                    if (j->p >= j->end || !strchr("0123456789abcdefABCDEF", *j->p) || !*j->p)
-                        return false;
+                if (!jp_unicode(j)) return false;
             } else if (!strchr("\"\\/bfnrt", c) || !c)
                 return false;
         }
