@@ -23,7 +23,7 @@ RUN_PKGS   = cmake make gcc pkg-config \
              librdkafka-dev libwebsockets-dev libssl-dev libleveldb-dev libcjson-dev libcunit1-dev \
              libcurl4-openssl-dev libjwt-dev
 TEST_PKGS  = $(RUN_PKGS) clang clang-format mosquitto mosquitto-clients python3 python3-paho-mqtt kcat \
-             procps openssl chromium
+             procps openssl chromium firefox-esr
 # node and npm for the browser test (tests/browser, npm ci); taken from
 # Debian only when no npm is on the PATH, so a NodeSource node is left alone
 NODE_PKGS  = nodejs npm

@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FIREFOX = os.environ.get("FIREFOX", "/usr/bin/firefox-esr")
 
 
 def tool(name):
@@ -144,9 +145,27 @@ class DemoStack:
 
 
 class ConsoleInBrowserTest(unittest.TestCase):
+    def drive(self, stack, node, name, env, actions):
+        """console_test.mjs until PASS or FAIL, doing what it NEEDs."""
+        b = Proc([node, "console_test.mjs"], stack.log(name), cwd=BROWSER_DIR,
+                 env=env, stdin=subprocess.PIPE)
+        stack.procs.append(b)
+        while True:
+            line = b.wait_line("", 90)
+            print(name, line, flush=True)
+            if line.startswith("NEED "):
+                actions[line[5:]]()
+                b.p.stdin.write(b"done\n")
+                b.p.stdin.flush()
+            elif line.startswith(("PASS", "FAIL")):
+                break
+        self.assertEqual(line, "PASS", stack.log_text(name))
+        self.assertEqual(b.p.wait(30), 0)
+
     def test_console_end_to_end(self):
         # a missing tool fails: `make test` installs all three
         self.assertTrue(os.access(CHROMIUM, os.X_OK), CHROMIUM + " missing: apt-get install chromium")
+        self.assertTrue(os.access(FIREFOX, os.X_OK), FIREFOX + " missing: apt-get install firefox-esr")
         node = shutil.which("node")
         self.assertTrue(node, "node missing: apt-get install nodejs npm")
         self.assertTrue(os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "puppeteer-core")),
@@ -158,23 +177,15 @@ class ConsoleInBrowserTest(unittest.TestCase):
         try:
             url = "http://127.0.0.1:%d/?ws=ws://127.0.0.1:%d/mqtt" % (stack.http, stack.ws)
             env = dict(os.environ, CONSOLE_URL=url, SHOTS=shots, CHROMIUM=CHROMIUM, DEVICES="7")
-            b = Proc([node, "console_test.mjs"], stack.log("browser"), cwd=BROWSER_DIR,
-                     env=env, stdin=subprocess.PIPE)
-            stack.procs.append(b)
             actions = {"kill-victim": lambda: stack.victim.stop(signal.SIGKILL),
                        "kafka-down": stack.mock.down, "kafka-up": stack.mock.up}
-            while True:
-                line = b.wait_line("", 90)
-                print(line, flush=True)
-                if line.startswith("NEED "):
-                    actions[line[5:]]()
-                    b.p.stdin.write(b"done\n")
-                    b.p.stdin.flush()
-                elif line.startswith(("PASS", "FAIL")):
-                    break
-            self.assertEqual(line, "PASS", stack.log_text("browser"))
-            self.assertEqual(b.p.wait(30), 0)
+            self.drive(stack, node, "browser", env, actions)
             self.assertTrue(os.path.getsize(os.path.join(shots, "console.png")) > 10000)
+            # the same page in Firefox (WebDriver BiDi): grid, a command
+            # round trip and an analytics value, on the same stack
+            # (the victim is offline by now: the six others are the grid)
+            self.drive(stack, node, "firefox",
+                       dict(env, BROWSER="firefox", FIREFOX=FIREFOX, QUICK="1", DEVICES="6"), {})
             print("browser test took %.1fs, screenshots in %s" % (time.monotonic() - t0, shots))
         finally:
             stack.stop()
