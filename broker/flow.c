@@ -94,15 +94,19 @@ void brk_flow_release(brk_session_t *s, uint64_t depth, bool all)
 {
     if (!s->hold_len && !s->holds && !all) return;
     uint64_t mark = s->hold_len && !all ? s->b->cfg->mqtt.max_queued : 0;
+    bool moved = false;
     /* one held publisher per delivery that left: keep holds <= depth - mark */
     while (s->hold_len && (all || depth < mark + s->hold_len)) {
         brk_flow_t *f = s->holds[s->hold_head];
         s->hold_head = (s->hold_head + 1) % s->hold_cap;
         s->hold_len--;
         flow_put(f);
+        moved = true;
     }
     if (!s->hold_len && (all || depth < s->b->cfg->mqtt.max_queued))
         atomic_store_explicit(&s->over_since_ms, 0, memory_order_relaxed);
+    else if (moved) /* it takes messages: slow, not stuck (brk_flow_stuck) */
+        atomic_store_explicit(&s->over_since_ms, brk_now_ms(), memory_order_relaxed);
     if (all && s->holds) {
         free(s->holds);
         s->holds = NULL;
@@ -110,6 +114,9 @@ void brk_flow_release(brk_session_t *s, uint64_t depth, bool all)
     }
 }
 
+/* Stuck: held publishers and not one delivery out of the queue for
+ * queue_full_timeout_ms (a subscriber that keeps up with less than its
+ * publishers send is slowed, never disconnected for it). */
 bool brk_flow_stuck(brk_session_t *s, int64_t now)
 {
     uint32_t limit = s->b->cfg->mqtt.queue_full_timeout_ms;

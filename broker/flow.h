@@ -25,7 +25,8 @@ bool brk_flow_hold(brk_session_t *s, brk_worker_t *from);
 /* s->lock held: let go of the holds a queue of `depth` no longer justifies
  * (all: every one, e.g. the session went offline or ended). */
 void brk_flow_release(brk_session_t *s, uint64_t depth, bool all);
-/* Over the mark for longer than mqtt.queue_full_timeout_ms (tick). */
+/* Holding publishers, with no delivery out of the queue for longer than
+ * mqtt.queue_full_timeout_ms (tick). */
 bool brk_flow_stuck(brk_session_t *s, int64_t now);
 
 #endif

@@ -81,8 +81,16 @@ measure() { # MODE ROUND
         done
         n0=$(wc -l <"$WORK/slow.done")
     fi
-    line=$("$BENCH" pairs --port "$PORT" -t 1 --pairs 50 --qos 1 --inflight 64 --window 0 --size 16 \
-        --drain 30 --duration "$DUR" --warmup "$WARM" --quiet --user fast --pass x | grep '^RESULT')
+    local rc=0
+    "$BENCH" pairs --port "$PORT" -t 1 --pairs 50 --qos 1 --inflight 64 --window 0 --size 16 \
+        --drain 30 --duration "$DUR" --warmup "$WARM" --quiet --user fast --pass x \
+        >"$WORK/bench.out" 2>&1 || rc=$?
+    line=$(grep '^RESULT' "$WORK/bench.out" || true)
+    if [ -z "$line" ]; then
+        echo "hook.sh: sluice-bench failed (exit $rc):" >&2
+        tail -5 "$WORK/bench.out" >&2
+        line="RESULT msgs_per_s=0 lost=NA"
+    fi
     local done_n=0
     if [ "$1" = slow ]; then
         {

@@ -11,6 +11,7 @@ cannot stall its publishers forever.
 Every "not yet" is proved by a sentinel: the publisher's PINGREQ is answered
 at once, so the PUBACKs that came before the PINGRESP are exactly the ones
 not held."""
+import time
 import unittest
 
 import rawmqtt as R
@@ -166,6 +167,37 @@ class StuckSubscriber(BrokerTestCase):
         for i in range(1, N + 1):  # the held publisher goes on
             pub.wait_for(R.PUBACK, pid=i)
         self.assertIn("SLUICE-QUEUE-STUCK", self.broker.log_text())
+
+
+class SlowSubscriber(BrokerTestCase):
+    """A subscriber slower than its publisher but taking messages all the
+    time is slowed, never disconnected: queue_full_timeout_ms counts time
+    with no message out of its queue, not time over the mark (it used to,
+    and under load a steady subscriber was cut off with its queue)."""
+    broker_mqtt = {"max_inflight": INFLIGHT, "max_queued": QUEUED,
+                   "queue_full_timeout_ms": 2000}
+
+    def test_a_slow_subscriber_that_keeps_taking_stays(self):
+        self.skipForMosquitto("sluice's mqtt.queue_full_timeout_ms")
+        t = self.uid("flow")
+        n = 40  # at one per 0.1 s: over the mark for about 4 s in all
+        sub = self.client(self.uid("sub"))
+        self.assertEqual(sub.subscribe([(t, 1)]), [1])
+        pub = self.client(self.uid("pub"))
+        for i in range(1, n + 1):
+            pub.send(R.publish(t, b"%d" % i, qos=1, pid=i))
+        got = []
+        for _ in range(n):
+            p = sub.recv_publish(ack=False, timeout=10)
+            got.append(p.payload)
+            time.sleep(0.1)  # the subscriber's own pace, not a wait for the broker
+            sub.ack(p)
+        self.assertEqual(got, [b"%d" % i for i in range(1, n + 1)])
+        for i in range(1, n + 1):
+            pub.wait_for(R.PUBACK, pid=i)
+        sub.send(R.pingreq())  # still connected: the sentinel is answered
+        sub.wait_for(R.PINGRESP)
+        self.assertNotIn("SLUICE-QUEUE-STUCK", self.broker.log_text())
 
 
 if __name__ == "__main__":
