@@ -103,7 +103,8 @@ void brk_flow_release(brk_session_t *s, uint64_t depth, bool all)
         flow_put(f);
         moved = true;
     }
-    if (!s->hold_len && (all || depth < s->b->cfg->mqtt.max_queued))
+    /* no publisher held: nothing to be stuck on (the next hold starts it) */
+    if (!s->hold_len)
         atomic_store_explicit(&s->over_since_ms, 0, memory_order_relaxed);
     else if (moved) /* it takes messages: slow, not stuck (brk_flow_stuck) */
         atomic_store_explicit(&s->over_since_ms, brk_now_ms(), memory_order_relaxed);

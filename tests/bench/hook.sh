@@ -32,7 +32,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    [ -n "${HOOK_KEEP:-}" ] && echo "hook.sh: kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
