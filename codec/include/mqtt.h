@@ -222,6 +222,22 @@ typedef struct mqtt_props {
 /* Iterate user properties of a decoded or encoded `user` block. *off starts
  * at 0. Returns true and fills key/val for the next pair, false at the end. */
 bool mqtt_user_prop_next(const mqtt_str_t *user, uint32_t *off, mqtt_str_t *key, mqtt_str_t *val);
+/* One property of an encoded property list, as mqtt_prop_next() gives it.
+ * The views point into the list. */
+typedef struct mqtt_prop {
+    uint8_t id;     /* MQTT_PROP_* */
+    uint32_t num;   /* byte, two-byte, four-byte and variable byte integer values */
+    mqtt_str_t str; /* string and binary values; the key of a user property */
+    mqtt_str_t val; /* the value of a user property */
+} mqtt_prop_t;
+/* Walk an MQTT 5 property list p[0..len) (the bytes after its length
+ * prefix), e.g. the pre-encoded block a server forwards. *off starts at 0.
+ * Returns true and fills *out for the next property; false at the end, and
+ * also at an unknown identifier or a value that does not fit, where *off
+ * stays (so it tells how far the list is well-formed). Values are not
+ * validated (UTF-8, ranges, repeats, which packet may carry which): that is
+ * mqtt_decode()'s work. */
+bool mqtt_prop_next(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_prop_t *out);
 /* Bytes needed to hold the user properties of `props` as a block of 0x26
  * entries, and the copy itself (returns bytes written or MQTT_ERR_NOSPACE).
  * Used to forward user properties intact without keeping the input buffer. */

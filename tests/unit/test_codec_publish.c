@@ -2,7 +2,8 @@
  * test_codec_publish.c - what a server forwarding messages uses:
  * mqtt_encode_publish() (a PUBLISH from parts: a pre-encoded property block
  * plus per-subscriber properties), its size function, the packet id offset
- * it reports, round trips through mqtt_decode().
+ * it reports, round trips through mqtt_decode(); and mqtt_prop_next() over
+ * such a property block.
  */
 #include "test_codec.h"
 
@@ -181,6 +182,51 @@ static const uint32_t big_id[] = {268435456};
     }
 PUBLISH_INVALID_CASES(DEFINE_PUBLISH_INVALID)
 
+static void prop_next_reads_every_value_type(void)
+{
+    static const uint8_t list[] = {0x01, 0x01,                   /* payload format */
+                                   0x23, 0x01, 0x02,             /* topic alias */
+                                   0x02, 0x00, 0x00, 0x0E, 0x10, /* message expiry */
+                                   0x0B, 0xAC, 0x02,             /* subscription id 300 */
+                                   0x09, 0x00, 0x02, 0x00, 0xFF, /* correlation data */
+                                   0x26, 0x00, 0x01, 'k',  0x00, 0x02, 'v', 'w'};
+    static const struct {
+        uint8_t id;
+        uint32_t num;
+    } want[] = {{0x01, 1}, {0x23, 0x0102}, {0x02, 3600}, {0x0B, 300}, {0x09, 0}, {0x26, 0}};
+    uint32_t off = 0, i = 0;
+    mqtt_prop_t pr;
+    while (mqtt_prop_next(list, sizeof list, &off, &pr)) {
+        CU_ASSERT_FATAL(i < 6);
+        CU_ASSERT_EQUAL(pr.id, want[i].id);
+        CU_ASSERT_EQUAL(pr.num, want[i].num);
+        i++;
+    }
+    CU_ASSERT_EQUAL(i, 6);
+    CU_ASSERT_EQUAL(off, sizeof list);
+    CU_ASSERT(pr.str.len == 1 && pr.str.p[0] == 'k' && str_eq(pr.val, S("vw")));
+    off = 13;
+    CU_ASSERT(mqtt_prop_next(list, sizeof list, &off, &pr));
+    CU_ASSERT(pr.str.len == 2 && pr.str.p == list + 16);
+}
+
+static void prop_next_stops_at_unknown_id_and_truncated_value(void)
+{
+    static const uint8_t unknown[] = {0x01, 0x00, 0x00, 0x05};
+    static const uint8_t truncated[] = {0x01, 0x00, 0x03, 0x00, 0x05, 'a'};
+    uint32_t off = 0;
+    mqtt_prop_t pr;
+    CU_ASSERT(mqtt_prop_next(unknown, sizeof unknown, &off, &pr));
+    CU_ASSERT(!mqtt_prop_next(unknown, sizeof unknown, &off, &pr));
+    CU_ASSERT_EQUAL(off, 2);
+    off = 0;
+    CU_ASSERT(mqtt_prop_next(truncated, sizeof truncated, &off, &pr));
+    CU_ASSERT(!mqtt_prop_next(truncated, sizeof truncated, &off, &pr));
+    CU_ASSERT_EQUAL(off, 2);
+    off = 0;
+    CU_ASSERT(!mqtt_prop_next(NULL, 0, &off, &pr));
+}
+
 CU_TestInfo codec_publish_tests[] = {
     {"publish_parts_v311_qos1_gives_spec_bytes", publish_parts_v311_qos1_gives_spec_bytes},
     {"publish_parts_v5_all_properties_roundtrip", publish_parts_v5_all_properties_roundtrip},
@@ -189,5 +235,8 @@ CU_TestInfo codec_publish_tests[] = {
     {"publish_parts_v311_ignores_properties", publish_parts_v311_ignores_properties},
     {"publish_parts_match_mqtt_encode_v311", publish_parts_match_mqtt_encode_v311},
     {"publish_parts_match_mqtt_encode_v5", publish_parts_match_mqtt_encode_v5},
+    {"prop_next_reads_every_value_type", prop_next_reads_every_value_type},
+    {"prop_next_stops_at_unknown_id_and_truncated_value",
+     prop_next_stops_at_unknown_id_and_truncated_value},
     PUBLISH_INVALID_CASES(CODEC_TEST_INFO) CU_TEST_INFO_NULL,
 };
