@@ -1,8 +1,8 @@
 /*
  * mqtt_encode.c - packets to bytes. Sizes are computed arithmetically in
  * one plan (no trial encoding, no UTF-8 re-validation: the caller owns the
- * contents), then the packet is written in one pass. PUBLISH is the hot
- * path: the broker encodes one per message variant.
+ * contents), then the packet is written in one pass. The broker's hot
+ * path, a PUBLISH built from a stored message's parts, is mqtt_publish.c.
  */
 #include "mqtt_internal.h"
 

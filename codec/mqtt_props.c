@@ -1,8 +1,10 @@
 /*
  * mqtt_props.c - MQTT 5 properties (section 2.2.2): their types, which
  * packet may carry which, parsing with the duplicate and value rules, and
- * the size/write pair the encoder uses. User properties stay encoded: a
- * view of their bytes travels with the packet (see mqtt_props_t).
+ * the size/write pair the encoder uses; mqtt_prop_next() walks an encoded
+ * list for those who keep one (a forwarded message's properties). User
+ * properties stay encoded: a view of their bytes travels with the packet
+ * (see mqtt_props_t).
  */
 #include "mqtt_internal.h"
 

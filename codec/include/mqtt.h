@@ -388,9 +388,9 @@ int mqtt_encode_size(uint8_t version, const mqtt_packet_t *pkt);
  * are copied as they are; the properties that differ per subscriber are
  * written before the block, in the order topic alias, message expiry,
  * subscription ids. Properties exist only for MQTT_V5 and are ignored
- * before. The topic may be empty only in 5.0 with a topic alias. Nothing is
- * checked in the block, the topic or the payload (the caller owns them);
- * dup is written as given.
+ * before. The topic may be empty only in 5.0 with a topic alias. The
+ * contents of the block, the topic and the payload are not validated (the
+ * caller owns them); dup is written as given.
  */
 typedef struct mqtt_publish_parts {
     uint8_t version; /* MQTT_V31, MQTT_V311 or MQTT_V5 */
