@@ -62,105 +62,41 @@ typedef struct pprops {
     uint8_t pf;
     uint32_t exp;
     mqtt_str_t ctype, rtopic, corr;
-    const uint8_t *user; /* the whole section, iterated for 0x26 */
-    uint32_t len;
+    mqtt_str_t user; /* the well-formed part of the list, iterated for 0x26 */
 } pprops_t;
 
-static bool rd_str(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_str_t *s)
-{
-    if (*off + 2 > len) return false;
-    uint32_t l = (uint32_t)p[*off] << 8 | p[*off + 1];
-    if (*off + 2 + l > len) return false;
-    s->p = p + *off + 2;
-    s->len = l;
-    *off += 2 + l;
-    return true;
-}
-
-/* Walk the section; stops quietly at anything malformed or unknown (the
- * broker already validated it; a bridge never refuses a message for it). */
+/* Walk the list with the codec; stop quietly at anything malformed or
+ * unknown (the broker already validated it; a bridge never refuses a
+ * message for it). */
 static void props_parse(const uint8_t *p, uint32_t len, pprops_t *pp)
 {
     memset(pp, 0, sizeof(*pp));
-    pp->user = p;
     uint32_t off = 0;
-    mqtt_str_t a, b;
-    while (off < len) {
-        uint8_t id = p[off++];
-        uint32_t v;
-        int n;
-        switch (id) {
+    mqtt_prop_t pr;
+    while (mqtt_prop_next(p, len, &off, &pr)) {
+        switch (pr.id) {
         case MQTT_PROP_PAYLOAD_FORMAT:
-            if (off + 1 > len) goto out;
             pp->has_pf = true;
-            pp->pf = p[off++];
+            pp->pf = (uint8_t)pr.num;
             break;
         case MQTT_PROP_MESSAGE_EXPIRY:
-            if (off + 4 > len) goto out;
             pp->has_exp = true;
-            pp->exp = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
-                      (uint32_t)p[off + 2] << 8 | p[off + 3];
-            off += 4;
+            pp->exp = pr.num;
             break;
         case MQTT_PROP_CONTENT_TYPE:
-            if (!rd_str(p, len, &off, &pp->ctype)) goto out;
+            pp->ctype = pr.str;
             break;
         case MQTT_PROP_RESPONSE_TOPIC:
-            if (!rd_str(p, len, &off, &pp->rtopic)) goto out;
+            pp->rtopic = pr.str;
             break;
         case MQTT_PROP_CORRELATION_DATA:
-            if (!rd_str(p, len, &off, &pp->corr)) goto out;
+            pp->corr = pr.str;
             break;
-        case MQTT_PROP_USER_PROPERTY:
-            if (!rd_str(p, len, &off, &a) || !rd_str(p, len, &off, &b)) goto out;
+        default: /* user properties: iterated from pp->user */
             break;
-        case MQTT_PROP_SUBSCRIPTION_ID:
-            n = mqtt_varint_decode(p + off, len - off, &v);
-            if (n <= 0) goto out;
-            off += (uint32_t)n;
-            break;
-        case MQTT_PROP_TOPIC_ALIAS:
-            off += 2;
-            break;
-        default:
-            goto out;
         }
     }
-out:
-    pp->len = off > len ? len : off;
-}
-
-/* Next user property of the parsed section. */
-static bool props_user_next(const pprops_t *pp, uint32_t *off, mqtt_str_t *k, mqtt_str_t *v)
-{
-    const uint8_t *p = pp->user;
-    while (*off < pp->len) {
-        uint8_t id = p[(*off)++];
-        mqtt_str_t tmp;
-        switch (id) {
-        case MQTT_PROP_PAYLOAD_FORMAT:
-            *off += 1;
-            break;
-        case MQTT_PROP_MESSAGE_EXPIRY:
-            *off += 4;
-            break;
-        case MQTT_PROP_TOPIC_ALIAS:
-            *off += 2;
-            break;
-        case MQTT_PROP_SUBSCRIPTION_ID: {
-            uint32_t x;
-            int n = mqtt_varint_decode(p + *off, pp->len - *off, &x);
-            if (n <= 0) return false;
-            *off += (uint32_t)n;
-            break;
-        }
-        case MQTT_PROP_USER_PROPERTY:
-            return rd_str(p, pp->len, off, k) && rd_str(p, pp->len, off, v);
-        default:
-            if (!rd_str(p, pp->len, off, &tmp)) return false;
-        }
-    }
-    return false;
+    pp->user = (mqtt_str_t){p, off};
 }
 
 /* ---- JSON ---- */
@@ -414,7 +350,7 @@ static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, bbuf
     uint32_t off = 0;
     mqtt_str_t k, v;
     bool first = true;
-    while (props_user_next(pp, &off, &k, &v)) {
+    while (mqtt_user_prop_next(&pp->user, &off, &k, &v)) {
         bridge_buf_str(b, first ? sep : ",");
         if (first) bridge_buf_str(b, "\"user\":[");
         first = false;
@@ -482,7 +418,7 @@ void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
         uint32_t off = 0;
         mqtt_str_t k, v;
         /* Header count is 16 bits in the blob; MQTT allows more pairs. */
-        while (n < 0xff00 && props_user_next(&pp, &off, &k, &v)) {
+        while (n < 0xff00 && mqtt_user_prop_next(&pp.user, &off, &k, &v)) {
             bridge_buf_u16(&h, (uint16_t)k.len);
             bridge_buf_put(&h, k.p, k.len);
             bridge_buf_u32(&h, v.len);

@@ -14,6 +14,7 @@
 #include "brk.h"
 #include "mqtt_hash.h"
 #include "sink.h"
+#include "grow.h"
 
 int64_t brk_now_ms(void)
 {
@@ -157,13 +158,9 @@ static void heap_swap(brk_timer_t *h, uint32_t i, uint32_t j)
 
 static bool heap_push(brk_t *b, int64_t at, brk_session_t *s)
 {
-    if (b->expiry_len == b->expiry_cap) {
-        uint32_t nc = b->expiry_cap ? b->expiry_cap * 2 : 64;
-        brk_timer_t *nh = realloc(b->expiry_heap, nc * sizeof(*nh));
-        if (!nh) return false;
-        b->expiry_heap = nh;
-        b->expiry_cap = nc;
-    }
+    if (b->expiry_len == b->expiry_cap &&
+        brk_grow_vec(&b->expiry_heap, &b->expiry_cap, sizeof(*b->expiry_heap), 64))
+        return false;
     brk_timer_t *h = b->expiry_heap;
     uint32_t i = b->expiry_len++;
     h[i] = (brk_timer_t){at, s};

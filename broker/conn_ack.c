@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "worker.h"
+#include "grow.h"
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
 {
@@ -43,19 +44,10 @@ uint64_t brk_conn_ack(brk_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason,
         return c->ack_base++;
     }
     if (timed) a.at_us = brk_now_us();
-    if (c->ack_len == c->ack_cap) {
-        uint32_t nc = c->ack_cap ? c->ack_cap * 2 : 16;
-        brk_ackq_t *n = malloc(nc * sizeof(*n));
-        if (!n) { /* cannot queue: refuse rather than acknowledge early */
-            brk_conn_close(c, MQTT_RC_UNSPECIFIED);
-            return c->ack_base + c->ack_len;
-        }
-        for (uint32_t i = 0; i < c->ack_len; i++)
-            n[i] = c->acks[(c->ack_head + i) % c->ack_cap];
-        free(c->acks);
-        c->acks = n;
-        c->ack_cap = nc;
-        c->ack_head = 0;
+    if (c->ack_len == c->ack_cap &&
+        brk_grow_ring(&c->acks, &c->ack_cap, &c->ack_head, c->ack_len, sizeof(*c->acks), 16)) {
+        brk_conn_close(c, MQTT_RC_UNSPECIFIED); /* cannot queue: refuse, not acknowledge early */
+        return c->ack_base + c->ack_len;
     }
     c->acks[(c->ack_head + c->ack_len) % c->ack_cap] = a;
     if (type == MQTT_PUBACK) c->acks_puback++;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "brk.h"
+#include "grow.h"
 
 struct brk_flow {
     brk_pending_t p; /* first: the inbox ACK handler frees the token as a brk_pending_t */
@@ -65,17 +66,9 @@ void brk_flow_attach(brk_flow_t *f, brk_conn_t *c, uint64_t seq)
 bool brk_flow_hold(brk_session_t *s, brk_worker_t *from)
 {
     if (!from || !from->flow_conn) return false; /* nobody to slow down */
-    if (s->hold_len == s->hold_cap) {
-        uint32_t nc = s->hold_cap ? s->hold_cap * 2 : 16;
-        brk_flow_t **n = malloc(nc * sizeof(*n));
-        if (!n) return false;
-        for (uint32_t i = 0; i < s->hold_len; i++)
-            n[i] = s->holds[(s->hold_head + i) % s->hold_cap];
-        free(s->holds);
-        s->holds = n;
-        s->hold_cap = nc;
-        s->hold_head = 0;
-    }
+    if (s->hold_len == s->hold_cap &&
+        brk_grow_ring(&s->holds, &s->hold_cap, &s->hold_head, s->hold_len, sizeof(*s->holds), 16))
+        return false;
     brk_flow_t *f = from->flow;
     if (!f) {
         if (!(f = calloc(1, sizeof(*f)))) return false;

@@ -7,7 +7,9 @@
  * variant are encoded at most once and shared: the first worker to need a
  * variant builds it and publishes it with a compare-and-swap; a loser frees
  * its copy. Frames are freed with the message. Both come from the
- * allocating worker's pool (pool.c), not malloc.
+ * allocating worker's pool (pool.c), not malloc. The bytes themselves are
+ * written by the codec (mqtt_encode_publish()); only the choice of parts,
+ * the frame cache and the packet id offset to patch live here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,133 +90,65 @@ void brk_msg_props_write(const mqtt_props_t *p, uint8_t *d, uint32_t len)
     if (d < end) mqtt_user_props_copy(p, d, (size_t)(end - d));
 }
 
-/* Length of the MQTT 5 property section (without its length varint). */
-static uint32_t props_section(const brk_msg_t *m, const uint32_t *sub_ids, uint32_t n_sub_ids,
-                              uint32_t expiry_left)
+/* The parts of m's PUBLISH for (version, qos, retain) with these
+ * per-delivery properties; dup clear, packet id 0 (the caller sets them).
+ * The message expiry interval is written whenever the message has one. */
+static mqtt_publish_parts_t msg_parts(const brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
+                                      const uint32_t *sub_ids, uint32_t n_sub_ids,
+                                      uint32_t expiry_left)
 {
-    uint32_t n = m->props_len;
-    if (m->expire_at_ms) n += 5;
-    (void)expiry_left;
-    for (uint32_t i = 0; i < n_sub_ids; i++)
-        n += 1 + (uint32_t)mqtt_varint_size(sub_ids[i]);
-    return n;
-}
-
-/* Remaining length of the PUBLISH (everything after the fixed header). */
-static uint64_t remaining(const brk_msg_t *m, uint8_t version, uint8_t qos, const uint32_t *sub_ids,
-                          uint32_t n_sub_ids, uint32_t expiry_left)
-{
-    uint64_t rem = 2u + (uint64_t)m->topic_len + (qos ? 2u : 0u) + m->payload_len;
-    if (version == MQTT_V5) {
-        uint32_t pl = props_section(m, sub_ids, n_sub_ids, expiry_left);
-        rem += (uint64_t)mqtt_varint_size(pl) + pl;
-    }
-    return rem;
-}
-
-/* The property section's content: what props_section() counted. */
-static uint8_t *put_props(uint8_t *d, const brk_msg_t *m, const uint32_t *sub_ids,
-                          uint32_t n_sub_ids, uint32_t expiry_left)
-{
-    if (m->expire_at_ms) {
-        *d++ = MQTT_PROP_MESSAGE_EXPIRY;
-        *d++ = (uint8_t)(expiry_left >> 24);
-        *d++ = (uint8_t)(expiry_left >> 16);
-        *d++ = (uint8_t)(expiry_left >> 8);
-        *d++ = (uint8_t)expiry_left;
-    }
-    for (uint32_t i = 0; i < n_sub_ids; i++) {
-        *d++ = MQTT_PROP_SUBSCRIPTION_ID;
-        d += mqtt_varint_encode(d, sub_ids[i]);
-    }
-    memcpy(d, m->props, m->props_len);
-    return d + m->props_len;
+    return (mqtt_publish_parts_t){
+        .version = version,
+        .qos = qos,
+        .retain = retain,
+        .topic = {(const uint8_t *)m->topic, m->topic_len},
+        .sub_ids = sub_ids,
+        .n_sub_ids = n_sub_ids,
+        .has_expiry = m->expire_at_ms != 0,
+        .expiry = expiry_left,
+        .props = {m->props, m->props_len},
+        .payload = {m->payload, m->payload_len},
+    };
 }
 
 int brk_msg_encode_size(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain,
                         const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left)
 {
-    (void)retain;
-    uint64_t rem = remaining(m, version, qos, sub_ids, n_sub_ids, expiry_left);
-    if (rem > 268435455u) return MQTT_ERR_INVALID;
-    return 1 + mqtt_varint_size((uint32_t)rem) + (int)rem;
+    mqtt_publish_parts_t p = msg_parts(m, version, qos, retain, sub_ids, n_sub_ids, expiry_left);
+    return mqtt_encode_publish_size(&p);
 }
 
 int brk_msg_encode(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain, bool dup, uint16_t pid,
                    const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left, uint8_t *dst,
                    size_t cap)
 {
-    int total = brk_msg_encode_size(m, version, qos, retain, sub_ids, n_sub_ids, expiry_left);
-    if (total < 0) return total;
-    if ((size_t)total > cap) return MQTT_ERR_NOSPACE;
-    uint8_t *d = dst;
-    *d++ = (uint8_t)((MQTT_PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0));
-    d += mqtt_varint_encode(d,
-                            (uint32_t)remaining(m, version, qos, sub_ids, n_sub_ids, expiry_left));
-    *d++ = (uint8_t)(m->topic_len >> 8);
-    *d++ = (uint8_t)m->topic_len;
-    memcpy(d, m->topic, m->topic_len);
-    d += m->topic_len;
-    if (qos) {
-        *d++ = (uint8_t)(pid >> 8);
-        *d++ = (uint8_t)pid;
-    }
-    if (version == MQTT_V5) {
-        uint32_t pl = props_section(m, sub_ids, n_sub_ids, expiry_left);
-        d += mqtt_varint_encode(d, pl);
-        d = put_props(d, m, sub_ids, n_sub_ids, expiry_left);
-    }
-    if (m->payload_len) memcpy(d, m->payload, m->payload_len);
-    d += m->payload_len;
-    return (int)(d - dst);
+    mqtt_publish_parts_t p = msg_parts(m, version, qos, retain, sub_ids, n_sub_ids, expiry_left);
+    p.dup = dup;
+    p.packet_id = pid;
+    return mqtt_encode_publish(dst, cap, &p, NULL);
 }
 
 /* MQTT 5 only: the same PUBLISH carrying Topic Alias `alias`, with the
  * topic name (the alias is being set) or an empty one (it is being used). */
-static uint64_t alias_remaining(const brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids,
-                                uint32_t n_sub_ids, uint32_t expiry_left, bool send_topic)
-{
-    uint32_t pl = props_section(m, sub_ids, n_sub_ids, expiry_left) + 3;
-    return 2u + (send_topic ? (uint64_t)m->topic_len : 0u) + (qos ? 2u : 0u) + m->payload_len +
-           (uint64_t)mqtt_varint_size(pl) + pl;
-}
-
 int brk_msg_encode_alias_size(brk_msg_t *m, uint8_t qos, const uint32_t *sub_ids,
                               uint32_t n_sub_ids, uint32_t expiry_left, bool send_topic)
 {
-    uint64_t rem = alias_remaining(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic);
-    if (rem > 268435455u) return MQTT_ERR_INVALID;
-    return 1 + mqtt_varint_size((uint32_t)rem) + (int)rem;
+    mqtt_publish_parts_t p = msg_parts(m, MQTT_V5, qos, false, sub_ids, n_sub_ids, expiry_left);
+    p.topic_alias = 1; /* any alias takes 3 bytes */
+    if (!send_topic) p.topic.len = 0;
+    return mqtt_encode_publish_size(&p);
 }
 
 int brk_msg_encode_alias(brk_msg_t *m, uint8_t qos, bool retain, bool dup, uint16_t pid,
                          const uint32_t *sub_ids, uint32_t n_sub_ids, uint32_t expiry_left,
                          uint16_t alias, bool send_topic, uint8_t *dst, size_t cap)
 {
-    int total = brk_msg_encode_alias_size(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic);
-    if (total < 0) return total;
-    if ((size_t)total > cap) return MQTT_ERR_NOSPACE;
-    uint8_t *d = dst;
-    uint16_t tl = send_topic ? m->topic_len : 0;
-    *d++ = (uint8_t)((MQTT_PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0));
-    d += mqtt_varint_encode(
-        d, (uint32_t)alias_remaining(m, qos, sub_ids, n_sub_ids, expiry_left, send_topic));
-    *d++ = (uint8_t)(tl >> 8);
-    *d++ = (uint8_t)tl;
-    memcpy(d, m->topic, tl);
-    d += tl;
-    if (qos) {
-        *d++ = (uint8_t)(pid >> 8);
-        *d++ = (uint8_t)pid;
-    }
-    d += mqtt_varint_encode(d, props_section(m, sub_ids, n_sub_ids, expiry_left) + 3);
-    *d++ = MQTT_PROP_TOPIC_ALIAS;
-    *d++ = (uint8_t)(alias >> 8);
-    *d++ = (uint8_t)alias;
-    d = put_props(d, m, sub_ids, n_sub_ids, expiry_left);
-    if (m->payload_len) memcpy(d, m->payload, m->payload_len);
-    d += m->payload_len;
-    return (int)(d - dst);
+    mqtt_publish_parts_t p = msg_parts(m, MQTT_V5, qos, retain, sub_ids, n_sub_ids, expiry_left);
+    p.dup = dup;
+    p.packet_id = pid;
+    p.topic_alias = alias;
+    if (!send_topic) p.topic.len = 0;
+    return mqtt_encode_publish(dst, cap, &p, NULL);
 }
 
 const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, bool retain)
@@ -223,15 +157,14 @@ const brk_frame_t *brk_msg_frame(brk_msg_t *m, uint8_t version, uint8_t qos, boo
     _Atomic(brk_frame_t *) *slot = &m->frames[v5][qos][retain ? 1 : 0];
     brk_frame_t *f = atomic_load_explicit(slot, memory_order_acquire);
     if (f) return f;
-    int n = brk_msg_encode_size(m, version, qos, retain, NULL, 0, 0);
+    /* No per-delivery properties: a 5.0 message with an expiry goes out
+     * through brk_msg_encode() with the time left, never from a frame. */
+    mqtt_publish_parts_t p = msg_parts(m, version, qos, retain, NULL, 0, 0);
+    int n = mqtt_encode_publish_size(&p);
     if (n < 0) return NULL;
     f = brk_pool_alloc(sizeof(*f) + (size_t)n);
     if (!f) return NULL;
-    f->len = (uint32_t)brk_msg_encode(m, version, qos, retain, false, 0, NULL, 0, 0, f->bytes,
-                                      (size_t)n);
-    /* pid follows the fixed header and the topic */
-    f->pid_off = 1u + (uint32_t)mqtt_varint_size((uint32_t)remaining(m, version, qos, NULL, 0, 0)) +
-                 2u + m->topic_len;
+    f->len = (uint32_t)mqtt_encode_publish(f->bytes, (size_t)n, &p, &f->pid_off);
     brk_frame_t *expected = NULL;
     if (!atomic_compare_exchange_strong_explicit(slot, &expected, f, memory_order_acq_rel,
                                                  memory_order_acquire)) {

@@ -10,6 +10,7 @@
 
 #include "brk.h"
 #include "store.h"
+#include "grow.h"
 
 typedef struct body {
     uint64_t id;
@@ -187,13 +188,8 @@ static int on_inflight(void *arg, const store_inflight_t *o)
         e.d.msg = brk_msg_ref(m);
         e.state = o->qos == 1 ? BRK_INF_PUBACK : BRK_INF_PUBREC;
     }
-    if (s->inf_len == s->inf_cap) {
-        uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
-        brk_inflight_t *ni = realloc(s->inf, nc * sizeof(*ni));
-        if (!ni) return -1;
-        s->inf = ni;
-        s->inf_cap = nc;
-    }
+    if (s->inf_len == s->inf_cap && brk_grow_vec(&s->inf, &s->inf_cap, sizeof(*s->inf), 16))
+        return -1;
     s->inf[s->inf_len++] = e;
     if (o->packet_id >= s->next_pid) s->next_pid = (uint16_t)(o->packet_id + 1);
     if (!s->next_pid) s->next_pid = 1;
@@ -221,13 +217,8 @@ static int on_qref(void *arg, const store_qref_t *q)
     brk_session_t *s = r->cur;
     brk_msg_t *m = body(r, q->msg_id);
     if (!m) return 0;
-    if (s->q_len == s->q_cap) {
-        uint32_t nc = s->q_cap ? s->q_cap * 2 : 16;
-        brk_delivery_t *nq = realloc(s->q, nc * sizeof(*nq));
-        if (!nq) return -1;
-        s->q = nq; /* q_head is 0 during recovery */
-        s->q_cap = nc;
-    }
+    /* q_head is 0 during recovery: the ring is a plain array */
+    if (s->q_len == s->q_cap && brk_grow_vec(&s->q, &s->q_cap, sizeof(*s->q), 16)) return -1;
     s->q[s->q_len++] = (brk_delivery_t){.msg = brk_msg_ref(m), .seq = q->seq, .qos = q->qos};
     r->queued++;
     return 0;
@@ -250,19 +241,10 @@ static int on_page(void *arg, const store_qref_t *q)
     store_free(mem);
     if (!m) return -1;
     atomic_store(&m->store_id, q->msg_id);
-    if (s->q_len == s->q_cap) {
-        uint32_t nc = s->q_cap ? s->q_cap * 2 : 16;
-        brk_delivery_t *nq = malloc(nc * sizeof(*nq));
-        if (!nq) {
-            brk_msg_unref(&m);
-            return -1;
-        }
-        for (uint32_t i = 0; i < s->q_len; i++)
-            nq[i] = s->q[(s->q_head + i) % s->q_cap];
-        free(s->q);
-        s->q = nq;
-        s->q_cap = nc;
-        s->q_head = 0;
+    if (s->q_len == s->q_cap &&
+        brk_grow_ring(&s->q, &s->q_cap, &s->q_head, s->q_len, sizeof(*s->q), 16)) {
+        brk_msg_unref(&m);
+        return -1;
     }
     s->q[(s->q_head + s->q_len) % s->q_cap] =
         (brk_delivery_t){.msg = m, .seq = q->seq, .qos = q->qos};

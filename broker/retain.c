@@ -18,6 +18,7 @@
 
 #include "mqtt_hash.h"
 #include "retain.h"
+#include "grow.h"
 
 typedef struct entry {
     struct entry *next;
@@ -186,13 +187,7 @@ void brk_retain_match(brk_retain_t *r, const char *filter, uint16_t len,
             if (!mqtt_topic_match((const uint8_t *)filter, len, (const uint8_t *)e->m->topic,
                                   e->m->topic_len))
                 continue;
-            if (n == cap) {
-                uint32_t nc = cap ? cap * 2 : 16;
-                brk_msg_t **nh = realloc(hits, nc * sizeof(*nh));
-                if (!nh) goto done;
-                hits = nh;
-                cap = nc;
-            }
+            if (n == cap && brk_grow_vec(&hits, &cap, sizeof(*hits), 16)) goto done;
             hits[n++] = brk_msg_ref(e->m);
         }
 done:

@@ -15,6 +15,7 @@
 #include "acl.h"
 #include "brk.h"
 #include "sink.h"
+#include "grow.h"
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len)
 {
@@ -121,17 +122,9 @@ void brk_session_clear(brk_session_t *s)
 
 static bool q_push(brk_session_t *s, const brk_delivery_t *d)
 {
-    if (s->q_len == s->q_cap) {
-        uint32_t nc = s->q_cap ? s->q_cap * 2 : 16;
-        brk_delivery_t *nq = malloc(nc * sizeof(*nq));
-        if (!nq) return false;
-        for (uint32_t i = 0; i < s->q_len; i++)
-            nq[i] = s->q[(s->q_head + i) % s->q_cap];
-        free(s->q);
-        s->q = nq;
-        s->q_cap = nc;
-        s->q_head = 0;
-    }
+    if (s->q_len == s->q_cap &&
+        brk_grow_ring(&s->q, &s->q_cap, &s->q_head, s->q_len, sizeof(*s->q), 16))
+        return false;
     s->q[(s->q_head + s->q_len) % s->q_cap] = *d;
     s->q_len++;
     return true;
@@ -217,13 +210,8 @@ bool brk_session_in2_add(brk_session_t *s, uint16_t pid)
     }
     for (uint32_t i = 0; i < s->in2_len; i++)
         if (s->in2[i] == pid) goto out;
-    if (s->in2_len == s->in2_cap) {
-        uint32_t nc = s->in2_cap ? s->in2_cap * 2 : 8;
-        uint16_t *n = realloc(s->in2, nc * sizeof(*n));
-        if (!n) goto out;
-        s->in2 = n;
-        s->in2_cap = nc;
-    }
+    if (s->in2_len == s->in2_cap && brk_grow_vec(&s->in2, &s->in2_cap, sizeof(*s->in2), 8))
+        goto out;
     s->in2[s->in2_len++] = pid;
     added = true;
     /* under the lock: submitted before brk_session_end's range delete, or
@@ -263,13 +251,8 @@ bool brk_session_subrec_put(brk_session_t *s, const char *filter, uint16_t len, 
             ok = true;
             goto out;
         }
-    if (s->n_subs == s->cap_subs) {
-        uint32_t nc = s->cap_subs ? s->cap_subs * 2 : 4;
-        brk_subrec_t *n = realloc(s->subs, nc * sizeof(*n));
-        if (!n) goto out;
-        s->subs = n;
-        s->cap_subs = nc;
-    }
+    if (s->n_subs == s->cap_subs && brk_grow_vec(&s->subs, &s->cap_subs, sizeof(*s->subs), 4))
+        goto out;
     char *f = malloc((size_t)len + 1);
     if (!f) goto out;
     memcpy(f, filter, len);

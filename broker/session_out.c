@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "brk.h"
+#include "grow.h"
 
 static uint16_t alloc_pid(brk_session_t *s)
 {
@@ -152,13 +153,8 @@ static void held_durable(void *arg, int err)
  * Session lock held; false if that cannot be arranged (then send now). */
 static bool hold(brk_session_t *s, brk_delivery_t *d, uint16_t pid)
 {
-    if (s->inf_len == s->inf_cap) {
-        uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
-        brk_inflight_t *ni = realloc(s->inf, nc * sizeof(*ni));
-        if (!ni) return false;
-        s->inf = ni;
-        s->inf_cap = nc;
-    }
+    if (s->inf_len == s->inf_cap && brk_grow_vec(&s->inf, &s->inf_cap, sizeof(*s->inf), 16))
+        return false;
     held_t *h = malloc(sizeof(*h));
     if (!h) return false;
     brk_inflight_t *e = &s->inf[s->inf_len++];
@@ -220,13 +216,9 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
             brk_persist_drop(s, d);
             brk_delivery_release(d);
         } else if (d->qos) {
-            if (s->inf_len == s->inf_cap) {
-                uint32_t nc = s->inf_cap ? s->inf_cap * 2 : 16;
-                brk_inflight_t *ni = realloc(s->inf, nc * sizeof(*ni));
-                if (!ni) break; /* written but not tracked would lose the ack: stop */
-                s->inf = ni;
-                s->inf_cap = nc;
-            }
+            /* written but not tracked would lose the ack: stop */
+            if (s->inf_len == s->inf_cap && brk_grow_vec(&s->inf, &s->inf_cap, sizeof(*s->inf), 16))
+                break;
             brk_inflight_t *e = &s->inf[s->inf_len++];
             *e = (brk_inflight_t){
                 .d = *d, .pid = pid, .state = d->qos == 1 ? BRK_INF_PUBACK : BRK_INF_PUBREC};

@@ -18,6 +18,7 @@
 
 #include "mqtt_hash.h"
 #include "session.h"
+#include "grow.h"
 
 typedef struct share_group {
     char *name;
@@ -257,13 +258,7 @@ static int sub_upsert(brk_sub_t **v, uint32_t *n, uint32_t *cap, brk_session_t *
             (*v)[i].sub_id = sub_id;
             return 0;
         }
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 4;
-        brk_sub_t *nv = realloc(*v, nc * sizeof(*nv));
-        if (!nv) return -1;
-        *v = nv;
-        *cap = nc;
-    }
+    if (*n == *cap && brk_grow_vec(v, cap, sizeof(**v), 4)) return -1;
     (*v)[(*n)++] = (brk_sub_t){.s = s, .options = options, .sub_id = sub_id};
     return 1;
 }
@@ -378,13 +373,7 @@ bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_sessio
 
 static int push(brk_matches_t *out, const brk_sub_t *sub)
 {
-    if (out->n == out->cap) {
-        uint32_t nc = out->cap ? out->cap * 2 : 64;
-        brk_match_t *nv = realloc(out->v, nc * sizeof(*nv));
-        if (!nv) return -1;
-        out->v = nv;
-        out->cap = nc;
-    }
+    if (out->n == out->cap && brk_grow_vec(&out->v, &out->cap, sizeof(*out->v), 64)) return -1;
     brk_match_t *m = &out->v[out->n++];
     m->s = sub->s;
     m->share = NULL;

@@ -27,6 +27,7 @@
 #include "brk.h"
 #include "lws_conn.h"
 #include "worker_call.h"
+#include "grow.h"
 
 #define TICK_US (250 * LWS_US_PER_MS)
 #define CONNECT_TIMEOUT_MS 10000
@@ -56,15 +57,10 @@ int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
         pthread_mutex_unlock(&w->inbox_lock);
         return -1;
     }
-    if (w->inbox_len == w->inbox_cap) {
-        uint32_t nc = w->inbox_cap ? w->inbox_cap * 2 : 256;
-        brk_inbox_item_t *n = realloc(w->inbox, nc * sizeof(*n));
-        if (!n) {
-            pthread_mutex_unlock(&w->inbox_lock);
-            return -1;
-        }
-        w->inbox = n;
-        w->inbox_cap = nc;
+    if (w->inbox_len == w->inbox_cap &&
+        brk_grow_vec(&w->inbox, &w->inbox_cap, sizeof(*w->inbox), 256)) {
+        pthread_mutex_unlock(&w->inbox_lock);
+        return -1;
     }
     w->inbox[w->inbox_len++] = item;
     /* one wake-up per batch; our own thread drains before it sleeps. Under

@@ -1,8 +1,8 @@
 /*
  * mqtt_encode.c - packets to bytes. Sizes are computed arithmetically in
  * one plan (no trial encoding, no UTF-8 re-validation: the caller owns the
- * contents), then the packet is written in one pass. PUBLISH is the hot
- * path: the broker encodes one per message variant.
+ * contents), then the packet is written in one pass. The broker's hot
+ * path, a PUBLISH built from a stored message's parts, is mqtt_publish.c.
  */
 #include "mqtt_internal.h"
 
@@ -314,14 +314,4 @@ bool mqtt_sub_next(const mqtt_subscribe_t *s, bool with_options, uint32_t *off,
     out->options = with_options ? p[2 + flen] : 0;
     *off += need + flen;
     return true;
-}
-
-int mqtt_publish_pid_offset(const uint8_t *buf, size_t len)
-{
-    uint32_t total;
-    if (len < 2 || (buf[0] >> 4) != MQTT_PUBLISH || (buf[0] & 0x06) == 0) return MQTT_ERR_INVALID;
-    int hl = mqtt_frame_len(buf, len, 0, &total);
-    if (hl <= 0 || total > len || total < (uint32_t)hl + 2) return MQTT_ERR_INVALID;
-    uint32_t off = (uint32_t)hl + 2u + mqtt__rd16(buf + hl);
-    return off + 2 <= total ? (int)off : MQTT_ERR_INVALID;
 }

@@ -1,8 +1,10 @@
 /*
  * mqtt_props.c - MQTT 5 properties (section 2.2.2): their types, which
  * packet may carry which, parsing with the duplicate and value rules, and
- * the size/write pair the encoder uses. User properties stay encoded: a
- * view of their bytes travels with the packet (see mqtt_props_t).
+ * the size/write pair the encoder uses; mqtt_prop_next() walks an encoded
+ * list for those who keep one (a forwarded message's properties). User
+ * properties stay encoded: a view of their bytes travels with the packet
+ * (see mqtt_props_t).
  */
 #include "mqtt_internal.h"
 
@@ -265,21 +267,50 @@ int mqtt__props_parse(const uint8_t *p, uint32_t len, uint64_t allowed, bool man
     return 0;
 }
 
+bool mqtt_prop_next(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_prop_t *out)
+{
+    if (*off >= len) return false;
+    const uint8_t *q = p + *off;
+    uint32_t left = len - *off;
+    uint8_t id = q[0];
+    uint8_t type = id < 64 ? mqtt__prop_type[id] : MQTT_PT_NONE;
+    uint32_t vlen = type == MQTT_PT_NONE ? 0 : props_value_len(type, q + 1, left - 1);
+    if (vlen == 0) return false;
+    const uint8_t *v = q + 1;
+    mqtt_prop_t pr = {.id = id};
+    switch (type) {
+    case MQTT_PT_BYTE:
+        pr.num = v[0];
+        break;
+    case MQTT_PT_U16:
+        pr.num = mqtt__rd16(v);
+        break;
+    case MQTT_PT_U32:
+        pr.num = mqtt__rd32(v);
+        break;
+    case MQTT_PT_VARINT:
+        mqtt_varint_decode(v, vlen, &pr.num);
+        break;
+    default: /* string, binary data or string pair */
+        pr.str.p = v + 2;
+        pr.str.len = mqtt__rd16(v);
+        if (type == MQTT_PT_PAIR) {
+            pr.val.p = v + 4 + pr.str.len;
+            pr.val.len = mqtt__rd16(v + 2 + pr.str.len);
+        }
+    }
+    *out = pr;
+    *off += 1 + vlen;
+    return true;
+}
+
 bool mqtt_user_prop_next(const mqtt_str_t *user, uint32_t *off, mqtt_str_t *key, mqtt_str_t *val)
 {
-    while (*off < user->len) {
-        const uint8_t *p = user->p + *off;
-        uint32_t left = user->len - *off;
-        uint8_t id = p[0];
-        uint8_t type = id < 64 ? mqtt__prop_type[id] : MQTT_PT_NONE;
-        uint32_t vlen = type == MQTT_PT_NONE ? 0 : props_value_len(type, p + 1, left - 1);
-        if (vlen == 0) return false;
-        *off += 1 + vlen;
-        if (id != MQTT_PROP_USER_PROPERTY) continue;
-        key->p = p + 3;
-        key->len = mqtt__rd16(p + 1);
-        val->p = p + 5 + key->len;
-        val->len = mqtt__rd16(p + 3 + key->len);
+    mqtt_prop_t pr;
+    while (mqtt_prop_next(user->p, user->len, off, &pr)) {
+        if (pr.id != MQTT_PROP_USER_PROPERTY) continue;
+        *key = pr.str;
+        *val = pr.val;
         return true;
     }
     return false;

@@ -222,6 +222,22 @@ typedef struct mqtt_props {
 /* Iterate user properties of a decoded or encoded `user` block. *off starts
  * at 0. Returns true and fills key/val for the next pair, false at the end. */
 bool mqtt_user_prop_next(const mqtt_str_t *user, uint32_t *off, mqtt_str_t *key, mqtt_str_t *val);
+/* One property of an encoded property list, as mqtt_prop_next() gives it.
+ * The views point into the list. */
+typedef struct mqtt_prop {
+    uint8_t id;     /* MQTT_PROP_* */
+    uint32_t num;   /* byte, two-byte, four-byte and variable byte integer values */
+    mqtt_str_t str; /* string and binary values; the key of a user property */
+    mqtt_str_t val; /* the value of a user property */
+} mqtt_prop_t;
+/* Walk an MQTT 5 property list p[0..len) (the bytes after its length
+ * prefix), e.g. the pre-encoded block a server forwards. *off starts at 0.
+ * Returns true and fills *out for the next property; false at the end, and
+ * also at an unknown identifier or a value that does not fit, where *off
+ * stays (so it tells how far the list is well-formed). Values are not
+ * validated (UTF-8, ranges, repeats, which packet may carry which): that is
+ * mqtt_decode()'s work. */
+bool mqtt_prop_next(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_prop_t *out);
 /* Bytes needed to hold the user properties of `props` as a block of 0x26
  * entries, and the copy itself (returns bytes written or MQTT_ERR_NOSPACE).
  * Used to forward user properties intact without keeping the input buffer. */
@@ -365,6 +381,44 @@ int mqtt_frame_len(const uint8_t *buf, size_t len, uint32_t max_packet_size, uin
  */
 int mqtt_encode(uint8_t *dst, size_t cap, uint8_t version, const mqtt_packet_t *pkt);
 int mqtt_encode_size(uint8_t version, const mqtt_packet_t *pkt);
+/*
+ * A PUBLISH from parts, as a server forwards one stored message: topic,
+ * payload and an already encoded block of properties (`props`: a property
+ * list without its length prefix, e.g. content type and user properties)
+ * are copied as they are; the properties that differ per subscriber are
+ * written before the block, in the order topic alias, message expiry,
+ * subscription ids. Properties exist only for MQTT_V5 and are ignored
+ * before. The topic may be empty only in 5.0 with a topic alias. The
+ * contents of the block, the topic and the payload are not validated (the
+ * caller owns them); dup is written as given.
+ */
+typedef struct mqtt_publish_parts {
+    uint8_t version; /* MQTT_V31, MQTT_V311 or MQTT_V5 */
+    uint8_t qos;
+    bool retain;
+    bool dup;
+    mqtt_str_t topic;
+    uint16_t packet_id; /* written only for qos > 0 */
+    const uint32_t *sub_ids;
+    uint32_t n_sub_ids; /* each id 1..268,435,455 */
+    bool has_expiry;    /* write Message Expiry Interval `expiry` */
+    uint32_t expiry;
+    uint16_t topic_alias; /* 0 = none */
+    mqtt_str_t props;
+    mqtt_str_t payload;
+} mqtt_publish_parts_t;
+
+/* Encode into dst[0..cap): bytes written (> 0), MQTT_ERR_NOSPACE if cap is
+ * too small, MQTT_ERR_INVALID if the parts cannot be expressed (qos above 2,
+ * a topic over 65,535 bytes, an empty topic without an alias, a bad
+ * subscription id, a packet over the protocol maximum). On success
+ * *pid_off (when not NULL) is the offset of the two-byte packet identifier
+ * for qos > 0, so that one encoding can be shared and the id patched per
+ * subscriber, and 0 for qos 0. mqtt_encode_publish_size() returns the exact
+ * size needed (or a negative error). */
+int mqtt_encode_publish(uint8_t *dst, size_t cap, const mqtt_publish_parts_t *parts,
+                        uint32_t *pid_off);
+int mqtt_encode_publish_size(const mqtt_publish_parts_t *parts);
 /* Offset of the packet identifier inside an encoded PUBLISH with QoS > 0,
  * so that one encoding can be shared and the id patched per subscriber
  * (two bytes, big-endian). MQTT_ERR_INVALID if buf[0..len) is not one whole

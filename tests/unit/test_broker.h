@@ -41,6 +41,7 @@ void add_registry_tests(void);
 void add_retain_tests(void);
 void add_ack_tests(void);
 void add_pool_tests(void);
+void add_grow_tests(void); /* test_broker_grow.c */
 void add_session_tests(void);
 void add_acl_tests(void);      /* test_broker_acl.c */
 void add_expiry_tests(void);   /* test_broker_expiry.c */

@@ -109,6 +109,7 @@ int main(void)
     add_retain_tests();
     add_ack_tests();
     add_pool_tests();
+    add_grow_tests();
     add_session_tests();
     add_acl_tests();
     add_expiry_tests();

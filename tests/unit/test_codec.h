@@ -17,6 +17,7 @@ extern CU_TestInfo codec_decode_tests[];
 extern CU_TestInfo codec_malformed_tests[];
 extern CU_TestInfo codec_roundtrip_tests[];
 extern CU_TestInfo codec_encode_tests[];
+extern CU_TestInfo codec_publish_tests[];
 
 /* A string literal as a view. */
 #define S(lit) ((mqtt_str_t){(const uint8_t *)(lit), (uint32_t)(sizeof(lit) - 1)})

@@ -103,6 +103,7 @@ int main(void)
         {.pName = "malformed", .pTests = codec_malformed_tests},
         {.pName = "roundtrip", .pTests = codec_roundtrip_tests},
         {.pName = "encode", .pTests = codec_encode_tests},
+        {.pName = "publish", .pTests = codec_publish_tests},
         CU_SUITE_INFO_NULL,
     };
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
