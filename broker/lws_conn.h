@@ -1,6 +1,8 @@
 /*
- * lws_conn.h - the lws protocol callbacks of lws_conn.c, for the protocol
- * table of worker.c. Called by lws on the worker owning the context.
+ * lws_conn.h - what libwebsockets does for the broker: the protocol
+ * callbacks of lws_conn.c (for the protocol table of lws_loop.c, called by
+ * lws on the worker owning the context). The loop functions a worker calls
+ * (brk_loop_*) are in worker.h, which needs no lws header.
  */
 #ifndef SLUICE_BRK_LWS_CONN_H
 #define SLUICE_BRK_LWS_CONN_H

@@ -94,6 +94,21 @@ void brk_worker_post_failed(brk_worker_t *w, brk_inbox_item_t item);
  * Only for a worker driven by hand (tests/fuzz/fuzz_conn.c). */
 void brk_worker_run_inbox(brk_worker_t *w);
 
+/* The event loop (lws_loop.c): set up w's context, listeners and tick
+ * (main thread), run it until b->stopping (w's thread), wake it from any
+ * thread (no-op without a context), destroy a context taken out of a
+ * worker, free what init made. brk_loop_global_init once before any. */
+int brk_loop_init(brk_worker_t *w, char *err, size_t errlen);
+void brk_loop_run(brk_worker_t *w);
+void brk_loop_wake(brk_worker_t *w);
+void brk_loop_destroy(struct lws_context *ctx);
+void brk_loop_fini(brk_worker_t *w);
+void brk_loop_global_init(void);
+/* Every 250 ms on each worker (lws_loop.c's timer): keepalive, idle
+ * buffers, paused connections, stuck subscribers; worker 0 also session
+ * expiry, the store probe and $SYS. */
+void brk_worker_tick(brk_worker_t *w);
+
 /* Generic cross-worker call: worker_call.h. */
 /* The inbox's side (worker.c): run a posted call and free it. */
 void brk_call_run(brk_worker_t *w, struct brk_call *call);
