@@ -439,10 +439,78 @@ static void free_aliases(brk_conn_t *c)
     c->aliases_in = NULL;
 }
 
+/* The connection's session, its connection gone: handed over, offline
+ * (its will parked or published), or ended. */
+static void session_detach(brk_conn_t *c, brk_session_t *s)
+{
+    brk_t *b = c->w->b;
+    pthread_mutex_lock(&s->lock);
+    bool attached = s->conn == c;
+    /* read under the lock: a CONNECT on another worker may take the
+     * session and set its own expiry as soon as we let go */
+    uint32_t expiry = s->expiry;
+    bool continued = false; /* taken over by a CONNECT that keeps the session */
+    if (attached && s->pending) {
+        brk_session_handover(s); /* a takeover was waiting for us */
+        attached = false;
+        continued = true;
+    } else if (!attached && s->conn && s->registered) {
+        continued = true; /* handed over already (brk_conn_kill) */
+    } else if (attached) {
+        s->conn = NULL;
+        s->home = NULL;
+        s->offline_since_ms = brk_now_ms();
+        /* offline now: its queue is stored or ends with it, so the
+         * publishers it held may go (flow.c) */
+        brk_flow_release(s, 0, true);
+    }
+    brk_conn_t *dropped = NULL;
+    if (s->pending == c) { /* we were the one waiting: give up */
+        s->pending = NULL;
+        dropped = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (dropped) brk_conn_unref(dropped);
+    bool will = c->will && !c->disconnected_cleanly;
+    /* a delayed will of a session that continues on a new connection is
+     * never sent (MQTT-3.1.3-9); without delay it goes at once */
+    if (will && continued && c->will_delay) will = false;
+    if (will && attached && c->will_delay && expiry) {
+        /* MQTT 5 will delay: held by the session, published when the
+         * delay or the session ends, whichever first (MQTT-3.1.3-9);
+         * a connection that took the session meanwhile cancels it */
+        uint32_t d = c->will_delay < expiry ? c->will_delay : expiry;
+        pthread_mutex_lock(&s->lock);
+        if (!s->conn && !s->pending) {
+            brk_msg_unref(&s->will);
+            s->will = brk_msg_ref(c->will);
+            s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
+            s->will_expiry = c->will_expiry;
+            s->has_will_expiry = c->has_will_expiry;
+        }
+        pthread_mutex_unlock(&s->lock);
+        will = false;
+    }
+    if (attached && expiry == 0) {
+        /* ends with us, unless a new connection took it meanwhile */
+        pthread_mutex_lock(&b->reg_lock);
+        pthread_mutex_lock(&s->lock);
+        bool taken = s->conn || s->pending;
+        pthread_mutex_unlock(&s->lock);
+        if (!taken) brk_session_end(b, s);
+        pthread_mutex_unlock(&b->reg_lock);
+    } else if (attached) {
+        brk_persist_session(s, NULL, 0, false); /* remember when it went away */
+        brk_expiry_schedule(b, s);
+    }
+    if (will)
+        brk_will_publish(b, c->w, c->will, c->will_expiry, c->has_will_expiry, s->client_id,
+                         c->username);
+}
+
 void brk_conn_closed(brk_conn_t *c)
 {
     brk_worker_t *w = c->w;
-    brk_t *b = w->b;
     c->wsi = NULL;
     c->state = BRK_CONN_GONE;
     if (c->prev)
@@ -457,76 +525,15 @@ void brk_conn_closed(brk_conn_t *c)
 
     brk_session_t *s = c->session;
     if (s && c->connected)
-        brk_log(b, BRK_LOG_INFO, "SLUICE-DISCONNECT", "%s: client '%s' gone: %s (reason 0x%02x)",
+        brk_log(w->b, BRK_LOG_INFO, "SLUICE-DISCONNECT", "%s: client '%s' gone: %s (reason 0x%02x)",
                 c->peer, s->client_id,
                 c->got_disconnect ? "DISCONNECT"
                 : c->close_reason ? "closed by the broker"
                                   : "closed without DISCONNECT (connection lost or protocol end)",
                 c->close_reason);
     if (s) {
-        pthread_mutex_lock(&s->lock);
-        bool attached = s->conn == c;
-        /* read under the lock: a CONNECT on another worker may take the
-         * session and set its own expiry as soon as we let go */
-        uint32_t expiry = s->expiry;
-        bool continued = false; /* taken over by a CONNECT that keeps the session */
-        if (attached && s->pending) {
-            brk_session_handover(s); /* a takeover was waiting for us */
-            attached = false;
-            continued = true;
-        } else if (!attached && s->conn && s->registered) {
-            continued = true; /* handed over already (brk_conn_kill) */
-        } else if (attached) {
-            s->conn = NULL;
-            s->home = NULL;
-            s->offline_since_ms = brk_now_ms();
-            /* offline now: its queue is stored or ends with it, so the
-             * publishers it held may go (flow.c) */
-            brk_flow_release(s, 0, true);
-        }
-        brk_conn_t *dropped = NULL;
-        if (s->pending == c) { /* we were the one waiting: give up */
-            s->pending = NULL;
-            dropped = c;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (dropped) brk_conn_unref(dropped);
-        bool will = c->will && !c->disconnected_cleanly;
-        /* a delayed will of a session that continues on a new connection is
-         * never sent (MQTT-3.1.3-9); without delay it goes at once */
-        if (will && continued && c->will_delay) will = false;
-        if (will && attached && c->will_delay && expiry) {
-            /* MQTT 5 will delay: held by the session, published when the
-             * delay or the session ends, whichever first (MQTT-3.1.3-9);
-             * a connection that took the session meanwhile cancels it */
-            uint32_t d = c->will_delay < expiry ? c->will_delay : expiry;
-            pthread_mutex_lock(&s->lock);
-            if (!s->conn && !s->pending) {
-                brk_msg_unref(&s->will);
-                s->will = brk_msg_ref(c->will);
-                s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
-                s->will_expiry = c->will_expiry;
-                s->has_will_expiry = c->has_will_expiry;
-            }
-            pthread_mutex_unlock(&s->lock);
-            will = false;
-        }
-        if (attached && expiry == 0) {
-            /* ends with us, unless a new connection took it meanwhile */
-            pthread_mutex_lock(&b->reg_lock);
-            pthread_mutex_lock(&s->lock);
-            bool taken = s->conn || s->pending;
-            pthread_mutex_unlock(&s->lock);
-            if (!taken) brk_session_end(b, s);
-            pthread_mutex_unlock(&b->reg_lock);
-        } else if (attached) {
-            brk_persist_session(s, NULL, 0, false); /* remember when it went away */
-            brk_expiry_schedule(b, s);
-        }
+        session_detach(c, s);
         c->session = NULL;
-        if (will)
-            brk_will_publish(b, w, c->will, c->will_expiry, c->has_will_expiry, s->client_id,
-                             c->username);
         brk_session_unref(s);
     }
     brk_msg_unref(&c->will);

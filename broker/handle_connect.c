@@ -119,32 +119,35 @@ static bool over_max_connections(brk_t *b)
     return true;
 }
 
-int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
+/* The client id, or one assigned (*assigned); refuses (returns -1 after
+ * the CONNACK) when none is allowed. */
+static int client_id(brk_conn_t *c, const mqtt_connect_t *p, char *buf, size_t cap, mqtt_str_t *id,
+                     bool *assigned)
 {
     brk_t *b = c->w->b;
-    const cfg_t *cfg = b->cfg;
-    c->version = p->version;
-    /* the client's limit holds for every packet we send, a refusal included */
-    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE)))
-        c->max_packet = p->props.maximum_packet_size;
-    char idbuf[32];
-    mqtt_str_t id = p->client_id;
-    bool assigned = false;
+    *id = p->client_id;
+    *assigned = false;
+    if (id->len) return 0;
+    /* 3.1 requires an id; 3.1.1 allows none only with clean session
+     * (MQTT-3.1.3-8); 5.0 assigns one (MQTT-3.1.3-6) */
+    if (p->version == MQTT_V31 || (p->version == MQTT_V311 && !p->clean_start) ||
+        !b->cfg->mqtt.allow_zero_length_clientid)
+        return refuse(c, MQTT_CONNACK_ID_REJECTED, MQTT_RC_CLIENT_ID_INVALID);
+    pthread_mutex_lock(&b->reg_lock);
+    uint64_t n = ++b->next_assigned_id;
+    pthread_mutex_unlock(&b->reg_lock);
+    int len = snprintf(buf, cap, "auto-%016llx-%llu", (unsigned long long)b->start_ms,
+                       (unsigned long long)n);
+    *id = (mqtt_str_t){(const uint8_t *)buf, (uint32_t)len};
+    *assigned = true;
+    return 0;
+}
 
-    if (!id.len) {
-        /* 3.1 requires an id; 3.1.1 allows none only with clean session
-         * (MQTT-3.1.3-8); 5.0 assigns one (MQTT-3.1.3-6) */
-        if (p->version == MQTT_V31 || (p->version == MQTT_V311 && !p->clean_start) ||
-            !cfg->mqtt.allow_zero_length_clientid)
-            return refuse(c, MQTT_CONNACK_ID_REJECTED, MQTT_RC_CLIENT_ID_INVALID);
-        pthread_mutex_lock(&b->reg_lock);
-        uint64_t n = ++b->next_assigned_id;
-        pthread_mutex_unlock(&b->reg_lock);
-        int len = snprintf(idbuf, sizeof(idbuf), "auto-%016llx-%llu",
-                           (unsigned long long)b->start_ms, (unsigned long long)n);
-        id = (mqtt_str_t){(const uint8_t *)idbuf, (uint32_t)len};
-        assigned = true;
-    }
+/* Everything before the session: enhanced authentication, limits,
+ * credentials and the will's right. 0 and *aid, BRK_PAUSE, or -1 (refused). */
+static int admit(brk_conn_t *c, mqtt_connect_t *p, const mqtt_str_t *id, brk_acl_id_t **aid)
+{
+    brk_t *b = c->w->b;
     if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
         const brk_auth_method_t *m = brk_auth_find(&p->props.auth_method);
         /* a method that answers in one step is enough until one needs more */
@@ -153,31 +156,37 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
             return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
                           m ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_BAD_AUTH_METHOD);
     }
-    if (p->will && p->will_retain && !cfg->mqtt.retain_available)
+    if (p->will && p->will_retain && !b->cfg->mqtt.retain_available)
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_RETAIN_NOT_SUPPORTED);
     if (over_max_connections(b)) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_QUOTA_EXCEEDED);
-    brk_acl_id_t *aid = NULL; /* credentials and will topic (acl.c) */
-    int verdict = brk_acl_connect(c, p, &id, &aid);
+    int verdict = brk_acl_connect(c, p, id, aid);  /* credentials and will topic (acl.c) */
     if (verdict == BRK_ACL_WAIT) return BRK_PAUSE; /* a slow hash: this CONNECT again later */
     if (verdict == BRK_ACL_BAD_LOGIN)
         return refuse(c, MQTT_CONNACK_BAD_CREDENTIALS, MQTT_RC_BAD_USER_OR_PASSWORD);
     if (verdict == BRK_ACL_BUSY) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_BUSY);
     if (verdict != BRK_ACL_ALLOW)
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
-    if (p->will && brk_acl_check(aid, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
+    if (p->will && brk_acl_check(*aid, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
                                  BRK_ACL_WILL)) {
         /* as Mosquitto 2.0 and EMQX: the client connects, its will is never sent */
         brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-WILL", "%s: will topic of \"%.*s\" not authorized",
-                c->peer, (int)id.len, (const char *)id.p);
+                c->peer, (int)id->len, (const char *)id->p);
         p->will = false;
     }
+    return 0;
+}
 
+/* Keepalive, the client's MQTT 5 limits, the session expiry (clamped):
+ * returns the expiry; *ka_capped when the keepalive was lowered. */
+static uint32_t negotiate(brk_conn_t *c, const mqtt_connect_t *p, bool *ka_capped)
+{
+    const cfg_t *cfg = c->w->b->cfg;
     c->keepalive = p->keepalive;
-    bool ka_capped = false;
+    *ka_capped = false;
     if (cfg->mqtt.keepalive_max && p->version == MQTT_V5 &&
         (c->keepalive == 0 || c->keepalive > cfg->mqtt.keepalive_max)) {
         c->keepalive = cfg->mqtt.keepalive_max;
-        ka_capped = true;
+        *ka_capped = true;
     }
     uint32_t expiry;
     if (p->version == MQTT_V5) {
@@ -194,7 +203,11 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     } else {
         expiry = p->clean_start ? 0 : UINT32_MAX;
     }
-    if (expiry > cfg->mqtt.max_session_expiry) expiry = cfg->mqtt.max_session_expiry;
+    return expiry > cfg->mqtt.max_session_expiry ? cfg->mqtt.max_session_expiry : expiry;
+}
+
+static void take_username(brk_conn_t *c, const mqtt_connect_t *p, const brk_acl_id_t *aid)
+{
     if (brk_acl_id_user(aid)) { /* authenticated: a JWT claim or a certificate may name it */
         c->username = strdup(brk_acl_id_user(aid));
     } else if (p->has_username) {
@@ -204,28 +217,33 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
             c->username[p->username.len] = 0;
         }
     }
-    if (p->will && !(c->will = make_will(c, p))) {
-        brk_acl_id_free(aid);
-        brk_conn_close(c, MQTT_RC_UNSPECIFIED);
-        return -1;
-    }
+}
 
-    /* find or create the session; take over a live connection */
-    bool present = false, waiting = false, took = false;
+typedef struct attach {
+    bool present, waiting, took;
+} attach_t;
+
+/* Find or create the session of id and attach c (or queue it behind a live
+ * connection being taken over); NULL without memory. Takes aid. */
+static brk_session_t *attach(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *id,
+                             brk_acl_id_t *aid, uint32_t expiry, attach_t *at)
+{
+    brk_t *b = c->w->b;
+    *at = (attach_t){0};
     pthread_mutex_lock(&b->reg_lock);
-    brk_session_t *s = brk_reg_find(b, (const char *)id.p, (uint16_t)id.len);
+    brk_session_t *s = brk_reg_find(b, (const char *)id->p, (uint16_t)id->len);
     if (s) {
         pthread_mutex_lock(&s->lock);
         /* a session that ends with its connection (expiry 0) does not
          * continue, whatever this CONNECT asks (MQTT-3.1.2-4, -3.1.2-5) */
         bool discard = p->clean_start || s->expiry == 0;
-        took = s->conn != NULL; /* a live connection had it: taken over (log) */
+        at->took = s->conn != NULL; /* a live connection had it: taken over (log) */
         if (discard) {
             discard_conn(s);
         } else {
             if (s->conn) {
                 take_over(c, s);
-                waiting = true;
+                at->waiting = true;
             }
             /* back within the will delay: that will is never sent (MQTT-3.1.3-9) */
             brk_msg_unref(&s->will);
@@ -235,22 +253,20 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
             brk_session_end(b, s); /* drops the registry's reference */
             s = NULL;
         } else {
-            present = true;
+            at->present = true;
         }
     }
-    if (!s) {
-        s = brk_session_new(b, (const char *)id.p, (uint16_t)id.len);
-        if (!s) {
-            pthread_mutex_unlock(&b->reg_lock);
-            brk_acl_id_free(aid);
-            return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_UNAVAILABLE);
-        }
+    if (!s && (s = brk_session_new(b, (const char *)id->p, (uint16_t)id->len)))
         brk_reg_insert(b, s);
+    if (!s) {
+        pthread_mutex_unlock(&b->reg_lock);
+        brk_acl_id_free(aid);
+        return NULL;
     }
     pthread_mutex_lock(&s->lock);
     brk_acl_id_free(s->acl);
     s->acl = aid;
-    if (!waiting) {
+    if (!at->waiting) {
         s->conn = c;
         s->home = c->w;
     }
@@ -259,59 +275,92 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     pthread_mutex_unlock(&s->lock);
     c->session = brk_session_ref(s);
     pthread_mutex_unlock(&b->reg_lock);
+    return s;
+}
+
+/* The CONNACK's MQTT 5 properties: our limits and what we changed. */
+static void connack_props(brk_conn_t *c, const mqtt_connect_t *p, mqtt_props_t *pr,
+                          const mqtt_str_t *id, bool assigned, bool ka_capped, uint32_t expiry)
+{
+    const cfg_t *cfg = c->w->b->cfg;
+    pr->present |= MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM) |
+                   MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE) |
+                   MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
+    pr->receive_maximum = cfg->mqtt.receive_maximum;
+    pr->maximum_packet_size = cfg->mqtt.max_packet_size;
+    pr->topic_alias_maximum = cfg->mqtt.topic_alias_maximum;
+    if (!cfg->mqtt.retain_available) {
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE);
+        pr->retain_available = 0;
+    }
+    if (assigned) {
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID);
+        pr->assigned_client_id = *id;
+    }
+    if (ka_capped) {
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE);
+        pr->server_keep_alive = c->keepalive;
+    }
+    if (expiry != ((p->props.present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY))
+                       ? p->props.session_expiry
+                       : 0)) {
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY);
+        pr->session_expiry = expiry;
+    }
+    if (p->props.request_response_info && cfg->mqtt.response_information) {
+        pr->present |= MQTT_PROP_BIT(MQTT_PROP_RESPONSE_INFO);
+        pr->response_info = (mqtt_str_t){(const uint8_t *)cfg->mqtt.response_information,
+                                         (uint32_t)strlen(cfg->mqtt.response_information)};
+    }
+    if (c->alias_max_in) {
+        c->aliases_in = calloc((size_t)c->alias_max_in + 1, sizeof(*c->aliases_in));
+        if (!c->aliases_in) c->alias_max_in = 0;
+    }
+}
+
+int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
+{
+    brk_t *b = c->w->b;
+    c->version = p->version;
+    /* the client's limit holds for every packet we send, a refusal included */
+    if (p->version == MQTT_V5 && (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE)))
+        c->max_packet = p->props.maximum_packet_size;
+    char idbuf[32];
+    mqtt_str_t id;
+    bool assigned, ka_capped;
+    brk_acl_id_t *aid = NULL;
+    if (client_id(c, p, idbuf, sizeof(idbuf), &id, &assigned)) return -1;
+    int rc = admit(c, p, &id, &aid);
+    if (rc) return rc;
+    uint32_t expiry = negotiate(c, p, &ka_capped);
+    take_username(c, p, aid);
+    if (p->will && !(c->will = make_will(c, p))) {
+        brk_acl_id_free(aid);
+        brk_conn_close(c, MQTT_RC_UNSPECIFIED);
+        return -1;
+    }
+    attach_t at;
+    brk_session_t *s = attach(c, p, &id, aid, expiry, &at);
+    if (!s) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_UNAVAILABLE);
     brk_persist_session(s, c->will, c->will_delay, true);
 
     c->connected = true;
     /* 3.1 has no Session Present flag: byte 1 is reserved (0) */
     mqtt_packet_t ack = {
         .type = MQTT_CONNACK,
-        .u.connack = {.session_present = present && p->version != MQTT_V31, .reason = 0}};
-    if (p->version == MQTT_V5) {
-        mqtt_props_t *pr = &ack.u.connack.props;
-        pr->present |= MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM) |
-                       MQTT_PROP_BIT(MQTT_PROP_MAXIMUM_PACKET_SIZE) |
-                       MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS_MAXIMUM);
-        pr->receive_maximum = cfg->mqtt.receive_maximum;
-        pr->maximum_packet_size = cfg->mqtt.max_packet_size;
-        pr->topic_alias_maximum = cfg->mqtt.topic_alias_maximum;
-        if (!cfg->mqtt.retain_available) {
-            pr->present |= MQTT_PROP_BIT(MQTT_PROP_RETAIN_AVAILABLE);
-            pr->retain_available = 0;
-        }
-        if (assigned) {
-            pr->present |= MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID);
-            pr->assigned_client_id = id;
-        }
-        if (ka_capped) {
-            pr->present |= MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE);
-            pr->server_keep_alive = c->keepalive;
-        }
-        if (expiry != ((p->props.present & MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY))
-                           ? p->props.session_expiry
-                           : 0)) {
-            pr->present |= MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY);
-            pr->session_expiry = expiry;
-        }
-        if (p->props.request_response_info && cfg->mqtt.response_information) {
-            pr->present |= MQTT_PROP_BIT(MQTT_PROP_RESPONSE_INFO);
-            pr->response_info = (mqtt_str_t){(const uint8_t *)cfg->mqtt.response_information,
-                                             (uint32_t)strlen(cfg->mqtt.response_information)};
-        }
-        if (c->alias_max_in) {
-            c->aliases_in = calloc((size_t)c->alias_max_in + 1, sizeof(*c->aliases_in));
-            if (!c->aliases_in) c->alias_max_in = 0;
-        }
-    }
+        .u.connack = {.session_present = at.present && p->version != MQTT_V31, .reason = 0}};
+    if (p->version == MQTT_V5)
+        connack_props(c, p, &ack.u.connack.props, &id, assigned, ka_capped, expiry);
     /* a CONNACK over the client's Maximum Packet Size closed the connection:
      * nothing of the session may follow it */
     if (brk_conn_send_packet(c, &ack) < 0 && c->state >= BRK_CONN_CLOSING) return -1;
-    if (!waiting) brk_session_resume(s, c);
-    brk_log(b, BRK_LOG_INFO, took ? "SLUICE-TAKEOVER" : "SLUICE-CONNECT",
+    if (!at.waiting) brk_session_resume(s, c);
+    brk_log(b, BRK_LOG_INFO, at.took ? "SLUICE-TAKEOVER" : "SLUICE-CONNECT",
             "%s: client '%s' user '%s' MQTT %s keepalive %u clean_start %d%s", c->peer,
             s->client_id, c->username ? c->username : "",
             p->version == MQTT_V5 ? "5"
             : p->version == 4     ? "3.1.1"
                                   : "3.1",
-            c->keepalive, p->clean_start, took ? " (took over from a live connection)" : "");
+            c->keepalive, p->clean_start, at.took ? " (took over from a live connection)" : "");
     return 0;
 }

@@ -121,25 +121,26 @@ static void usage(FILE *f)
                "(docs/OPERATIONS.md, man sluice)\n");
 }
 
-int main(int argc, char **argv)
+typedef struct opts {
+    const char *path, *dlq;
+    bool check, repair, dev_kafka;
+} opts_t;
+
+/* -1 to go on, else the exit code (help, version, a bad argument). */
+static int parse_args(int argc, char **argv, opts_t *o)
 {
-    const char *path = NULL;
-    bool check = false, repair = false, dev_kafka = false;
-    const char *dlq = NULL;
-    if (argc > 1 && !strcmp(argv[1], "passwd")) return brk_passwd_command(argc - 2, argv + 2);
-    if (argc > 1 && !strcmp(argv[1], "ctl")) return brk_ctl_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
-            path = argv[++i];
+            o->path = argv[++i];
         } else if (!strcmp(argv[i], "--check")) {
-            check = true;
+            o->check = true;
         } else if (!strcmp(argv[i], "--repair")) {
-            repair = true;
+            o->repair = true;
         } else if (!strcmp(argv[i], "--dev-kafka")) {
-            dev_kafka = true;
+            o->dev_kafka = true;
         } else if (!strcmp(argv[i], "dlq") && i + 1 < argc &&
                    (!strcmp(argv[i + 1], "list") || !strcmp(argv[i + 1], "replay"))) {
-            dlq = argv[++i];
+            o->dlq = argv[++i];
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
             printf("sluice %s\n", SLUICE_VERSION);
             return 0;
@@ -152,11 +153,65 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    return -1;
+}
 
+/* As many connections as the hard limit allows; only the calling thread
+ * (the workers inherit the mask) takes SIGINT, SIGTERM and SIGHUP. */
+static void process_setup(sigset_t *set)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP); /* its default action would kill the broker */
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Started: say where it listens, reload on SIGHUP, and on SIGINT/SIGTERM
+ * close every connection (within SHUTDOWN_GRACE_MS). */
+static void serve(brk_t *b, const cfg_t *cfg, sigset_t *set)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const cfg_listener_t *l = &cfg->listeners[i];
+        static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};
+        brk_log(b, BRK_LOG_INFO, "SLUICE-LISTEN", "%s on %s:%u%s", names[l->protocol], l->host,
+                l->port,
+                (l->protocol == CFG_PROTO_WS || l->protocol == CFG_PROTO_WSS) && l->path ? l->path
+                                                                                         : "");
+    }
+    brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)", SLUICE_VERSION,
+            b->n_workers, cfg->source);
+    int sig = 0;
+    /* SIGHUP re-reads the config file (reload.c logs the outcome) */
+    while (sigwait(set, &sig) == 0 && sig == SIGHUP) {
+        brk_reload_result_t res;
+        brk_reload(b, &res);
+    }
+    brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
+    brk_stats_t st;
+    brk_stats_collect(b, &st);
+    int64_t t0 = brk_now_ms();
+    uint64_t left = brk_shutdown(b, SHUTDOWN_GRACE_MS);
+    brk_log(b, BRK_LOG_INFO, "SLUICE-SHUTDOWN",
+            "%llu connections closed in %lld ms (%llu cut off after %d ms)",
+            (unsigned long long)(st.conns - (st.conns < left ? st.conns : left)),
+            (long long)(brk_now_ms() - t0), (unsigned long long)left, SHUTDOWN_GRACE_MS);
+}
+
+/* The configuration and its files, and the commands that need no broker
+ * (--repair, dlq, --check): -1 and *cfg, *auth to start, else the exit code. */
+static int prepare(const opts_t *o, cfg_t **cfgp, brk_auth_t **authp)
+{
     cfg_t *cfg = NULL;
     char err[512] = "";
-    if (path) {
-        if (cfg_load(path, &cfg, err, sizeof(err)) != CFG_OK) {
+    if (o->path) {
+        if (cfg_load(o->path, &cfg, err, sizeof(err)) != CFG_OK) {
             fprintf(stderr, "sluice: %s\n", err);
             return 2;
         }
@@ -164,7 +219,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice: out of memory\n");
         return 1;
     }
-    if (repair) {
+    if (o->repair) {
         int rc = store_repair(cfg->data_dir, err, sizeof(err));
         if (rc == STORE_OK)
             printf("%s: repaired\n", cfg->data_dir);
@@ -173,12 +228,12 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc == STORE_OK ? 0 : 1;
     }
-    if (cfg_check_bridge_kafka(cfg, dev_kafka, err, sizeof(err)) != CFG_OK) {
+    if (cfg_check_bridge_kafka(cfg, o->dev_kafka, err, sizeof(err)) != CFG_OK) {
         fprintf(stderr, "sluice: %s\n", err);
         cfg_free(cfg);
         return 2;
     }
-    if (dlq) return dlq_command(cfg, dlq);
+    if (o->dlq) return dlq_command(cfg, o->dlq);
     /* password and ACL files are part of the configuration: same exit code */
     brk_auth_t *auth = brk_auth_open(cfg, err, sizeof(err));
     if (!auth) {
@@ -186,33 +241,37 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return 2;
     }
-    if (check) {
+    if (o->check) {
         brk_auth_close(auth);
         printf("%s: configuration OK\n", cfg->source);
         cfg_free(cfg);
         return 0;
     }
+    *cfgp = cfg;
+    *authp = auth;
+    return -1;
+}
 
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "passwd")) return brk_passwd_command(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "ctl")) return brk_ctl_main(argc - 2, argv + 2);
+    opts_t o = {0};
+    int code = parse_args(argc, argv, &o);
+    if (code >= 0) return code;
+    cfg_t *cfg = NULL;
+    brk_auth_t *auth = NULL;
+    if ((code = prepare(&o, &cfg, &auth)) >= 0) return code;
+    bool dev_kafka = o.dev_kafka;
+    char err[512] = "";
     if (cfg->log.file && !freopen(cfg->log.file, "a", stderr)) {
         fprintf(stdout, "sluice: %s: log.file: cannot open for appending\n", cfg->log.file);
         brk_auth_close(auth);
         cfg_free(cfg);
         return 2;
     }
-    /* as many connections as the hard limit allows */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    /* workers inherit the mask: only this thread takes the signals */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP); /* its default action would kill the broker */
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    process_setup(&set);
 
     brk_t *b = brk_new(cfg);
     if (!b) {
@@ -243,32 +302,7 @@ int main(int argc, char **argv)
     }
     /* the bridge first: no PUBLISH may be acknowledged before its rules apply */
     if (brk_kafka_start(b, err, sizeof(err)) == 0 && brk_start(b) == 0) {
-        for (size_t i = 0; i < cfg->n_listeners; i++) {
-            const cfg_listener_t *l = &cfg->listeners[i];
-            static const char *names[] = {"mqtt", "ws", "mqtts", "wss", "http"};
-            brk_log(b, BRK_LOG_INFO, "SLUICE-LISTEN", "%s on %s:%u%s", names[l->protocol], l->host,
-                    l->port,
-                    (l->protocol == CFG_PROTO_WS || l->protocol == CFG_PROTO_WSS) && l->path
-                        ? l->path
-                        : "");
-        }
-        brk_log(b, BRK_LOG_INFO, "SLUICE-READY", "sluice %s ready with %d workers (%s)",
-                SLUICE_VERSION, b->n_workers, cfg->source);
-        int sig = 0;
-        /* SIGHUP re-reads the config file (reload.c logs the outcome) */
-        while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-            brk_reload_result_t res;
-            brk_reload(b, &res);
-        }
-        brk_log(b, BRK_LOG_INFO, "SLUICE-STOP", "signal %d: stopping", sig);
-        brk_stats_t st;
-        brk_stats_collect(b, &st);
-        int64_t t0 = brk_now_ms();
-        uint64_t left = brk_shutdown(b, SHUTDOWN_GRACE_MS);
-        brk_log(b, BRK_LOG_INFO, "SLUICE-SHUTDOWN",
-                "%llu connections closed in %lld ms (%llu cut off after %d ms)",
-                (unsigned long long)(st.conns - (st.conns < left ? st.conns : left)),
-                (long long)(brk_now_ms() - t0), (unsigned long long)left, SHUTDOWN_GRACE_MS);
+        serve(b, cfg, &set);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
         rc = 1;
