@@ -116,11 +116,11 @@ static bool header_eq(rd_kafka_headers_t *h, const char *name, const char *val)
     return v && vl == strlen(val) && memcmp(v, val, vl) == 0;
 }
 
-static void prop_str(bbuf_t *b, uint8_t id, const void *p, size_t len)
+static void prop_str(store_buf_t *b, uint8_t id, const void *p, size_t len)
 {
-    bridge_buf_u8(b, id);
-    bridge_buf_u16(b, (uint16_t)len);
-    bridge_buf_put(b, p, len);
+    store_buf_u8(b, id);
+    store_buf_u16(b, (uint16_t)len);
+    store_buf_raw(b, p, len);
 }
 
 /* Kafka headers back to MQTT 5 properties: mqtt.content_type, the
@@ -129,7 +129,7 @@ static void prop_str(bbuf_t *b, uint8_t id, const void *p, size_t len)
  * length: a name or value over 65,535 bytes (Kafka allows any size) cannot
  * be one, and truncating the length would corrupt the whole PUBLISH, so
  * such a header is skipped and counted; the record itself is delivered. */
-static void headers_to_props(struct bridge *br, rd_kafka_headers_t *h, bbuf_t *b)
+static void headers_to_props(struct bridge *br, rd_kafka_headers_t *h, store_buf_t *b)
 {
     const char *name;
     const void *v;
@@ -150,8 +150,8 @@ static void headers_to_props(struct bridge *br, rd_kafka_headers_t *h, bbuf_t *b
         else if (strncmp(name, "mqtt.", 5) && strncmp(name, "sluice.", 7) &&
                  mqtt_utf8_valid((const uint8_t *)name, nl) && mqtt_utf8_valid(v, vl)) {
             prop_str(b, MQTT_PROP_USER_PROPERTY, name, nl);
-            bridge_buf_u16(b, (uint16_t)vl);
-            bridge_buf_put(b, v, vl);
+            store_buf_u16(b, (uint16_t)vl);
+            store_buf_raw(b, v, vl);
         }
     }
 }
@@ -163,15 +163,16 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
     if (header_eq(h, "sluice.node", br->cfg->node_id)) return 1; /* our own: no echo */
-    bbuf_t t = {0}, props = {0};
+    store_buf_t t, props;
+    store_buf_init(&t);
+    store_buf_init(&props);
     int rc = 1;
     if (c->has_tmpl) {
         bridge_tmpl_expand_kafka(&c->tmpl, rm, &t);
     } else {
         const void *v;
         size_t vl;
-        if (h && !rd_kafka_header_get_last(h, "mqtt.topic", &v, &vl) && v)
-            bridge_buf_put(&t, v, vl);
+        if (h && !rd_kafka_header_get_last(h, "mqtt.topic", &v, &vl) && v) store_buf_raw(&t, v, vl);
     }
     if (t.oom || t.len == 0 || t.len > 0xffff || !mqtt_topic_valid(t.p, t.len)) {
         atomic_fetch_add(&br->s.dropped, 1); /* no usable MQTT topic */
@@ -195,8 +196,8 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     else
         atomic_fetch_add(&br->s.delivered, 1);
 out:
-    bridge_buf_free(&t);
-    bridge_buf_free(&props);
+    store_buf_free(&t);
+    store_buf_free(&props);
     return rc;
 }
 

@@ -10,11 +10,11 @@
 
 #include "bridge_int.h"
 
-void bridge_dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len)
+void bridge_dlq_encode(store_buf_t *b, int err, const uint8_t *blob, size_t len)
 {
-    bridge_buf_u8(b, 1);
-    bridge_buf_u32(b, (uint32_t)err);
-    bridge_buf_put(b, blob, len);
+    store_buf_u8(b, 1);
+    store_buf_u32(b, (uint32_t)err);
+    store_buf_raw(b, blob, len);
 }
 
 int bridge_dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen)

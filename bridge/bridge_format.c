@@ -9,53 +9,6 @@
 
 #include "bridge_int.h"
 
-void bridge_buf_put(bbuf_t *b, const void *p, size_t n)
-{
-    if (b->oom || n == 0) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-void bridge_buf_str(bbuf_t *b, const char *s)
-{
-    bridge_buf_put(b, s, strlen(s));
-}
-void bridge_buf_u8(bbuf_t *b, uint8_t v)
-{
-    bridge_buf_put(b, &v, 1);
-}
-void bridge_buf_u16(bbuf_t *b, uint16_t v)
-{
-    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    bridge_buf_put(b, x, 2);
-}
-void bridge_buf_u32(bbuf_t *b, uint32_t v)
-{
-    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    bridge_buf_put(b, x, 4);
-}
-static void bbuf_u64(bbuf_t *b, uint64_t v)
-{
-    bridge_buf_u32(b, (uint32_t)(v >> 32));
-    bridge_buf_u32(b, (uint32_t)v);
-}
-void bridge_buf_free(bbuf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 /* ---- MQTT 5 properties of a PUBLISH ---- */
 typedef struct pprops {
     bool has_pf, has_exp;
@@ -100,28 +53,28 @@ static void props_parse(const uint8_t *p, uint32_t len, pprops_t *pp)
 }
 
 /* ---- JSON ---- */
-static void json_str(bbuf_t *b, const uint8_t *s, size_t len)
+static void json_str(store_buf_t *b, const uint8_t *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    bridge_buf_u8(b, '"');
+    store_buf_u8(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        bridge_buf_put(b, s + run, i - run);
+        store_buf_raw(b, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
-            bridge_buf_put(b, esc, 2);
+            store_buf_raw(b, esc, 2);
         } else
-            bridge_buf_put(b, esc, 6);
+            store_buf_raw(b, esc, 6);
     }
-    bridge_buf_put(b, s + run, len - run);
-    bridge_buf_u8(b, '"');
+    store_buf_raw(b, s + run, len - run);
+    store_buf_u8(b, '"');
 }
 
-static void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
+static void base64_put(store_buf_t *b, const uint8_t *p, size_t len)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < len; i += 3) {
@@ -130,7 +83,7 @@ static void base64_put(bbuf_t *b, const uint8_t *p, size_t len)
         if (i + 2 < len) v |= p[i + 2];
         char o[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < len ? tab[(v >> 6) & 63] : '=',
                      i + 2 < len ? tab[v & 63] : '='};
-        bridge_buf_put(b, o, 4);
+        store_buf_raw(b, o, 4);
     }
 }
 
@@ -288,107 +241,107 @@ bool bridge_json_valid(const uint8_t *p, size_t len)
 }
 
 /* ---- blobs ---- */
-static void hdr_put(bbuf_t *b, uint16_t *n, const char *name, const void *v, size_t vlen)
+static void hdr_put(store_buf_t *b, uint16_t *n, const char *name, const void *v, size_t vlen)
 {
     size_t nl = strlen(name);
-    bridge_buf_u16(b, (uint16_t)nl);
-    bridge_buf_put(b, name, nl);
-    bridge_buf_u32(b, (uint32_t)vlen);
-    bridge_buf_put(b, v, vlen);
+    store_buf_u16(b, (uint16_t)nl);
+    store_buf_raw(b, name, nl);
+    store_buf_u32(b, (uint32_t)vlen);
+    store_buf_raw(b, v, vlen);
     (*n)++;
 }
 
-static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, bbuf_t *b)
+static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, store_buf_t *b)
 {
     char num[32];
-    bridge_buf_str(b, "{\"v\":1,\"topic\":");
+    store_buf_cstr(b, "{\"v\":1,\"topic\":");
     json_str(b, (const uint8_t *)m->topic, m->topic_len);
     snprintf(num, sizeof(num), ",\"qos\":%u", m->qos);
-    bridge_buf_str(b, num);
-    bridge_buf_str(b, m->retain ? ",\"retain\":true,\"clientid\":"
+    store_buf_cstr(b, num);
+    store_buf_cstr(b, m->retain ? ",\"retain\":true,\"clientid\":"
                                 : ",\"retain\":false,\"clientid\":");
     json_str(b, (const uint8_t *)(m->clientid ? m->clientid : ""),
              m->clientid ? strlen(m->clientid) : 0);
-    bridge_buf_str(b, ",\"username\":");
+    store_buf_cstr(b, ",\"username\":");
     if (m->username)
         json_str(b, (const uint8_t *)m->username, strlen(m->username));
     else
-        bridge_buf_str(b, "null");
+        store_buf_cstr(b, "null");
     snprintf(num, sizeof(num), ",\"timestamp\":%lld", (long long)ts);
-    bridge_buf_str(b, num);
-    bridge_buf_str(b, ",\"properties\":{");
+    store_buf_cstr(b, num);
+    store_buf_cstr(b, ",\"properties\":{");
     const char *sep = "";
     if (pp->has_pf) {
         snprintf(num, sizeof(num), "\"payload_format\":%u", pp->pf);
-        bridge_buf_str(b, num);
+        store_buf_cstr(b, num);
         sep = ",";
     }
     if (pp->has_exp) {
         snprintf(num, sizeof(num), "%s\"message_expiry\":%u", sep, pp->exp);
-        bridge_buf_str(b, num);
+        store_buf_cstr(b, num);
         sep = ",";
     }
     if (pp->ctype.p) {
-        bridge_buf_str(b, sep);
-        bridge_buf_str(b, "\"content_type\":");
+        store_buf_cstr(b, sep);
+        store_buf_cstr(b, "\"content_type\":");
         json_str(b, pp->ctype.p, pp->ctype.len);
         sep = ",";
     }
     if (pp->rtopic.p) {
-        bridge_buf_str(b, sep);
-        bridge_buf_str(b, "\"response_topic\":");
+        store_buf_cstr(b, sep);
+        store_buf_cstr(b, "\"response_topic\":");
         json_str(b, pp->rtopic.p, pp->rtopic.len);
         sep = ",";
     }
     if (pp->corr.p) {
-        bridge_buf_str(b, sep);
-        bridge_buf_str(b, "\"correlation_data\":\"");
+        store_buf_cstr(b, sep);
+        store_buf_cstr(b, "\"correlation_data\":\"");
         base64_put(b, pp->corr.p, pp->corr.len);
-        bridge_buf_u8(b, '"');
+        store_buf_u8(b, '"');
         sep = ",";
     }
     uint32_t off = 0;
     mqtt_str_t k, v;
     bool first = true;
     while (mqtt_user_prop_next(&pp->user, &off, &k, &v)) {
-        bridge_buf_str(b, first ? sep : ",");
-        if (first) bridge_buf_str(b, "\"user\":[");
+        store_buf_cstr(b, first ? sep : ",");
+        if (first) store_buf_cstr(b, "\"user\":[");
         first = false;
-        bridge_buf_u8(b, '[');
+        store_buf_u8(b, '[');
         json_str(b, k.p, k.len);
-        bridge_buf_u8(b, ',');
+        store_buf_u8(b, ',');
         json_str(b, v.p, v.len);
-        bridge_buf_u8(b, ']');
+        store_buf_u8(b, ']');
     }
-    if (!first) bridge_buf_u8(b, ']');
-    bridge_buf_u8(b, '}');
+    if (!first) store_buf_u8(b, ']');
+    store_buf_u8(b, '}');
     if (bridge_json_valid(m->payload, m->payload_len)) {
-        bridge_buf_str(b, ",\"payload\":");
-        bridge_buf_put(b, m->payload, m->payload_len);
+        store_buf_cstr(b, ",\"payload\":");
+        store_buf_raw(b, m->payload, m->payload_len);
     } else {
-        bridge_buf_str(b, ",\"payload_base64\":\"");
+        store_buf_cstr(b, ",\"payload_base64\":\"");
         base64_put(b, m->payload, m->payload_len);
-        bridge_buf_u8(b, '"');
+        store_buf_u8(b, '"');
     }
-    bridge_buf_u8(b, '}');
+    store_buf_u8(b, '}');
 }
 
 void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                       bbuf_t *out)
+                       store_buf_t *out)
 {
     pprops_t pp;
     props_parse(m->props, m->props ? m->props_len : 0, &pp);
-    bridge_buf_u8(out, BLOB_VERSION);
-    bridge_buf_u8(out, 0);
-    bbuf_u64(out, (uint64_t)ts_ms);
+    store_buf_u8(out, BLOB_VERSION);
+    store_buf_u8(out, 0);
+    store_buf_u64(out, (uint64_t)ts_ms);
 
     size_t tat = out->len;
-    bridge_buf_u16(out, 0);
+    store_buf_u16(out, 0);
     bridge_tmpl_expand_mqtt(&r->topic, m, node, out);
     size_t tl = out->len - tat - 2;
-    bridge_buf_u8(out, 0);
+    store_buf_u8(out, 0);
     size_t kat = out->len;
-    bridge_buf_u16(out, 0);
+    store_buf_u16(out, 0);
     bridge_tmpl_expand_mqtt(&r->key, m, node, out);
     size_t kl = out->len - kat - 2;
     if (out->oom || tl > 0xffff || kl > 0xffff) {
@@ -400,7 +353,8 @@ void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
     out->p[kat] = (uint8_t)(kl >> 8);
     out->p[kat + 1] = (uint8_t)kl;
 
-    bbuf_t h = {0};
+    store_buf_t h;
+    store_buf_init(&h);
     uint16_t n = 0;
     hdr_put(&h, &n, "sluice.node", node, strlen(node));
     if (r->cfg->format == CFG_FORMAT_RAW) {
@@ -419,31 +373,32 @@ void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
         mqtt_str_t k, v;
         /* Header count is 16 bits in the blob; MQTT allows more pairs. */
         while (n < 0xff00 && mqtt_user_prop_next(&pp.user, &off, &k, &v)) {
-            bridge_buf_u16(&h, (uint16_t)k.len);
-            bridge_buf_put(&h, k.p, k.len);
-            bridge_buf_u32(&h, v.len);
-            bridge_buf_put(&h, v.p, v.len);
+            store_buf_u16(&h, (uint16_t)k.len);
+            store_buf_raw(&h, k.p, k.len);
+            store_buf_u32(&h, v.len);
+            store_buf_raw(&h, v.p, v.len);
             n++;
         }
     }
     for (size_t i = 0; i < r->cfg->n_headers; i++) {
-        bbuf_t v = {0};
+        store_buf_t v;
+        store_buf_init(&v);
         bridge_tmpl_expand_mqtt(&r->hdr_vals[i], m, node, &v);
         hdr_put(&h, &n, r->cfg->headers[i].key, v.p, v.len);
         if (v.oom) h.oom = true;
-        bridge_buf_free(&v);
+        store_buf_free(&v);
     }
     if (h.oom) out->oom = true;
-    bridge_buf_u16(out, n);
-    bridge_buf_put(out, h.p, h.len);
-    bridge_buf_free(&h);
+    store_buf_u16(out, n);
+    store_buf_raw(out, h.p, h.len);
+    store_buf_free(&h);
 
     if (r->cfg->format == CFG_FORMAT_RAW) {
-        bridge_buf_u32(out, m->payload_len);
-        bridge_buf_put(out, m->payload, m->payload_len);
+        store_buf_u32(out, m->payload_len);
+        store_buf_raw(out, m->payload, m->payload_len);
     } else {
         size_t at = out->len;
-        bridge_buf_u32(out, 0);
+        store_buf_u32(out, 0);
         envelope(m, &pp, ts_ms, out);
         if (out->oom) return;
         uint32_t vl = (uint32_t)(out->len - at - 4);

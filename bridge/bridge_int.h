@@ -29,18 +29,7 @@
 #define BLOB_VERSION 1
 #define BRIDGE_JSON_VERSION 1
 
-/* ---- growable buffer ---- */
-typedef struct bbuf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-} bbuf_t;
-void bridge_buf_put(bbuf_t *b, const void *p, size_t n);
-void bridge_buf_str(bbuf_t *b, const char *s);
-void bridge_buf_u8(bbuf_t *b, uint8_t v);
-void bridge_buf_u16(bbuf_t *b, uint16_t v);
-void bridge_buf_u32(bbuf_t *b, uint32_t v);
-void bridge_buf_free(bbuf_t *b);
+/* byte buffers: store_buf_t (store.h) */
 
 /* ---- templates (bridge_tmpl.c) ---- */
 enum tseg_kind {
@@ -69,8 +58,9 @@ enum { TMPL_TO_KAFKA = 0, TMPL_FROM_KAFKA = 1, TMPL_KAFKA_TOPIC = 2 };
 /* Compile src; on failure writes the reason into why and returns -1. */
 int bridge_tmpl_compile(tmpl_t *t, const char *src, int mode, char *why, size_t whylen);
 void bridge_tmpl_free(tmpl_t *t);
-void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out);
-void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out);
+void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node,
+                             store_buf_t *out);
+void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, store_buf_t *out);
 bool bridge_kafka_topic_valid(const char *s, size_t len);
 
 /* ---- record blobs (bridge_format.c) ---- */
@@ -111,7 +101,7 @@ typedef struct blob_view {
 } blob_view_t;
 /* Append the blob for one rule and message; false on a malformed props. */
 void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                       bbuf_t *out);
+                       store_buf_t *out);
 int bridge_blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
 bool bridge_blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
 bool bridge_json_valid(const uint8_t *p, size_t len);
@@ -259,7 +249,7 @@ void bridge_consumers_stop(struct bridge *br);
 void bridge_consumers_free(struct bridge *br);
 
 /* bridge_dlq.c */
-void bridge_dlq_encode(bbuf_t *b, int err, const uint8_t *blob, size_t len);
+void bridge_dlq_encode(store_buf_t *b, int err, const uint8_t *blob, size_t len);
 int bridge_dlq_decode(const uint8_t *p, size_t len, int *err, const uint8_t **blob, size_t *blen);
 
 #endif

@@ -286,19 +286,19 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /* The record for rule ru and message m, its blob built straight into the
- * allocation (sized for the usual case, grown by bridge_buf_put if a template or
+ * allocation (sized for the usual case, grown by store_buf_raw if a template or
  * the headers need more). NULL: out of memory. */
 static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *node, int64_t ts)
 {
     const size_t at = offsetof(rec_t, blob);
-    bbuf_t b = {0};
-    b.cap = at + 192 + 2 * (size_t)m->topic_len + m->payload_len + m->props_len;
-    b.p = malloc(b.cap);
-    if (!b.p) return NULL;
-    b.len = at;
+    size_t cap = at + 192 + 2 * (size_t)m->topic_len + m->payload_len + m->props_len;
+    uint8_t *heap = malloc(cap);
+    if (!heap) return NULL;
+    store_buf_t b;
+    store_buf_adopt(&b, heap, cap, at); /* grows by realloc: p stays ours to keep */
     bridge_blob_build(ru, m, node, ts, &b);
     if (b.oom || b.len - at > UINT32_MAX) {
-        bridge_buf_free(&b);
+        store_buf_free(&b);
         return NULL;
     }
     rec_t *r = (rec_t *)(void *)b.p;
@@ -329,10 +329,16 @@ static void recs_free(rec_t *r)
     }
 }
 
-int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg)
+typedef struct offer {
+    rec_t *recs;
+    size_t n, tracked, bytes;
+} offer_t;
+
+/* A record per matching rule (until a "final" one), in rule order; the
+ * ones the publisher's ack waits for are marked. -1 without memory. */
+static int offer_build(bridge_t *br, const bridge_msg_t *m, bool track, offer_t *o)
 {
-    rec_t *recs = NULL, **tail = &recs;
-    size_t n = 0, tracked = 0, bytes = 0;
+    rec_t **tail = &o->recs;
     int64_t ts = 0;
     const char *node = br->cfg->node_id ? br->cfg->node_id : "";
     ruleset_t *rs = atomic_load_explicit(&br->rules, memory_order_acquire); /* reload swaps it */
@@ -348,18 +354,27 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
             ts = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
         }
         rec_t *r = rec_build(ru, m, node, ts);
-        if (!r) goto fail;
+        if (!r) return -1;
         r->rule = ru;
-        if (fn && m->qos >= 1 && ru->ack_kafka) {
+        if (track && m->qos >= 1 && ru->ack_kafka) {
             r->grp = (group_t *)1; /* marks "tracked" until the group exists */
-            tracked++;
+            o->tracked++;
         }
         *tail = r;
         tail = &r->next;
-        n++;
-        bytes += r->len;
+        o->n++;
+        o->bytes += r->len;
         if (ru->cfg->final) break;
     }
+    return 0;
+}
+
+int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *arg)
+{
+    offer_t o = {0};
+    if (offer_build(br, m, fn != NULL, &o)) goto fail;
+    rec_t *recs = o.recs;
+    size_t n = o.n, tracked = o.tracked, bytes = o.bytes;
     if (n == 0) return BRIDGE_NO_MATCH;
 
     group_t *g = NULL;
@@ -417,6 +432,6 @@ int bridge_offer(bridge_t *br, const bridge_msg_t *m, bridge_ack_fn fn, void *ar
     if (g) bridge_group_release(br, g, 0);
     return g ? BRIDGE_PENDING : BRIDGE_DONE;
 fail:
-    recs_free(recs);
+    recs_free(o.recs);
     return BRIDGE_ERR;
 }

@@ -128,10 +128,11 @@ static void store_write(struct bridge *br, rec_t *puts, rec_t *local, uint64_t *
         if (r->seq < w->min_seq) w->min_seq = r->seq;
     }
     for (rec_t *r = local; r; r = r->next) {
-        bbuf_t d = {0};
+        store_buf_t d;
+        store_buf_init(&d);
         bridge_dlq_encode(&d, r->err, r->blob, r->len);
         rc = d.oom ? STORE_ERR_NOMEM : store_batch_put_dead(b, br->next_dead_seq, d.p, d.len);
-        bridge_buf_free(&d);
+        store_buf_free(&d);
         if (rc) goto fail;
         br->next_dead_seq++;
         if (r->spool_seq && (rc = store_batch_del_spool(b, r->spool_seq))) goto fail;

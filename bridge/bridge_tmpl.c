@@ -143,7 +143,8 @@ static void topic_level(const char *topic, size_t len, uint32_t n, const char **
     *l = slash ? (size_t)(slash - (topic + start)) : len - start;
 }
 
-void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node, bbuf_t *out)
+void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char *node,
+                             store_buf_t *out)
 {
     for (size_t i = 0; i < t->n; i++) {
         const tseg_t *s = &t->segs[i];
@@ -151,29 +152,29 @@ void bridge_tmpl_expand_mqtt(const tmpl_t *t, const bridge_msg_t *m, const char 
         size_t l;
         switch (s->kind) {
         case TS_LIT:
-            bridge_buf_put(out, s->s, s->len);
+            store_buf_raw(out, s->s, s->len);
             break;
         case TS_LEVEL:
             topic_level(m->topic, m->topic_len, s->n, &v, &l);
-            bridge_buf_put(out, v, l);
+            store_buf_raw(out, v, l);
             break;
         case TS_TOPIC:
-            bridge_buf_put(out, m->topic, m->topic_len);
+            store_buf_raw(out, m->topic, m->topic_len);
             break;
         case TS_CLIENTID:
-            bridge_buf_str(out, m->clientid ? m->clientid : "");
+            store_buf_cstr(out, m->clientid ? m->clientid : "");
             break;
         case TS_USERNAME:
-            bridge_buf_str(out, m->username ? m->username : "");
+            store_buf_cstr(out, m->username ? m->username : "");
             break;
         case TS_NODE:
-            bridge_buf_str(out, node ? node : "");
+            store_buf_cstr(out, node ? node : "");
             break;
         }
     }
 }
 
-void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbuf_t *out)
+void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, store_buf_t *out)
 {
     rd_kafka_headers_t *hdrs = NULL;
     for (size_t i = 0; i < t->n; i++) {
@@ -181,17 +182,17 @@ void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbu
         char num[16];
         switch (s->kind) {
         case TS_LIT:
-            bridge_buf_put(out, s->s, s->len);
+            store_buf_raw(out, s->s, s->len);
             break;
         case TS_TOPIC:
-            bridge_buf_str(out, rd_kafka_topic_name(rm->rkt));
+            store_buf_cstr(out, rd_kafka_topic_name(rm->rkt));
             break;
         case TS_KEY:
-            if (rm->key) bridge_buf_put(out, rm->key, rm->key_len);
+            if (rm->key) store_buf_raw(out, rm->key, rm->key_len);
             break;
         case TS_PARTITION:
             snprintf(num, sizeof(num), "%d", (int)rm->partition);
-            bridge_buf_str(out, num);
+            store_buf_cstr(out, num);
             break;
         case TS_HEADER: {
             char name[256];
@@ -201,7 +202,7 @@ void bridge_tmpl_expand_kafka(const tmpl_t *t, const rd_kafka_message_t *rm, bbu
             if (!hdrs && rd_kafka_message_headers(rm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) break;
             if (rd_kafka_header_get_last(hdrs, name, &val, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                 val)
-                bridge_buf_put(out, val, vlen);
+                store_buf_raw(out, val, vlen);
             break;
         }
         }

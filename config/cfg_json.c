@@ -384,81 +384,62 @@ static bool host_char_ok(char c)
     return isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_';
 }
 
+/* "[v6]:port": the host and the colon, or why not. */
+static const char *split_v6(const char *s, size_t len, const char **h, size_t *hlen,
+                            const char **colon)
+{
+    const char *close = memchr(s, ']', len);
+    if (!close) return "missing ']' after IPv6 address";
+    *h = s + 1;
+    *hlen = (size_t)(close - *h);
+    if (*hlen == 0) return "empty host";
+    for (size_t i = 0; i < *hlen; i++) {
+        char c = (*h)[i];
+        if (!isxdigit((unsigned char)c) && c != ':' && c != '.' && c != '%' &&
+            !isalnum((unsigned char)c))
+            return "bad IPv6 address";
+    }
+    if (!memchr(*h, ':', *hlen)) return "bad IPv6 address";
+    *colon = close + 1;
+    if (*colon >= s + len || **colon != ':') return "missing \":PORT\"";
+    return NULL;
+}
+
+/* "name:port" or "v4:port": the host and the colon, or why not. */
+static const char *split_name(const char *s, size_t len, const char **h, size_t *hlen,
+                              const char **colon)
+{
+    *colon = memchr(s, ':', len);
+    if (!*colon) return "missing \":PORT\"";
+    *h = s;
+    *hlen = (size_t)(*colon - s);
+    if (memchr(*colon + 1, ':', len - (size_t)(*colon + 1 - s)))
+        return "IPv6 addresses go in brackets, e.g. \"[::1]:1883\"";
+    if (*hlen == 0) return "empty host";
+    for (size_t i = 0; i < *hlen; i++)
+        if (!host_char_ok((*h)[i])) return "bad host name";
+    return NULL;
+}
+
 bool cfg_parse_hostport(const char *s, size_t len, char **host, uint16_t *port, const char **why,
                         bool *nomem)
 {
-    const char *h, *colon;
-    size_t hlen;
+    const char *h = NULL, *colon = NULL;
+    size_t hlen = 0;
     *nomem = false;
-    if (len > 0 && s[0] == '[') {
-        const char *close = memchr(s, ']', len);
-        if (!close) {
-            *why = "missing ']' after IPv6 address";
-            return false;
-        }
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        if (hlen == 0) {
-            *why = "empty host";
-            return false;
-        }
-        for (size_t i = 0; i < hlen; i++) {
-            char c = h[i];
-            if (!isxdigit((unsigned char)c) && c != ':' && c != '.' && c != '%' &&
-                !isalnum((unsigned char)c)) {
-                *why = "bad IPv6 address";
-                return false;
-            }
-        }
-        if (!memchr(h, ':', hlen)) {
-            *why = "bad IPv6 address";
-            return false;
-        }
-        colon = close + 1;
-        if (colon >= s + len || *colon != ':') {
-            *why = "missing \":PORT\"";
-            return false;
-        }
-    } else {
-        colon = memchr(s, ':', len);
-        if (!colon) {
-            *why = "missing \":PORT\"";
-            return false;
-        }
-        h = s;
-        hlen = (size_t)(colon - s);
-        if (memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
-            *why = "IPv6 addresses go in brackets, e.g. \"[::1]:1883\"";
-            return false;
-        }
-        if (hlen == 0) {
-            *why = "empty host";
-            return false;
-        }
-        for (size_t i = 0; i < hlen; i++) {
-            if (!host_char_ok(h[i])) {
-                *why = "bad host name";
-                return false;
-            }
-        }
-    }
+    *why = len > 0 && s[0] == '[' ? split_v6(s, len, &h, &hlen, &colon)
+                                  : split_name(s, len, &h, &hlen, &colon);
+    if (*why) return false;
     const char *p = colon + 1, *end = s + len;
     unsigned long v = 0;
-    if (p == end || end - p > 5) {
-        *why = "port must be 1..65535";
-        return false;
-    }
+    *why = "port must be 1..65535";
+    if (p == end || end - p > 5) return false;
     for (; p < end; p++) {
-        if (!isdigit((unsigned char)*p)) {
-            *why = "port must be 1..65535";
-            return false;
-        }
+        if (!isdigit((unsigned char)*p)) return false;
         v = v * 10 + (unsigned long)(*p - '0');
     }
-    if (v < 1 || v > 65535) {
-        *why = "port must be 1..65535";
-        return false;
-    }
+    if (v < 1 || v > 65535) return false;
+    *why = NULL;
     char *copy = malloc(hlen + 1);
     if (!copy) {
         *nomem = true;

@@ -51,7 +51,7 @@ static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 }
 
 /* Append one put (v != NULL) or delete of k; frees k and v. */
-static int batch_apply(store_batch_t *b, sbuf_t *k, sbuf_t *v)
+static int batch_apply(store_batch_t *b, store_buf_t *k, store_buf_t *v)
 {
     int rc = STORE_OK;
     if (k->oom || (v && v->oom)) {
@@ -73,7 +73,8 @@ out:
 }
 
 /* Reserve the delta slot first so that a failure leaves b unchanged. */
-static int batch_apply_ref(store_batch_t *b, sbuf_t *k, sbuf_t *v, uint64_t id, int32_t delta)
+static int batch_apply_ref(store_batch_t *b, store_buf_t *k, store_buf_t *v, uint64_t id,
+                           int32_t delta)
 {
     if (store_batch_add_delta(b, id, delta) != STORE_OK) {
         store_buf_free(k);
@@ -93,7 +94,7 @@ static bool str_ok(mqtt_str_t s)
 int store_batch_put_session(store_batch_t *b, const store_session_t *s)
 {
     if (!str_ok(s->client_id)) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     store_key_name(&k, SK_SESSION, (const char *)s->client_id.p, s->client_id.len);
@@ -104,13 +105,14 @@ int store_batch_put_session(store_batch_t *b, const store_session_t *s)
 int store_batch_del_session(store_batch_t *b, const char *client, size_t len)
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     store_key_name(&k, SK_SESSION, client, len);
     return batch_apply(b, &k, NULL);
 }
 
-static void key_sub(sbuf_t *k, const char *client, size_t clen, const char *filter, size_t flen)
+static void key_sub(store_buf_t *k, const char *client, size_t clen, const char *filter,
+                    size_t flen)
 {
     store_key_client(k, SK_SUB, client, clen);
     store_buf_raw(k, filter, flen);
@@ -119,7 +121,7 @@ static void key_sub(sbuf_t *k, const char *client, size_t clen, const char *filt
 int store_batch_put_sub(store_batch_t *b, const store_sub_t *s)
 {
     if (!str_ok(s->client_id) || !str_ok(s->filter)) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     key_sub(&k, (const char *)s->client_id.p, s->client_id.len, (const char *)s->filter.p,
@@ -132,7 +134,7 @@ int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen, const
                         size_t flen)
 {
     if (!store_name_ok(client, clen) || !store_name_ok(filter, flen)) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     key_sub(&k, client, clen, filter, flen);
     return batch_apply(b, &k, NULL);
@@ -141,7 +143,7 @@ int store_batch_del_sub(store_batch_t *b, const char *client, size_t clen, const
 int store_batch_put_retained(store_batch_t *b, const store_retained_t *r)
 {
     if (!str_ok(r->topic)) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     store_key_name(&k, SK_RETAINED, (const char *)r->topic.p, r->topic.len);
@@ -152,7 +154,7 @@ int store_batch_put_retained(store_batch_t *b, const store_retained_t *r)
 int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len)
 {
     if (!store_name_ok(topic, len)) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     store_key_name(&k, SK_RETAINED, topic, len);
     return batch_apply(b, &k, NULL);
@@ -161,7 +163,7 @@ int store_batch_del_retained(store_batch_t *b, const char *topic, size_t len)
 int store_batch_put_msg(store_batch_t *b, const store_msg_t *m)
 {
     if (m->id == 0) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     store_key_num(&k, SK_MSG, m->id);
@@ -169,7 +171,7 @@ int store_batch_put_msg(store_batch_t *b, const store_msg_t *m)
     return batch_apply_ref(b, &k, &v, m->id, 0);
 }
 
-static void key_queue(sbuf_t *k, const char *client, size_t len, uint64_t seq)
+static void key_queue(store_buf_t *k, const char *client, size_t len, uint64_t seq)
 {
     store_key_client(k, SK_QUEUE, client, len);
     store_buf_u64(k, seq);
@@ -178,7 +180,7 @@ static void key_queue(sbuf_t *k, const char *client, size_t len, uint64_t seq)
 int store_batch_put_queue(store_batch_t *b, const store_qref_t *q)
 {
     if (!str_ok(q->client_id) || q->msg_id == 0 || q->seq == 0) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     key_queue(&k, (const char *)q->client_id.p, q->client_id.len, q->seq);
@@ -190,13 +192,13 @@ int store_batch_del_queue(store_batch_t *b, const char *client, size_t len, uint
                           uint64_t msg_id)
 {
     if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     key_queue(&k, client, len, seq);
     return batch_apply_ref(b, &k, NULL, msg_id, -1);
 }
 
-static void key_pid(sbuf_t *k, char kind, const char *client, size_t len, uint16_t pid)
+static void key_pid(store_buf_t *k, char kind, const char *client, size_t len, uint16_t pid)
 {
     store_key_client(k, kind, client, len);
     store_buf_u16(k, pid);
@@ -205,7 +207,7 @@ static void key_pid(sbuf_t *k, char kind, const char *client, size_t len, uint16
 static int put_inflight(store_batch_t *b, const store_inflight_t *o, int32_t delta)
 {
     if (!str_ok(o->client_id) || o->msg_id == 0) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     key_pid(&k, SK_OUT, (const char *)o->client_id.p, o->client_id.len, o->packet_id);
@@ -228,7 +230,7 @@ int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len, u
                              uint64_t msg_id)
 {
     if (!store_name_ok(client, len) || msg_id == 0) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     key_pid(&k, SK_OUT, client, len, packet_id);
     return batch_apply_ref(b, &k, NULL, msg_id, -1);
@@ -237,7 +239,7 @@ int store_batch_del_inflight(store_batch_t *b, const char *client, size_t len, u
 int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id)
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     key_pid(&k, SK_IN, client, len, packet_id);
@@ -247,7 +249,7 @@ int store_batch_put_inbound(store_batch_t *b, const char *client, size_t len, ui
 int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, uint16_t packet_id)
 {
     if (!store_name_ok(client, len)) return STORE_ERR_INVALID;
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     key_pid(&k, SK_IN, client, len, packet_id);
     return batch_apply(b, &k, NULL);
@@ -256,7 +258,7 @@ int store_batch_del_inbound(store_batch_t *b, const char *client, size_t len, ui
 static int put_blob(store_batch_t *b, char kind, uint64_t seq, const void *data, size_t len)
 {
     if (seq == 0 || (!data && len) || len > UINT32_MAX) return STORE_ERR_INVALID;
-    sbuf_t k, v;
+    store_buf_t k, v;
     store_buf_init(&k);
     store_buf_init(&v);
     store_key_num(&k, kind, seq);
@@ -266,7 +268,7 @@ static int put_blob(store_batch_t *b, char kind, uint64_t seq, const void *data,
 
 static int del_blob(store_batch_t *b, char kind, uint64_t seq)
 {
-    sbuf_t k;
+    store_buf_t k;
     store_buf_init(&k);
     store_key_num(&k, kind, seq);
     return batch_apply(b, &k, NULL);

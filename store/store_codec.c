@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-void store_buf_init(sbuf_t *b)
+void store_buf_init(store_buf_t *b)
 {
     b->p = b->inline_;
     b->len = 0;
@@ -16,13 +16,21 @@ void store_buf_init(sbuf_t *b)
     b->oom = false;
 }
 
-void store_buf_free(sbuf_t *b)
+void store_buf_adopt(store_buf_t *b, uint8_t *heap, size_t cap, size_t len)
+{
+    b->p = heap;
+    b->cap = cap;
+    b->len = len;
+    b->oom = false;
+}
+
+void store_buf_free(store_buf_t *b)
 {
     if (b->p != b->inline_) free(b->p);
     store_buf_init(b);
 }
 
-static bool sbuf_grow(sbuf_t *b, size_t n)
+static bool sbuf_grow(store_buf_t *b, size_t n)
 {
     if (b->oom) return false;
     if (b->len + n <= b->cap) return true;
@@ -40,38 +48,43 @@ static bool sbuf_grow(sbuf_t *b, size_t n)
     return true;
 }
 
-void store_buf_raw(sbuf_t *b, const void *p, size_t n)
+void store_buf_raw(store_buf_t *b, const void *p, size_t n)
 {
     if (n == 0 || !sbuf_grow(b, n)) return;
     memcpy(b->p + b->len, p, n);
     b->len += n;
 }
 
-void store_buf_u8(sbuf_t *b, uint8_t v)
+void store_buf_cstr(store_buf_t *b, const char *s)
+{
+    store_buf_raw(b, s, strlen(s));
+}
+
+void store_buf_u8(store_buf_t *b, uint8_t v)
 {
     store_buf_raw(b, &v, 1);
 }
 
-void store_buf_u16(sbuf_t *b, uint16_t v)
+void store_buf_u16(store_buf_t *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
     store_buf_raw(b, x, 2);
 }
 
-void store_buf_u32(sbuf_t *b, uint32_t v)
+void store_buf_u32(store_buf_t *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     store_buf_raw(b, x, 4);
 }
 
-void store_buf_u64(sbuf_t *b, uint64_t v)
+void store_buf_u64(store_buf_t *b, uint64_t v)
 {
     store_buf_u32(b, (uint32_t)(v >> 32));
     store_buf_u32(b, (uint32_t)v);
 }
 
 /* u32 length + bytes */
-static void sbuf_str(sbuf_t *b, mqtt_str_t s)
+static void sbuf_str(store_buf_t *b, mqtt_str_t s)
 {
     store_buf_u32(b, s.len);
     store_buf_raw(b, s.p, s.len);
@@ -140,20 +153,20 @@ bool store_name_ok(const char *s, size_t len)
     return s && len > 0 && len <= STORE_NAME_MAX && !memchr(s, 0, len);
 }
 
-void store_key_name(sbuf_t *k, char kind, const char *name, size_t len)
+void store_key_name(store_buf_t *k, char kind, const char *name, size_t len)
 {
     store_buf_u8(k, (uint8_t)kind);
     store_buf_u8(k, '/');
     store_buf_raw(k, name, len);
 }
 
-void store_key_client(sbuf_t *k, char kind, const char *client, size_t len)
+void store_key_client(store_buf_t *k, char kind, const char *client, size_t len)
 {
     store_key_name(k, kind, client, len);
     store_buf_u8(k, 0);
 }
 
-void store_key_num(sbuf_t *k, char kind, uint64_t n)
+void store_key_num(store_buf_t *k, char kind, uint64_t n)
 {
     store_buf_u8(k, (uint8_t)kind);
     store_buf_u8(k, '/');
@@ -184,7 +197,7 @@ static bool key_name(const uint8_t *k, size_t kl, mqtt_str_t *name)
 
 /* ---- values ---- */
 
-void store_enc_session(sbuf_t *v, const store_session_t *s)
+void store_enc_session(store_buf_t *v, const store_session_t *s)
 {
     store_buf_u8(v, s->version);
     store_buf_u32(v, s->expiry_interval);
@@ -219,7 +232,7 @@ bool store_dec_session(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     return true;
 }
 
-void store_enc_sub(sbuf_t *v, const store_sub_t *s)
+void store_enc_sub(store_buf_t *v, const store_sub_t *s)
 {
     store_buf_u8(v, s->options);
     store_buf_u32(v, s->sub_id);
@@ -241,7 +254,7 @@ bool store_dec_sub(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, sto
     return true;
 }
 
-void store_enc_retained(sbuf_t *v, const store_retained_t *m)
+void store_enc_retained(store_buf_t *v, const store_retained_t *m)
 {
     store_buf_u8(v, m->qos);
     store_buf_u64(v, (uint64_t)m->expiry_time);
@@ -266,7 +279,7 @@ bool store_dec_retained(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl
     return true;
 }
 
-void store_enc_msg(sbuf_t *v, const store_msg_t *m)
+void store_enc_msg(store_buf_t *v, const store_msg_t *m)
 {
     store_buf_u8(v, m->qos);
     store_buf_u8(v, m->retain ? 1 : 0);
@@ -293,7 +306,7 @@ bool store_dec_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, sto
     return true;
 }
 
-void store_enc_qref(sbuf_t *v, const store_qref_t *q)
+void store_enc_qref(store_buf_t *v, const store_qref_t *q)
 {
     store_buf_u64(v, q->msg_id);
     store_buf_u8(v, q->qos);
@@ -314,7 +327,7 @@ bool store_dec_qref(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, st
     return true;
 }
 
-void store_enc_inflight(sbuf_t *v, const store_inflight_t *o)
+void store_enc_inflight(store_buf_t *v, const store_inflight_t *o)
 {
     store_buf_u64(v, o->msg_id);
     store_buf_u8(v, o->qos);

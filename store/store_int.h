@@ -28,22 +28,6 @@ enum {
 #define STORE_META_KEY "!format"
 #define STORE_NAME_MAX 65535u
 
-/* ---- growable byte buffer (keys and values) ---- */
-typedef struct sbuf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-    uint8_t inline_[128];
-} sbuf_t;
-
-void store_buf_init(sbuf_t *b);
-void store_buf_free(sbuf_t *b);
-void store_buf_raw(sbuf_t *b, const void *p, size_t n);
-void store_buf_u8(sbuf_t *b, uint8_t v);
-void store_buf_u16(sbuf_t *b, uint16_t v);
-void store_buf_u32(sbuf_t *b, uint32_t v);
-void store_buf_u64(sbuf_t *b, uint64_t v);
-
 /* ---- reader over a stored value ---- */
 typedef struct sread {
     const uint8_t *p;
@@ -58,18 +42,18 @@ uint16_t store_be16(const uint8_t *p);
 
 /* ---- keys ---- */
 bool store_name_ok(const char *s, size_t len);
-void store_key_name(sbuf_t *k, char kind, const char *name, size_t len);
+void store_key_name(store_buf_t *k, char kind, const char *name, size_t len);
 /* kind/<client>\0 (the prefix of all that client's records of a kind) */
-void store_key_client(sbuf_t *k, char kind, const char *client, size_t len);
-void store_key_num(sbuf_t *k, char kind, uint64_t n);
+void store_key_client(store_buf_t *k, char kind, const char *client, size_t len);
+void store_key_num(store_buf_t *k, char kind, uint64_t n);
 
 /* ---- values ---- */
-void store_enc_session(sbuf_t *v, const store_session_t *s);
-void store_enc_sub(sbuf_t *v, const store_sub_t *s);
-void store_enc_retained(sbuf_t *v, const store_retained_t *r);
-void store_enc_msg(sbuf_t *v, const store_msg_t *m);
-void store_enc_qref(sbuf_t *v, const store_qref_t *q);
-void store_enc_inflight(sbuf_t *v, const store_inflight_t *o);
+void store_enc_session(store_buf_t *v, const store_session_t *s);
+void store_enc_sub(store_buf_t *v, const store_sub_t *s);
+void store_enc_retained(store_buf_t *v, const store_retained_t *r);
+void store_enc_msg(store_buf_t *v, const store_msg_t *m);
+void store_enc_qref(store_buf_t *v, const store_qref_t *q);
+void store_enc_inflight(store_buf_t *v, const store_inflight_t *o);
 
 /* Decoders take the whole key and value; false if either is malformed. */
 bool store_dec_session(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,

@@ -181,7 +181,7 @@ int store_rebuild_refs(store_t *st)
             r++;
         }
         if (n == 0) {
-            sbuf_t k;
+            store_buf_t k;
             store_buf_init(&k);
             store_key_num(&k, SK_MSG, id);
             leveldb_writebatch_delete(wb, (const char *)k.p, k.len);
@@ -336,7 +336,7 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
         for (; i < g->ndeltas && g->deltas[i].id == id; i++)
             n += g->deltas[i].delta;
         if (n <= 0) {
-            sbuf_t k;
+            store_buf_t k;
             store_buf_init(&k);
             store_key_num(&k, SK_MSG, id);
             leveldb_writebatch_delete(g->wb, (const char *)k.p, k.len);
@@ -370,7 +370,7 @@ static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveld
                        group_t *g)
 {
     int rc = STORE_OK;
-    sbuf_t p;
+    store_buf_t p;
     store_buf_init(&p);
     store_key_client(&p, kind, r->client, r->len);
     if (p.oom) {
@@ -421,7 +421,7 @@ static int expand_range(store_t *st, const store_rangedel_t *r, leveldb_writebat
                  {STORE_CLIENT_INFLIGHT, SK_OUT},
                  {STORE_CLIENT_INBOUND, SK_IN}};
     if (r->what & STORE_CLIENT_SESSION) {
-        sbuf_t k;
+        store_buf_t k;
         store_buf_init(&k);
         store_key_name(&k, SK_SESSION, r->client, r->len);
         if (k.oom) return STORE_ERR_NOMEM;

@@ -360,4 +360,29 @@ int store_queue_last_seq(store_t *st, const char *client, size_t len, uint64_t *
 int store_last_spool_seq(store_t *st, uint64_t *out);
 int store_last_dead_seq(store_t *st, uint64_t *out);
 
+/* ---- a growable byte buffer ----
+ * Big-endian writers over a buffer that grows by doubling: the store's keys
+ * and values, and what its users build for it (the bridge's records and
+ * envelopes). The first 128 bytes live in the struct, so a small key costs
+ * no allocation; store_buf_adopt starts it on the caller's heap block
+ * instead (p can then be taken over: it stays a heap block when it grows).
+ * A failed growth sets oom and every later write is a no-op. Not shared
+ * between threads; init (or adopt) before use, free after. */
+typedef struct store_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+    uint8_t inline_[128];
+} store_buf_t;
+
+void store_buf_init(store_buf_t *b);
+void store_buf_adopt(store_buf_t *b, uint8_t *heap, size_t cap, size_t len);
+void store_buf_free(store_buf_t *b);
+void store_buf_raw(store_buf_t *b, const void *p, size_t n);
+void store_buf_cstr(store_buf_t *b, const char *s); /* the bytes of s, no length */
+void store_buf_u8(store_buf_t *b, uint8_t v);
+void store_buf_u16(store_buf_t *b, uint16_t v);
+void store_buf_u32(store_buf_t *b, uint32_t v);
+void store_buf_u64(store_buf_t *b, uint64_t v);
+
 #endif

@@ -22,7 +22,7 @@
 
 static void decode(uint8_t kind, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
-    sbuf_t e;
+    store_buf_t e;
     store_buf_init(&e);
     store_inbound_t in;
     store_blob_t bl;

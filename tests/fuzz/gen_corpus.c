@@ -135,7 +135,7 @@ static void conn_seeds(void)
 }
 
 /* ---- fuzz_store: u8 kind | u8 key length | key | value ---- */
-static void rec(const char *name, int kind, const char *key, size_t kl, const sbuf_t *v)
+static void rec(const char *name, int kind, const char *key, size_t kl, const store_buf_t *v)
 {
     uint8_t b[1024];
     b[0] = (uint8_t)kind, b[1] = (uint8_t)kl;
@@ -146,7 +146,7 @@ static void rec(const char *name, int kind, const char *key, size_t kl, const sb
 
 static void store_seeds(void)
 {
-    sbuf_t v;
+    store_buf_t v;
     store_buf_init(&v);
     store_session_t s = {.version = MQTT_V5,
                          .expiry_interval = 3600,
@@ -208,13 +208,15 @@ static void bridge_seeds(void)
                       .props_len = sizeof props};
     for (int f = 0; f < 2; f++) {
         tk.format = f ? CFG_FORMAT_JSON : CFG_FORMAT_RAW;
-        bbuf_t b = {0}, d = {0};
+        store_buf_t b, d;
+        store_buf_init(&b);
+        store_buf_init(&d);
         bridge_blob_build(&r, &m, "node-1", 1700000000000, &b);
         bridge_dlq_encode(&d, 3, b.p, b.len);
         put("fuzz_bridge", f ? "blob_json" : "blob_raw", b.p, b.len);
         put("fuzz_bridge", f ? "dlq_json" : "dlq_raw", d.p, d.len);
-        bridge_buf_free(&b);
-        bridge_buf_free(&d);
+        store_buf_free(&b);
+        store_buf_free(&d);
     }
     static const char json[] = "{\"a\":[1,-2.5e3,true,null,\"\\u00e9\\n\"],\"b\":{}}";
     put("fuzz_bridge", "json", json, sizeof json - 1);

@@ -207,11 +207,12 @@ static void expand_is(const char *tmpl, const char *topic, const char *want)
     CU_ASSERT_FATAL(bridge_tmpl_compile(&t, tmpl, TMPL_TO_KAFKA, why, sizeof(why)) == 0);
     bridge_msg_t m = tb_msg(topic, "", 0);
     m.username = "u1";
-    bbuf_t b = {0};
+    store_buf_t b;
+    store_buf_init(&b);
     bridge_tmpl_expand_mqtt(&t, &m, "n1", &b);
-    bridge_buf_u8(&b, 0);
+    store_buf_u8(&b, 0);
     CU_ASSERT_STRING_EQUAL((char *)b.p, want);
-    bridge_buf_free(&b);
+    store_buf_free(&b);
     bridge_tmpl_free(&t);
 }
 
