@@ -30,26 +30,57 @@ static int after_rx(brk_worker_t *w, int rc)
     return rc;
 }
 
+/* Every close the broker asks lws for through a callback's -1 says why. */
+static int drop(struct lws *wsi, brk_conn_t *c, const char *why)
+{
+    brk_log(worker_of(wsi)->b, BRK_LOG_INFO, "SLUICE-CONN-DROP", "%s: connection closed: %s",
+            c ? c->peer : "?", why);
+    return -1;
+}
+
+/* lws 4.1.6 arms PENDING_TIMEOUT_ESTABLISH_WITH_SERVER (context
+ * timeout_secs) when it completes the TLS handshake of an adopted socket,
+ * and only the HTTP role ever clears it: on a raw (mqtts) connection it
+ * fired seconds later, whatever the traffic, and lws closed the socket with
+ * no callback but RAW_CLOSE. Bytes have arrived, so the handshake is over:
+ * from here the broker's CONNECT and keepalive timers decide. Not once
+ * closing, whose PENDING_TIMEOUT_CLOSE_SEND must stay. */
+static void handshake_done(struct lws *wsi, brk_conn_t *c)
+{
+    if (!c->connected && c->state < BRK_CONN_CLOSING) lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+}
+
 /* Both transports end in the same four events (one byte stream). */
 enum { EV_OPEN, EV_RX, EV_WRITE, EV_CLOSE, EV_OTHER };
 
 static int conn_event(struct lws *wsi, pss_t *ps, int ev, uint8_t transport, void *in, size_t len)
 {
+    brk_conn_t *c = ps ? ps->c : NULL;
     switch (ev) {
     case EV_OPEN:
         ps->c = brk_conn_new(worker_of(wsi), wsi, lws_get_socket_fd(wsi), transport,
                              lws_get_opaque_user_data(wsi));
-        return ps->c ? 0 : -1;
+        return ps->c ? 0 : drop(wsi, NULL, "out of memory");
     case EV_RX:
-        if (!ps || !ps->c) return -1;
-        return after_rx(ps->c->w, brk_conn_feed(ps->c, in, len));
+        if (!c) return drop(wsi, NULL, "input without a connection");
+        handshake_done(wsi, c);
+        if (after_rx(c->w, brk_conn_feed(c, in, len)) < 0)
+            return drop(wsi, c, "its input could not be handled");
+        return 0;
     case EV_WRITE:
-        if (!ps || !ps->c) return -1;
-        return after_rx(ps->c->w, brk_conn_write(ps->c));
+        if (!c) return drop(wsi, NULL, "writable without a connection");
+        /* -1: closing and flushed (its reason was logged), or lws_write
+         * failed (lws_conn_write logged it) */
+        return after_rx(c->w, brk_conn_write(c));
     case EV_CLOSE:
-        if (ps && ps->c) {
-            brk_worker_t *w = ps->c->w;
-            brk_conn_closed(ps->c);
+        if (c) {
+            brk_worker_t *w = c->w;
+            if (c->state < BRK_CONN_CLOSING && !c->connected)
+                brk_log(w->b, BRK_LOG_INFO, "SLUICE-CONN-LOST",
+                        "%s: closed before CONNECT (TLS handshake failed or timed out, or the "
+                        "peer left)",
+                        c->peer);
+            brk_conn_closed(c);
             ps->c = NULL;
             brk_worker_run_inbox(w);
         }
@@ -112,7 +143,11 @@ static long lws_conn_write(brk_conn_t *c, const uint8_t *p, size_t n)
     if (lws_partial_buffered(c->wsi)) return 0; /* lws still holds the last write */
     int wp = c->transport == BRK_TRANSPORT_WS ? LWS_WRITE_BINARY : LWS_WRITE_RAW;
     /* p has LWS_PRE bytes of headroom in front (headroom below) */
-    if (lws_write(c->wsi, (unsigned char *)p, n, (enum lws_write_protocol)wp) < 0) return -1;
+    if (lws_write(c->wsi, (unsigned char *)p, n, (enum lws_write_protocol)wp) < 0) {
+        brk_log(c->w->b, BRK_LOG_INFO, "SLUICE-CONN-DROP", "%s: connection closed: write failed",
+                c->peer);
+        return -1;
+    }
     return (long)n; /* lws keeps what the socket did not take */
 }
 

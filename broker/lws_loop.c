@@ -190,6 +190,10 @@ int brk_loop_init(brk_worker_t *w, char *err, size_t errlen)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.user = w;
     info.pt_serv_buf_size = 65536;
+    /* lws times the TLS handshake and the HTTP upgrade with this (default
+     * 5 s); a handshake storm on a busy worker can take longer, and the
+     * broker's own CONNECT timeout is the one that should decide */
+    info.timeout_secs = BRK_CONNECT_TIMEOUT_MS / 1000;
     w->ctx = lws_create_context(&info);
     if (!w->ctx) {
         snprintf(err, errlen, "worker %d: cannot create the lws context", w->index);

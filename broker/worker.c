@@ -15,8 +15,6 @@
 #include "worker_call.h"
 #include "grow.h"
 
-#define CONNECT_TIMEOUT_MS 10000
-
 int brk_worker_post(brk_worker_t *w, brk_inbox_item_t item)
 {
     pthread_mutex_lock(&w->inbox_lock);
@@ -143,7 +141,9 @@ void brk_worker_tick(brk_worker_t *w)
         brk_conn_retry(c);
         if (c->session && c->connected && atomic_load(&c->session->backlog))
             brk_session_drain(c->session, w); /* pages whose writes committed since */
-        if (!c->connected && now - c->last_rx_ms > CONNECT_TIMEOUT_MS) {
+        if (!c->connected && now - c->last_rx_ms > BRK_CONNECT_TIMEOUT_MS) {
+            brk_log(b, BRK_LOG_INFO, "SLUICE-CONNECT-TIMEOUT",
+                    "%s: no CONNECT within %d ms: closed", c->peer, BRK_CONNECT_TIMEOUT_MS);
             brk_conn_close(c, 0);
         } else if (c->session && c->connected && brk_flow_stuck(c->session, now)) {
             brk_log(b, BRK_LOG_WARN, "SLUICE-QUEUE-STUCK",

@@ -130,6 +130,10 @@ void brk_tcp_update(brk_conn_t *c);
  * BRK_CLOSE_GRACE_MS is dropped (tick). */
 void brk_tcp_expire(brk_conn_t *c, int64_t now);
 #define BRK_CLOSE_GRACE_MS 3000
+/* A connection that has not sent its CONNECT within this long of being
+ * accepted (TLS handshake included) is closed (tick). lws's own timeouts
+ * on handshakes and HTTP upgrades are set to the same (lws_loop.c). */
+#define BRK_CONNECT_TIMEOUT_MS 10000
 /* After its last byte is written, a closed TCP connection is half-closed
  * and its input drained (discarded) until the peer closes, for at most this
  * long or this many bytes: closing a socket with unread input makes Linux

@@ -255,6 +255,15 @@ class TcpTransport:
         self.close()
 
 
+class TlsTransport(TcpTransport):
+    """MQTT over TLS (mqtts): TCP wrapped by ctx, an ssl.SSLContext the
+    test made (one thread per client: an SSL object is not shared)."""
+
+    def __init__(self, host, port, ctx, timeout=DEFAULT_TIMEOUT):
+        TcpTransport.__init__(self, host, port, timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+
 class WsTransport:
     """A minimal RFC 6455 client: HTTP upgrade with Sec-WebSocket-Protocol:
     mqtt, masked binary frames out, unmasked frames in."""
@@ -425,8 +434,10 @@ class RawClient:
     unsubscribe_packet = staticmethod(unsubscribe)
 
     def __init__(self, port, host="127.0.0.1", ws=False, path="/mqtt",
-                 timeout=DEFAULT_TIMEOUT):
-        if ws:
+                 timeout=DEFAULT_TIMEOUT, tls=None):
+        if tls is not None:
+            self.t = TlsTransport(host, port, tls, timeout)
+        elif ws:
             self.t = WsTransport(host, port, path, timeout)
             if self.t.status != 101:
                 self.t.close()
