@@ -200,14 +200,15 @@ int brk_loop_init(brk_worker_t *w, char *err, size_t errlen)
         return -1;
     }
     w->listens = calloc(cfg->n_listeners + 1, sizeof(*w->listens));
-    if (!w->listens) return -1;
+    w->vhost_names = calloc(cfg->n_listeners + 1, sizeof(*w->vhost_names));
+    if (!w->listens || !w->vhost_names) return -1;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const cfg_listener_t *l = &cfg->listeners[i];
         struct lws_context_creation_info vi;
         memset(&vi, 0, sizeof(vi));
-        char name[32];
-        snprintf(name, sizeof(name), "l%zu", i);
-        vi.vhost_name = name;
+        /* lws keeps the pointer, not a copy: the name lives as long as w */
+        snprintf(w->vhost_names[i], sizeof(w->vhost_names[i]), "l%zu", i);
+        vi.vhost_name = w->vhost_names[i];
         vi.port = CONTEXT_PORT_NO_LISTEN_SERVER;
         vi.protocols = protocols;
         vi.user = (void *)l;
@@ -274,6 +275,8 @@ void brk_loop_fini(brk_worker_t *w)
         free(w->listens[i]);
     free(w->listens);
     w->listens = NULL;
+    free(w->vhost_names); /* the context that read them is destroyed */
+    w->vhost_names = NULL;
     free(w->tick);
     w->tick = NULL;
 }

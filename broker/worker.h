@@ -63,13 +63,14 @@ struct brk_worker {
     uint32_t route_writes; /* store writes made by the PUBLISH being handled */
     int64_t next_probe_ms;
     uint64_t next_conn_id;
-    int reserve_fd;    /* spare fd for EMFILE */
-    void *tick;        /* lws timer, owned by worker.c */
-    int epfd;          /* plain TCP connections (tcp.c); itself polled by lws */
-    uint8_t *rxbuf;    /* one read's worth, shared by this worker's TCP connections */
-    brk_conn_t *dirty; /* TCP connections with output to write this pass */
-    brk_pool_t pool;   /* messages and frames allocated on this thread */
-    void **listens;    /* one per listener, owned by worker.c */
+    int reserve_fd;          /* spare fd for EMFILE */
+    void *tick;              /* lws timer, owned by worker.c */
+    int epfd;                /* plain TCP connections (tcp.c); itself polled by lws */
+    uint8_t *rxbuf;          /* one read's worth, shared by this worker's TCP connections */
+    brk_conn_t *dirty;       /* TCP connections with output to write this pass */
+    brk_pool_t pool;         /* messages and frames allocated on this thread */
+    void **listens;          /* one per listener, owned by lws_loop.c */
+    char (*vhost_names)[24]; /* per listener: lws keeps the pointer (lws_loop.c) */
     /* connections per listener (index: c->listener - listen_base); this
      * worker writes, /metrics sums (worker.c, conn.c) */
     const cfg_listener_t *listen_base;
