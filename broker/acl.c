@@ -492,7 +492,7 @@ static const char *reason_text(int rc)
     }
 }
 
-int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
+int brk_acl_connect(brk_conn_t *c, mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out)
 {
     brk_t *b = c->w->b;
@@ -514,7 +514,7 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     bool named = p->has_username && !id->pol->cert_identity;
     if (named) id->user = dup_str(p->username.p, p->username.len);
     if (id->pol->cert_identity) { /* the certificate speaks; the CONNECT's name does not */
-        id->user = brk_cert_identity(c->ops->tls(c), id->pol->cert_identity);
+        id->user = brk_cert_identity(c->ops->tls ? c->ops->tls(c) : NULL, id->pol->cert_identity);
         if (!id->user) id->why = "no identity in a verified client certificate";
     }
     if (!id->client_id || (named && !id->user) ||
@@ -527,13 +527,18 @@ int brk_acl_connect(brk_conn_t *c, const mqtt_connect_t *p, const mqtt_str_t *cl
     id->login = (brk_hook_login_t){.conn = key, .peer = c->peer, .listener = c->listener};
     int rc = brk_acl_check(id, NULL, 0, BRK_ACL_CONNECT);
     id->password = NULL;
-    /* an ACL hook still deciding the will topic: this CONNECT again later
-     * (the login's answer stays for it); the caller then finds the verdict */
-    if (rc == BRK_ACL_ALLOW && p->will && id->pol->http && id->pol->http->acl_url &&
-        brk_acl_check(id, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
-                      BRK_ACL_WILL) == BRK_ACL_WAIT) {
-        brk_acl_id_free(id);
-        return BRK_ACL_WAIT;
+    if (rc == BRK_ACL_ALLOW && p->will) {
+        int w = brk_acl_check(id, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
+                              BRK_ACL_WILL);
+        if (w == BRK_ACL_WAIT) { /* an ACL hook still deciding: this CONNECT again later */
+            brk_acl_id_free(id); /* (the login's answer stays for it) */
+            return BRK_ACL_WAIT;
+        }
+        if (w != BRK_ACL_ALLOW) {
+            brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-WILL", "%s: will topic of \"%s\" not authorized",
+                    c->peer, id->client_id);
+            p->will = false;
+        }
     }
     const char *why = id->why ? id->why : reason_text(rc);
     if (rc != BRK_ACL_WAIT) count(b->auth, rc == BRK_ACL_ALLOW ? ST_CONN_OK : ST_CONN_DENIED);

@@ -85,11 +85,12 @@ int brk_acl_check(brk_acl_id_t *id, const char *topic, uint16_t len, brk_acl_acc
 /* The same for the identity of session s (takes s->lock when ACLs apply). */
 int brk_acl_session(struct brk_session *s, const char *topic, uint16_t len,
                     brk_acl_access_t access);
-/* CONNECT: make c's identity and check its credentials. ALLOW: *out is
- * the identity for the session. Anything else was counted and logged once
- * (client id, user name, peer, reason). The will topic is the caller's next
- * check (BRK_ACL_WILL on *out). */
-int brk_acl_connect(struct brk_conn *c, const mqtt_connect_t *p, const mqtt_str_t *client_id,
+/* CONNECT: make c's identity and check its credentials, then its will
+ * topic. ALLOW: *out is the identity for the session; a will it may not
+ * publish is dropped (p->will cleared, logged: the client connects, as with
+ * Mosquitto 2.0 and EMQX). Anything else was counted and logged once
+ * (client id, user name, peer, reason). */
+int brk_acl_connect(struct brk_conn *c, mqtt_connect_t *p, const mqtt_str_t *client_id,
                     brk_acl_id_t **out);
 void brk_acl_id_free(brk_acl_id_t *id);
 /* An identity for user on listener index `listener` (of the start config)

@@ -36,7 +36,7 @@
 #define SETS 1024
 #define WAYS 4
 #define QUEUE_MAX 256
-#define TAKE_TTL_MS (30 * 1000) /* a CONNECT answer its client never came back for */
+#define CONNECT_TTL_MS (30 * 1000) /* a CONNECT's answer, kept while it may ask again */
 #define DOWN_TTL_MS 1000
 #define REPLY_MAX 65536
 
@@ -238,7 +238,7 @@ static int ask(brk_hook_t *h, char kind, uint64_t conn, const char *url, char *b
     uint8_t key[32];
     bool found;
     make_key(h, kind, conn, body, key);
-    int64_t now = brk_now_ms(), ttl = kind == 'c' ? TAKE_TTL_MS : h->cfg->cache_ttl_ms;
+    int64_t now = brk_now_ms(), ttl = kind == 'c' ? CONNECT_TTL_MS : h->cfg->cache_ttl_ms;
     if (ttl < DOWN_TTL_MS) ttl = DOWN_TTL_MS; /* the waiting packet must find its answer */
     int state = E_DOWN;
     pthread_mutex_lock(&h->lock);

@@ -43,7 +43,8 @@ typedef struct brk_stream_ops {
     /* Closed for MQTT: the last output goes, then the transport closes it,
      * within BRK_CLOSE_GRACE_MS even if the peer does not read. */
     void (*close_after_flush)(brk_conn_t *c);
-    /* The TLS session (an OpenSSL SSL *), NULL when there is none. */
+    /* The TLS session (an OpenSSL SSL *), NULL when there is none; NULL
+     * for a transport without TLS. */
     void *(*tls)(brk_conn_t *c);
     /* Bytes kept free in front of the output buffer (lws writes its
      * framing there: LWS_PRE); 0 for plain TCP. */

@@ -166,13 +166,6 @@ static int admit(brk_conn_t *c, mqtt_connect_t *p, const mqtt_str_t *id, brk_acl
     if (verdict == BRK_ACL_BUSY) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_BUSY);
     if (verdict != BRK_ACL_ALLOW)
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, MQTT_RC_NOT_AUTHORIZED);
-    if (p->will && brk_acl_check(*aid, (const char *)p->will_topic.p, (uint16_t)p->will_topic.len,
-                                 BRK_ACL_WILL)) {
-        /* as Mosquitto 2.0 and EMQX: the client connects, its will is never sent */
-        brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-WILL", "%s: will topic of \"%.*s\" not authorized",
-                c->peer, (int)id->len, (const char *)id->p);
-        p->will = false;
-    }
     return 0;
 }
 

@@ -262,7 +262,6 @@ int main(int argc, char **argv)
     cfg_t *cfg = NULL;
     brk_auth_t *auth = NULL;
     if ((code = prepare(&o, &cfg, &auth)) >= 0) return code;
-    bool dev_kafka = o.dev_kafka;
     char err[512] = "";
     if (cfg->log.file && !freopen(cfg->log.file, "a", stderr)) {
         fprintf(stdout, "sluice: %s: log.file: cannot open for appending\n", cfg->log.file);
@@ -286,7 +285,7 @@ int main(int argc, char **argv)
         brk_log(b, BRK_LOG_WARN, "SLUICE-AUTH-RELOAD", "authentication will not reload");
     int rc = 0;
     bridge_dev_kafka_t *dk = NULL;
-    if (dev_kafka && dev_kafka_start(cfg, &dk)) {
+    if (o.dev_kafka && dev_kafka_start(cfg, &dk)) {
         brk_free(b);
         brk_auth_close(auth);
         cfg_free(cfg);

@@ -241,17 +241,11 @@ static void tcp_close_after_flush(brk_conn_t *c)
     brk_conn_want_write(c);
 }
 
-static void *tcp_tls(brk_conn_t *c)
-{
-    (void)c;
-    return NULL;
-}
-
 const brk_stream_ops_t brk_tcp_ops = {
     .write = tcp_write,
     .want_write = tcp_want_write,
     .rx_flow = tcp_rx_flow,
     .close_after_flush = tcp_close_after_flush,
-    .tls = tcp_tls,
+    .tls = NULL, /* no TLS */
     .headroom = 0,
 };

@@ -52,6 +52,17 @@ int store_err_from_leveldb(const char *msg)
     return STORE_ERR_IO;
 }
 
+int store_iter_end(leveldb_iterator_t *it, int rc)
+{
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    if (!err) return rc;
+    rc = store_err_from_leveldb(err);
+    leveldb_free(err);
+    return rc;
+}
+
 uint64_t store_now_ms(void)
 {
     struct timespec ts;

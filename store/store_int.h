@@ -149,6 +149,8 @@ struct store {
 
 /* Map a LevelDB error string to a store_err_t. */
 int store_err_from_leveldb(const char *msg);
+/* Destroy an iterator: its error if it had one, else rc. */
+int store_iter_end(leveldb_iterator_t *it, int rc);
 /* Open st->db with st->dbopts; on failure *err is LevelDB's message to free
  * with leveldb_free(). */
 int store_db_open(store_t *st, char **err);

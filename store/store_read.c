@@ -37,13 +37,7 @@ static int scan_range(store_t *st, const store_buf_t *from, const store_buf_t *p
         rc = fn(ctx, k, kl, v, vl);
         if (rc != 0) break;
     }
-    char *err = NULL;
-    leveldb_iter_get_error(it, &err);
-    if (err) {
-        rc = store_err_from_leveldb(err);
-        leveldb_free(err);
-    }
-    leveldb_iter_destroy(it);
+    rc = store_iter_end(it, rc);
     pthread_rwlock_unlock(&st->dblock);
     return rc != 0 ? rc : (int)n;
 }
@@ -282,13 +276,7 @@ static int last_num(store_t *st, store_buf_t *prefix, uint64_t *out)
         if (kl == prefix->len + 8 && memcmp(k, prefix->p, prefix->len) == 0)
             v = store_be64(k + prefix->len);
     }
-    char *err = NULL;
-    leveldb_iter_get_error(it, &err);
-    if (err) {
-        rc = store_err_from_leveldb(err);
-        leveldb_free(err);
-    }
-    leveldb_iter_destroy(it);
+    rc = store_iter_end(it, rc);
     pthread_rwlock_unlock(&st->dblock);
     store_buf_free(&end);
     if (rc == STORE_OK) *out = v;

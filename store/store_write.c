@@ -159,13 +159,7 @@ int store_rebuild_refs(store_t *st)
             break;
         }
     }
-    char *err = NULL;
-    leveldb_iter_get_error(it, &err);
-    leveldb_iter_destroy(it);
-    if (err) {
-        rc = store_err_from_leveldb(err);
-        leveldb_free(err);
-    }
+    rc = store_iter_end(it, rc);
     if (rc != STORE_OK) goto out;
 
     if (refs.n) qsort(refs.v, refs.n, sizeof(uint64_t), cmp_u64);
@@ -192,6 +186,7 @@ int store_rebuild_refs(store_t *st)
         }
     }
     if (rc == STORE_OK && orphans) {
+        char *err = NULL;
         leveldb_write(st->db, st->wsync, wb, &err);
         if (err) {
             rc = store_err_from_leveldb(err);
@@ -399,13 +394,7 @@ static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveld
         g->deletes++;
         g->delkinds |= 1u << (kind - 'a');
     }
-    char *err = NULL;
-    leveldb_iter_get_error(it, &err);
-    if (err) {
-        rc = store_err_from_leveldb(err);
-        leveldb_free(err);
-    }
-    leveldb_iter_destroy(it);
+    rc = store_iter_end(it, rc);
     store_buf_free(&p);
     return rc;
 }
