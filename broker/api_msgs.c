@@ -258,14 +258,14 @@ static cJSON *publish_one(brk_api_req_t *r, pub_t *p, unsigned *status)
 {
     brk_t *b = r->b;
     uint16_t tlen = (uint16_t)strlen(p->topic);
-    uint32_t plen = brk_msg_props_size(&p->props);
+    uint32_t plen = mqtt_props_forward_size(&p->props);
     brk_msg_t *m = brk_msg_new((const uint8_t *)p->topic, tlen, p->payload, p->payload_len, plen,
                                p->qos, p->retain);
     if (!m) {
         *status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
         return NULL;
     }
-    if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
+    if (plen) mqtt_props_forward_write(&p->props, (uint8_t *)m->props, plen);
     if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
         m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
     /* the sinks (the Kafka bridge) first: a full spool refuses it (503)

@@ -50,11 +50,11 @@ static int refuse(brk_conn_t *c, uint8_t v311_rc, uint8_t v5_rc)
 
 static brk_msg_t *make_will(brk_conn_t *c, const mqtt_connect_t *p)
 {
-    uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->will_props) : 0;
+    uint32_t plen = c->version == MQTT_V5 ? mqtt_props_forward_size(&p->will_props) : 0;
     brk_msg_t *m = brk_msg_new(p->will_topic.p, (uint16_t)p->will_topic.len, p->will_payload.p,
                                p->will_payload.len, plen, p->will_qos, p->will_retain);
     if (!m) return NULL;
-    if (plen) brk_msg_props_write(&p->will_props, (uint8_t *)m->props, plen);
+    if (plen) mqtt_props_forward_write(&p->will_props, (uint8_t *)m->props, plen);
     if (p->will_props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) {
         c->will_expiry = p->will_props.message_expiry; /* counts from publication */
         c->has_will_expiry = true;

@@ -131,11 +131,11 @@ static int route(brk_conn_t *c, const mqtt_publish_t *p, uint64_t seq, brk_origi
                  brk_flow_t **flow)
 {
     brk_session_t *s = c->session;
-    uint32_t plen = c->version == MQTT_V5 ? brk_msg_props_size(&p->props) : 0;
+    uint32_t plen = c->version == MQTT_V5 ? mqtt_props_forward_size(&p->props) : 0;
     brk_msg_t *m = brk_msg_new(p->topic.p, (uint16_t)p->topic.len, p->payload.p, p->payload.len,
                                plen, p->qos, p->retain);
     if (!m) return fail(c, MQTT_RC_UNSPECIFIED);
-    if (plen) brk_msg_props_write(&p->props, (uint8_t *)m->props, plen);
+    if (plen) mqtt_props_forward_write(&p->props, (uint8_t *)m->props, plen);
     if (p->props.present & MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
         m->expire_at_ms = brk_now_ms() + (int64_t)p->props.message_expiry * 1000;
     m->origin = s;

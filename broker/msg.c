@@ -51,45 +51,6 @@ void brk_msg_unref(brk_msg_t **mp)
     brk_pool_free(m);
 }
 
-static uint32_t str_prop(const mqtt_props_t *p, int id, const mqtt_str_t *s)
-{
-    return (p->present & MQTT_PROP_BIT(id)) ? 3 + s->len : 0;
-}
-
-uint32_t brk_msg_props_size(const mqtt_props_t *p)
-{
-    uint32_t n = 0;
-    if (p->present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) n += 2;
-    n += str_prop(p, MQTT_PROP_CONTENT_TYPE, &p->content_type);
-    n += str_prop(p, MQTT_PROP_RESPONSE_TOPIC, &p->response_topic);
-    n += str_prop(p, MQTT_PROP_CORRELATION_DATA, &p->correlation_data);
-    n += mqtt_user_props_size(p);
-    return n;
-}
-
-static uint8_t *put_str_prop(uint8_t *d, const mqtt_props_t *p, int id, const mqtt_str_t *s)
-{
-    if (!(p->present & MQTT_PROP_BIT(id))) return d;
-    *d++ = (uint8_t)id;
-    *d++ = (uint8_t)(s->len >> 8);
-    *d++ = (uint8_t)s->len;
-    memcpy(d, s->p, s->len);
-    return d + s->len;
-}
-
-void brk_msg_props_write(const mqtt_props_t *p, uint8_t *d, uint32_t len)
-{
-    uint8_t *end = d + len;
-    if (p->present & MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT)) {
-        *d++ = MQTT_PROP_PAYLOAD_FORMAT;
-        *d++ = p->payload_format;
-    }
-    d = put_str_prop(d, p, MQTT_PROP_CONTENT_TYPE, &p->content_type);
-    d = put_str_prop(d, p, MQTT_PROP_RESPONSE_TOPIC, &p->response_topic);
-    d = put_str_prop(d, p, MQTT_PROP_CORRELATION_DATA, &p->correlation_data);
-    if (d < end) mqtt_user_props_copy(p, d, (size_t)(end - d));
-}
-
 /* The parts of m's PUBLISH for (version, qos, retain) with these
  * per-delivery properties; dup clear, packet id 0 (the caller sets them).
  * The message expiry interval is written whenever the message has one. */

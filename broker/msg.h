@@ -48,9 +48,8 @@ typedef struct brk_msg {
 
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain);
-/* props blob of a decoded PUBLISH/will: the forwardable properties. */
-uint32_t brk_msg_props_size(const mqtt_props_t *p);
-void brk_msg_props_write(const mqtt_props_t *p, uint8_t *dst, uint32_t len);
+/* props: the forwardable properties of a decoded PUBLISH or will, as
+ * mqtt_props_forward_size / mqtt_props_forward_write encode them. */
 static inline brk_msg_t *brk_msg_ref(brk_msg_t *m)
 {
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

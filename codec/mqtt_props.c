@@ -350,9 +350,10 @@ int mqtt_user_props_copy(const mqtt_props_t *props, uint8_t *dst, size_t cap)
     return (int)(props_copy_user(dst, props) - dst);
 }
 
-int64_t mqtt__props_size(const mqtt_props_t *pr, uint64_t allowed)
+/* The size of the properties in `bits` (user properties aside: they count
+ * when there are any), MQTT_ERR_INVALID as for mqtt__props_size. */
+static int64_t props_size_bits(const mqtt_props_t *pr, uint64_t bits, uint64_t allowed)
 {
-    uint64_t bits = pr->present & ~B(USER_PROPERTY);
     int64_t n = 0;
     if (bits & ~allowed) return MQTT_ERR_INVALID;
     while (bits) {
@@ -418,10 +419,9 @@ int64_t mqtt__props_size(const mqtt_props_t *pr, uint64_t allowed)
     return n > MQTT_VARINT_MAX ? MQTT_ERR_INVALID : n;
 }
 
-uint8_t *mqtt__props_write(uint8_t *d, const mqtt_props_t *pr, uint32_t plen)
+/* The properties in `bits`, then the user properties; no length prefix. */
+static uint8_t *props_write_bits(uint8_t *d, const mqtt_props_t *pr, uint64_t bits)
 {
-    uint64_t bits = pr->present & ~B(USER_PROPERTY);
-    d = mqtt__wrvar(d, plen);
     while (bits) {
         int id = __builtin_ctzll(bits);
         bits &= bits - 1;
@@ -513,4 +513,30 @@ uint8_t *mqtt__props_write(uint8_t *d, const mqtt_props_t *pr, uint32_t plen)
         }
     }
     return props_copy_user(d, pr);
+}
+
+int64_t mqtt__props_size(const mqtt_props_t *pr, uint64_t allowed)
+{
+    return props_size_bits(pr, pr->present & ~B(USER_PROPERTY), allowed);
+}
+
+uint8_t *mqtt__props_write(uint8_t *d, const mqtt_props_t *pr, uint32_t plen)
+{
+    return props_write_bits(mqtt__wrvar(d, plen), pr, pr->present & ~B(USER_PROPERTY));
+}
+
+/* What a server passes on with an application message unchanged. */
+#define FORWARDED                                                                                  \
+    (B(PAYLOAD_FORMAT) | B(CONTENT_TYPE) | B(RESPONSE_TOPIC) | B(CORRELATION_DATA) |               \
+     B(USER_PROPERTY))
+
+uint32_t mqtt_props_forward_size(const mqtt_props_t *pr)
+{
+    int64_t n = props_size_bits(pr, pr->present & FORWARDED & ~B(USER_PROPERTY), FORWARDED);
+    return n < 0 ? 0 : (uint32_t)n;
+}
+
+void mqtt_props_forward_write(const mqtt_props_t *pr, uint8_t *dst, uint32_t len)
+{
+    if (len) props_write_bits(dst, pr, pr->present & FORWARDED & ~B(USER_PROPERTY));
 }

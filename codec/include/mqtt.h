@@ -241,6 +241,14 @@ bool mqtt_prop_next(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_prop_t *
 /* Bytes needed to hold the user properties of `props` as a block of 0x26
  * entries, and the copy itself (returns bytes written or MQTT_ERR_NOSPACE).
  * Used to forward user properties intact without keeping the input buffer. */
+/* The properties a server forwards with an application message unchanged
+ * (payload format indicator, content type, response topic, correlation
+ * data, user properties) as an encoded list without its length prefix:
+ * the block mqtt_publish_parts_t.props carries. The size is 0 when there
+ * are none or they cannot be encoded (a decoded packet's always can);
+ * write exactly that many bytes to dst. */
+uint32_t mqtt_props_forward_size(const mqtt_props_t *props);
+void mqtt_props_forward_write(const mqtt_props_t *props, uint8_t *dst, uint32_t len);
 uint32_t mqtt_user_props_size(const mqtt_props_t *props);
 int mqtt_user_props_copy(const mqtt_props_t *props, uint8_t *dst, size_t cap);
 

@@ -227,7 +227,34 @@ static void prop_next_stops_at_unknown_id_and_truncated_value(void)
     CU_ASSERT(!mqtt_prop_next(NULL, 0, &off, &pr));
 }
 
+/* A received PUBLISH's forwardable properties, as the broker keeps them:
+ * payload format, content type and user properties in id order, without
+ * the message expiry and topic alias that were interleaved with them. */
+static void forward_props_keep_only_what_is_passed_on(void)
+{
+    static const uint8_t in[] = {0x30, 0x1C, 0x00, 0x01, 'a',  23,   0x26, 0x00, 0x01, 'k',
+                                 0x00, 0x01, 'v',  0x02, 0x00, 0x00, 0x00, 0x3C, 0x03, 0x00,
+                                 0x03, 't',  '/',  'x',  0x23, 0x00, 0x03, 0x01, 0x01, 'p'};
+    static const uint8_t want[] = {0x01, 0x01, 0x03, 0x00, 0x03, 't',  '/', 'x',
+                                   0x26, 0x00, 0x01, 'k',  0x00, 0x01, 'v'};
+    mqtt_limits_t lim = {.version = MQTT_V5};
+    mqtt_packet_t pkt;
+    CU_ASSERT_EQUAL_FATAL(mqtt_decode(in, sizeof in, &lim, &pkt), (int)sizeof in);
+    uint32_t n = mqtt_props_forward_size(&pkt.u.publish.props);
+    CU_ASSERT_EQUAL_FATAL(n, sizeof want);
+    uint8_t out[sizeof want + 1];
+    out[sizeof want] = 0xAA; /* nothing past the size it gave */
+    mqtt_props_forward_write(&pkt.u.publish.props, out, n);
+    CU_ASSERT_EQUAL(memcmp(out, want, sizeof want), 0);
+    CU_ASSERT_EQUAL(out[sizeof want], 0xAA);
+    /* only per-hop properties: nothing to forward */
+    mqtt_props_t hop = {
+        .present = PB(MESSAGE_EXPIRY) | PB(TOPIC_ALIAS), .message_expiry = 60, .topic_alias = 3};
+    CU_ASSERT_EQUAL(mqtt_props_forward_size(&hop), 0);
+}
+
 CU_TestInfo codec_publish_tests[] = {
+    {"forward_props_keep_only_what_is_passed_on", forward_props_keep_only_what_is_passed_on},
     {"publish_parts_v311_qos1_gives_spec_bytes", publish_parts_v311_qos1_gives_spec_bytes},
     {"publish_parts_v5_all_properties_roundtrip", publish_parts_v5_all_properties_roundtrip},
     {"publish_parts_v5_alias_with_empty_topic_roundtrip",
