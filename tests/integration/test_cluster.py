@@ -315,7 +315,8 @@ class ClusterTest(unittest.TestCase):
         base = cl[1].metric(cu.MSGS_PRODUCED)
         self.publish(cl[1], [("nobody/%d" % (i % 5), b"n%03d" % i) for i in range(100)],
                      "P", window=20)
-        self.publish(cl[1], [("int/s", b"sentinel")], "P2")
+        pub_id = self.cid("P2")
+        ku.publish_all(cl[1].port, pub_id, [("int/s", b"sentinel")]).close()
         s.wait(lambda ms: ("int/s", b"sentinel") in ms, 20, "the sentinel")
         self.assertEqual(cl[1].metric(cu.MSGS_PRODUCED) - base, 1)
         self.assertEqual(s.snapshot(), [("int/s", b"sentinel")])
@@ -328,6 +329,8 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual((r.header("sluice.v"), r.header("sluice.cluster"),
                           r.header("sluice.node")), ("1", cu.CLUSTER_ID, "n1"), r)
         self.assertTrue(r.header("sluice.inc"), r)
+        self.assertEqual((r.header("mqtt.qos"), r.header("mqtt.retain"),
+                          r.header("mqtt.clientid")), ("1", "0", pub_id), r)
 
     def test_4_retained_set_replace_delete_across_nodes(self):
         """A retained message set on n1 is what a new subscriber on n2 gets;
