@@ -77,6 +77,18 @@ def node_client5(tc, node, what):
     return c
 
 
+def wait_all(col, want, timeout):
+    """Wait until Collector col has every (topic, payload) of want; else
+    fail naming what is missing."""
+    try:
+        col.wait(lambda ms: want <= set(ms), timeout)
+    except AssertionError:
+        missing = sorted(want - set(col.snapshot()))
+        raise AssertionError("%d of %d acknowledged messages never arrived within "
+                             "%.0fs, e.g. %r" % (len(missing), len(want), timeout,
+                                                 missing[:5])) from None
+
+
 def brief(msgs):
     return [(m.topic, bytes(m.payload), m.qos, bool(m.retain)) for m in msgs]
 
@@ -450,8 +462,7 @@ class ClusterTest(unittest.TestCase):
         acked = load.acked()
         self.assertGreaterEqual(len(acked), 150)
         want = set(acked)
-        s.wait(lambda ms: want <= set(ms), 30,
-               "every acknowledged message (%d) at S" % len(want))
+        wait_all(s, want, 30)
         got = s.snapshot()
         log("kill -9: %d sent, %d acknowledged, %d received"
             % (load.sent, len(acked), len(got)))
@@ -495,9 +506,7 @@ class ClusterTest(unittest.TestCase):
         log("Kafka down: %d acked before down, %d by the time it came back, "
             "%d of %d in the end%s" % (acked_at_down, acked_while_down, len(acked),
                                        len(msgs), " (%r)" % load.error if load.error else ""))
-        want = set(acked)
-        s.wait(lambda ms: want <= set(ms), 30,
-               "every acknowledged message (%d) at S" % len(want))
+        wait_all(s, set(acked), 30)
         for node in (n1, n2, cl[3]):
             self.assertEqual(cl.wait_ready(node, 200, None, 30), {"status": "ready"})
         self.publish(n1, [("down/after", b"after")], "P")
