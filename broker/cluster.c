@@ -24,29 +24,8 @@
 #include "bridge_cluster.h"
 #include "brk.h"
 #include "cluster.h"
+#include "cluster_int.h"
 #include "sink.h"
-
-#define CLUSTER_MAX_NODES 256
-
-typedef struct rnode {
-    char id[72];
-    brk_session_t *s; /* its stand-in in `remote` (lock and ended only) */
-} rnode_t;
-
-struct brk_cluster {
-    brk_t *b;
-    bridge_cluster_t *bc;
-    brk_subs_t *remote;               /* the other nodes' interest */
-    brk_subs_t *own;                  /* this node's, as its log had it (read at load) */
-    rnode_t nodes[CLUSTER_MAX_NODES]; /* reader thread */
-    uint32_t n_nodes;
-    brk_session_t *own_s;
-    pthread_mutex_t mu; /* announcing, and the order of interest records */
-    bool announcing;
-    int64_t start_ms;
-    _Atomic int64_t remote_filters;
-    _Atomic uint64_t interest_failed;
-};
 
 static brk_session_t *stand_in(void)
 {
@@ -182,12 +161,27 @@ static void on_own_interest(void *ctx, const char *f, uint16_t len, bool on)
         brk_subs_remove(cl->own, f, len, cl->own_s);
 }
 
-static void on_node(void *ctx, const char *node, bool up)
+static void on_node(void *ctx, const char *node, const char *inc, bool up, bool left)
 {
     brk_cluster_t *cl = ctx;
     brk_log(cl->b, up ? BRK_LOG_INFO : BRK_LOG_WARN,
-            up ? "SLUICE-CLUSTER-NODE-UP" : "SLUICE-CLUSTER-NODE-DOWN", "node %s is %s", node,
-            up ? "up" : "down (no heartbeat within cluster.node_timeout_ms, or it left)");
+            up ? "SLUICE-CLUSTER-NODE-UP" : "SLUICE-CLUSTER-NODE-DOWN", "node %s (%s) %s", node,
+            inc,
+            up     ? "is up"
+            : left ? "left"
+                   : "is down (no heartbeat within cluster.node_timeout_ms, or restarted)");
+    brk_presence_node(cl, node, inc, up, left);
+}
+
+static void on_session(void *ctx, const char *key, size_t klen, const char *node, const char *inc,
+                       const bridge_kv_t *h, size_t n, const void *val, size_t vlen)
+{
+    brk_presence_record(ctx, key, klen, node, inc, h, n, val, vlen);
+}
+
+static void on_tick(void *ctx)
+{
+    brk_presence_tick(ctx);
 }
 
 static void on_event(void *ctx, int ev, const char *detail)
@@ -196,6 +190,7 @@ static void on_event(void *ctx, int ev, const char *detail)
     const cfg_t *cfg = cl->b->cfg;
     if (ev == BRIDGE_CLUSTER_EV_LOADED) {
         announce(cl);
+        brk_presence_loaded(cl);
         brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-LOADED",
                 "cluster %s, node %s: %s in %lld ms; %lld filters of %u other nodes known",
                 cfg->cluster.id, cfg->node_id, detail, (long long)(brk_now_ms() - cl->start_ms),
@@ -303,6 +298,7 @@ int brk_cluster_prepare(brk_t *b)
     if (!cl) return -1;
     cl->b = b;
     pthread_mutex_init(&cl->mu, NULL);
+    brk_presence_init(&cl->pres);
     b->cluster = cl;
     if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) || !(cl->own_s = stand_in()))
         return -1; /* brk_cluster_free cleans up */
@@ -320,6 +316,8 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .interest = on_interest,
                                 .node = on_node,
                                 .own_interest = on_own_interest,
+                                .session = on_session,
+                                .tick = on_tick,
                                 .event = on_event,
                                 .ctx = cl};
     if (bridge_cluster_new(cfg, &h, &cl->bc, err, errlen) != 0) return -1;
@@ -364,6 +362,7 @@ void brk_cluster_free(brk_t *b)
     for (uint32_t i = 0; i < cl->n_nodes; i++)
         stand_in_free(cl->nodes[i].s);
     stand_in_free(cl->own_s);
+    brk_presence_fini(&cl->pres);
     pthread_mutex_destroy(&cl->mu);
     free(cl);
     b->cluster = NULL;
@@ -389,6 +388,8 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "retained_applied", st.retained_applied);
     fn(arg, "interest_produced", st.interest_produced);
     fn(arg, "interest_failed", atomic_load(&cl->interest_failed));
+    fn(arg, "takeovers", atomic_load(&cl->pres.takeovers));
+    fn(arg, "wills_fired", atomic_load(&cl->pres.wills_fired));
     fn(arg, "lag", st.lag);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
 }
