@@ -226,11 +226,13 @@ static rd_kafka_headers_t *msg_headers(struct bridge_cluster *c, const bridge_ms
 }
 
 int bridge_cluster_publish(bridge_cluster_t *c, const bridge_msg_t *m, uint32_t expiry_s,
-                           bridge_ack_fn fn, void *arg)
+                           const void *share, size_t share_len, bridge_ack_fn fn, void *arg)
 {
     if (atomic_load(&c->stop)) return BRIDGE_ERR;
+    rd_kafka_headers_t *h = msg_headers(c, m, expiry_s);
+    if (share_len) rd_kafka_header_add(h, "sluice.share", -1, share, (ssize_t)share_len);
     int rc = bridge_cluster_produce(c, CT_MSGS, m->topic, m->topic_len, m->payload, m->payload_len,
-                                    msg_headers(c, m, expiry_s), fn, arg);
+                                    h, fn, arg);
     if (rc >= 0) atomic_fetch_add(&c->msgs_produced, 1);
     return rc;
 }

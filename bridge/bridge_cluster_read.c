@@ -207,7 +207,11 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
         return;
     }
     uint32_t expiry = hdr_u32(h, "mqtt.expiry");
-    while (c->hooks.deliver(c->hooks.ctx, &m, expiry) < 0 && !atomic_load(&c->stop)) {
+    const void *sh = NULL;
+    size_t shl = 0;
+    if (!hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
+    while (c->hooks.deliver(c->hooks.ctx, &m, expiry, sh, sh ? shl : 0) < 0 &&
+           !atomic_load(&c->stop)) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -101,12 +101,14 @@ static brk_msg_t *msg_of(const bridge_msg_t *bm, uint32_t expiry_s)
     return m;
 }
 
-static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s)
+static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, const void *share,
+                      size_t share_len)
 {
     brk_cluster_t *cl = ctx;
     brk_msg_t *m = msg_of(bm, expiry_s);
     if (!m) return -1;
     brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    if (share) brk_cluster_share_apply(cl, share, share_len, &o);
     brk_route_from(cl->b, NULL, m, &o);
     brk_msg_unref(&m);
     return 0;
@@ -145,6 +147,11 @@ static void on_interest(void *ctx, const char *node, const char *f, uint16_t len
     brk_cluster_t *cl = ctx;
     rnode_t *n = rnode(cl, node);
     if (!n || !mqtt_filter_valid((const uint8_t *)f, len)) return;
+    mqtt_str_t g, rest;
+    if (mqtt_share_split((const uint8_t *)f, len, &g, &rest)) {
+        brk_cluster_share_interest(cl, (uint32_t)(n - cl->nodes), f, len, on);
+        return;
+    }
     if (on && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
         atomic_fetch_add(&cl->remote_filters, 1);
     else if (!on && brk_subs_remove(cl->remote, f, len, n->s))
@@ -225,7 +232,7 @@ enum { TO_MSGS, TO_RETAINED };
 /* One record; a QoS 1/2 client PUBLISH (c set) holds its ack until Kafka
  * has it. Returns the bridge's code. */
 static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t expiry_s,
-                     brk_conn_t *c, uint64_t seq)
+                     const uint8_t *share, size_t share_len, brk_conn_t *c, uint64_t seq)
 {
     brk_pending_t *pd = NULL;
     if (c) {
@@ -235,7 +242,7 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
         atomic_fetch_add(&c->refs, 1);
     }
     bridge_ack_fn fn = pd ? brk_pending_complete : NULL;
-    int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, fn, pd)
+    int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, share, share_len, fn, pd)
                            : bridge_cluster_retain(cl->bc, bm, expiry_s, fn, pd);
     if (rc == BRIDGE_PENDING) {
         brk_conn_ack_hold(c, seq); /* completed through our inbox: after this */
@@ -246,13 +253,16 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
     return rc;
 }
 
-static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_origin_t *o)
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
 {
     brk_cluster_t *cl = ctx;
     /* another node's message is theirs to spread; $SYS and recovery are
      * this node's own business */
     if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
-    bool msgs = wanted(cl, w, m);
+    bool msgs = wanted(cl, w, m), remote = false;
+    uint8_t share[BRK_SHARE_HDR_MAX];
+    size_t share_len = brk_cluster_share_pick(cl, m, o, share, sizeof(share), &remote);
+    msgs |= remote;
     if (!msgs && !m->retain) return BRK_SINK_PASS;
     uint32_t expiry_s = 0;
     if (m->expire_at_ms) {
@@ -273,7 +283,7 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_
     bool held = false;
     for (int to = TO_MSGS; to <= TO_RETAINED; to++) {
         if (to == TO_MSGS ? !msgs : !m->retain) continue;
-        int rc = offer_one(cl, to, &bm, expiry_s, c, o->ack_seq);
+        int rc = offer_one(cl, to, &bm, expiry_s, share, share_len, c, o->ack_seq);
         if (rc == BRIDGE_PENDING) {
             held = true;
         } else if (rc < 0) {
@@ -299,6 +309,7 @@ int brk_cluster_prepare(brk_t *b)
     cl->b = b;
     pthread_mutex_init(&cl->mu, NULL);
     brk_presence_init(&cl->pres);
+    pthread_rwlock_init(&cl->shares_lock, NULL);
     b->cluster = cl;
     if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) || !(cl->own_s = stand_in()))
         return -1; /* brk_cluster_free cleans up */
@@ -363,6 +374,8 @@ void brk_cluster_free(brk_t *b)
         stand_in_free(cl->nodes[i].s);
     stand_in_free(cl->own_s);
     brk_presence_fini(&cl->pres);
+    brk_cluster_shares_free(cl);
+    pthread_rwlock_destroy(&cl->shares_lock);
     pthread_mutex_destroy(&cl->mu);
     free(cl);
     b->cluster = NULL;

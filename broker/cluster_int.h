@@ -9,6 +9,7 @@
 #include "bridge_cluster.h"
 #include "brk.h"
 #include "cluster.h"
+#include "sink.h"
 
 /* A will of a client connected somewhere in the cluster (reader thread). */
 typedef struct pres_will {
@@ -77,7 +78,29 @@ struct brk_cluster {
     _Atomic int64_t remote_filters;
     _Atomic uint64_t interest_failed;
     brk_presence_t pres; /* who is connected where, and their wills */
+    /* the other nodes' shared groups (cluster_share.c) */
+    pthread_rwlock_t shares_lock;
+    struct rshare *shares;
+    uint32_t n_shares, cap_shares;
+    _Atomic uint32_t share_rr;
 };
+
+/* Shared groups cluster-wide (cluster_share.c). */
+#define BRK_SHARE_HDR_MAX 1024
+/* Another node's group (filter "$share/<g>/<f>") gained (on) or lost its
+ * members; reader thread. */
+void brk_cluster_share_interest(brk_cluster_t *cl, uint32_t node, const char *full, uint16_t len,
+                                bool on);
+/* Pick, for each known group matching m, the one node that delivers it
+ * (this one included if it has members); groups picked elsewhere go to
+ * o->share_skip. Writes the picks as the sluice.share header into hdr and
+ * returns its length; *remote is set when some node other than this one
+ * was picked (the record must go out). Sink thread. */
+size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_t *o, uint8_t *hdr,
+                              size_t cap, bool *remote);
+/* A record's picks: the groups picked for other nodes go to o->share_skip. */
+void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o);
+void brk_cluster_shares_free(brk_cluster_t *cl);
 
 void brk_presence_init(brk_presence_t *p);
 void brk_presence_fini(brk_presence_t *p);

@@ -45,8 +45,11 @@ typedef struct bridge_kv {
 typedef struct bridge_cluster_hooks {
     /* A <prefix>.msgs record of another node of this cluster, to route to
      * local subscribers (never back to the cluster). expiry_s: seconds of
-     * message expiry left, 0 = none. 0: done; <0: retried. */
-    int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s);
+     * message expiry left, 0 = none; share: the sluice.share header (the
+     * node picked for each shared group), NULL if none. 0: done; <0:
+     * retried. */
+    int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s, const void *share,
+                   size_t share_len);
     /* A <prefix>.retained record of any node (this one's included, so all
      * nodes end on the log's order): set, or delete when payload_len is 0. */
     void (*retained)(void *ctx, const bridge_msg_t *m);
@@ -92,11 +95,11 @@ int bridge_cluster_wait_loaded(bridge_cluster_t *c, uint32_t timeout_ms);
 /* MQTT -> cluster. Like bridge_offer: DONE (QoS 0 or no fn), PENDING
  * (fn(arg, status) is called once Kafka has the record with acks=all, or
  * failed), FULL (librdkafka's queue is full: nothing taken), ERR. expiry_s:
- * message expiry left, 0 = none. */
-__attribute__((warn_unused_result)) int bridge_cluster_publish(bridge_cluster_t *c,
-                                                               const bridge_msg_t *m,
-                                                               uint32_t expiry_s, bridge_ack_fn fn,
-                                                               void *arg);
+ * message expiry left, 0 = none; share: the sluice.share header, NULL if
+ * none. */
+__attribute__((warn_unused_result)) int
+bridge_cluster_publish(bridge_cluster_t *c, const bridge_msg_t *m, uint32_t expiry_s,
+                       const void *share, size_t share_len, bridge_ack_fn fn, void *arg);
 __attribute__((warn_unused_result)) int bridge_cluster_retain(bridge_cluster_t *c,
                                                               const bridge_msg_t *m,
                                                               uint32_t expiry_s, bridge_ack_fn fn,
