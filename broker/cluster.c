@@ -403,6 +403,8 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "interest_failed", atomic_load(&cl->interest_failed));
     fn(arg, "takeovers", atomic_load(&cl->pres.takeovers));
     fn(arg, "wills_fired", atomic_load(&cl->pres.wills_fired));
+    int64_t wk = atomic_load(&cl->pres.wills_known);
+    fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     fn(arg, "lag", st.lag);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
 }

@@ -55,6 +55,7 @@ typedef struct brk_presence {
     uint32_t scheduled; /* wills with fire_at set */
     int64_t last_sweep;
     _Atomic uint64_t next_token, takeovers, wills_fired;
+    _Atomic int64_t wills_known; /* entries of wills */
 } brk_presence_t;
 
 #define CLUSTER_MAX_NODES 256

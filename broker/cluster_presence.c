@@ -289,6 +289,7 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
     if (kv_str(h, n, "mqtt.username", user, sizeof(user))) w->username = strdup(user);
     w->next = we->wills;
     we->wills = w;
+    atomic_fetch_add(&p->wills_known, 1);
     /* its node is known dead already: the delay starts now */
     if (!alive(p, node, inc)) schedule(p, w);
 }
@@ -303,6 +304,7 @@ static pres_will_t *will_take(brk_presence_t *p, const char *id, size_t len, con
         pres_will_t *w = *pp;
         if (w->token != token || strcmp(w->node, node) || (inc && strcmp(w->inc, inc))) continue;
         *pp = w->next;
+        atomic_fetch_sub(&p->wills_known, 1);
         if (w->fire_at) p->scheduled--;
         if (!e->wills) map_drop(&p->wills, e);
         return w;

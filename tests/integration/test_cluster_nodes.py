@@ -1,0 +1,237 @@
+"""Cluster black-box tests of what spans nodes beyond message routing
+(docs/CLUSTER.md): one client id on two nodes, the wills of a node that
+dies, and shared subscriptions with members on several nodes.
+
+One mock Kafka (3 brokers) and three nodes per class (cluster_util), real
+clients: raw MQTT 5 (raw5) where a DISCONNECT reason code must be seen,
+paho otherwise.  Every wait is bounded and on a sync point (a packet, a
+metric, a log line); "nothing more arrived" is proved by a sentinel.
+Order holds per MQTT topic only (the topic is the record key, topics map
+to partitions), so a sentinel proves nothing about another topic's
+records from another node: a sentinel is published on the subscriber's
+own node once that node has read the records in question (a counter).
+
+Run by hand:
+  cd tests/integration && SLUICE_BIN=../../build/sluice \\
+    SLUICE_KAFKA_MOCK=../../build/sluice-kafka-mock \\
+    python3 -m unittest -v test_cluster_nodes
+"""
+
+import threading
+import time
+import unittest
+
+import cluster_util as cu
+import harness
+import kafka_util as ku
+import raw5
+from rawmqtt import PINGRESP, Closed, Timeout, pingreq
+
+TAKEN_OVER = 0x8E
+WILLS_FIRED = "sluice_cluster_wills_fired_total"
+WILLS_KNOWN = "sluice_cluster_wills_known"
+TAKEOVERS = "sluice_cluster_takeovers_total"
+
+
+def c5(node, client_id, will=None, props=None, timeout=5.0):
+    c = raw5.Client5(node.port, timeout=timeout)
+    ack = c.connect(client_id, clean=True, will=will, props=props)
+    if ack.rc != 0:
+        raise AssertionError("%s: CONNACK 0x%02x" % (client_id, ack.rc))
+    return c
+
+
+def ping(c, timeout):
+    """The connection is open: a PINGREQ is answered (raises Closed)."""
+    c.send(pingreq())
+    c.wait_for(PINGRESP, timeout)
+
+
+def collect_until(c, sentinel_topic, timeout=15.0):
+    """PUBLISH packets c receives (acked), up to the one on sentinel_topic."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("sentinel %s not received; got %r"
+                                 % (sentinel_topic, [p.topic for p in got]))
+        p = c.recv_publish(left, ack=True)
+        if p.topic == sentinel_topic:
+            return got
+        got.append(p)
+
+
+class ClusterCase(unittest.TestCase):
+    nodes = 3
+
+    @classmethod
+    def setUpClass(cls):
+        ku.require_tools(cls)
+        cls.cl = cu.Cluster(cls.nodes)
+        try:
+            for node in cls.cl.nodes:
+                cls.cl.wait_nodes(node, cls.nodes, 20)
+        except BaseException:
+            cls.cl.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cl.close()
+
+    def setUp(self):
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def client(self, node, client_id, **kw):
+        c = c5(node, client_id, **kw)
+        self.clients.append(c)
+        return c
+
+    def interest(self, node, n):
+        self.cl.wait_interest(node, n, 15)
+
+
+class Takeover(ClusterCase):
+    def test_connect_elsewhere_closes_the_old_connection_with_0x8e(self):
+        n1, n2 = self.cl[1], self.cl[2]
+        before = n1.metric(TAKEOVERS, 0)
+        old = self.client(n1, "tk-1")
+        # n1 has read its own present record back once it names the client
+        # in no takeover and the new one is later in the log: connect the
+        # new one after the old one's CONNACK
+        self.cl.wait_log(n1, "client 'tk-1' user", 1)
+        new = self.client(n2, "tk-1")
+        d = old.expect_disconnect(15)
+        self.assertIsNotNone(d, "the old connection closed without DISCONNECT")
+        self.assertEqual(d.rc, TAKEN_OVER)
+        # the new connection works: a message to itself through n2
+        self.assertEqual(new.subscribe([("tk/1", 1)]), [1])
+        new.publish("tk/1", b"still here", qos=1, pid=7)
+        self.assertEqual(new.recv_publish(10).payload, b"still here")
+        self.cl.wait_metric(n1, TAKEOVERS, lambda v: v == before + 1, 10,
+                            "one more")
+        self.assertEqual(n2.count("client 'tk-1' connected to another node"), 0)
+
+    def test_racing_connects_leave_exactly_one(self):
+        n2, n3 = self.cl[2], self.cl[3]
+        got = {}
+
+        def connect(node):
+            got[node.node_id] = c5(node, "tk-race")
+        ts = [threading.Thread(target=connect, args=(n,)) for n in (n2, n3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(15)
+        self.assertEqual(sorted(got), ["n2", "n3"], "both CONNACKed")
+        self.clients.extend(got.values())
+        # exactly one is told 0x8E; the other stays (a PING proves it)
+        closed = []
+        deadline = time.monotonic() + 15
+        while not closed and time.monotonic() < deadline:
+            for name, c in got.items():
+                try:
+                    ping(c, 0.2)
+                except (Closed, OSError):
+                    closed.append(name)
+                except Timeout:
+                    pass
+        self.assertEqual(len(closed), 1, "one of the two is closed: %r" % closed)
+        survivor = got["n2" if closed == ["n3"] else "n3"]
+        ping(survivor, 5)
+        loser = self.cl[2 if closed == ["n2"] else 3]
+        self.cl.wait_log(loser, "client 'tk-race' connected to another node", 1)
+        winner = self.cl[3 if closed == ["n2"] else 2]
+        self.assertEqual(winner.count("client 'tk-race' connected to another node"), 0)
+
+
+class Wills(ClusterCase):
+    def fired(self):
+        return [n.metric(WILLS_FIRED, 0) for n in self.cl.nodes[:2]]
+
+    def test_node_killed_wills_published_once_and_clean_ones_not(self):
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        sub = self.client(n1, "w-sub")
+        self.assertEqual(sub.subscribe([("will/#", 1)]), [1])
+        self.interest(n3, 1)
+        self.interest(n2, 1)
+        before = self.fired()
+        # a will at once, a will after 2 s, and a client that says goodbye
+        self.client(n3, "w-now", will=("will/now", b"now gone", 1, False))
+        self.client(n3, "w-late", will=("will/late", b"late gone", 1, False,
+                                        [(raw5.WILL_DELAY, 2)]))
+        bye = c5(n3, "w-bye", will=("will/bye", b"must not", 1, False))
+        bye.disconnect()
+        for cid in ("w-now", "w-late", "w-bye"):
+            self.cl.wait_log(n3, "client '%s' user" % cid, 1)
+        # the survivors know both wills (the goodbye's is gone again)
+        for n in (n1, n2):
+            self.cl.wait_metric(n, WILLS_KNOWN, lambda v: v == 2, 15, "== 2")
+        self.cl.kill9(n3)
+        t_kill = time.monotonic()
+        self.cl.wait_log(n1, cu.NODE_DOWN, 1, 15)
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            p = sub.recv_publish(deadline - time.monotonic(), ack=True)
+            got.append((p.topic, p.payload, time.monotonic() - t_kill))
+        self.assertEqual(sorted(t for t, _, _ in got), ["will/late", "will/now"])
+        late = [s for t, _, s in got if t == "will/late"][0]
+        now = [s for t, _, s in got if t == "will/now"][0]
+        self.assertGreaterEqual(late - now, 1.5, "the will delay counts: %r" % got)
+        for n in (n1, n2):
+            self.cl.wait_metric(n, WILLS_KNOWN, lambda v: v == 0, 10, "== 0")
+        # n1, the living node with the lowest id, published both (locally,
+        # so before anything published on n1 after this), n2 none
+        after = self.fired()
+        self.assertEqual([a - b for a, b in zip(after, before)], [2, 0])
+        pub = self.client(n1, "w-sentinel")
+        pub.publish("will/sentinel", b"", qos=1, pid=4)
+        self.assertEqual(collect_until(sub, "will/sentinel"), [])
+        self.assertEqual(self.fired(), after)
+
+
+class Shared(ClusterCase):
+    def test_one_member_in_the_cluster_gets_each_message(self):
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        members = [self.client(n1, "sh-a"), self.client(n2, "sh-b"),
+                   self.client(n2, "sh-c")]
+        for m in members:
+            self.assertEqual(m.subscribe([("$share/g/sh/#", 1)]), [1])
+        self.interest(n3, 2)  # the group on n1 and on n2
+        consumed = [n.metric(cu.MSGS_CONSUMED, 0) for n in (n1, n2)]
+        produced = n3.metric(cu.MSGS_PRODUCED, 0)
+        pub = self.client(n3, "sh-pub")
+        for i in range(60):
+            pub.publish("sh/x", b"%d" % i, qos=1, pid=1 + i)
+        sent = n3.metric(cu.MSGS_PRODUCED, 0) - produced
+        self.assertEqual(sent, 60)
+        # n1 and n2 have routed all 60 records; then a sentinel published
+        # on each member's own node queues behind what it was given
+        for n, c0 in zip((n1, n2), consumed):
+            self.cl.wait_metric(n, cu.MSGS_CONSUMED, lambda v: v >= c0 + 60, 20,
+                                ">= %d" % (c0 + 60))
+        for m, n in zip(members, ("n1", "n2", "n2")):
+            self.assertEqual(m.subscribe([("sh-end/" + n, 1)], pid=2), [1])
+        self.client(n1, "sh-end1").publish("sh-end/n1", b"", qos=1, pid=5)
+        self.client(n2, "sh-end2").publish("sh-end/n2", b"", qos=1, pid=5)
+        got = [collect_until(m, "sh-end/" + n, 20)
+               for m, n in zip(members, ("n1", "n2", "n2"))]
+        payloads = sorted(int(p.payload) for g in got for p in g)
+        self.assertEqual(payloads, list(range(60)),
+                         "each message once in the cluster: %r"
+                         % [len(g) for g in got])
+        self.assertGreater(len(got[0]), 0, "n1's member got none")
+        self.assertGreater(len(got[1]) + len(got[2]), 0, "n2's members got none")
+
+
+if __name__ == "__main__":
+    unittest.main()
