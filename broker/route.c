@@ -57,7 +57,11 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
     /* sinks first: a sink that cannot take the message (Kafka spool full)
      * refuses it before any subscriber or the retained map got it */
     brk_sinks_offer(b, w, m, o);
-    if (o->refused) return 0;
+    if (o->refused) {
+        free(o->share_skip);
+        o->share_skip = NULL;
+        return 0;
+    }
     /* a cluster node's retained message arrives by <prefix>.retained, in
      * that topic's order (cluster.c), not by its live copy */
     if (m->retain && o->kind != BRK_ORIGIN_CLUSTER) retain(b, w, m);
@@ -81,5 +85,8 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
     brk_subs_unlock(b->subs);
     brk_persist_unpin(b, m);
     brk_matches_free(&local);
+    free(o->share_skip);
+    o->share_skip = NULL;
+    o->share_skip_len = 0;
     return n;
 }

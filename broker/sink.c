@@ -65,10 +65,12 @@ bool brk_origin_skips(const brk_origin_t *o, const char *filter, uint16_t len)
 
 bool brk_origin_skip(brk_origin_t *o, const char *filter, uint16_t len)
 {
-    if ((size_t)o->share_skip_len + 2 + len > sizeof(o->share_skip)) return false;
+    uint8_t *p = realloc(o->share_skip, (size_t)o->share_skip_len + 2 + len);
+    if (!p) return false;
+    o->share_skip = p;
     o->share_skip[o->share_skip_len] = (uint8_t)(len >> 8);
     o->share_skip[o->share_skip_len + 1] = (uint8_t)len;
     memcpy(o->share_skip + o->share_skip_len + 2, filter, len);
-    o->share_skip_len = (uint16_t)(o->share_skip_len + 2 + len);
+    o->share_skip_len += 2u + len;
     return true;
 }

@@ -44,8 +44,6 @@ typedef enum brk_origin_kind {
     BRK_ORIGIN_CLUSTER, /* another cluster node's PUBLISH, read from <prefix>.msgs */
 } brk_origin_kind_t;
 
-#define BRK_SHARE_SKIP_MAX 512
-
 /* The route context: borrowed views, valid for one brk_route_from call. */
 typedef struct brk_origin {
     brk_origin_kind_t kind;
@@ -58,9 +56,11 @@ typedef struct brk_origin {
     uint64_t ack_seq;
     /* Shared groups ("$share/<g>/<f>") this node must leave out: another
      * cluster node delivers the message to them (cluster.c). Entries of
-     * u16 length + name; written by a sink or by the cluster's reader. */
-    uint16_t share_skip_len;
-    uint8_t share_skip[BRK_SHARE_SKIP_MAX];
+     * u16 length + name, on the heap (NULL: none, the usual case; nothing
+     * to clear per publish); added with brk_origin_skip by a sink or the
+     * cluster's reader, freed by brk_route_from. */
+    uint8_t *share_skip;
+    uint32_t share_skip_len;
     /* written by brk_route_from */
     uint32_t holds; /* sinks that hold the acknowledgement */
     uint32_t taken; /* sinks that took it (holding or not) */
@@ -93,7 +93,7 @@ void brk_sinks_offer(struct brk *b, struct brk_worker *w, const struct brk_msg *
 
 /* o->share_skip names the group (filter: "$share/<g>/<f>"). */
 bool brk_origin_skips(const brk_origin_t *o, const char *filter, uint16_t len);
-/* Add a group to o->share_skip; false when it is full (then delivered). */
+/* Add a group to o->share_skip; false without memory (then delivered). */
 bool brk_origin_skip(brk_origin_t *o, const char *filter, uint16_t len);
 
 /* Route m from origin o: sinks first (a refusal routes nothing, so no
