@@ -22,6 +22,11 @@ typedef struct waiter {
     bridge_ack_fn fn;
     void *arg;
     int t;
+    /* stored with release as the last write before rd_kafka_producev and
+     * loaded with acquire first in the delivery report: librdkafka's
+     * queues order the two, but ThreadSanitizer cannot see inside the
+     * library (the bridge's rec_t does the same) */
+    atomic_bool handed;
 } waiter_t;
 
 int64_t bridge_cluster_wall_ms(void)
@@ -47,6 +52,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
         return;
     }
     waiter_t *w = rm->_private;
+    (void)atomic_load_explicit(&w->handed, memory_order_acquire);
     count_acked(c, w->t, ok);
     w->fn(w->arg, ok ? 0 : -1);
     free(w);
@@ -194,6 +200,7 @@ int bridge_cluster_produce(struct bridge_cluster *c, int t, const void *key, siz
             return BRIDGE_FULL;
         }
         *w = (waiter_t){.fn = fn, .arg = arg, .t = t};
+        atomic_store_explicit(&w->handed, true, memory_order_release);
     }
     rd_kafka_resp_err_t e =
         rd_kafka_producev(c->prod, RD_KAFKA_V_TOPIC(c->topic[t]), RD_KAFKA_V_KEY(key, klen),
