@@ -518,7 +518,8 @@ class KafkaDown(ClusterCase):
 
     def test_under_load(self):
         """Kafka (all 3 mock brokers) down under QoS 1 load on n1 for S on
-        n2: /readyz 503 (check "cluster") while down, 200 after; no
+        n2: /readyz 503 (check "cluster") and sluice_cluster_ready 0 while
+        down, 200 and 1 after; no
         acknowledged message lost; the cluster carries messages again."""
         cl = self.cl
         n1, n2 = cl[1], cl[2]
@@ -535,6 +536,7 @@ class KafkaDown(ClusterCase):
             body = cl.wait_ready(n1, 503, "cluster", 20)
             self.assertEqual(body.get("status"), "not ready", body)
             cl.wait_ready(n2, 503, "cluster", 20)
+            cl.wait_metric(n1, cu.READY, lambda v: v == 0, 5, "== 0 while Kafka is down")
             acked_while_down = load.n_acked()
             cl.mock.up()
             load.join(90)
@@ -548,6 +550,7 @@ class KafkaDown(ClusterCase):
         wait_all(s, set(acked), 30)
         for node in (n1, n2, cl[3]):
             self.assertEqual(cl.wait_ready(node, 200, None, 30), {"status": "ready"})
+            cl.wait_metric(node, cu.READY, lambda v: v == 1, 5, "== 1 once Kafka is back")
         self.publish(n1, [("down/after", b"after")], "P")
         s.wait(lambda ms: ("down/after", b"after") in ms, 20, "n1 -> n2 after the outage")
 
