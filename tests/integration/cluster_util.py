@@ -3,8 +3,8 @@ as one broker, joined only through Kafka topics (docs: "cluster" config
 section).
 
 - Cluster: one sluice-kafka-mock (3 brokers) with the cluster's internal
-  topics pre-created (<prefix>.msgs, .retained, .interest, .nodes, 4
-  partitions each), and N nodes "n1".."nN", each a Node with its own MQTT
+  topics pre-created (<prefix>.msgs, .retained, .interest, .nodes,
+  .sessions, 4 partitions each), and N nodes "n1".."nN", each a Node with its own MQTT
   port, http port (/metrics, /readyz), data dir and log.
 - Node: a kafka_util.KBroker whose config adds the "cluster" section and an
   "http" listener; start waits for the http listener, then for the MQTT
@@ -37,7 +37,8 @@ MSGS = PREFIX + ".msgs"
 RETAINED = PREFIX + ".retained"
 INTEREST = PREFIX + ".interest"
 NODES = PREFIX + ".nodes"
-INTERNAL_TOPICS = [MSGS, RETAINED, INTEREST, NODES]
+SESSIONS = PREFIX + ".sessions"
+INTERNAL_TOPICS = [MSGS, RETAINED, INTEREST, NODES, SESSIONS]
 
 # metric names (spec: /metrics; the same under $SYS/broker/cluster/<name>
 # without the sluice_cluster_ prefix and the _total suffix)
@@ -58,6 +59,7 @@ LAG = "sluice_cluster_lag"
 LOADED = "SLUICE-CLUSTER-LOADED"
 NODE_UP = "SLUICE-CLUSTER-NODE-UP"
 NODE_DOWN = "SLUICE-CLUSTER-NODE-DOWN"
+START_MARK = "=== test: start "  # what Node.spawn writes to the log first
 
 
 def two_ports():
@@ -121,7 +123,7 @@ class Node(ku.KBroker):
         wait_mqtt): for a node that cannot load yet."""
         self.write_config()
         with open(self.log_path, "ab") as f:
-            f.write(b"=== test: start %s\n" % time.strftime("%H:%M:%S").encode())
+            f.write(("%s%s\n" % (START_MARK, time.strftime("%H:%M:%S"))).encode())
         self._spawn([harness.sluice_bin(), "-c", self.cfg_path]
                     + self.extra_args, self.tmp)
 

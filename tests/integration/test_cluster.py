@@ -1,28 +1,30 @@
 """Cluster through Kafka: three sluice nodes (n1, n2, n3) that behave as one
 broker, joined only through Kafka topics (sluice.msgs, .retained,
-.interest, .nodes on a 3-broker sluice-kafka-mock).  Black box: real
-clients (raw 3.1.1, paho MQTT 5) on the nodes' MQTT ports, /metrics and
-/readyz on their http ports, the Kafka topics read with kcat.
+.interest, .nodes, .sessions on a 3-broker sluice-kafka-mock).  Black box:
+real clients (raw 3.1.1 and 5, paho MQTT 5) on the nodes' MQTT ports,
+/metrics and /readyz on their http ports, the Kafka topics read with kcat.
 
-One cluster for the whole class (starting one costs seconds; CI is
-tight); the tests run in name order, the destructive ones last, and each
-starts from a clean slate (setUp: every node alive, 3 nodes seen, no
-remote filters left).  Sync points, never sleeps: a node knows the others'
+One cluster for the module (starting one costs seconds; CI is tight),
+classes named as in docs/CLUSTER.md; load_tests runs them cheap ones
+first, destructive ones last, but each test starts from a clean slate
+(setUp: every node alive, 3 nodes seen, no remote filters left) and works
+in any order.  Sync points, never sleeps: a node knows the others'
 subscriptions once sluice_cluster_remote_filters says so (wait_interest);
 a retained record was applied once sluice_cluster_retained_applied_total
 grew; "nothing arrived" is proved by a sentinel that travels the same path
 (same MQTT topic, hence same Kafka partition, after the moment of
 interest).
 
-Not tested (not in this slice): sessions that move to another node, wills
-of dead nodes fired by survivors, cluster-wide shared subscriptions.
+Not tested (not in the first slice): sessions that move to another node,
+wills of dead nodes fired by survivors, cluster-wide shared subscriptions.
 
-Brief -> tests: 1 seed: test_1a, test_1b; 2 no duplicates: test_2;
-3 no traffic without interest: test_3; 4 retained: test_4; 8 from_kafka
-loop: test_5; 7 restart rejoins: test_6; 5 kill -9 under load: test_7;
-6 Kafka down under load: test_8.  Also: test_0 the started cluster (readyz,
-metrics, $SYS, log ids); test_9 a node started while Kafka is down (start-up
-loads retained and interest before the MQTT listener opens)."""
+Brief -> tests: 1 seed: SeedScenario; 2 no duplicates: NoDuplicates;
+3 no traffic without interest: NoRemoteInterest; 4 retained: Retained;
+5 kill -9 under load: KillPublisher; 6 Kafka down under load: KafkaDown;
+7 restart rejoins: Rejoin; 8 from_kafka loop: FromKafkaLoop.  Also:
+Startup (readyz, metrics, $SYS, log ids of the started cluster) and
+LateNode (a node started while Kafka is down: /readyz 503 while it loads,
+retained messages and interest loaded before its MQTT listener opens)."""
 
 import sys
 import time
@@ -34,11 +36,11 @@ import kafka_util as ku
 import raw5
 import rawmqtt
 
-# consumer group timing for the from_kafka rules (test_5; a restarted
+# consumer group timing for the from_kafka rules (FromKafkaLoop; a restarted
 # node's group must not hold its partitions for librdkafka's 45 s)
 PROPS = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
 
-# test_5: n1 mirrors loop/# to Kafka "loop" and reads it back (records
+# FromKafkaLoop: n1 mirrors loop/# to Kafka "loop" and reads it back (records
 # without a template go to their mqtt.topic header); n2 reads "loop" too,
 # under n2/<mqtt.topic> so that what n2 injects is told apart from what n1
 # injects.  Each node has its own consumer group (default sluice-<node_id>):
@@ -93,30 +95,41 @@ def brief(msgs):
     return [(m.topic, bytes(m.payload), m.qos, bool(m.retain)) for m in msgs]
 
 
-class ClusterTest(unittest.TestCase):
+CLUSTER = None  # the module's cluster (setUpModule)
+CORE = 3        # n1..n3; a test may add n4
 
-    @classmethod
-    def setUpClass(cls):
-        ku.require_tools(cls)
-        cls.cl = cu.Cluster(3, bridges=BRIDGES, extra_topics=["loop"],
-                            kafka_props=PROPS)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.cl.close()
+def setUpModule():
+    global CLUSTER
+    ku.require_tools(None)
+    CLUSTER = cu.Cluster(CORE, bridges=BRIDGES, extra_topics=["loop"],
+                         kafka_props=PROPS)
+
+
+def tearDownModule():
+    if CLUSTER is not None:
+        CLUSTER.close()
+
+
+class ClusterCase(unittest.TestCase):
+    """One test on the module's cluster; setUp makes the clean slate."""
+
+    @property
+    def cl(self):
+        return CLUSTER
 
     def setUp(self):
         self.fails_before = harness.fail_count(self)
         self.clients = []
         self.seq = 0
         cl = self.cl
-        for node in cl.nodes[:3]:
+        for node in cl.nodes[:CORE]:
             if not node.alive():
                 log("%s: %s was not running (an earlier test?): restarting"
                     % (self.id(), node.node_id))
                 node.start()
-        for node in cl.nodes[:3]:
-            cl.wait_nodes(node, 3, 20)
+        for node in cl.nodes[:CORE]:
+            cl.wait_nodes(node, CORE, 20)
             cl.wait_metric(node, cu.REMOTE_FILTERS, lambda v: v == 0, 15,
                            "== 0 (clean slate: the last test's clients are gone)")
 
@@ -138,7 +151,7 @@ class ClusterTest(unittest.TestCase):
     # -- clients (closed by tearDown)
     def cid(self, what):
         self.seq += 1
-        return "%s-%s-%d" % (self._testMethodName[5:12], what, self.seq)
+        return "%s-%s-%d" % (type(self).__name__[:10], what, self.seq)
 
     def raw(self, node, what="raw"):
         c = node.client(self.cid(what))
@@ -165,22 +178,24 @@ class ClusterTest(unittest.TestCase):
         c.publish(topic, b"", 1, retain=True)
         c.disconnect()
 
-    # ------------------------------------------------------------ tests
 
-    def test_0_started_cluster_is_ready(self):
-        """Every node loaded the cluster state once, is ready, sees 3 nodes
-        and says so in /metrics, $SYS and its log."""
+class Startup(ClusterCase):
+
+    def test_started_cluster_is_ready(self):
+        """Every node loaded the cluster state once per start, is ready,
+        sees 3 nodes and says so in /metrics, $SYS and its log."""
         cl = self.cl
-        for node in cl.nodes:
+        for node in cl.nodes[:CORE]:
             self.assertEqual(node.readyz(), (200, {"status": "ready"}), node)
             m = node.metrics()
             missing = [n for n in METRIC_NAMES if n not in m]
             self.assertEqual(missing, [], "%s: metrics missing" % node.node_id)
             self.assertEqual((m[cu.READY], m[cu.NODES_ALIVE]), (1, 3), node)
-            cl.wait_log(node, cu.LOADED, 1, 5)
-            self.assertEqual(node.count(cu.LOADED), 1, node)
+            starts = node.count(cu.START_MARK)
+            cl.wait_log(node, cu.LOADED, starts, 5)
+            self.assertEqual(node.count(cu.LOADED), starts, node)
             lines = node.log_text().splitlines()
-            for other in cl.nodes:
+            for other in cl.nodes[:CORE]:
                 if other is not node:
                     self.assertTrue(any(cu.NODE_UP in ln and other.node_id in ln
                                         for ln in lines),
@@ -202,7 +217,10 @@ class ClusterTest(unittest.TestCase):
                          "$SYS/broker/cluster names missing; got %r" % seen)
         self.assertEqual((seen["ready"], seen["nodes"]), (b"1", b"3"))
 
-    def test_1a_seed_mqtt311_qos012(self):
+
+class SeedScenario(ClusterCase):
+
+    def test_mqtt311_qos012(self):
         """A on n1 (QoS 2) and B on n2 (QoS 1) get what C publishes on n3 at
         QoS 0, 1, 2, at min(publish, subscription) QoS, in order, once."""
         cl = self.cl
@@ -221,7 +239,7 @@ class ClusterTest(unittest.TestCase):
                              [("seed/t", pl, q, False) for pl, q in
                               zip([b"q0", b"q1", b"q2", b"end"], qos)])
 
-    def test_1b_seed_mqtt5_properties(self):
+    def test_mqtt5_properties(self):
         """The same with MQTT 5, C a paho client: user properties, content
         type, correlation data and response topic reach the other nodes
         intact; retain-as-published is honoured on the remote node.  A is
@@ -285,7 +303,10 @@ class ClusterTest(unittest.TestCase):
                                     ("seed5/ret", b"end", 1, 0) + none], name)
             self.assertLessEqual(len(got), 7, name)
 
-    def test_2_no_duplicates_overlap_and_order(self):
+
+class NoDuplicates(ClusterCase):
+
+    def test_overlap_and_order(self):
         """X on n1 with overlapping a/# and a/+, Y on the publishing node
         n3, Z on n2: 200 QoS 1 messages on two topics from n3 arrive at each
         exactly once, in order per topic.  Sentinels END3 (from n3) and END1
@@ -317,7 +338,10 @@ class ClusterTest(unittest.TestCase):
         # one record per message for the two remote nodes, not one per node
         self.assertEqual(cl[3].metric(cu.MSGS_PRODUCED) - base, 202)
 
-    def test_3_no_cluster_traffic_without_remote_interest(self):
+
+class NoRemoteInterest(ClusterCase):
+
+    def test_no_cluster_traffic(self):
         """100 messages on a topic nobody subscribes to are not produced to
         sluice.msgs; a sentinel a remote node wants is, and its arrival
         proves the 100 were handled: produced grew by exactly 1."""
@@ -344,7 +368,10 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual((r.header("mqtt.qos"), r.header("mqtt.retain"),
                           r.header("mqtt.clientid")), ("1", "0", pub_id), r)
 
-    def test_4_retained_set_replace_delete_across_nodes(self):
+
+class Retained(ClusterCase):
+
+    def test_set_replace_delete_across_nodes(self):
         """A retained message set on n1 is what a new subscriber on n2 gets;
         replaced on n1, the new value; deleted on n1, a new subscriber on n3
         gets nothing for it (proved by a retained sentinel on another topic
@@ -382,7 +409,10 @@ class ClusterTest(unittest.TestCase):
                                               ("ret/end", b"marker", 1, False)])
         self.clear_retained(n1, "ret/s")  # leave no retained state
 
-    def test_5_from_kafka_loop_exactly_once(self):
+
+class FromKafkaLoop(ClusterCase):
+
+    def test_exactly_once(self):
         """n1 mirrors loop/# to Kafka "loop" (to_kafka) and both n1 and n2
         read "loop" (from_kafka).  The record carries sluice.cluster, so n2
         skips it: a message published on n1 on loop/x reaches S1 on n1
@@ -417,7 +447,10 @@ class ClusterTest(unittest.TestCase):
         recs = ku.consume(cl.mock.bootstrap, "loop")
         self.assertEqual(len([r for r in recs if r.value == b"once"]), 1, recs)
 
-    def test_6_restarted_node_rejoins(self):
+
+class Rejoin(ClusterCase):
+
+    def test_restarted_node_rejoins(self):
         """n2 stopped (SIGTERM) is seen down by n1; restarted (same node id
         and data dir) it loads again, is seen up, and messages flow both
         ways."""
@@ -442,7 +475,10 @@ class ClusterTest(unittest.TestCase):
         self.publish(n2, [("rj2/a", b"to-n1")], "P2")
         s1.wait(lambda ms: ("rj2/a", b"to-n1") in ms, 20, "n2 -> n1")
 
-    def test_7_kill9_publisher_node_loses_no_acked_message(self):
+
+class KillPublisher(ClusterCase):
+
+    def test_kill9_loses_no_acked_message(self):
         """QoS 1 load on n3 for S on n1; kill -9 of n3 mid-stream: S gets
         every message n3 acknowledged (PUBACK comes after Kafka has the
         record)."""
@@ -477,9 +513,13 @@ class ClusterTest(unittest.TestCase):
         cl.restart(n3)
         cl.wait_nodes(n3, 3, 20)
 
-    def test_8_kafka_down_under_load(self):
+
+class KafkaDown(ClusterCase):
+
+    def test_under_load(self):
         """Kafka (all 3 mock brokers) down under QoS 1 load on n1 for S on
-        n2: /readyz 503 (check "cluster") while down, 200 after; no
+        n2: /readyz 503 (check "cluster") and sluice_cluster_ready 0 while
+        down, 200 and 1 after; no
         acknowledged message lost; the cluster carries messages again."""
         cl = self.cl
         n1, n2 = cl[1], cl[2]
@@ -496,6 +536,7 @@ class ClusterTest(unittest.TestCase):
             body = cl.wait_ready(n1, 503, "cluster", 20)
             self.assertEqual(body.get("status"), "not ready", body)
             cl.wait_ready(n2, 503, "cluster", 20)
+            cl.wait_metric(n1, cu.READY, lambda v: v == 0, 5, "== 0 while Kafka is down")
             acked_while_down = load.n_acked()
             cl.mock.up()
             load.join(90)
@@ -509,10 +550,14 @@ class ClusterTest(unittest.TestCase):
         wait_all(s, set(acked), 30)
         for node in (n1, n2, cl[3]):
             self.assertEqual(cl.wait_ready(node, 200, None, 30), {"status": "ready"})
+            cl.wait_metric(node, cu.READY, lambda v: v == 1, 5, "== 1 once Kafka is back")
         self.publish(n1, [("down/after", b"after")], "P")
         s.wait(lambda ms: ("down/after", b"after") in ms, 20, "n1 -> n2 after the outage")
 
-    def test_9_node_started_while_kafka_down_loads_before_listening(self):
+
+class LateNode(ClusterCase):
+
+    def test_started_while_kafka_down_loads_before_listening(self):
         """A node n4 started while Kafka is down answers /readyz 503 (check
         "cluster") and keeps its MQTT port closed; once Kafka is back it
         loads, and from the moment its port opens it has the retained
@@ -533,13 +578,22 @@ class ClusterTest(unittest.TestCase):
         n4 = cl.add_node()
         self.addCleanup(n4.stop)
         n4.spawn()
+        problems = []  # while loading; reported at the end, after the rest
         try:
             try:
-                n4.wait_http(10)
-            except harness.BrokerError as e:
-                self.fail("n4's http listener is not open while it loads (spec: /readyz "
-                          "answers 503, check \"cluster\", until loaded): %s" % e)
-            cl.wait_ready(n4, 503, "cluster", 10)
+                ku.wait_until(lambda: harness.port_open(n4.http) or not n4.alive(), 10)
+            except AssertionError:
+                pass
+            if not n4.alive():
+                self.fail("n4 exited while Kafka was down:\n" + n4.log_tail())
+            if not harness.port_open(n4.http):
+                problems.append("n4's http listener is not open while it loads (spec: "
+                                "/readyz answers 503, check \"cluster\", until loaded)")
+            else:
+                try:
+                    cl.wait_ready(n4, 503, "cluster", 10)
+                except AssertionError as e:
+                    problems.append(str(e))
             self.assertFalse(harness.port_open(n4.port),
                              "n4 opened its MQTT port before loading")
         finally:
@@ -557,6 +611,21 @@ class ClusterTest(unittest.TestCase):
         s.wait(lambda ms: ("boot/end", b"marker") in ms, 20, "n4 -> S on n2")
         self.assertEqual(cl.wait_ready(n4, 200, None, 10), {"status": "ready"})
         cl.wait_log(n4, cu.LOADED, 1, 5)
+        self.assertEqual(problems, [])
+
+
+ORDER = [Startup, SeedScenario, NoDuplicates, NoRemoteInterest, Retained,
+         FromKafkaLoop, Rejoin, KillPublisher, KafkaDown, LateNode]
+
+
+def load_tests(loader, standard_tests, pattern):
+    """The module's classes in this order (cheap and harmless first, the
+    destructive ones last), not alphabetically; each works in any order."""
+    suite = unittest.TestSuite()
+    for cls in ORDER:
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    return suite
+
 
 if __name__ == "__main__":
     unittest.main()
