@@ -116,7 +116,6 @@ int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
     c->cfg = cfg;
     c->hooks = *hooks;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
     static const char *const suffix[CT_N] = {"msgs", "retained", "interest", "nodes", "sessions"};
     for (int t = 0; t < CT_N; t++)
         snprintf(c->topic[t], sizeof(c->topic[t]), "%s.%s", cfg->cluster.topic_prefix, suffix[t]);
@@ -152,30 +151,10 @@ int bridge_cluster_start(bridge_cluster_t *c)
     return 0;
 }
 
-int bridge_cluster_wait_loaded(bridge_cluster_t *c, uint32_t timeout_ms)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&c->mu);
-    int rc = 0;
-    while (!c->loaded && rc == 0)
-        rc = pthread_cond_timedwait(&c->cv, &c->mu, &dl);
-    bool loaded = c->loaded;
-    pthread_mutex_unlock(&c->mu);
-    return loaded ? 0 : -1;
-}
-
 void bridge_cluster_loaded(struct bridge_cluster *c)
 {
     pthread_mutex_lock(&c->mu);
     c->loaded = true;
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -319,7 +298,6 @@ void bridge_cluster_free(bridge_cluster_t *c)
     }
     free(c->nodes);
     pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
     free(c);
 }
 

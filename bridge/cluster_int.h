@@ -2,7 +2,7 @@
  * cluster_int.h - what bridge_cluster.c (API, producer) and
  * bridge_cluster_read.c (the reader thread) share. Private to bridge/.
  *
- * Locking: mu guards loaded and the condition; the node table belongs to
+ * Locking: mu guards loaded; the node table belongs to
  * the reader thread; positions and stats are atomics read by any thread.
  */
 #ifndef SLUICE_CLUSTER_INT_H
@@ -37,7 +37,6 @@ struct bridge_cluster {
     atomic_bool stop, stopped;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     bool loaded;
 
     /* partitions of each topic and the next offset read (-1: none yet) */

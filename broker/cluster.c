@@ -188,7 +188,23 @@ static void on_session(void *ctx, const char *key, size_t klen, const char *node
 
 static void on_tick(void *ctx)
 {
-    brk_presence_tick(ctx);
+    brk_cluster_t *cl = ctx;
+    brk_presence_tick(cl);
+    const cfg_t *cfg = cl->b->cfg;
+    if (!atomic_load(&cl->loaded) && !atomic_load(&cl->load_late) &&
+        brk_now_ms() - cl->start_ms >= (int64_t)cfg->cluster.load_timeout_ms) {
+        atomic_store(&cl->load_late, true);
+        brk_log(cl->b, BRK_LOG_ERROR, "SLUICE-CLUSTER-NOT-LOADED",
+                "not loaded within cluster.load_timeout_ms (%u): clients are taken anyway, "
+                "/readyz says not ready until it is",
+                cfg->cluster.load_timeout_ms);
+    }
+}
+
+bool brk_cluster_accepting(brk_t *b)
+{
+    brk_cluster_t *cl = b->cluster;
+    return !cl || atomic_load(&cl->loaded) || atomic_load(&cl->load_late);
 }
 
 static void on_event(void *ctx, int ev, const char *detail)
@@ -198,6 +214,7 @@ static void on_event(void *ctx, int ev, const char *detail)
     if (ev == BRIDGE_CLUSTER_EV_LOADED) {
         announce(cl);
         brk_presence_loaded(cl);
+        atomic_store(&cl->loaded, true);
         brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-LOADED",
                 "cluster %s, node %s: %s in %lld ms; %lld filters of %u other nodes known",
                 cfg->cluster.id, cfg->node_id, detail, (long long)(brk_now_ms() - cl->start_ms),
@@ -331,25 +348,21 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .tick = on_tick,
                                 .event = on_event,
                                 .ctx = cl};
+    cl->start_ms = brk_now_ms(); /* before the reader runs: its tick reads it */
     if (bridge_cluster_new(cfg, &h, &cl->bc, err, errlen) != 0) return -1;
     brk_sink_t sink = {.name = "cluster", .offer = sink_offer, .ctx = cl};
     if (brk_sink_add(b, &sink) != 0) {
         snprintf(err, errlen, "cluster: no room for another router sink");
         return -1;
     }
-    cl->start_ms = brk_now_ms();
     if (bridge_cluster_start(cl->bc) != 0) {
         snprintf(err, errlen, "cluster: the reader did not start");
         return -1;
     }
     brk_log(b, BRK_LOG_INFO, "SLUICE-CLUSTER-JOIN",
-            "cluster %s, node %s: loading %s.retained, .interest and .nodes", cfg->cluster.id,
-            cfg->node_id, cfg->cluster.topic_prefix);
-    if (bridge_cluster_wait_loaded(cl->bc, cfg->cluster.load_timeout_ms) != 0)
-        brk_log(b, BRK_LOG_ERROR, "SLUICE-CLUSTER-NOT-LOADED",
-                "not loaded within cluster.load_timeout_ms (%u): listening anyway, /readyz says "
-                "not ready until it is",
-                cfg->cluster.load_timeout_ms);
+            "cluster %s, node %s: loading %s.retained, .interest, .nodes and .sessions; "
+            "CONNECTs are refused (server unavailable) until then",
+            cfg->cluster.id, cfg->node_id, cfg->cluster.topic_prefix);
     return 0;
 }
 

@@ -23,10 +23,13 @@ typedef struct brk_cluster brk_cluster_t;
 
 /* Watch the subscription index (this node's interest). 0, or -1 (ENOMEM). */
 int brk_cluster_prepare(struct brk *b);
-/* Join: start reading the internal topics, wait (cluster.load_timeout_ms at
- * most) until retained messages, interest and nodes are loaded, announce
- * this node's interest, register the sink. -1 with a message in err. */
+/* Join: register the sink, start reading the internal topics; once
+ * retained messages, interest, nodes and sessions are loaded, this node's
+ * interest is announced. -1 with a message in err. */
 int brk_cluster_start(struct brk *b, char *err, size_t errlen);
+/* CONNECTs are taken: not in a cluster, loaded, or cluster.load_timeout_ms
+ * passed without (then /readyz still says not ready). Any thread. */
+bool brk_cluster_accepting(struct brk *b);
 void brk_cluster_stop(struct brk *b);
 void brk_cluster_free(struct brk *b);
 /* Every cluster figure by name ("ready", "nodes", "msgs_produced", ...). */

@@ -76,6 +76,7 @@ struct brk_cluster {
     pthread_mutex_t mu; /* announcing, and the order of interest records */
     bool announcing;
     int64_t start_ms;
+    _Atomic bool loaded, load_late; /* load_late: load_timeout_ms passed first */
     _Atomic int64_t remote_filters;
     _Atomic uint64_t interest_failed;
     brk_presence_t pres; /* who is connected where, and their wills */

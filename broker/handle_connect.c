@@ -160,6 +160,10 @@ static int admit(brk_conn_t *c, mqtt_connect_t *p, const mqtt_str_t *id, brk_acl
     if (p->will && p->will_retain && !b->cfg->mqtt.retain_available)
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_RETAIN_NOT_SUPPORTED);
     if (over_max_connections(b)) return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_QUOTA_EXCEEDED);
+    /* the cluster's state is not loaded yet: serving now could miss its
+     * retained messages and other nodes' subscriptions (docs/CLUSTER.md) */
+    if (!brk_cluster_accepting(b))
+        return refuse(c, MQTT_CONNACK_UNAVAILABLE, MQTT_RC_SERVER_UNAVAILABLE);
     int verdict = brk_acl_connect(c, p, id, aid);  /* credentials and will topic (acl.c) */
     if (verdict == BRK_ACL_WAIT) return BRK_PAUSE; /* a slow hash: this CONNECT again later */
     if (verdict == BRK_ACL_BAD_LOGIN)

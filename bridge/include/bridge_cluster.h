@@ -13,10 +13,10 @@
  * every partition of the four topics (assigned, no consumer group: every
  * node reads everything) and hands records back through the hooks.
  * Retained, interest and nodes are read from the beginning, last write
- * wins (a real cluster compacts them; the test cluster does not), and
- * bridge_cluster_wait_loaded() returns once each of their partitions has
- * been read to the end it had at start. msgs is read from its end: a node
- * serves the traffic published after it joined.
+ * wins (a real cluster compacts them; the test cluster does not); the
+ * load is complete (BRIDGE_CLUSTER_EV_LOADED, stats.loaded) once each of
+ * their partitions has been read to the end it had when we got there. msgs is read from its end: a
+ * node serves the traffic published after it joined.
  *
  * Ownership: bridge_cluster_new keeps a pointer to cfg (it must outlive the
  * cluster) and copies the hooks. bridge_msg_t views are valid only during
@@ -89,8 +89,6 @@ int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
                        bridge_cluster_t **out, char *err, size_t errlen);
 /* Start the producer's poll thread and the reader. */
 int bridge_cluster_start(bridge_cluster_t *c);
-/* Block until the start-up load is complete (0) or timeout_ms passed (-1). */
-int bridge_cluster_wait_loaded(bridge_cluster_t *c, uint32_t timeout_ms);
 
 /* MQTT -> cluster. Like bridge_offer: DONE (QoS 0 or no fn), PENDING
  * (fn(arg, status) is called once Kafka has the record with acks=all, or
