@@ -146,34 +146,6 @@ static uint32_t hdr_u32(rd_kafka_headers_t *h, const char *name)
     return (uint32_t)strtoul(b, NULL, 10);
 }
 
-/* Only the properties a server forwards, each well-formed (the header is
- * our own, but a record is input like any other). */
-static bool props_ok(const uint8_t *p, uint32_t len)
-{
-    uint32_t off = 0;
-    mqtt_prop_t pr;
-    while (mqtt_prop_next(p, len, &off, &pr)) {
-        switch (pr.id) {
-        case MQTT_PROP_PAYLOAD_FORMAT:
-        case MQTT_PROP_CORRELATION_DATA:
-            break;
-        case MQTT_PROP_CONTENT_TYPE:
-            if (!mqtt_utf8_valid(pr.str.p, pr.str.len)) return false;
-            break;
-        case MQTT_PROP_RESPONSE_TOPIC:
-            if (!mqtt_topic_valid(pr.str.p, pr.str.len)) return false;
-            break;
-        case MQTT_PROP_USER_PROPERTY:
-            if (!mqtt_utf8_valid(pr.str.p, pr.str.len) || !mqtt_utf8_valid(pr.val.p, pr.val.len))
-                return false;
-            break;
-        default:
-            return false;
-        }
-    }
-    return off == len;
-}
-
 /* A message or retained record as a bridge_msg_t; false if unusable. */
 static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *m)
 {
@@ -191,7 +163,7 @@ static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *
     m->retain = hdr_is(h, "mqtt.retain", "1");
     m->clientid = "";
     if (hdr(h, "sluice.props", &v, &vl)) {
-        if (vl > 0xffffff || !props_ok(v, (uint32_t)vl)) return false;
+        if (vl > 0xffffff || !mqtt_props_forwardable(v, (uint32_t)vl)) return false;
         m->props = v;
         m->props_len = (uint32_t)vl;
     }

@@ -540,3 +540,31 @@ void mqtt_props_forward_write(const mqtt_props_t *pr, uint8_t *dst, uint32_t len
 {
     if (len) props_write_bits(dst, pr, pr->present & FORWARDED & ~B(USER_PROPERTY));
 }
+
+bool mqtt_props_forwardable(const uint8_t *p, uint32_t len)
+{
+    uint32_t off = 0;
+    mqtt_prop_t pr;
+    while (mqtt_prop_next(p, len, &off, &pr)) {
+        switch (pr.id) {
+        case MQTT_PROP_PAYLOAD_FORMAT:
+            if (pr.num > 1) return false;
+            break;
+        case MQTT_PROP_CORRELATION_DATA:
+            break;
+        case MQTT_PROP_CONTENT_TYPE:
+            if (!mqtt_utf8_valid(pr.str.p, pr.str.len)) return false;
+            break;
+        case MQTT_PROP_RESPONSE_TOPIC:
+            if (!mqtt_topic_valid(pr.str.p, pr.str.len)) return false;
+            break;
+        case MQTT_PROP_USER_PROPERTY:
+            if (!mqtt_utf8_valid(pr.str.p, pr.str.len) || !mqtt_utf8_valid(pr.val.p, pr.val.len))
+                return false;
+            break;
+        default:
+            return false;
+        }
+    }
+    return off == len;
+}

@@ -249,6 +249,11 @@ bool mqtt_prop_next(const uint8_t *p, uint32_t len, uint32_t *off, mqtt_prop_t *
  * write exactly that many bytes to dst. */
 uint32_t mqtt_props_forward_size(const mqtt_props_t *props);
 void mqtt_props_forward_write(const mqtt_props_t *props, uint8_t *dst, uint32_t len);
+/* Such a block read from elsewhere (a cluster node's record): every
+ * property well-formed, one a server forwards, its strings valid UTF-8 and
+ * a response topic a valid topic. What mqtt_props_forward_write writes
+ * always is. */
+bool mqtt_props_forwardable(const uint8_t *p, uint32_t len);
 uint32_t mqtt_user_props_size(const mqtt_props_t *props);
 int mqtt_user_props_copy(const mqtt_props_t *props, uint8_t *dst, size_t cap);
 

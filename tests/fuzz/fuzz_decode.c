@@ -15,6 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t versions[] = {0, MQTT_V31, MQTT_V311, MQTT_V5};
     static uint8_t out[1 << 20];
     mqtt_packet_t a, b;
+    /* a property block as a cluster record carries it: any bytes */
+    (void)mqtt_props_forwardable(data, size < UINT32_MAX ? (uint32_t)size : 0);
     for (size_t i = 0; i < sizeof versions && size < sizeof out; i++) {
         mqtt_limits_t lim = {.version = versions[i], .max_packet_size = i & 1 ? 0 : 2048};
         int n = mqtt_decode(data, size, &lim, &a);
@@ -39,6 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    a.u.connect.props.present == b.u.connect.props.present);
         if (a.type == MQTT_SUBSCRIBE || a.type == MQTT_UNSUBSCRIBE)
             assert(a.u.sub.count == b.u.sub.count && a.u.sub.packet_id == b.u.sub.packet_id);
+        /* last: it reuses out, which b points into */
+        if (a.type == MQTT_PUBLISH) { /* what a node forwards, another accepts */
+            uint32_t fl = mqtt_props_forward_size(&a.u.publish.props);
+            if (fl < sizeof out) {
+                mqtt_props_forward_write(&a.u.publish.props, out, fl);
+                assert(mqtt_props_forwardable(out, fl));
+            }
+        }
     }
     return 0;
 }

@@ -230,6 +230,39 @@ static void prop_next_stops_at_unknown_id_and_truncated_value(void)
 /* A received PUBLISH's forwardable properties, as the broker keeps them:
  * payload format, content type and user properties in id order, without
  * the message expiry and topic alias that were interleaved with them. */
+/* A forwarded block read back from another node: only what a server
+ * forwards, well-formed. */
+static void forwardable_props_are_checked(void)
+{
+    static const struct {
+        const char *name;
+        const uint8_t *p;
+        uint32_t len;
+        bool ok;
+    } cases[] = {
+        {"empty", (const uint8_t *)"", 0, true},
+        {"content_type",
+         (const uint8_t *)"\x03\x00\x02"
+                          "ab",
+         5, true},
+        {"user_pair", (const uint8_t *)"\x26\x00\x01k\x00\x01v", 7, true},
+        {"payload_format_2", (const uint8_t *)"\x01\x02", 2, false},
+        {"topic_alias", (const uint8_t *)"\x23\x00\x01", 3, false},
+        {"message_expiry", (const uint8_t *)"\x02\x00\x00\x00\x05", 5, false},
+        {"truncated_string",
+         (const uint8_t *)"\x03\x00\x05"
+                          "ab",
+         5, false},
+        {"bad_utf8", (const uint8_t *)"\x03\x00\x01\xff", 4, false},
+        {"response_topic_wildcard", (const uint8_t *)"\x08\x00\x01#", 4, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool ok = mqtt_props_forwardable(cases[i].p, cases[i].len);
+        if (ok != cases[i].ok) fprintf(stderr, "\n  %s: got %d\n", cases[i].name, ok);
+        CU_ASSERT_EQUAL(ok, cases[i].ok);
+    }
+}
+
 static void forward_props_keep_only_what_is_passed_on(void)
 {
     static const uint8_t in[] = {0x30, 0x1C, 0x00, 0x01, 'a',  23,   0x26, 0x00, 0x01, 'k',
@@ -255,6 +288,7 @@ static void forward_props_keep_only_what_is_passed_on(void)
 
 CU_TestInfo codec_publish_tests[] = {
     {"forward_props_keep_only_what_is_passed_on", forward_props_keep_only_what_is_passed_on},
+    {"forwardable_props_are_checked", forwardable_props_are_checked},
     {"publish_parts_v311_qos1_gives_spec_bytes", publish_parts_v311_qos1_gives_spec_bytes},
     {"publish_parts_v5_all_properties_roundtrip", publish_parts_v5_all_properties_roundtrip},
     {"publish_parts_v5_alias_with_empty_topic_roundtrip",
