@@ -131,6 +131,13 @@ class Node(ku.KBroker):
         self.spawn()
         self.wait_http(timeout)
         self.wait_mqtt(timeout)
+        self.wait_loaded(timeout)
+
+    def wait_loaded(self, timeout=30.0):
+        """The node has loaded the cluster state (sluice_cluster_ready 1):
+        until then it answers CONNECT with "server unavailable"."""
+        ku.wait_until(lambda: self.metric(READY) == 1, timeout, step=0.05,
+                      what="%s: %s == 1" % (self.node_id, READY))
 
     def wait_http(self, timeout=15.0):
         self._wait_listening([self.http], timeout)
@@ -189,6 +196,7 @@ class Cluster:
             for node in self.nodes:
                 node.wait_http(15)
                 node.wait_mqtt(30)
+                node.wait_loaded(30)
         except BaseException:
             self.close()
             raise
