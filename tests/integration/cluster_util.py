@@ -198,6 +198,8 @@ class Cluster:
                 node.wait_mqtt(30)
                 node.wait_loaded(30)
         except BaseException:
+            ku.log("\n=== the cluster did not start; node logs:\n%s\n==="
+                   % self.log_tails(80))
             self.close()
             raise
 
