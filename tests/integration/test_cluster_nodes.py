@@ -233,5 +233,56 @@ class Shared(ClusterCase):
         self.assertGreater(len(got[1]) + len(got[2]), 0, "n2's members got none")
 
 
+class Restart(ClusterCase):
+    """A node that restarts resumes <prefix>.msgs where it committed: its
+    persistent sessions get what was published for them while it was away
+    (exactly, after a clean stop; at least, after kill -9)."""
+
+    def away(self, how, tag):
+        n1, n2 = self.cl[1], self.cl[2]
+        cid = "rs-" + tag
+        topic = "rs/" + tag
+        sub = c5(n2, cid, props=[(raw5.SESSION_EXPIRY, 300)])
+        self.assertEqual(sub.subscribe([(topic + "/#", 1)]), [1])
+        sub.disconnect()
+        self.interest(n1, 1)
+        pub = self.client(n1, "rs-pub-" + tag)
+        d0 = n2.metric(cu.MSGS_DELIVERED, 0)
+        pub.publish(topic + "/a", b"before", qos=1, pid=1)
+        # n2 has read "before" (it queued it for the offline session)
+        self.cl.wait_metric(n2, cu.MSGS_DELIVERED, lambda v: v >= d0 + 1, 10, "+1")
+        if how == "kill":
+            self.cl.kill9(n2)
+        else:
+            self.cl.stop(n2)
+        for i in range(3):
+            pub.publish(topic + "/a", b"away %d" % i, qos=1, pid=2 + i)
+        self.cl.restart(n2)
+        sub = raw5.Client5(n2.port, timeout=5)
+        self.clients.append(sub)
+        ack = sub.connect(cid, clean=False, props=[(raw5.SESSION_EXPIRY, 300)])
+        self.assertEqual((ack.rc, ack.session_present), (0, True))
+        # the sentinel on the same topic: the same partition, so in order
+        pub.publish(topic + "/a", b"end", qos=1, pid=9)
+        got = []
+        deadline = time.monotonic() + 20
+        while not got or got[-1] != b"end":
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "no sentinel; got %r" % got)
+            got.append(sub.recv_publish(left, ack=True).payload)
+        return got[:-1]
+
+    def test_clean_stop_misses_nothing(self):
+        got = self.away("stop", "s")
+        self.assertEqual(got, [b"before", b"away 0", b"away 1", b"away 2"])
+
+    def test_kill9_misses_nothing_at_least_once(self):
+        got = self.away("kill", "k")
+        for want in (b"before", b"away 0", b"away 1", b"away 2"):
+            self.assertIn(want, got)
+        away = [g for g in got if g.startswith(b"away")]
+        self.assertEqual(sorted(set(away)), [b"away 0", b"away 1", b"away 2"])
+
+
 if __name__ == "__main__":
     unittest.main()
