@@ -242,10 +242,11 @@ class Restart(ClusterCase):
         n1, n2 = self.cl[1], self.cl[2]
         cid = "rs-" + tag
         topic = "rs/" + tag
+        r0 = n1.metric(cu.REMOTE_FILTERS, 0)
         sub = c5(n2, cid, props=[(raw5.SESSION_EXPIRY, 300)])
         self.assertEqual(sub.subscribe([(topic + "/#", 1)]), [1])
         sub.disconnect()
-        self.interest(n1, 1)
+        self.interest(n1, r0 + 1)
         pub = self.client(n1, "rs-pub-" + tag)
         d0 = n2.metric(cu.MSGS_DELIVERED, 0)
         pub.publish(topic + "/a", b"before", qos=1, pid=1)
