@@ -17,9 +17,14 @@ Run by hand:
     python3 -m unittest -v test_cluster_nodes
 """
 
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 import cluster_util as cu
 import harness
@@ -283,6 +288,65 @@ class Restart(ClusterCase):
             self.assertIn(want, got)
         away = [g for g in got if g.startswith(b"away")]
         self.assertEqual(sorted(set(away)), [b"away 0", b"away 1", b"away 2"])
+
+
+class Example(unittest.TestCase):
+    """examples/cluster.sh: three nodes that work as one, stopped by
+    SIGTERM with everything it started."""
+
+    def test_example_cluster_runs_and_stops(self):
+        ku.require_tools(self)
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        port = harness.free_port()
+        while any(harness.port_open(port + i) for i in range(3)):
+            port = harness.free_port()
+        http = harness.free_port()
+        while any(harness.port_open(http + i) for i in range(3)):
+            http = harness.free_port()
+        env = dict(os.environ, BUILD=os.path.dirname(harness.sluice_bin()),
+                   CLUSTER_PORT=str(port), CLUSTER_HTTP=str(http))
+        p = subprocess.Popen(["bash", os.path.join(root, "examples", "cluster.sh")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = []
+        try:
+            deadline = time.monotonic() + 60
+            while not any("Ctrl-C stops" in line for line in out):
+                self.assertGreater(deadline - time.monotonic(), 0, "".join(out))
+                line = p.stdout.readline().decode()
+                self.assertTrue(line, "the script ended:\n" + "".join(out))
+                out.append(line)
+            tmp = re.search(r"logs in (\S+)/n\*/log", "".join(out)).group(1)
+            sub = c5(self.node(port + 1), "ex-sub")
+            self.assertEqual(sub.subscribe([("demo/#", 1)]), [1])
+            ku.wait_until(lambda: self.metric(http + 2, cu.REMOTE_FILTERS) >= 1, 15,
+                          what="n3 knows n2's subscription")
+            pub = c5(self.node(port + 2), "ex-pub")
+            pub.publish("demo/hello", b"from n3", qos=1, pid=1)
+            self.assertEqual(sub.recv_publish(10).payload, b"from n3")
+            sub.close()
+            pub.close()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rest = p.communicate(timeout=30)[0].decode()
+        self.assertEqual(p.returncode, 0, "".join(out) + rest)
+        self.assertIn("cluster: stopping", rest)
+        self.assertFalse(os.path.exists(tmp), "its temp dir is left: " + tmp)
+        for i in range(3):
+            self.assertFalse(harness.port_open(port + i), "a node still listens")
+
+    @staticmethod
+    def node(port):
+        class N:
+            pass
+        n = N()
+        n.port = port
+        return n
+
+    @staticmethod
+    def metric(http, name):
+        with urllib.request.urlopen("http://%s:%d/metrics" % (harness.HOST, http),
+                                    timeout=5) as r:
+            return harness.parse_metrics(r.read().decode()).get(name, 0)
 
 
 if __name__ == "__main__":
