@@ -20,7 +20,8 @@ int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen
     char group[200], kerr[256];
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(kc, bridge_quiet_log);
-    /* a group id librdkafka wants; nothing joins it (assign) or commits */
+    /* no member joins this group (assign): it only keeps this node's msgs
+     * positions, committed by commit_msgs() */
     snprintf(group, sizeof(group), "sluice-cluster-%s-%s", cfg->cluster.id, cfg->node_id);
     const char *set[][2] = {
         {"bootstrap.servers", cfg->kafka.bootstrap},
@@ -28,6 +29,7 @@ int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "latest"}, /* msgs on a first start */
         {"fetch.wait.max.ms", "10"},
         {"client.id", "sluice-cluster"},
         {"reconnect.backoff.max.ms", "1000"},
@@ -179,6 +181,15 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
         return;
     }
     uint32_t expiry = hdr_u32(h, "mqtt.expiry");
+    rd_kafka_timestamp_type_t tt;
+    int64_t at = rd_kafka_message_timestamp(rm, &tt), age = bridge_cluster_wall_ms() - at;
+    if (expiry && at > 0 && age > 0) { /* a record read late (a restart): expiry counts */
+        if (age >= (int64_t)expiry * 1000) {
+            atomic_fetch_add(&c->msgs_skipped, 1);
+            return;
+        }
+        expiry -= (uint32_t)(age / 1000);
+    }
     const void *sh = NULL;
     size_t shl = 0;
     if (!hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
@@ -297,6 +308,7 @@ static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
     if (rm->err) return;
     atomic_store(&c->down_since, 0);
     atomic_store(&c->pos[t][rm->partition], rm->offset + 1);
+    if (t == CT_MSGS) c->moved = true;
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
     if (!hdr_is(h, "sluice.cluster", c->cfg->cluster.id)) { /* another cluster's */
@@ -320,6 +332,26 @@ static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
         on_session(c, rm, h);
         break;
     }
+}
+
+/* Commit the msgs positions once what was delivered up to them is
+ * durable (hooks.durable): a restart resumes there, at-least-once. */
+static void commit_msgs(struct bridge_cluster *c, bool sync)
+{
+    int32_t n = atomic_load(&c->parts[CT_MSGS]);
+    if (!c->moved || n <= 0) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    for (int32_t p = 0; p < n; p++) {
+        int64_t at = atomic_load(&c->pos[CT_MSGS][p]);
+        if (at >= 0) rd_kafka_topic_partition_list_add(l, c->topic[CT_MSGS], p)->offset = at;
+    }
+    /* positions taken before the barrier: everything before them was
+     * handed to deliver already */
+    if (l->cnt && (!c->hooks.durable || c->hooks.durable(c->hooks.ctx) == 0)) {
+        rd_kafka_commit(c->cons, l, sync ? 0 : 1);
+        c->moved = false;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* ---- setup and loop --------------------------------------------------- */
@@ -358,7 +390,7 @@ static bool assign_all(struct bridge_cluster *c)
     for (int t = 0; t < CT_N; t++)
         for (int32_t p = 0; p < c->parts[t]; p++)
             rd_kafka_topic_partition_list_add(l, c->topic[t], p)->offset =
-                t == CT_MSGS ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+                t == CT_MSGS ? RD_KAFKA_OFFSET_STORED : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t e = rd_kafka_assign(c->cons, l);
     rd_kafka_topic_partition_list_destroy(l);
     return e == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -382,6 +414,11 @@ void *bridge_cluster_reader(void *arg)
             nodes_expire(c);
             if (c->hooks.tick) c->hooks.tick(c->hooks.ctx);
         }
+        if (now - c->last_commit >= 1000) {
+            c->last_commit = now;
+            commit_msgs(c, false);
+        }
     }
+    commit_msgs(c, true);
     return NULL;
 }

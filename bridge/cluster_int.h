@@ -47,7 +47,8 @@ struct bridge_cluster {
 
     cnode_t *nodes; /* reader thread */
     uint32_t n_nodes, cap_nodes;
-    int64_t last_beat, last_tick;
+    int64_t last_beat, last_tick, last_commit;
+    bool moved; /* msgs positions advanced since the last commit */
 
     _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
     atomic_uint_least64_t msgs_produced, msgs_acked, msgs_failed, msgs_consumed, msgs_delivered,

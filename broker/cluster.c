@@ -186,6 +186,12 @@ static void on_session(void *ctx, const char *key, size_t klen, const char *node
     brk_presence_record(ctx, key, klen, node, inc, h, n, val, vlen);
 }
 
+static int on_durable(void *ctx)
+{
+    brk_cluster_t *cl = ctx;
+    return brk_persist_wait(cl->b);
+}
+
 static void on_tick(void *ctx)
 {
     brk_cluster_t *cl = ctx;
@@ -346,6 +352,7 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .own_interest = on_own_interest,
                                 .session = on_session,
                                 .tick = on_tick,
+                                .durable = on_durable,
                                 .event = on_event,
                                 .ctx = cl};
     cl->start_ms = brk_now_ms(); /* before the reader runs: its tick reads it */

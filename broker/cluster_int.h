@@ -85,6 +85,7 @@ struct brk_cluster {
     struct rshare *shares;
     uint32_t n_shares, cap_shares;
     _Atomic uint32_t share_rr;
+    _Atomic uint32_t share_members; /* nodes over all groups: 0 = nothing to pick */
 };
 
 /* Shared groups cluster-wide (cluster_share.c). */

@@ -62,9 +62,11 @@ void brk_cluster_share_interest(brk_cluster_t *cl, uint32_t node, const char *fu
     if (r && on && at == r->n && (r->n < r->cap || !brk_grow_vec(&r->nodes, &r->cap, 2, 4))) {
         r->nodes[r->n++] = (uint16_t)node;
         atomic_fetch_add(&cl->remote_filters, 1);
+        atomic_fetch_add(&cl->share_members, 1);
     } else if (r && !on && at < r->n) {
         r->nodes[at] = r->nodes[--r->n];
         atomic_fetch_sub(&cl->remote_filters, 1);
+        atomic_fetch_sub(&cl->share_members, 1);
     }
     pthread_rwlock_unlock(&cl->shares_lock);
 }
@@ -87,6 +89,8 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
 {
     size_t at = 0;
     *remote = false;
+    /* no shared group anywhere else: no lock taken per message */
+    if (!atomic_load_explicit(&cl->share_members, memory_order_relaxed)) return 0;
     const char *me = cl->b->cfg->node_id;
     pthread_rwlock_rdlock(&cl->shares_lock);
     for (uint32_t i = 0; i < cl->n_shares; i++) {

@@ -15,16 +15,6 @@
 #include "sink.h"
 #include "store.h"
 
-static void inject_done(void *arg, int err)
-{
-    brk_waiter_t *wt = arg;
-    pthread_mutex_lock(&wt->lock);
-    wt->err = err;
-    wt->done = true;
-    pthread_cond_signal(&wt->cond);
-    pthread_mutex_unlock(&wt->lock);
-}
-
 /* Kafka -> MQTT. Returns once the message is with every matching local
  * subscriber (and, with sync "always", durable for offline ones), so the
  * bridge may commit the offset. */
@@ -42,21 +32,8 @@ static int inject(void *ctx, const bridge_msg_t *bm)
     brk_origin_t o = {.kind = BRK_ORIGIN_KAFKA, .client_id = ""};
     brk_route_from(b, NULL, m, &o);
     brk_msg_unref(&m);
-    if (!b->sync_always) return 0;
-    brk_waiter_t wt = {.done = false};
-    pthread_mutex_init(&wt.lock, NULL);
-    pthread_cond_init(&wt.cond, NULL);
-    int rc = 0;
-    if (brk_persist_barrier(b, inject_done, &wt)) {
-        pthread_mutex_lock(&wt.lock);
-        while (!wt.done)
-            pthread_cond_wait(&wt.cond, &wt.lock);
-        pthread_mutex_unlock(&wt.lock);
-        rc = wt.err ? -1 : 0;
-    }
-    pthread_mutex_destroy(&wt.lock);
-    pthread_cond_destroy(&wt.cond);
-    return rc;
+    /* with "always", the offset is committed only once durable */
+    return b->sync_always ? brk_persist_wait(b) : 0;
 }
 
 /* The bridge's state changes, logged once each with a stable id (bridge

@@ -284,6 +284,35 @@ bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)
     return true;
 }
 
+static void wait_done(void *arg, int err)
+{
+    brk_waiter_t *wt = arg;
+    pthread_mutex_lock(&wt->lock);
+    wt->err = err;
+    wt->done = true;
+    pthread_cond_signal(&wt->cond);
+    pthread_mutex_unlock(&wt->lock);
+}
+
+int brk_persist_wait(brk_t *b)
+{
+    if (!b->store) return 0;
+    brk_waiter_t wt = {.done = false};
+    pthread_mutex_init(&wt.lock, NULL);
+    pthread_cond_init(&wt.cond, NULL);
+    int rc = 0; /* a barrier the store refused: nothing to wait for */
+    if (brk_persist_barrier(b, wait_done, &wt)) {
+        pthread_mutex_lock(&wt.lock);
+        while (!wt.done)
+            pthread_cond_wait(&wt.cond, &wt.lock);
+        pthread_mutex_unlock(&wt.lock);
+        rc = wt.err ? -1 : 0;
+    }
+    pthread_mutex_destroy(&wt.lock);
+    pthread_cond_destroy(&wt.cond);
+    return rc;
+}
+
 int brk_persist_open(brk_t *b, char *err, size_t errlen)
 {
     const cfg_t *cfg = b->cfg;

@@ -44,6 +44,10 @@ void brk_persist_probe(brk_t *b);
 /* Submit an empty batch: done(arg, err) runs on the store thread once every
  * write submitted before it is durable. Returns false without a store. */
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg);
+/* Block (not on a worker: a bridge or cluster thread) until every write
+ * submitted so far is durable. 0 (also without a store, or when the store
+ * refuses the barrier), -1 if the store reported a failed write. */
+int brk_persist_wait(brk_t *b);
 /* Rebuild sessions, subscriptions, retained messages, queues and in-flight
  * state from the store (before the listeners open). */
 int brk_persist_recover(brk_t *b, char *err, size_t errlen);

@@ -15,8 +15,10 @@
  * Retained, interest and nodes are read from the beginning, last write
  * wins (a real cluster compacts them; the test cluster does not); the
  * load is complete (BRIDGE_CLUSTER_EV_LOADED, stats.loaded) once each of
- * their partitions has been read to the end it had when we got there. msgs is read from its end: a
- * node serves the traffic published after it joined.
+ * their partitions has been read to the end it had when we got there. msgs
+ * is read from where this node last committed its position (its end on a
+ * first start): a node that restarts delivers to its persistent sessions
+ * what was published for them while it was away.
  *
  * Ownership: bridge_cluster_new keeps a pointer to cfg (it must outlive the
  * cluster) and copies the hooks. bridge_msg_t views are valid only during
@@ -67,6 +69,13 @@ typedef struct bridge_cluster_hooks {
                     const bridge_kv_t *h, size_t n, const void *val, size_t vlen);
     /* About every 100 ms on the reader thread (timers). */
     void (*tick)(void *ctx);
+    /* Block until every delivery handed to `deliver` so far is durable
+     * (stored for offline persistent sessions); 0, or <0 if it cannot be.
+     * Called about once a second before this node's <prefix>.msgs
+     * positions are committed (its consumer group, "sluice-cluster-<id>-
+     * <node_id>"), so a restart resumes there: at-least-once. May be NULL
+     * (positions are then committed as read). */
+    int (*durable)(void *ctx);
     /* One of this node's own interest records read back during the load:
      * the broker compares them with its filters and withdraws the stale. */
     void (*own_interest)(void *ctx, const char *filter, uint16_t len, bool on);

@@ -17,9 +17,14 @@ Run by hand:
     python3 -m unittest -v test_cluster_nodes
 """
 
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 import cluster_util as cu
 import harness
@@ -231,6 +236,117 @@ class Shared(ClusterCase):
                          % [len(g) for g in got])
         self.assertGreater(len(got[0]), 0, "n1's member got none")
         self.assertGreater(len(got[1]) + len(got[2]), 0, "n2's members got none")
+
+
+class Restart(ClusterCase):
+    """A node that restarts resumes <prefix>.msgs where it committed: its
+    persistent sessions get what was published for them while it was away
+    (exactly, after a clean stop; at least, after kill -9)."""
+
+    def away(self, how, tag):
+        n1, n2 = self.cl[1], self.cl[2]
+        cid = "rs-" + tag
+        topic = "rs/" + tag
+        r0 = n1.metric(cu.REMOTE_FILTERS, 0)
+        sub = c5(n2, cid, props=[(raw5.SESSION_EXPIRY, 300)])
+        self.assertEqual(sub.subscribe([(topic + "/#", 1)]), [1])
+        sub.disconnect()
+        self.interest(n1, r0 + 1)
+        pub = self.client(n1, "rs-pub-" + tag)
+        d0 = n2.metric(cu.MSGS_DELIVERED, 0)
+        pub.publish(topic + "/a", b"before", qos=1, pid=1)
+        # n2 has read "before" (it queued it for the offline session)
+        self.cl.wait_metric(n2, cu.MSGS_DELIVERED, lambda v: v >= d0 + 1, 10, "+1")
+        if how == "kill":
+            self.cl.kill9(n2)
+        else:
+            self.cl.stop(n2)
+        for i in range(3):
+            pub.publish(topic + "/a", b"away %d" % i, qos=1, pid=2 + i)
+        self.cl.restart(n2)
+        sub = raw5.Client5(n2.port, timeout=5)
+        self.clients.append(sub)
+        ack = sub.connect(cid, clean=False, props=[(raw5.SESSION_EXPIRY, 300)])
+        self.assertEqual((ack.rc, ack.session_present), (0, True))
+        # the sentinel on the same topic: the same partition, so in order
+        pub.publish(topic + "/a", b"end", qos=1, pid=9)
+        got = []
+        deadline = time.monotonic() + 20
+        while not got or got[-1] != b"end":
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "no sentinel; got %r" % got)
+            got.append(sub.recv_publish(left, ack=True).payload)
+        return got[:-1]
+
+    def test_clean_stop_misses_nothing(self):
+        got = self.away("stop", "s")
+        self.assertEqual(got, [b"before", b"away 0", b"away 1", b"away 2"])
+
+    def test_kill9_misses_nothing_at_least_once(self):
+        got = self.away("kill", "k")
+        for want in (b"before", b"away 0", b"away 1", b"away 2"):
+            self.assertIn(want, got)
+        away = [g for g in got if g.startswith(b"away")]
+        self.assertEqual(sorted(set(away)), [b"away 0", b"away 1", b"away 2"])
+
+
+class Example(unittest.TestCase):
+    """examples/cluster.sh: three nodes that work as one, stopped by
+    SIGTERM with everything it started."""
+
+    def test_example_cluster_runs_and_stops(self):
+        ku.require_tools(self)
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        port = harness.free_port()
+        while any(harness.port_open(port + i) for i in range(3)):
+            port = harness.free_port()
+        http = harness.free_port()
+        while any(harness.port_open(http + i) for i in range(3)):
+            http = harness.free_port()
+        env = dict(os.environ, BUILD=os.path.dirname(harness.sluice_bin()),
+                   CLUSTER_PORT=str(port), CLUSTER_HTTP=str(http))
+        p = subprocess.Popen(["bash", os.path.join(root, "examples", "cluster.sh")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = []
+        try:
+            deadline = time.monotonic() + 60
+            while not any("Ctrl-C stops" in line for line in out):
+                self.assertGreater(deadline - time.monotonic(), 0, "".join(out))
+                line = p.stdout.readline().decode()
+                self.assertTrue(line, "the script ended:\n" + "".join(out))
+                out.append(line)
+            tmp = re.search(r"logs in (\S+)/n\*/log", "".join(out)).group(1)
+            sub = c5(self.node(port + 1), "ex-sub")
+            self.assertEqual(sub.subscribe([("demo/#", 1)]), [1])
+            ku.wait_until(lambda: self.metric(http + 2, cu.REMOTE_FILTERS) >= 1, 15,
+                          what="n3 knows n2's subscription")
+            pub = c5(self.node(port + 2), "ex-pub")
+            pub.publish("demo/hello", b"from n3", qos=1, pid=1)
+            self.assertEqual(sub.recv_publish(10).payload, b"from n3")
+            sub.close()
+            pub.close()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rest = p.communicate(timeout=30)[0].decode()
+        self.assertEqual(p.returncode, 0, "".join(out) + rest)
+        self.assertIn("cluster: stopping", rest)
+        self.assertFalse(os.path.exists(tmp), "its temp dir is left: " + tmp)
+        for i in range(3):
+            self.assertFalse(harness.port_open(port + i), "a node still listens")
+
+    @staticmethod
+    def node(port):
+        class N:
+            pass
+        n = N()
+        n.port = port
+        return n
+
+    @staticmethod
+    def metric(http, name):
+        with urllib.request.urlopen("http://%s:%d/metrics" % (harness.HOST, http),
+                                    timeout=5) as r:
+            return harness.parse_metrics(r.read().decode()).get(name, 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# examples/cluster.sh - three sluice nodes as one broker on this machine
+# (docs/CLUSTER.md): a mock Kafka cluster (build/sluice-kafka-mock, three
+# brokers, the internal topics created), and nodes n1, n2, n3 with MQTT on
+# CLUSTER_PORT, +1, +2 and HTTP (/readyz, /metrics) on CLUSTER_HTTP, +1, +2.
+# Prints what to try once every node is ready. Ctrl-C (or SIGTERM) stops
+# everything this script started, by PID, and removes its directory.
+#
+# Environment: BUILD (build), CLUSTER_PORT (1883), CLUSTER_HTTP (8080).
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+PORT=${CLUSTER_PORT:-1883}
+HTTP=${CLUSTER_HTTP:-8080}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-cluster.XXXXXX")
+pids=()
+cleanup() {
+    trap - INT TERM EXIT
+    echo "cluster: stopping"
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        p=${pids[i]}
+        kill -TERM "$p" 2>/dev/null || continue
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    exec 3>&- || true
+    rm -rf "$dir"
+    exit 0
+}
+trap cleanup INT TERM EXIT
+
+port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $PORT $((PORT + 1)) $((PORT + 2)) $HTTP $((HTTP + 1)) $((HTTP + 2)); do
+    if port_open "$p"; then
+        echo "cluster: port $p is taken; set CLUSTER_PORT / CLUSTER_HTTP" >&2
+        exit 1
+    fi
+done
+
+# The mock exits at EOF on its stdin: hold a FIFO open for it on fd 3.
+mkfifo "$dir/mock.in"
+exec 3<>"$dir/mock.in"
+topics=()
+for t in msgs retained interest nodes sessions; do topics+=(--topic "sluice.$t:4"); done
+"$BUILD/sluice-kafka-mock" --brokers 3 "${topics[@]}" <&3 >"$dir/mock.out" 2>"$dir/mock.err" &
+pids+=($!)
+bootstrap=""
+for _ in $(seq 100); do
+    bootstrap=$(awk '/^BOOTSTRAP /{print $2; exit}' "$dir/mock.out")
+    [ -n "$bootstrap" ] && break
+    sleep 0.1
+done
+[ -n "$bootstrap" ] || { echo "cluster: the Kafka mock did not start" >&2; exit 1; }
+
+for i in 1 2 3; do
+    mkdir -p "$dir/n$i"
+    cat >"$dir/n$i/sluice.json" <<EOF
+{
+  "node_id": "n$i",
+  "data_dir": "$dir/n$i/data",
+  "listeners": [
+    { "protocol": "mqtt", "bind": "127.0.0.1:$((PORT + i - 1))" },
+    { "protocol": "http", "bind": "127.0.0.1:$((HTTP + i - 1))" }
+  ],
+  "kafka": { "bootstrap": "$bootstrap" },
+  "cluster": { "enabled": true, "id": "example", "topic_prefix": "sluice",
+               "partitions": 4, "heartbeat_ms": 500, "node_timeout_ms": 3000 }
+}
+EOF
+    "$BUILD/sluice" -c "$dir/n$i/sluice.json" >"$dir/n$i/log" 2>&1 &
+    pids+=($!)
+done
+
+for i in 1 2 3; do
+    ok=""
+    for _ in $(seq 300); do
+        if curl -fs "http://127.0.0.1:$((HTTP + i - 1))/readyz" >/dev/null 2>&1; then ok=1; break; fi
+        sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "cluster: n$i not ready; its log:" >&2; tail -20 "$dir/n$i/log" >&2; exit 1; }
+done
+
+cat <<EOF
+cluster: 3 nodes ready (Kafka mock at $bootstrap; logs in $dir/n*/log)
+cluster:   n1 mqtt 127.0.0.1:$PORT  n2 :$((PORT + 1))  n3 :$((PORT + 2))  (http :$HTTP, :$((HTTP + 1)), :$((HTTP + 2)))
+cluster: try:
+  mosquitto_sub -p $((PORT + 1)) -t 'demo/#' -v &                       # on n2
+  mosquitto_pub -p $((PORT + 2)) -t demo/hello -m 'from n3' -q 1         # on n3
+  curl -s 127.0.0.1:$HTTP/metrics | grep sluice_cluster_                 # n1's view
+cluster: Ctrl-C stops everything
+EOF
+wait "${pids[0]}"
