@@ -295,6 +295,7 @@ void bridge_cluster_free(bridge_cluster_t *c)
     for (int t = 0; t < CT_N; t++) {
         free(c->pos[t]);
         free(c->eof[t]);
+        free(c->hi0[t]);
     }
     free(c->nodes);
     pthread_mutex_destroy(&c->mu);

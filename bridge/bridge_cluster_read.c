@@ -290,19 +290,47 @@ static int topic_index(struct bridge_cluster *c, rd_kafka_message_t *rm)
     return -1;
 }
 
+/* Partition p of t is read to the end it had at start (or later). */
+static void partition_done(struct bridge_cluster *c, int t, int32_t p)
+{
+    if (t == CT_MSGS || c->eof[t][p]) return;
+    c->eof[t][p] = true;
+    if (--c->eof_left == 0) {
+        bridge_cluster_loaded(c);
+        event(c, BRIDGE_CLUSTER_EV_LOADED,
+              "retained, interest, nodes and sessions read to the end");
+    }
+}
+
+/* The end a partition had at start, when Kafka says (an empty partition
+ * is done at once); the others wait for their end-of-partition event. */
+static void query_ends(struct bridge_cluster *c)
+{
+    for (int t = CT_RETAINED; t < CT_N; t++)
+        for (int32_t p = 0; p < c->parts[t]; p++) {
+            int64_t lo, hi;
+            c->hi0[t][p] = -1;
+            if (rd_kafka_query_watermark_offsets(c->cons, c->topic[t], p, &lo, &hi, 2000)) continue;
+            c->hi0[t][p] = hi;
+            if (hi <= lo) partition_done(c, t, p);
+        }
+}
+
+/* While loading: partitions whose position reached their start end. */
+static void check_ends(struct bridge_cluster *c)
+{
+    for (int t = CT_RETAINED; t < CT_N && c->eof_left; t++)
+        for (int32_t p = 0; p < c->parts[t]; p++)
+            if (!c->eof[t][p] && c->hi0[t][p] >= 0 && atomic_load(&c->pos[t][p]) >= c->hi0[t][p])
+                partition_done(c, t, p);
+}
+
 static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
 {
     int t = topic_index(c, rm);
     if (t < 0 || rm->partition < 0 || rm->partition >= atomic_load(&c->parts[t])) return;
     if (rm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (t != CT_MSGS && !c->eof[t][rm->partition]) {
-            c->eof[t][rm->partition] = true;
-            if (--c->eof_left == 0) {
-                bridge_cluster_loaded(c);
-                event(c, BRIDGE_CLUSTER_EV_LOADED,
-                      "retained, interest, nodes and sessions read to the end");
-            }
-        }
+        partition_done(c, t, rm->partition);
         return;
     }
     if (rm->err) return;
@@ -379,6 +407,7 @@ static bool assign_all(struct bridge_cluster *c)
             event(c, BRIDGE_CLUSTER_EV_PARTITIONS, d);
         }
         if (!(c->pos[t] = malloc((size_t)n * sizeof(*c->pos[t]))) ||
+            !(c->hi0[t] = malloc((size_t)n * sizeof(*c->hi0[t]))) ||
             !(c->eof[t] = calloc((size_t)n, sizeof(bool))))
             return false;
         for (int32_t p = 0; p < n; p++)
@@ -401,6 +430,8 @@ void *bridge_cluster_reader(void *arg)
     struct bridge_cluster *c = arg;
     beat(c);
     if (!assign_all(c)) return NULL;
+    query_ends(c);
+    int64_t load_note = bridge_now_ms();
     while (!atomic_load(&c->stop)) {
         rd_kafka_message_t *rm = rd_kafka_consumer_poll(c->cons, 20);
         if (rm) {
@@ -412,6 +443,14 @@ void *bridge_cluster_reader(void *arg)
         if (now - c->last_tick >= 100) {
             c->last_tick = now;
             nodes_expire(c);
+            if (c->eof_left) check_ends(c);
+            if (c->eof_left && now - load_note >= 10000) {
+                load_note = now;
+                char d[120];
+                snprintf(d, sizeof(d), "still loading: %u partitions not read to their end",
+                         c->eof_left);
+                event(c, BRIDGE_CLUSTER_EV_LOADING, d);
+            }
             if (c->hooks.tick) c->hooks.tick(c->hooks.ctx);
         }
         if (now - c->last_commit >= 1000) {

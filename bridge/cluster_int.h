@@ -42,7 +42,8 @@ struct bridge_cluster {
     /* partitions of each topic and the next offset read (-1: none yet) */
     _Atomic int32_t parts[CT_N]; /* stored after pos and eof, with release */
     _Atomic int64_t *pos[CT_N];
-    bool *eof[CT_N];
+    bool *eof[CT_N];    /* read to the end it had at start */
+    int64_t *hi0[CT_N]; /* that end, -1 unknown (reader thread) */
     uint32_t eof_left;
 
     cnode_t *nodes; /* reader thread */

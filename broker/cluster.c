@@ -228,6 +228,7 @@ static void on_event(void *ctx, int ev, const char *detail)
     } else {
         brk_log(cl->b, BRK_LOG_WARN,
                 ev == BRIDGE_CLUSTER_EV_PARTITIONS ? "SLUICE-CLUSTER-PARTITIONS"
+                : ev == BRIDGE_CLUSTER_EV_LOADING  ? "SLUICE-CLUSTER-LOADING"
                                                    : "SLUICE-CLUSTER-NO-TOPIC",
                 "%s", detail);
     }

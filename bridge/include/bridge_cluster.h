@@ -90,6 +90,7 @@ enum {
     BRIDGE_CLUSTER_EV_PARTITIONS, /* an internal topic's partition count is not cluster.partitions
                                    */
     BRIDGE_CLUSTER_EV_NO_TOPIC,   /* an internal topic does not exist (yet): retrying */
+    BRIDGE_CLUSTER_EV_LOADING,    /* still loading (every 10 s until loaded) */
 };
 
 /* Reads cfg->cluster, cfg->kafka and cfg->node_id. BRIDGE_ERR with a

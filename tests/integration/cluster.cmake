@@ -13,4 +13,11 @@ if(TARGET sluice AND TARGET sluice-kafka-mock)
   set_tests_properties(itcl_cluster PROPERTIES TIMEOUT 300
     LABELS "integration;kafka;cluster"
     ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>;SLUICE_KAFKA_MOCK=$<TARGET_FILE:sluice-kafka-mock>;PYTHONDONTWRITEBYTECODE=1")
+  # takeover, wills, shared groups, restart, examples/cluster.sh
+  add_test(NAME itcl_nodes
+           COMMAND /usr/bin/python3 -m unittest -v test_cluster_nodes
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+  set_tests_properties(itcl_nodes PROPERTIES TIMEOUT 300
+    LABELS "integration;kafka;cluster"
+    ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>;SLUICE_KAFKA_MOCK=$<TARGET_FILE:sluice-kafka-mock>;PYTHONDONTWRITEBYTECODE=1")
 endif()
