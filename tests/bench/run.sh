@@ -253,7 +253,7 @@ BOOTSTRAP=""
 # on first use, with its default partition count).
 cluster_mock_args() {
     MOCK_ARGS=(--brokers 3)
-    if { "$KMOCK" --help 2>&1 || true; } | grep -q -- '--topic'; then
+    if { timeout 5 "$KMOCK" --help </dev/null 2>&1 || true; } | grep -q -- '--topic'; then
         local t
         for t in msgs retained interest nodes; do MOCK_ARGS+=(--topic "$CLUSTER_PREFIX.$t:$CLUSTER_PARTS"); done
     fi
