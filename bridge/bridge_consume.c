@@ -163,6 +163,8 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
     if (header_eq(h, "sluice.node", br->cfg->node_id)) return 1; /* our own: no echo */
+    /* this cluster's: its node already delivered it cluster-wide */
+    if (br->cfg->cluster.enabled && header_eq(h, "sluice.cluster", br->cfg->cluster.id)) return 1;
     store_buf_t t, props;
     store_buf_init(&t);
     store_buf_init(&props);

@@ -326,8 +326,8 @@ static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, stor
     store_buf_u8(b, '}');
 }
 
-void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                       store_buf_t *out)
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
+                       const char *cluster, int64_t ts_ms, store_buf_t *out)
 {
     pprops_t pp;
     props_parse(m->props, m->props ? m->props_len : 0, &pp);
@@ -357,6 +357,7 @@ void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
     store_buf_init(&h);
     uint16_t n = 0;
     hdr_put(&h, &n, "sluice.node", node, strlen(node));
+    if (cluster) hdr_put(&h, &n, "sluice.cluster", cluster, strlen(cluster));
     if (r->cfg->format == CFG_FORMAT_RAW) {
         char q[4];
         snprintf(q, sizeof(q), "%u", m->qos);

@@ -100,8 +100,9 @@ typedef struct blob_view {
     uint32_t value_len;
 } blob_view_t;
 /* Append the blob for one rule and message; false on a malformed props. */
-void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node, int64_t ts_ms,
-                       store_buf_t *out);
+/* cluster: this node's cluster id (header sluice.cluster), NULL if none. */
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
+                       const char *cluster, int64_t ts_ms, store_buf_t *out);
 int bridge_blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
 bool bridge_blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
 bool bridge_json_valid(const uint8_t *p, size_t len);

@@ -25,6 +25,7 @@
 #include "api.h"
 #include "bridge.h"
 #include "brk.h"
+#include "cluster.h"
 #include "http_static.h"
 #include "store.h"
 
@@ -44,6 +45,18 @@ static void put(textbuf_t *t, const char *name, const char *type, const char *he
 
 /* Kafka bridge figures: monotonic ones are counters (`_total`), the
  * current levels gauges. */
+static void put_cluster(void *arg, const char *name, uint64_t v)
+{
+    static const char *const gauges[] = {"ready", "nodes",          "remote_filters",
+                                         "lag",   "unreachable_ms", NULL};
+    bool gauge = false;
+    for (int i = 0; gauges[i]; i++)
+        gauge |= !strcmp(name, gauges[i]);
+    char full[96];
+    snprintf(full, sizeof(full), "sluice_cluster_%s%s", name, gauge ? "" : "_total");
+    put(arg, full, gauge ? "gauge" : "counter", "Cluster figure (see docs/CLUSTER.md)", v);
+}
+
 static void put_kafka(void *arg, const char *name, uint64_t v)
 {
     static const char *const gauges[] = {"spool/depth", "spool/bytes", "consumer_lag",
@@ -250,6 +263,7 @@ static size_t metrics(brk_t *b, char *out, size_t cap)
             "Store write batches submitted (the number of the last one)", ss.submitted);
     }
     brk_kafka_stats(b, put_kafka, &t);
+    brk_cluster_stats(b, put_cluster, &t);
     brk_auth_stats(b, put_auth, &t);
     put_listeners(&t, b);
     put_latency(&t, b);
@@ -292,6 +306,7 @@ static size_t readyz(brk_t *b, char *out, size_t cap, unsigned *status)
             len = reason(out, cap, len, "spool", d);
         }
     }
+    if (!brk_cluster_ready(b, d, sizeof(d))) len = reason(out, cap, len, "cluster", d);
     if (len == start) {
         *status = HTTP_STATUS_OK;
         return (size_t)snprintf(out, cap, "{\"status\":\"ready\"}\n");

@@ -92,6 +92,8 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_
     /* what came from Kafka does not go back (loop prevention); after
      * brk_kafka_free nothing is offered any more */
     if (o->kind == BRK_ORIGIN_KAFKA || !b->bridge) return BRK_SINK_PASS;
+    /* another node's message went through its own rules already */
+    if (o->kind == BRK_ORIGIN_CLUSTER) return BRK_SINK_PASS;
     bridge_msg_t bm = {.topic = m->topic,
                        .topic_len = m->topic_len,
                        .payload = m->payload,

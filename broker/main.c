@@ -12,6 +12,7 @@
 
 #include "acl.h"
 #include "base.h"
+#include "cluster.h"
 #include "reload.h"
 #include "bridge.h"
 #include "config.h"
@@ -291,16 +292,27 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return 1;
     }
+    /* before the store restores sessions: their filters are interest */
+    if (brk_cluster_prepare(b)) {
+        fprintf(stderr, "sluice: out of memory\n");
+        brk_cluster_free(b);
+        brk_free(b);
+        brk_auth_close(auth);
+        cfg_free(cfg);
+        return 1;
+    }
     if (brk_persist_open(b, err, sizeof(err))) {
         fprintf(stderr, "sluice: %s\n", err);
         brk_persist_close(b);
+        brk_cluster_free(b);
         brk_free(b);
         brk_auth_close(auth);
         cfg_free(cfg);
         return 1;
     }
     /* the bridge first: no PUBLISH may be acknowledged before its rules apply */
-    if (brk_kafka_start(b, err, sizeof(err)) == 0 && brk_start(b) == 0) {
+    if (brk_kafka_start(b, err, sizeof(err)) == 0 && brk_cluster_start(b, err, sizeof(err)) == 0 &&
+        brk_start(b) == 0) {
         serve(b, cfg, &set);
     } else {
         if (err[0]) fprintf(stderr, "sluice: %s\n", err);
@@ -309,6 +321,7 @@ int main(int argc, char **argv)
     brk_stop(b);    /* stops the bridge too, after the workers */
     brk_api_stop(); /* a dead-letter replay still using the store */
     brk_kafka_free(b);
+    brk_cluster_free(b);
     bridge_dev_kafka_stop(dk);
     brk_persist_close(b); /* after the workers: closing connections still writes */
     brk_free(b);

@@ -58,7 +58,9 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
      * refuses it before any subscriber or the retained map got it */
     brk_sinks_offer(b, w, m, o);
     if (o->refused) return 0;
-    if (m->retain) retain(b, w, m);
+    /* a cluster node's retained message arrives by <prefix>.retained, in
+     * that topic's order (cluster.c), not by its live copy */
+    if (m->retain && o->kind != BRK_ORIGIN_CLUSTER) retain(b, w, m);
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;
     brk_subs_rdlock(b->subs);

@@ -41,6 +41,7 @@ typedef enum brk_origin_kind {
     BRK_ORIGIN_WILL,   /* a will, at disconnect or after its delay */
     BRK_ORIGIN_KAFKA,  /* a record of a from_kafka rule */
     BRK_ORIGIN_API,    /* the admin API */
+    BRK_ORIGIN_CLUSTER, /* another cluster node's PUBLISH, read from <prefix>.msgs */
 } brk_origin_kind_t;
 
 /* The route context: borrowed views, valid for one brk_route_from call. */

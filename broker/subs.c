@@ -18,36 +18,8 @@
 
 #include "mqtt_hash.h"
 #include "session.h"
+#include "subs_int.h"
 #include "grow.h"
-
-typedef struct share_group {
-    char *name;
-    uint16_t len;
-    brk_share_t *id;
-    brk_sub_t *m;
-    uint32_t n, cap;
-    _Atomic uint32_t rr;
-} share_group_t;
-
-typedef struct node {
-    struct node *parent;
-    char *level;
-    uint16_t len;
-    uint32_t hash;
-    struct node **kids; /* open addressing, cap is a power of two */
-    uint32_t n_kids, cap_kids;
-    struct node *plus, *hash_kid;
-    brk_sub_t *subs;
-    uint32_t n_subs, cap_subs;
-    share_group_t *groups;
-    uint32_t n_groups;
-} node_t;
-
-struct brk_subs {
-    pthread_rwlock_t lock;
-    node_t root;
-    uint64_t count;
-};
 
 brk_subs_t *brk_subs_new(void)
 {
@@ -333,6 +305,7 @@ int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t 
     node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, true)
                        : walk(t, filter, len, true);
     if (!n) goto out;
+    bool was_empty = !n->n_subs && !n->n_groups;
     if (shared) {
         share_group_t *g = group_get(n, &group, true, filter, len);
         rc = g ? sub_upsert(&g->m, &g->n, &g->cap, s, options, sub_id) : -1;
@@ -340,6 +313,9 @@ int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t 
         rc = sub_upsert(&n->subs, &n->n_subs, &n->cap_subs, s, options, sub_id);
     }
     if (rc == 1) t->count++;
+    if (rc == 1 && was_empty && t->watch)
+        t->watch(t->watch_ctx, shared ? (const char *)rest.p : filter,
+                 shared ? (uint16_t)rest.len : len, true);
     if (rc < 0) prune(t, n);
 out:
     pthread_rwlock_unlock(&t->lock);
@@ -366,6 +342,9 @@ bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_sessio
         found = sub_remove(n->subs, &n->n_subs, s);
     }
     if (found) t->count--;
+    if (found && !n->n_subs && !n->n_groups && t->watch)
+        t->watch(t->watch_ctx, shared ? (const char *)rest.p : filter,
+                 shared ? (uint16_t)rest.len : len, false);
     if (n) prune(t, n);
     pthread_rwlock_unlock(&t->lock);
     return found;

@@ -7,6 +7,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "cluster.h"
 #include "store.h"
 
 static void publish(brk_t *b, brk_worker_t *w, const char *topic, const char *value)
@@ -35,6 +36,14 @@ static void publish_auth(void *arg, const char *name, uint64_t v)
     sys_ctx_t *x = arg;
     char topic[96];
     snprintf(topic, sizeof(topic), "$SYS/broker/auth/%s", name);
+    publish_u64(x->b, x->w, topic, v);
+}
+
+static void publish_cluster(void *arg, const char *name, uint64_t v)
+{
+    sys_ctx_t *x = arg;
+    char topic[96];
+    snprintf(topic, sizeof(topic), "$SYS/broker/cluster/%s", name);
     publish_u64(x->b, x->w, topic, v);
 }
 
@@ -105,5 +114,6 @@ void brk_sys_tick(brk_t *b, brk_worker_t *w, int64_t now)
     }
     sys_ctx_t x = {b, w};
     brk_kafka_stats(b, publish_kafka, &x);
+    brk_cluster_stats(b, publish_cluster, &x);
     brk_auth_stats(b, publish_auth, &x);
 }

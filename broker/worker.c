@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "brk.h"
+#include "cluster.h"
 #include "worker_call.h"
 #include "grow.h"
 
@@ -312,6 +313,7 @@ void brk_stop(brk_t *b)
     /* the bridge's last completions and injections land in inboxes that
      * still exist; worker_fini drops them */
     brk_kafka_stop(b);
+    brk_cluster_stop(b);
     for (int i = 0; i < b->n_workers; i++)
         worker_fini(&b->workers[i]);
 }

@@ -513,11 +513,12 @@ int cfg_check_bridge_kafka(const cfg_t *cfg, bool dev_kafka, char *err, size_t e
     cfg_ctx_t ctx = {.name = cfg->source, .err = err, .errlen = errlen};
     const char *rules = cfg->bridge.n_to_kafka     ? "bridge.to_kafka"
                         : cfg->bridge.n_from_kafka ? "bridge.from_kafka"
+                        : cfg->cluster.enabled     ? "cluster.enabled"
                                                    : NULL;
     if (!rules) return CFG_OK;
     /* rules without a cluster would be ignored: nothing reaches Kafka and
      * nobody is told */
     return cfg_fail(&ctx, CFG_ERR_FIELD, rules,
-                    "expected kafka.bootstrap to be set (bridge rules need a Kafka cluster; "
-                    "--dev-kafka starts a development one), got none");
+                    "expected kafka.bootstrap to be set (bridge rules and the cluster need a "
+                    "Kafka cluster; --dev-kafka starts a development one), got none");
 }

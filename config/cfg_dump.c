@@ -123,6 +123,19 @@ static void add_bridge(cJSON *root, const cfg_t *cfg)
     add_str(o, "dead_letter_topic", cfg->bridge.dead_letter_topic);
 }
 
+static void add_cluster(cJSON *root, const cfg_t *cfg)
+{
+    cJSON *c = cJSON_AddObjectToObject(root, "cluster");
+    if (!c) return;
+    cJSON_AddBoolToObject(c, "enabled", cfg->cluster.enabled);
+    add_str(c, "id", cfg->cluster.id);
+    add_str(c, "topic_prefix", cfg->cluster.topic_prefix);
+    cJSON_AddNumberToObject(c, "partitions", cfg->cluster.partitions);
+    cJSON_AddNumberToObject(c, "load_timeout_ms", cfg->cluster.load_timeout_ms);
+    cJSON_AddNumberToObject(c, "heartbeat_ms", cfg->cluster.heartbeat_ms);
+    cJSON_AddNumberToObject(c, "node_timeout_ms", cfg->cluster.node_timeout_ms);
+}
+
 char *cfg_to_json(const cfg_t *cfg)
 {
     cJSON *root = cJSON_CreateObject();
@@ -139,6 +152,7 @@ char *cfg_to_json(const cfg_t *cfg)
         cJSON_AddNumberToObject(p, "flush_ms", cfg->persistence.flush_ms);
     }
     add_bridge(root, cfg);
+    add_cluster(root, cfg);
     cJSON *l = cJSON_AddObjectToObject(root, "log");
     if (l) {
         add_str(l, "level", cfg->log.level);

@@ -109,6 +109,9 @@ int cfg_parse_auth(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg);
 int cfg_parse_listener_auth(cfg_ctx_t *ctx, const cJSON *o, const char *path, cfg_auth_t **out);
 void cfg_free_auth(cfg_auth_t *a);
 int cfg_parse_admin(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+int cfg_parse_cluster(cfg_ctx_t *ctx, const cJSON *obj, cfg_t *cfg);
+bool cfg_cluster_defaults(cfg_t *cfg);
+void cfg_free_cluster(cfg_t *cfg);
 void cfg_free_admin(cfg_t *cfg);
 
 void cfg_free_listener(cfg_listener_t *l);

@@ -136,6 +136,7 @@ int cfg_reload_merge(cfg_t *next, const cfg_t *cur, char *applied, size_t alen, 
                                         "bridge.spool_high_water",
                                         "bridge.dead_letter_topic",
                                         "log.file",
+                                        "cluster",
                                         NULL};
     static const char *const live[] = {"mqtt", "bridge.to_kafka", "log.level", "log.format", NULL};
     applied[0] = restart[0] = 0;
@@ -172,5 +173,11 @@ int cfg_reload_merge(cfg_t *next, const cfg_t *cur, char *applied, size_t alen, 
     next->bridge.spool_high_water = cur->bridge.spool_high_water;
     SWAP_STR(bridge.dead_letter_topic);
     SWAP_STR(log.file);
+    char *id = next->cluster.id, *prefix = next->cluster.topic_prefix;
+    next->cluster = cur->cluster; /* scalars; the strings are swapped below */
+    next->cluster.id = id;
+    next->cluster.topic_prefix = prefix;
+    SWAP_STR(cluster.id);
+    SWAP_STR(cluster.topic_prefix);
     return oom ? CFG_ERR_NOMEM : CFG_OK;
 }

@@ -67,6 +67,7 @@ void cfg_free(cfg_t *cfg)
     free(cfg->kafka.bootstrap);
     cfg_free_kvs(cfg->kafka.properties, cfg->kafka.n_properties);
     cfg_free_bridge(cfg);
+    cfg_free_cluster(cfg);
     free(cfg->log.level);
     free(cfg->log.file);
     cfg_free_auth(&cfg->auth);
@@ -145,6 +146,7 @@ static cfg_t *defaults_named(const char *source)
 
     cfg->bridge.spool_after_ms = 5000;
     cfg->bridge.spool_max_bytes = (uint64_t)1 << 30;
+    if (!cfg_cluster_defaults(cfg)) goto fail;
 
     if (!(cfg->log.level = cfg_strdup("info"))) goto fail;
     cfg->admin.max_body = 1u << 20;
@@ -340,9 +342,9 @@ static int syntax_error(cfg_ctx_t *ctx, const char *text, size_t len, size_t off
 
 static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
 {
-    static const char *const keys[] = {"listeners", "data_dir",    "workers", "node_id",
-                                       "mqtt",      "persistence", "kafka",   "bridge",
-                                       "log",       "auth",        "admin",   NULL};
+    static const char *const keys[] = {"listeners",   "data_dir", "workers", "node_id", "mqtt",
+                                       "persistence", "kafka",    "bridge",  "log",     "auth",
+                                       "admin",       "cluster",  NULL};
     const cJSON *v;
     int rc;
     if (!cJSON_IsObject(root))
@@ -364,6 +366,9 @@ static int parse_sections(cfg_ctx_t *ctx, const cJSON *root, cfg_t *cfg)
         return rc;
     /* The bridge section is always run: it fills per-rule defaults. */
     if ((rc = cfg_parse_bridge(ctx, cJSON_GetObjectItemCaseSensitive(root, "bridge"), cfg)))
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "cluster")) &&
+        (rc = cfg_parse_cluster(ctx, v, cfg)))
         return rc;
     if ((rc = cfg_parse_auth(ctx, root, cfg))) return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "log")) && (rc = cfg_parse_log(ctx, v, cfg)))

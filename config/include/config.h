@@ -222,6 +222,18 @@ typedef struct cfg {
         char *dead_letter_topic;   /* NULL = local quarantine */
     } bridge;
 
+    /* The cluster through Kafka (docs/CLUSTER.md): nodes that share
+     * <topic_prefix>.msgs / .retained / .interest / .nodes. */
+    struct {
+        bool enabled;
+        char *id;                 /* cluster id, default "sluice" */
+        char *topic_prefix;       /* internal topics' prefix, default "sluice" */
+        uint32_t partitions;      /* expected partitions of each topic; default 4 */
+        uint32_t load_timeout_ms; /* longest start-up load; default 30000 */
+        uint32_t heartbeat_ms;    /* node heartbeat period; default 1000 */
+        uint32_t node_timeout_ms; /* a node silent this long is down; default 5000 */
+    } cluster;
+
     cfg_auth_t auth; /* top-level "auth": every listener without its own */
 
     struct {

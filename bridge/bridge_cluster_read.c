@@ -1,0 +1,366 @@
+/*
+ * bridge_cluster_read.c - the cluster's reader thread (bridge_cluster.h):
+ * every partition of the four internal topics, assigned without a
+ * consumer group; heartbeats and node liveness run on the same loop.
+ *
+ * The start-up load is complete when each partition of retained, interest
+ * and nodes has reported its end (partition EOF) once: the end it had when
+ * we got there, which is at or after the end it had at start.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge_int.h"
+#include "cluster_int.h"
+
+int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen)
+{
+    const cfg_t *cfg = c->cfg;
+    char group[200], kerr[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(kc, bridge_quiet_log);
+    /* a group id librdkafka wants; nothing joins it (assign) or commits */
+    snprintf(group, sizeof(group), "sluice-cluster-%s-%s", cfg->cluster.id, cfg->node_id);
+    const char *set[][2] = {
+        {"bootstrap.servers", cfg->kafka.bootstrap},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"fetch.wait.max.ms", "10"},
+        {"client.id", "sluice-cluster"},
+        {"reconnect.backoff.max.ms", "1000"},
+    };
+    for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+        if (rd_kafka_conf_set(kc, set[i][0], set[i][1], kerr, sizeof(kerr))) {
+            snprintf(err, errlen, "cluster: %s: %s", set[i][0], kerr);
+            rd_kafka_conf_destroy(kc);
+            return -1;
+        }
+    for (size_t j = 0; j < cfg->kafka.n_properties; j++)
+        if (rd_kafka_conf_set(kc, cfg->kafka.properties[j].key, cfg->kafka.properties[j].value,
+                              kerr, sizeof(kerr))) {
+            snprintf(err, errlen, "kafka.properties.%s: %s", cfg->kafka.properties[j].key, kerr);
+            rd_kafka_conf_destroy(kc);
+            return -1;
+        }
+    if (!(c->cons = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr)))) {
+        snprintf(err, errlen, "cluster: cannot create the reader: %s", kerr);
+        rd_kafka_conf_destroy(kc);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->cons);
+    return 0;
+}
+
+static void event(struct bridge_cluster *c, int ev, const char *detail)
+{
+    if (c->hooks.event) c->hooks.event(c->hooks.ctx, ev, detail);
+}
+
+/* Partitions of topic t, or -1 while it does not exist. */
+static int32_t partitions_of(struct bridge_cluster *c, int t)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->prod, c->topic[t], NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    if (rkt && !rd_kafka_metadata(c->prod, 0, rkt, &md, 2000) && md->topic_cnt == 1 &&
+        !md->topics[0].err && md->topics[0].partition_cnt > 0)
+        n = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* ---- heartbeats and liveness ----------------------------------------- */
+
+static void beat(struct bridge_cluster *c)
+{
+    int64_t now = bridge_now_ms();
+    if (now - c->last_beat < (int64_t)c->cfg->cluster.heartbeat_ms) return;
+    c->last_beat = now;
+    (void)bridge_cluster_produce(c, CT_NODES, c->cfg->node_id, strlen(c->cfg->node_id), "1", 1,
+                                 bridge_cluster_headers(c), NULL, NULL);
+}
+
+static cnode_t *node_get(struct bridge_cluster *c, const char *id, size_t len)
+{
+    for (uint32_t i = 0; i < c->n_nodes; i++)
+        if (strlen(c->nodes[i].id) == len && !memcmp(c->nodes[i].id, id, len)) return &c->nodes[i];
+    if (len >= sizeof(c->nodes[0].id)) return NULL;
+    if (c->n_nodes == c->cap_nodes) {
+        uint32_t cap = c->cap_nodes ? c->cap_nodes * 2 : 8;
+        cnode_t *v = realloc(c->nodes, cap * sizeof(*v));
+        if (!v) return NULL;
+        c->nodes = v;
+        c->cap_nodes = cap;
+    }
+    cnode_t *n = &c->nodes[c->n_nodes++];
+    memset(n, 0, sizeof(*n));
+    memcpy(n->id, id, len);
+    return n;
+}
+
+static void node_set(struct bridge_cluster *c, cnode_t *n, bool up)
+{
+    if (n->up == up) return;
+    n->up = up;
+    if (up)
+        atomic_fetch_add(&c->nodes_up, 1);
+    else
+        atomic_fetch_sub(&c->nodes_up, 1);
+    if (c->hooks.node) c->hooks.node(c->hooks.ctx, n->id, up);
+}
+
+static void nodes_expire(struct bridge_cluster *c)
+{
+    int64_t now = bridge_cluster_wall_ms();
+    for (uint32_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i].up && now - c->nodes[i].last_ms > (int64_t)c->cfg->cluster.node_timeout_ms)
+            node_set(c, &c->nodes[i], false);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static bool hdr(rd_kafka_headers_t *h, const char *name, const void **v, size_t *vl)
+{
+    return h && !rd_kafka_header_get_last(h, name, v, vl) && *v;
+}
+
+static bool hdr_is(rd_kafka_headers_t *h, const char *name, const char *want)
+{
+    const void *v;
+    size_t vl;
+    return hdr(h, name, &v, &vl) && vl == strlen(want) && !memcmp(v, want, vl);
+}
+
+static uint32_t hdr_u32(rd_kafka_headers_t *h, const char *name)
+{
+    const void *v;
+    size_t vl;
+    char b[16];
+    if (!hdr(h, name, &v, &vl) || vl >= sizeof(b)) return 0;
+    memcpy(b, v, vl);
+    b[vl] = 0;
+    return (uint32_t)strtoul(b, NULL, 10);
+}
+
+/* Only the properties a server forwards, each well-formed (the header is
+ * our own, but a record is input like any other). */
+static bool props_ok(const uint8_t *p, uint32_t len)
+{
+    uint32_t off = 0;
+    mqtt_prop_t pr;
+    while (mqtt_prop_next(p, len, &off, &pr)) {
+        switch (pr.id) {
+        case MQTT_PROP_PAYLOAD_FORMAT:
+        case MQTT_PROP_CORRELATION_DATA:
+            break;
+        case MQTT_PROP_CONTENT_TYPE:
+            if (!mqtt_utf8_valid(pr.str.p, pr.str.len)) return false;
+            break;
+        case MQTT_PROP_RESPONSE_TOPIC:
+            if (!mqtt_topic_valid(pr.str.p, pr.str.len)) return false;
+            break;
+        case MQTT_PROP_USER_PROPERTY:
+            if (!mqtt_utf8_valid(pr.str.p, pr.str.len) || !mqtt_utf8_valid(pr.val.p, pr.val.len))
+                return false;
+            break;
+        default:
+            return false;
+        }
+    }
+    return off == len;
+}
+
+/* A message or retained record as a bridge_msg_t; false if unusable. */
+static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *m)
+{
+    const void *v;
+    size_t vl;
+    memset(m, 0, sizeof(*m));
+    if (!rm->key || !rm->key_len || rm->key_len > 0xffff || !mqtt_topic_valid(rm->key, rm->key_len))
+        return false;
+    m->topic = rm->key;
+    m->topic_len = (uint16_t)rm->key_len;
+    m->payload = rm->payload ? rm->payload : (const uint8_t *)"";
+    m->payload_len = (uint32_t)rm->len;
+    uint32_t q = hdr_u32(h, "mqtt.qos");
+    m->qos = (uint8_t)(q > 2 ? 2 : q);
+    m->retain = hdr_is(h, "mqtt.retain", "1");
+    m->clientid = "";
+    if (hdr(h, "sluice.props", &v, &vl)) {
+        if (vl > 0xffffff || !props_ok(v, (uint32_t)vl)) return false;
+        m->props = v;
+        m->props_len = (uint32_t)vl;
+    }
+    return true;
+}
+
+static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)
+{
+    atomic_fetch_add(&c->msgs_consumed, 1);
+    bridge_msg_t m;
+    if (hdr_is(h, "sluice.node", c->cfg->node_id) || !as_msg(rm, h, &m)) {
+        atomic_fetch_add(&c->msgs_skipped, 1); /* our own (delivered at once), or unusable */
+        return;
+    }
+    uint32_t expiry = hdr_u32(h, "mqtt.expiry");
+    while (c->hooks.deliver(c->hooks.ctx, &m, expiry) < 0 && !atomic_load(&c->stop)) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_fetch_add(&c->msgs_delivered, 1);
+}
+
+static void on_retained(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)
+{
+    bridge_msg_t m;
+    if (!as_msg(rm, h, &m)) return;
+    m.retain = true;
+    c->hooks.retained(c->hooks.ctx, &m);
+    atomic_fetch_add(&c->retained_applied, 1);
+}
+
+static void on_interest(struct bridge_cluster *c, rd_kafka_message_t *rm)
+{
+    const char *k = rm->key, *sp = k ? memchr(k, ' ', rm->key_len) : NULL;
+    if (!sp || sp == k) return;
+    size_t nl = (size_t)(sp - k), fl = rm->key_len - nl - 1;
+    if (!fl || fl > 0xffff) return;
+    bool on = rm->len > 0;
+    const char *node = c->cfg->node_id;
+    if (nl == strlen(node) && !memcmp(k, node, nl)) {
+        if (!c->loaded && c->hooks.own_interest)
+            c->hooks.own_interest(c->hooks.ctx, sp + 1, (uint16_t)fl, on);
+        return;
+    }
+    char id[72];
+    if (nl >= sizeof(id)) return;
+    memcpy(id, k, nl);
+    id[nl] = 0;
+    c->hooks.interest(c->hooks.ctx, id, sp + 1, (uint16_t)fl, on);
+}
+
+static void on_node(struct bridge_cluster *c, rd_kafka_message_t *rm)
+{
+    cnode_t *n = rm->key ? node_get(c, rm->key, rm->key_len) : NULL;
+    if (!n) return;
+    if (!rm->len) { /* it said goodbye */
+        node_set(c, n, false);
+        return;
+    }
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(rm, &tt);
+    if (ts <= 0) ts = bridge_cluster_wall_ms();
+    if (ts > n->last_ms) n->last_ms = ts;
+    if (bridge_cluster_wall_ms() - n->last_ms <= (int64_t)c->cfg->cluster.node_timeout_ms)
+        node_set(c, n, true);
+}
+
+static int topic_index(struct bridge_cluster *c, rd_kafka_message_t *rm)
+{
+    const char *name = rd_kafka_topic_name(rm->rkt);
+    for (int t = 0; t < CT_N; t++)
+        if (!strcmp(name, c->topic[t])) return t;
+    return -1;
+}
+
+static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
+{
+    int t = topic_index(c, rm);
+    if (t < 0 || rm->partition < 0 || rm->partition >= atomic_load(&c->parts[t])) return;
+    if (rm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (t != CT_MSGS && !c->eof[t][rm->partition]) {
+            c->eof[t][rm->partition] = true;
+            if (--c->eof_left == 0) {
+                bridge_cluster_loaded(c);
+                event(c, BRIDGE_CLUSTER_EV_LOADED, "retained, interest and nodes read to the end");
+            }
+        }
+        return;
+    }
+    if (rm->err) return;
+    atomic_store(&c->down_since, 0);
+    atomic_store(&c->pos[t][rm->partition], rm->offset + 1);
+    rd_kafka_headers_t *h = NULL;
+    rd_kafka_message_headers(rm, &h);
+    if (!hdr_is(h, "sluice.cluster", c->cfg->cluster.id)) { /* another cluster's */
+        if (t == CT_MSGS) atomic_fetch_add(&c->msgs_skipped, 1);
+        return;
+    }
+    switch (t) {
+    case CT_MSGS:
+        on_msg(c, rm, h);
+        break;
+    case CT_RETAINED:
+        on_retained(c, rm, h);
+        break;
+    case CT_INTEREST:
+        on_interest(c, rm);
+        break;
+    default:
+        on_node(c, rm);
+        break;
+    }
+}
+
+/* ---- setup and loop --------------------------------------------------- */
+
+/* Find every topic's partitions (waiting for topics that do not exist yet)
+ * and assign them all: msgs from the end, the others from the start. */
+static bool assign_all(struct bridge_cluster *c)
+{
+    bool told = false;
+    for (int t = 0; t < CT_N; t++) {
+        int32_t n;
+        while ((n = partitions_of(c, t)) < 0) {
+            if (atomic_load(&c->stop)) return false;
+            char d[400];
+            snprintf(d, sizeof(d), "%s: no such topic yet, retrying", c->topic[t]);
+            if (!told) event(c, BRIDGE_CLUSTER_EV_NO_TOPIC, d);
+            told = true;
+            beat(c);
+        }
+        if ((uint32_t)n != c->cfg->cluster.partitions) {
+            char d[400];
+            snprintf(d, sizeof(d),
+                     "%s: has %d partitions, cluster.partitions says %u (used as it is)",
+                     c->topic[t], (int)n, c->cfg->cluster.partitions);
+            event(c, BRIDGE_CLUSTER_EV_PARTITIONS, d);
+        }
+        if (!(c->pos[t] = malloc((size_t)n * sizeof(*c->pos[t]))) ||
+            !(c->eof[t] = calloc((size_t)n, sizeof(bool))))
+            return false;
+        for (int32_t p = 0; p < n; p++)
+            atomic_init(&c->pos[t][p], -1);
+        atomic_store_explicit(&c->parts[t], n, memory_order_release);
+        if (t != CT_MSGS) c->eof_left += (uint32_t)n;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    for (int t = 0; t < CT_N; t++)
+        for (int32_t p = 0; p < c->parts[t]; p++)
+            rd_kafka_topic_partition_list_add(l, c->topic[t], p)->offset =
+                t == CT_MSGS ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(c->cons, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void *bridge_cluster_reader(void *arg)
+{
+    struct bridge_cluster *c = arg;
+    beat(c);
+    if (!assign_all(c)) return NULL;
+    while (!atomic_load(&c->stop)) {
+        rd_kafka_message_t *rm = rd_kafka_consumer_poll(c->cons, 20);
+        if (rm) {
+            on_record(c, rm);
+            rd_kafka_message_destroy(rm);
+        }
+        beat(c);
+        nodes_expire(c);
+    }
+    return NULL;
+}

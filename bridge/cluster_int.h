@@ -1,0 +1,68 @@
+/*
+ * cluster_int.h - what bridge_cluster.c (API, producer) and
+ * bridge_cluster_read.c (the reader thread) share. Private to bridge/.
+ *
+ * Locking: mu guards loaded and the condition; the node table belongs to
+ * the reader thread; positions and stats are atomics read by any thread.
+ */
+#ifndef SLUICE_CLUSTER_INT_H
+#define SLUICE_CLUSTER_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "bridge_cluster.h"
+
+enum { CT_MSGS, CT_RETAINED, CT_INTEREST, CT_NODES, CT_N };
+
+/* The record format's version, header sluice.v (docs/CLUSTER.md). */
+#define CLUSTER_FORMAT "1"
+
+typedef struct cnode {
+    char id[72];
+    int64_t last_ms; /* wall clock of the last heartbeat's timestamp */
+    bool up;
+} cnode_t;
+
+struct bridge_cluster {
+    const cfg_t *cfg;
+    bridge_cluster_hooks_t hooks;
+    char topic[CT_N][300];
+    char inc[24]; /* this run's incarnation, hex */
+    rd_kafka_t *prod, *cons;
+    pthread_t poll_thr, read_thr;
+    bool started;
+    atomic_bool stop, stopped;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool loaded;
+
+    /* partitions of each topic and the next offset read (-1: none yet) */
+    _Atomic int32_t parts[CT_N]; /* stored after pos and eof, with release */
+    _Atomic int64_t *pos[CT_N];
+    bool *eof[CT_N];
+    uint32_t eof_left;
+
+    cnode_t *nodes; /* reader thread */
+    uint32_t n_nodes, cap_nodes;
+    int64_t last_beat;
+
+    _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
+    atomic_uint_least64_t msgs_produced, msgs_acked, msgs_failed, msgs_consumed, msgs_delivered,
+        msgs_skipped, retained_produced, retained_applied, interest_produced, nodes_up;
+};
+
+int64_t bridge_cluster_wall_ms(void);
+/* Produce one record to topic t (key, value copied; headers h owned by the
+ * call, also on failure). fn NULL: nobody waits. */
+int bridge_cluster_produce(struct bridge_cluster *c, int t, const void *key, size_t klen,
+                           const void *val, size_t vlen, rd_kafka_headers_t *h, bridge_ack_fn fn,
+                           void *arg);
+rd_kafka_headers_t *bridge_cluster_headers(struct bridge_cluster *c);
+void *bridge_cluster_reader(void *arg);
+int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen);
+void bridge_cluster_loaded(struct bridge_cluster *c);
+
+#endif

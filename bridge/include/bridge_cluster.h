@@ -1,0 +1,105 @@
+/*
+ * bridge_cluster.h - the Kafka side of the cluster: several sluice nodes
+ * that behave as one broker, joined only through four internal topics
+ * (docs/CLUSTER.md has their keys, headers and guarantees):
+ *   <prefix>.msgs      MQTT-to-MQTT traffic, keyed by MQTT topic
+ *   <prefix>.retained  retained messages, keyed by MQTT topic, empty = delete
+ *   <prefix>.interest  "<node> <filter>": a node has subscribers on filter
+ *   <prefix>.nodes     heartbeats, keyed by node id, empty = left
+ *
+ * What it is for: the broker offers what other nodes must see
+ * (bridge_cluster_publish, _retain, _interest); one reader thread reads
+ * every partition of the four topics (assigned, no consumer group: every
+ * node reads everything) and hands records back through the hooks.
+ * Retained, interest and nodes are read from the beginning, last write
+ * wins (a real cluster compacts them; the test cluster does not), and
+ * bridge_cluster_wait_loaded() returns once each of their partitions has
+ * been read to the end it had at start. msgs is read from its end: a node
+ * serves the traffic published after it joined.
+ *
+ * Ownership: bridge_cluster_new keeps a pointer to cfg (it must outlive the
+ * cluster) and copies the hooks. bridge_msg_t views are valid only during
+ * the call that receives them.
+ *
+ * Threads: publish, retain, interest and get_stats from any thread,
+ * concurrently, between start and stop; they never block. The hooks run on
+ * the reader thread, except on_ack callbacks, which run on the producer's
+ * poll thread. new/start/stop/free are for one thread.
+ */
+#ifndef SLUICE_BRIDGE_CLUSTER_H
+#define SLUICE_BRIDGE_CLUSTER_H
+
+#include "bridge.h"
+
+typedef struct bridge_cluster bridge_cluster_t;
+
+typedef struct bridge_cluster_hooks {
+    /* A <prefix>.msgs record of another node of this cluster, to route to
+     * local subscribers (never back to the cluster). expiry_s: seconds of
+     * message expiry left, 0 = none. 0: done; <0: retried. */
+    int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s);
+    /* A <prefix>.retained record of any node (this one's included, so all
+     * nodes end on the log's order): set, or delete when payload_len is 0. */
+    void (*retained)(void *ctx, const bridge_msg_t *m);
+    /* Another node's interest in filter came (on) or went. */
+    void (*interest)(void *ctx, const char *node, const char *filter, uint16_t len, bool on);
+    /* A node is seen alive (up) or silent longer than node_timeout_ms. */
+    void (*node)(void *ctx, const char *node, bool up);
+    /* One of this node's own interest records read back during the load:
+     * the broker compares them with its filters and withdraws the stale. */
+    void (*own_interest)(void *ctx, const char *filter, uint16_t len, bool on);
+    /* Something an operator must hear of (BRIDGE_CLUSTER_EV_*), with a
+     * one-line description. May be NULL. */
+    void (*event)(void *ctx, int ev, const char *detail);
+    void *ctx;
+} bridge_cluster_hooks_t;
+
+enum {
+    BRIDGE_CLUSTER_EV_LOADED = 1, /* the start-up load reached the end */
+    BRIDGE_CLUSTER_EV_PARTITIONS, /* an internal topic's partition count is not cluster.partitions
+                                   */
+    BRIDGE_CLUSTER_EV_NO_TOPIC,   /* an internal topic does not exist (yet): retrying */
+};
+
+/* Reads cfg->cluster, cfg->kafka and cfg->node_id. BRIDGE_ERR with a
+ * message in err. */
+int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
+                       bridge_cluster_t **out, char *err, size_t errlen);
+/* Start the producer's poll thread and the reader. */
+int bridge_cluster_start(bridge_cluster_t *c);
+/* Block until the start-up load is complete (0) or timeout_ms passed (-1). */
+int bridge_cluster_wait_loaded(bridge_cluster_t *c, uint32_t timeout_ms);
+
+/* MQTT -> cluster. Like bridge_offer: DONE (QoS 0 or no fn), PENDING
+ * (fn(arg, status) is called once Kafka has the record with acks=all, or
+ * failed), FULL (librdkafka's queue is full: nothing taken), ERR. expiry_s:
+ * message expiry left, 0 = none. */
+__attribute__((warn_unused_result)) int bridge_cluster_publish(bridge_cluster_t *c,
+                                                               const bridge_msg_t *m,
+                                                               uint32_t expiry_s, bridge_ack_fn fn,
+                                                               void *arg);
+__attribute__((warn_unused_result)) int bridge_cluster_retain(bridge_cluster_t *c,
+                                                              const bridge_msg_t *m,
+                                                              uint32_t expiry_s, bridge_ack_fn fn,
+                                                              void *arg);
+/* This node's interest in filter starts (on) or ends. Calls are produced
+ * in call order (the caller serialises them); 0, or BRIDGE_FULL. */
+int bridge_cluster_interest(bridge_cluster_t *c, const char *filter, uint16_t len, bool on);
+
+/* Flush for at most a few seconds, say goodbye (a tombstone on
+ * <prefix>.nodes), join the threads. Idempotent. */
+void bridge_cluster_stop(bridge_cluster_t *c);
+void bridge_cluster_free(bridge_cluster_t *c);
+
+typedef struct bridge_cluster_stats {
+    uint64_t msgs_produced, msgs_acked, msgs_failed;
+    uint64_t msgs_consumed, msgs_delivered, msgs_skipped;
+    uint64_t retained_produced, retained_applied, interest_produced;
+    uint64_t nodes;         /* nodes alive now, this one included */
+    uint64_t lag;           /* records behind the end, summed over partitions */
+    uint64_t kafka_down_ms; /* how long Kafka has been unreachable; 0: reachable */
+    bool loaded;
+} bridge_cluster_stats_t;
+void bridge_cluster_get_stats(bridge_cluster_t *c, bridge_cluster_stats_t *out);
+
+#endif

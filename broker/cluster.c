@@ -1,0 +1,418 @@
+/*
+ * cluster.c - the broker's side of the cluster (cluster.h).
+ *
+ * Interest: this node tells the others which filters it has subscribers
+ * on (one record per filter as it comes and goes: brk_subs_watch), and
+ * keeps theirs in a second subscription index, `remote`, where each other
+ * node is one stand-in session. A routed message goes to <prefix>.msgs
+ * only if it matches there: telemetry nobody else subscribed to costs no
+ * cluster traffic. Each node delivers its own publishes locally at once and
+ * skips them on read-back; the others deliver to their own subscribers, so
+ * overlapping subscriptions on several nodes give one copy each.
+ *
+ * Interest is kept whether its node is alive or not: a node that is only
+ * slow, or restarting, must not miss what was acknowledged for it. A node
+ * that never returns costs traffic, not correctness (docs/CLUSTER.md).
+ *
+ * Threads: the sink runs on the routing thread; deliver, retained,
+ * interest, node and event hooks on the cluster's reader thread; the
+ * watch under the subscription index's write lock (any worker).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_cluster.h"
+#include "brk.h"
+#include "cluster.h"
+#include "sink.h"
+
+#define CLUSTER_MAX_NODES 256
+
+typedef struct rnode {
+    char id[72];
+    brk_session_t *s; /* its stand-in in `remote` (lock and ended only) */
+} rnode_t;
+
+struct brk_cluster {
+    brk_t *b;
+    bridge_cluster_t *bc;
+    brk_subs_t *remote;               /* the other nodes' interest */
+    brk_subs_t *own;                  /* this node's, as its log had it (read at load) */
+    rnode_t nodes[CLUSTER_MAX_NODES]; /* reader thread */
+    uint32_t n_nodes;
+    brk_session_t *own_s;
+    pthread_mutex_t mu; /* announcing, and the order of interest records */
+    bool announcing;
+    int64_t start_ms;
+    _Atomic int64_t remote_filters;
+    _Atomic uint64_t interest_failed;
+};
+
+static brk_session_t *stand_in(void)
+{
+    brk_session_t *s = calloc(1, sizeof(*s));
+    if (s) pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+static void stand_in_free(brk_session_t *s)
+{
+    if (!s) return;
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- this node's interest ---------------------------------------------- */
+
+static void interest_send(brk_cluster_t *cl, const char *f, uint16_t len, bool on)
+{
+    if (bridge_cluster_interest(cl->bc, f, len, on) == 0) return;
+    /* only a full producer queue: the others miss this filter until it
+     * changes again; said loudly */
+    atomic_fetch_add(&cl->interest_failed, 1);
+    brk_log(cl->b, BRK_LOG_ERROR, "SLUICE-CLUSTER-INTEREST", "interest in %.*s not sent", (int)len,
+            f);
+}
+
+/* brk_subs_watch: under the index's write lock, so records go out in the
+ * order the index changed. */
+static void on_watch(void *ctx, const char *f, uint16_t len, bool on)
+{
+    brk_cluster_t *cl = ctx;
+    pthread_mutex_lock(&cl->mu);
+    if (cl->announcing) interest_send(cl, f, len, on);
+    pthread_mutex_unlock(&cl->mu);
+}
+
+static void announce_new(void *ctx, const char *f, uint16_t len)
+{
+    brk_cluster_t *cl = ctx;
+    if (!brk_subs_has(cl->own, f, len)) interest_send(cl, f, len, true);
+}
+
+static void withdraw_stale(void *ctx, const char *f, uint16_t len)
+{
+    brk_cluster_t *cl = ctx;
+    if (!brk_subs_has(cl->b->subs, f, len)) interest_send(cl, f, len, false);
+}
+
+/* Loaded: say what changed since the log last heard of this node (its
+ * sessions restored from the store, or none), then follow the index live.
+ * The read lock holds the index still while the two are compared. */
+static void announce(brk_cluster_t *cl)
+{
+    brk_subs_rdlock(cl->b->subs);
+    pthread_mutex_lock(&cl->mu);
+    brk_subs_each(cl->b->subs, announce_new, cl);
+    brk_subs_each(cl->own, withdraw_stale, cl);
+    cl->announcing = true;
+    pthread_mutex_unlock(&cl->mu);
+    brk_subs_unlock(cl->b->subs);
+}
+
+/* ---- the reader's hooks --------------------------------------------------- */
+
+static brk_msg_t *msg_of(const bridge_msg_t *bm, uint32_t expiry_s)
+{
+    brk_msg_t *m = brk_msg_new((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
+                               bm->payload_len, bm->props_len, bm->qos, bm->retain);
+    if (!m) return NULL;
+    if (bm->props_len) memcpy((uint8_t *)m->props, bm->props, bm->props_len);
+    if (expiry_s) m->expire_at_ms = brk_now_ms() + (int64_t)expiry_s * 1000;
+    return m;
+}
+
+static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s)
+{
+    brk_cluster_t *cl = ctx;
+    brk_msg_t *m = msg_of(bm, expiry_s);
+    if (!m) return -1;
+    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    brk_route_from(cl->b, NULL, m, &o);
+    brk_msg_unref(&m);
+    return 0;
+}
+
+static void on_retained(void *ctx, const bridge_msg_t *bm)
+{
+    brk_cluster_t *cl = ctx;
+    brk_t *b = cl->b;
+    brk_msg_t *m = msg_of(bm, 0);
+    if (!m) return;
+    pthread_mutex_lock(&b->retain_order); /* as route.c: memory and store in one order */
+    int rc = brk_retain_set(b->retain, m);
+    if (rc == BRK_RETAIN_OK) brk_persist_retained(b, m);
+    pthread_mutex_unlock(&b->retain_order);
+    if (rc != BRK_RETAIN_OK)
+        brk_limit_hit(b,
+                      rc == BRK_RETAIN_FULL_COUNT ? BRK_LIMIT_RETAINED : BRK_LIMIT_RETAINED_BYTES);
+    brk_msg_unref(&m);
+}
+
+static rnode_t *rnode(brk_cluster_t *cl, const char *id)
+{
+    for (uint32_t i = 0; i < cl->n_nodes; i++)
+        if (!strcmp(cl->nodes[i].id, id)) return &cl->nodes[i];
+    if (cl->n_nodes == CLUSTER_MAX_NODES || strlen(id) >= sizeof(cl->nodes[0].id)) return NULL;
+    rnode_t *n = &cl->nodes[cl->n_nodes];
+    if (!(n->s = stand_in())) return NULL;
+    strcpy(n->id, id);
+    cl->n_nodes++;
+    return n;
+}
+
+static void on_interest(void *ctx, const char *node, const char *f, uint16_t len, bool on)
+{
+    brk_cluster_t *cl = ctx;
+    rnode_t *n = rnode(cl, node);
+    if (!n || !mqtt_filter_valid((const uint8_t *)f, len)) return;
+    if (on && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
+        atomic_fetch_add(&cl->remote_filters, 1);
+    else if (!on && brk_subs_remove(cl->remote, f, len, n->s))
+        atomic_fetch_sub(&cl->remote_filters, 1);
+}
+
+static void on_own_interest(void *ctx, const char *f, uint16_t len, bool on)
+{
+    brk_cluster_t *cl = ctx;
+    if (!mqtt_filter_valid((const uint8_t *)f, len)) return;
+    if (on)
+        (void)brk_subs_add(cl->own, f, len, cl->own_s, 0, 0);
+    else
+        brk_subs_remove(cl->own, f, len, cl->own_s);
+}
+
+static void on_node(void *ctx, const char *node, bool up)
+{
+    brk_cluster_t *cl = ctx;
+    brk_log(cl->b, up ? BRK_LOG_INFO : BRK_LOG_WARN,
+            up ? "SLUICE-CLUSTER-NODE-UP" : "SLUICE-CLUSTER-NODE-DOWN", "node %s is %s", node,
+            up ? "up" : "down (no heartbeat within cluster.node_timeout_ms, or it left)");
+}
+
+static void on_event(void *ctx, int ev, const char *detail)
+{
+    brk_cluster_t *cl = ctx;
+    const cfg_t *cfg = cl->b->cfg;
+    if (ev == BRIDGE_CLUSTER_EV_LOADED) {
+        announce(cl);
+        brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-LOADED",
+                "cluster %s, node %s: %s in %lld ms; %lld filters of %u other nodes known",
+                cfg->cluster.id, cfg->node_id, detail, (long long)(brk_now_ms() - cl->start_ms),
+                (long long)atomic_load(&cl->remote_filters), cl->n_nodes);
+    } else {
+        brk_log(cl->b, BRK_LOG_WARN,
+                ev == BRIDGE_CLUSTER_EV_PARTITIONS ? "SLUICE-CLUSTER-PARTITIONS"
+                                                   : "SLUICE-CLUSTER-NO-TOPIC",
+                "%s", detail);
+    }
+}
+
+/* ---- the sink ------------------------------------------------------------- */
+
+/* Some other node subscribed to m's topic. w's match scratch is free: the
+ * route matches local subscribers only after the sinks. */
+static bool wanted(brk_cluster_t *cl, brk_worker_t *w, const brk_msg_t *m)
+{
+    if (!atomic_load_explicit(&cl->remote_filters, memory_order_relaxed)) return false;
+    brk_matches_t local = {0};
+    brk_matches_t *mt = w ? &w->matches : &local;
+    brk_subs_rdlock(cl->remote);
+    brk_subs_match(cl->remote, m->topic, m->topic_len, NULL, mt);
+    bool any = mt->n > 0;
+    brk_subs_unlock(cl->remote);
+    brk_matches_free(&local);
+    return any;
+}
+
+enum { TO_MSGS, TO_RETAINED };
+
+/* One record; a QoS 1/2 client PUBLISH (c set) holds its ack until Kafka
+ * has it. Returns the bridge's code. */
+static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t expiry_s,
+                     brk_conn_t *c, uint64_t seq)
+{
+    brk_pending_t *pd = NULL;
+    if (c) {
+        if (!(pd = calloc(1, sizeof(*pd)))) return BRIDGE_FULL;
+        pd->c = c;
+        pd->seq = seq;
+        atomic_fetch_add(&c->refs, 1);
+    }
+    bridge_ack_fn fn = pd ? brk_pending_complete : NULL;
+    int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, fn, pd)
+                           : bridge_cluster_retain(cl->bc, bm, expiry_s, fn, pd);
+    if (rc == BRIDGE_PENDING) {
+        brk_conn_ack_hold(c, seq); /* completed through our inbox: after this */
+    } else if (pd) {
+        brk_conn_unref(c);
+        free(pd);
+    }
+    return rc;
+}
+
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_origin_t *o)
+{
+    brk_cluster_t *cl = ctx;
+    /* another node's message is theirs to spread; $SYS and recovery are
+     * this node's own business */
+    if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
+    bool msgs = wanted(cl, w, m);
+    if (!msgs && !m->retain) return BRK_SINK_PASS;
+    uint32_t expiry_s = 0;
+    if (m->expire_at_ms) {
+        int64_t left = (m->expire_at_ms - brk_now_ms() + 999) / 1000;
+        expiry_s = left > 0 ? (uint32_t)left : 1;
+    }
+    bridge_msg_t bm = {.topic = m->topic,
+                       .topic_len = m->topic_len,
+                       .payload = m->payload,
+                       .payload_len = m->payload_len,
+                       .qos = m->qos,
+                       .retain = m->retain,
+                       .clientid = o->client_id ? o->client_id : "",
+                       .username = o->username,
+                       .props = m->props,
+                       .props_len = m->props_len};
+    brk_conn_t *c = m->qos ? o->conn : NULL;
+    bool held = false;
+    for (int to = TO_MSGS; to <= TO_RETAINED; to++) {
+        if (to == TO_MSGS ? !msgs : !m->retain) continue;
+        int rc = offer_one(cl, to, &bm, expiry_s, c, o->ack_seq);
+        if (rc == BRIDGE_PENDING) {
+            held = true;
+        } else if (rc < 0) {
+            if (w) brk_count(&w->st.dropped, 1);
+            brk_log(cl->b, BRK_LOG_WARN, "SLUICE-CLUSTER-FULL",
+                    "%s: %s on %s not sent to the cluster",
+                    o->client_id && *o->client_id ? o->client_id : "-",
+                    to == TO_MSGS ? "message" : "retained message", m->topic);
+            /* refuse only what nothing holds yet; the publisher is told */
+            if (!held && (c || o->kind == BRK_ORIGIN_API)) return BRK_SINK_REFUSE;
+        }
+    }
+    return held ? BRK_SINK_HELD : BRK_SINK_TAKEN;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+int brk_cluster_prepare(brk_t *b)
+{
+    if (!b->cfg->cluster.enabled) return 0;
+    brk_cluster_t *cl = calloc(1, sizeof(*cl));
+    if (!cl) return -1;
+    cl->b = b;
+    pthread_mutex_init(&cl->mu, NULL);
+    b->cluster = cl;
+    if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) || !(cl->own_s = stand_in()))
+        return -1; /* brk_cluster_free cleans up */
+    brk_subs_watch(b->subs, on_watch, cl);
+    return 0;
+}
+
+int brk_cluster_start(brk_t *b, char *err, size_t errlen)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl) return 0;
+    const cfg_t *cfg = b->cfg;
+    bridge_cluster_hooks_t h = {.deliver = on_deliver,
+                                .retained = on_retained,
+                                .interest = on_interest,
+                                .node = on_node,
+                                .own_interest = on_own_interest,
+                                .event = on_event,
+                                .ctx = cl};
+    if (bridge_cluster_new(cfg, &h, &cl->bc, err, errlen) != 0) return -1;
+    brk_sink_t sink = {.name = "cluster", .offer = sink_offer, .ctx = cl};
+    if (brk_sink_add(b, &sink) != 0) {
+        snprintf(err, errlen, "cluster: no room for another router sink");
+        return -1;
+    }
+    cl->start_ms = brk_now_ms();
+    if (bridge_cluster_start(cl->bc) != 0) {
+        snprintf(err, errlen, "cluster: the reader did not start");
+        return -1;
+    }
+    brk_log(b, BRK_LOG_INFO, "SLUICE-CLUSTER-JOIN",
+            "cluster %s, node %s: loading %s.retained, .interest and .nodes", cfg->cluster.id,
+            cfg->node_id, cfg->cluster.topic_prefix);
+    if (bridge_cluster_wait_loaded(cl->bc, cfg->cluster.load_timeout_ms) != 0)
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-CLUSTER-NOT-LOADED",
+                "not loaded within cluster.load_timeout_ms (%u): listening anyway, /readyz says "
+                "not ready until it is",
+                cfg->cluster.load_timeout_ms);
+    return 0;
+}
+
+void brk_cluster_stop(brk_t *b)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl) return;
+    pthread_mutex_lock(&cl->mu);
+    cl->announcing = false; /* nothing more after the goodbye */
+    pthread_mutex_unlock(&cl->mu);
+    bridge_cluster_stop(cl->bc);
+}
+
+void brk_cluster_free(brk_t *b)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl) return;
+    bridge_cluster_free(cl->bc);
+    brk_subs_free(cl->remote);
+    brk_subs_free(cl->own);
+    for (uint32_t i = 0; i < cl->n_nodes; i++)
+        stand_in_free(cl->nodes[i].s);
+    stand_in_free(cl->own_s);
+    pthread_mutex_destroy(&cl->mu);
+    free(cl);
+    b->cluster = NULL;
+}
+
+void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl || !cl->bc) return;
+    bridge_cluster_stats_t st;
+    bridge_cluster_get_stats(cl->bc, &st);
+    fn(arg, "ready", brk_cluster_ready(b, NULL, 0));
+    fn(arg, "nodes", st.nodes);
+    int64_t rf = atomic_load(&cl->remote_filters);
+    fn(arg, "remote_filters", rf > 0 ? (uint64_t)rf : 0);
+    fn(arg, "msgs_produced", st.msgs_produced);
+    fn(arg, "msgs_acked", st.msgs_acked);
+    fn(arg, "msgs_failed", st.msgs_failed);
+    fn(arg, "msgs_consumed", st.msgs_consumed);
+    fn(arg, "msgs_delivered", st.msgs_delivered);
+    fn(arg, "msgs_skipped", st.msgs_skipped);
+    fn(arg, "retained_produced", st.retained_produced);
+    fn(arg, "retained_applied", st.retained_applied);
+    fn(arg, "interest_produced", st.interest_produced);
+    fn(arg, "interest_failed", atomic_load(&cl->interest_failed));
+    fn(arg, "lag", st.lag);
+    fn(arg, "unreachable_ms", st.kafka_down_ms);
+}
+
+bool brk_cluster_ready(brk_t *b, char *why, size_t len)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl) return true;
+    if (!cl->bc) {
+        if (why) snprintf(why, len, "not started");
+        return false;
+    }
+    bridge_cluster_stats_t st;
+    bridge_cluster_get_stats(cl->bc, &st);
+    uint32_t hb = b->cfg->cluster.heartbeat_ms;
+    if (!st.loaded) {
+        if (why) snprintf(why, len, "loading the cluster's retained messages, interest and nodes");
+        return false;
+    }
+    if (st.kafka_down_ms > 2 * (uint64_t)hb) {
+        if (why)
+            snprintf(why, len, "Kafka unreachable for %llu ms",
+                     (unsigned long long)st.kafka_down_ms);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,39 @@
+/*
+ * cluster.h - the broker's side of the cluster through Kafka (cluster.c;
+ * docs/CLUSTER.md): a router sink that sends other nodes what they
+ * subscribed to, and a source that routes what they sent to local
+ * subscribers. bridge/bridge_cluster.c does the Kafka part.
+ *
+ * Ownership: b->cluster (NULL unless cluster.enabled) is created by
+ * brk_cluster_prepare and freed by brk_cluster_free.
+ *
+ * Threads: prepare, start, stop and free on the main thread (prepare
+ * before the store restores sessions, start before the listeners open,
+ * stop after the workers). stats and ready from any thread.
+ */
+#ifndef SLUICE_BRK_CLUSTER_H
+#define SLUICE_BRK_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct brk;
+typedef struct brk_cluster brk_cluster_t;
+
+/* Watch the subscription index (this node's interest). 0, or -1 (ENOMEM). */
+int brk_cluster_prepare(struct brk *b);
+/* Join: start reading the internal topics, wait (cluster.load_timeout_ms at
+ * most) until retained messages, interest and nodes are loaded, announce
+ * this node's interest, register the sink. -1 with a message in err. */
+int brk_cluster_start(struct brk *b, char *err, size_t errlen);
+void brk_cluster_stop(struct brk *b);
+void brk_cluster_free(struct brk *b);
+/* Every cluster figure by name ("ready", "nodes", "msgs_produced", ...). */
+void brk_cluster_stats(struct brk *b, void (*fn)(void *arg, const char *name, uint64_t v),
+                       void *arg);
+/* false, with the reason in why, while the node is not loaded or cannot
+ * reach Kafka (readiness). */
+bool brk_cluster_ready(struct brk *b, char *why, size_t len);
+
+#endif
