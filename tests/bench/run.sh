@@ -458,6 +458,8 @@ run_case() {
     fi
     local c0 r0 s0 c1 r1 s1 line rc=0
     c0=$(cpu_ticks "${cpids[@]}")
+    local nc0=() p
+    for p in "${cpids[@]}"; do nc0+=("$(cpu_ticks "$p")"); done
     r0=$(rss_kb "$BROKER_PID")
     s0=$(slab_kb)
     out=$WORK/$broker-$scen-$round.out
@@ -507,6 +509,12 @@ run_case() {
             python3 "$METRICS_PY" get "${NODE_HPORTS[$i]}" >"$out.metrics.n$((i + 1))" 2>&1 || true
         done
         grep -h '^CLUSTER-' "$out" | sed 's/^/  /' || true
+        printf '  cpu s per node:'
+        for i in 0 1 2; do
+            printf ' n%d %s' $((i + 1)) "$(awk -v a="${nc0[$i]}" -v b="$(cpu_ticks "${NODE_PIDS[$i]}" || echo "${nc0[$i]}")" \
+                -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
+        done
+        echo
         for i in 1 2 3; do
             echo "  n$i: $(grep -E '^sluice_(cluster_[a-z_]+|messages_dropped_total|messages_received_total|messages_sent_total)(\{[^}]*\})? ' \
                 "$out.metrics.n$i" | awk '{sub(/^sluice_/, "", $1); printf "%s=%s ", $1, $2}')"
