@@ -111,7 +111,7 @@ int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
     c->hooks = *hooks;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
-    static const char *const suffix[CT_N] = {"msgs", "retained", "interest", "nodes"};
+    static const char *const suffix[CT_N] = {"msgs", "retained", "interest", "nodes", "sessions"};
     for (int t = 0; t < CT_N; t++)
         snprintf(c->topic[t], sizeof(c->topic[t]), "%s.%s", cfg->cluster.topic_prefix, suffix[t]);
     /* a restarted node is a new incarnation: wall time and pid */
@@ -226,11 +226,13 @@ static rd_kafka_headers_t *msg_headers(struct bridge_cluster *c, const bridge_ms
 }
 
 int bridge_cluster_publish(bridge_cluster_t *c, const bridge_msg_t *m, uint32_t expiry_s,
-                           bridge_ack_fn fn, void *arg)
+                           const void *share, size_t share_len, bridge_ack_fn fn, void *arg)
 {
     if (atomic_load(&c->stop)) return BRIDGE_ERR;
+    rd_kafka_headers_t *h = msg_headers(c, m, expiry_s);
+    if (share_len) rd_kafka_header_add(h, "sluice.share", -1, share, (ssize_t)share_len);
     int rc = bridge_cluster_produce(c, CT_MSGS, m->topic, m->topic_len, m->payload, m->payload_len,
-                                    msg_headers(c, m, expiry_s), fn, arg);
+                                    h, fn, arg);
     if (rc >= 0) atomic_fetch_add(&c->msgs_produced, 1);
     return rc;
 }
@@ -245,6 +247,21 @@ int bridge_cluster_retain(bridge_cluster_t *c, const bridge_msg_t *m, uint32_t e
                                     msg_headers(c, m, expiry_s), fn, arg);
     if (rc >= 0) atomic_fetch_add(&c->retained_produced, 1);
     return rc;
+}
+
+const char *bridge_cluster_incarnation(const bridge_cluster_t *c)
+{
+    return c->inc;
+}
+
+int bridge_cluster_session(bridge_cluster_t *c, const char *key, size_t klen, const bridge_kv_t *h,
+                           size_t n, const void *val, size_t vlen)
+{
+    rd_kafka_headers_t *hs = bridge_cluster_headers(c);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_header_add(hs, h[i].name, -1, h[i].v, (ssize_t)h[i].len);
+    int rc = bridge_cluster_produce(c, CT_SESSIONS, key, klen, val, vlen, hs, NULL, NULL);
+    return rc < 0 ? rc : 0;
 }
 
 int bridge_cluster_interest(bridge_cluster_t *c, const char *filter, uint16_t len, bool on)

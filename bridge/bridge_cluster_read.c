@@ -102,7 +102,7 @@ static cnode_t *node_get(struct bridge_cluster *c, const char *id, size_t len)
     return n;
 }
 
-static void node_set(struct bridge_cluster *c, cnode_t *n, bool up)
+static void node_set(struct bridge_cluster *c, cnode_t *n, bool up, bool left)
 {
     if (n->up == up) return;
     n->up = up;
@@ -110,7 +110,7 @@ static void node_set(struct bridge_cluster *c, cnode_t *n, bool up)
         atomic_fetch_add(&c->nodes_up, 1);
     else
         atomic_fetch_sub(&c->nodes_up, 1);
-    if (c->hooks.node) c->hooks.node(c->hooks.ctx, n->id, up);
+    if (c->hooks.node) c->hooks.node(c->hooks.ctx, n->id, n->inc, up, left);
 }
 
 static void nodes_expire(struct bridge_cluster *c)
@@ -118,7 +118,7 @@ static void nodes_expire(struct bridge_cluster *c)
     int64_t now = bridge_cluster_wall_ms();
     for (uint32_t i = 0; i < c->n_nodes; i++)
         if (c->nodes[i].up && now - c->nodes[i].last_ms > (int64_t)c->cfg->cluster.node_timeout_ms)
-            node_set(c, &c->nodes[i], false);
+            node_set(c, &c->nodes[i], false, false);
 }
 
 /* ---- records ---------------------------------------------------------- */
@@ -207,7 +207,11 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
         return;
     }
     uint32_t expiry = hdr_u32(h, "mqtt.expiry");
-    while (c->hooks.deliver(c->hooks.ctx, &m, expiry) < 0 && !atomic_load(&c->stop)) {
+    const void *sh = NULL;
+    size_t shl = 0;
+    if (!hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
+    while (c->hooks.deliver(c->hooks.ctx, &m, expiry, sh, sh ? shl : 0) < 0 &&
+           !atomic_load(&c->stop)) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -243,20 +247,56 @@ static void on_interest(struct bridge_cluster *c, rd_kafka_message_t *rm)
     c->hooks.interest(c->hooks.ctx, id, sp + 1, (uint16_t)fl, on);
 }
 
-static void on_node(struct bridge_cluster *c, rd_kafka_message_t *rm)
+static void on_node(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)
 {
     cnode_t *n = rm->key ? node_get(c, rm->key, rm->key_len) : NULL;
-    if (!n) return;
+    const void *v;
+    size_t vl;
+    if (!n || !hdr(h, "sluice.inc", &v, &vl) || vl >= sizeof(n->inc)) return;
+    bool same = strlen(n->inc) == vl && !memcmp(n->inc, v, vl);
     if (!rm->len) { /* it said goodbye */
-        node_set(c, n, false);
+        if (same) node_set(c, n, false, true);
         return;
+    }
+    if (!same) { /* a new incarnation: the old one is gone for good */
+        node_set(c, n, false, false);
+        memcpy(n->inc, v, vl);
+        n->inc[vl] = 0;
+        n->last_ms = 0;
     }
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(rm, &tt);
     if (ts <= 0) ts = bridge_cluster_wall_ms();
     if (ts > n->last_ms) n->last_ms = ts;
     if (bridge_cluster_wall_ms() - n->last_ms <= (int64_t)c->cfg->cluster.node_timeout_ms)
-        node_set(c, n, true);
+        node_set(c, n, true, false);
+}
+
+static void on_session(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)
+{
+    bridge_kv_t kv[BRIDGE_CLUSTER_MAX_HDRS];
+    size_t n = 0;
+    const char *name, *node = NULL, *inc = NULL;
+    const void *v;
+    size_t vl;
+    char nb[72], ib[24];
+    for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &vl); i++) {
+        if (!v) continue;
+        if (!strcmp(name, "sluice.node") && vl < sizeof(nb)) {
+            memcpy(nb, v, vl);
+            nb[vl] = 0;
+            node = nb;
+        } else if (!strcmp(name, "sluice.inc") && vl < sizeof(ib)) {
+            memcpy(ib, v, vl);
+            ib[vl] = 0;
+            inc = ib;
+        } else if (strcmp(name, "sluice.v") && strcmp(name, "sluice.cluster") &&
+                   n < BRIDGE_CLUSTER_MAX_HDRS) {
+            kv[n++] = (bridge_kv_t){.name = name, .v = v, .len = vl};
+        }
+    }
+    if (!node || !inc || !rm->key || !rm->key_len || !c->hooks.session) return;
+    c->hooks.session(c->hooks.ctx, rm->key, rm->key_len, node, inc, kv, n, rm->payload, rm->len);
 }
 
 static int topic_index(struct bridge_cluster *c, rd_kafka_message_t *rm)
@@ -276,7 +316,8 @@ static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
             c->eof[t][rm->partition] = true;
             if (--c->eof_left == 0) {
                 bridge_cluster_loaded(c);
-                event(c, BRIDGE_CLUSTER_EV_LOADED, "retained, interest and nodes read to the end");
+                event(c, BRIDGE_CLUSTER_EV_LOADED,
+                      "retained, interest, nodes and sessions read to the end");
             }
         }
         return;
@@ -300,8 +341,11 @@ static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
     case CT_INTEREST:
         on_interest(c, rm);
         break;
+    case CT_NODES:
+        on_node(c, rm, h);
+        break;
     default:
-        on_node(c, rm);
+        on_session(c, rm, h);
         break;
     }
 }
@@ -360,7 +404,12 @@ void *bridge_cluster_reader(void *arg)
             rd_kafka_message_destroy(rm);
         }
         beat(c);
-        nodes_expire(c);
+        int64_t now = bridge_now_ms();
+        if (now - c->last_tick >= 100) {
+            c->last_tick = now;
+            nodes_expire(c);
+            if (c->hooks.tick) c->hooks.tick(c->hooks.ctx);
+        }
     }
     return NULL;
 }

@@ -14,13 +14,14 @@
 
 #include "bridge_cluster.h"
 
-enum { CT_MSGS, CT_RETAINED, CT_INTEREST, CT_NODES, CT_N };
+enum { CT_MSGS, CT_RETAINED, CT_INTEREST, CT_NODES, CT_SESSIONS, CT_N };
 
 /* The record format's version, header sluice.v (docs/CLUSTER.md). */
 #define CLUSTER_FORMAT "1"
 
 typedef struct cnode {
     char id[72];
+    char inc[24];    /* its incarnation, as last heard */
     int64_t last_ms; /* wall clock of the last heartbeat's timestamp */
     bool up;
 } cnode_t;
@@ -47,7 +48,7 @@ struct bridge_cluster {
 
     cnode_t *nodes; /* reader thread */
     uint32_t n_nodes, cap_nodes;
-    int64_t last_beat;
+    int64_t last_beat, last_tick;
 
     _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
     atomic_uint_least64_t msgs_produced, msgs_acked, msgs_failed, msgs_consumed, msgs_delivered,

@@ -93,11 +93,11 @@ struct brk {
     uint64_t next_assigned_id;
 
     int64_t start_ms;
-    _Atomic int log_level;   /* a reload changes it */
-    struct store *store;     /* NULL: persistence.sync "none" */
-    struct bridge *bridge;   /* NULL: no Kafka */
+    _Atomic int log_level;       /* a reload changes it */
+    struct store *store;         /* NULL: persistence.sync "none" */
+    struct bridge *bridge;       /* NULL: no Kafka */
     struct brk_cluster *cluster; /* NULL: not in a cluster (cluster.h) */
-    struct brk_sinks *sinks; /* what every route is offered to (sink.h) */
+    struct brk_sinks *sinks;     /* what every route is offered to (sink.h) */
     bool sync_always;
     _Atomic uint64_t next_msg_id; /* store ids of message bodies */
     _Atomic bool stopping;

@@ -24,29 +24,8 @@
 #include "bridge_cluster.h"
 #include "brk.h"
 #include "cluster.h"
+#include "cluster_int.h"
 #include "sink.h"
-
-#define CLUSTER_MAX_NODES 256
-
-typedef struct rnode {
-    char id[72];
-    brk_session_t *s; /* its stand-in in `remote` (lock and ended only) */
-} rnode_t;
-
-struct brk_cluster {
-    brk_t *b;
-    bridge_cluster_t *bc;
-    brk_subs_t *remote;               /* the other nodes' interest */
-    brk_subs_t *own;                  /* this node's, as its log had it (read at load) */
-    rnode_t nodes[CLUSTER_MAX_NODES]; /* reader thread */
-    uint32_t n_nodes;
-    brk_session_t *own_s;
-    pthread_mutex_t mu; /* announcing, and the order of interest records */
-    bool announcing;
-    int64_t start_ms;
-    _Atomic int64_t remote_filters;
-    _Atomic uint64_t interest_failed;
-};
 
 static brk_session_t *stand_in(void)
 {
@@ -122,12 +101,14 @@ static brk_msg_t *msg_of(const bridge_msg_t *bm, uint32_t expiry_s)
     return m;
 }
 
-static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s)
+static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, const void *share,
+                      size_t share_len)
 {
     brk_cluster_t *cl = ctx;
     brk_msg_t *m = msg_of(bm, expiry_s);
     if (!m) return -1;
     brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    if (share) brk_cluster_share_apply(cl, share, share_len, &o);
     brk_route_from(cl->b, NULL, m, &o);
     brk_msg_unref(&m);
     return 0;
@@ -166,6 +147,11 @@ static void on_interest(void *ctx, const char *node, const char *f, uint16_t len
     brk_cluster_t *cl = ctx;
     rnode_t *n = rnode(cl, node);
     if (!n || !mqtt_filter_valid((const uint8_t *)f, len)) return;
+    mqtt_str_t g, rest;
+    if (mqtt_share_split((const uint8_t *)f, len, &g, &rest)) {
+        brk_cluster_share_interest(cl, (uint32_t)(n - cl->nodes), f, len, on);
+        return;
+    }
     if (on && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
         atomic_fetch_add(&cl->remote_filters, 1);
     else if (!on && brk_subs_remove(cl->remote, f, len, n->s))
@@ -182,12 +168,27 @@ static void on_own_interest(void *ctx, const char *f, uint16_t len, bool on)
         brk_subs_remove(cl->own, f, len, cl->own_s);
 }
 
-static void on_node(void *ctx, const char *node, bool up)
+static void on_node(void *ctx, const char *node, const char *inc, bool up, bool left)
 {
     brk_cluster_t *cl = ctx;
     brk_log(cl->b, up ? BRK_LOG_INFO : BRK_LOG_WARN,
-            up ? "SLUICE-CLUSTER-NODE-UP" : "SLUICE-CLUSTER-NODE-DOWN", "node %s is %s", node,
-            up ? "up" : "down (no heartbeat within cluster.node_timeout_ms, or it left)");
+            up ? "SLUICE-CLUSTER-NODE-UP" : "SLUICE-CLUSTER-NODE-DOWN", "node %s (%s) %s", node,
+            inc,
+            up     ? "is up"
+            : left ? "left"
+                   : "is down (no heartbeat within cluster.node_timeout_ms, or restarted)");
+    brk_presence_node(cl, node, inc, up, left);
+}
+
+static void on_session(void *ctx, const char *key, size_t klen, const char *node, const char *inc,
+                       const bridge_kv_t *h, size_t n, const void *val, size_t vlen)
+{
+    brk_presence_record(ctx, key, klen, node, inc, h, n, val, vlen);
+}
+
+static void on_tick(void *ctx)
+{
+    brk_presence_tick(ctx);
 }
 
 static void on_event(void *ctx, int ev, const char *detail)
@@ -196,6 +197,7 @@ static void on_event(void *ctx, int ev, const char *detail)
     const cfg_t *cfg = cl->b->cfg;
     if (ev == BRIDGE_CLUSTER_EV_LOADED) {
         announce(cl);
+        brk_presence_loaded(cl);
         brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-LOADED",
                 "cluster %s, node %s: %s in %lld ms; %lld filters of %u other nodes known",
                 cfg->cluster.id, cfg->node_id, detail, (long long)(brk_now_ms() - cl->start_ms),
@@ -230,7 +232,7 @@ enum { TO_MSGS, TO_RETAINED };
 /* One record; a QoS 1/2 client PUBLISH (c set) holds its ack until Kafka
  * has it. Returns the bridge's code. */
 static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t expiry_s,
-                     brk_conn_t *c, uint64_t seq)
+                     const uint8_t *share, size_t share_len, brk_conn_t *c, uint64_t seq)
 {
     brk_pending_t *pd = NULL;
     if (c) {
@@ -240,7 +242,7 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
         atomic_fetch_add(&c->refs, 1);
     }
     bridge_ack_fn fn = pd ? brk_pending_complete : NULL;
-    int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, fn, pd)
+    int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, share, share_len, fn, pd)
                            : bridge_cluster_retain(cl->bc, bm, expiry_s, fn, pd);
     if (rc == BRIDGE_PENDING) {
         brk_conn_ack_hold(c, seq); /* completed through our inbox: after this */
@@ -251,13 +253,16 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
     return rc;
 }
 
-static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_origin_t *o)
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
 {
     brk_cluster_t *cl = ctx;
     /* another node's message is theirs to spread; $SYS and recovery are
      * this node's own business */
     if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
-    bool msgs = wanted(cl, w, m);
+    bool msgs = wanted(cl, w, m), remote = false;
+    uint8_t share[BRK_SHARE_HDR_MAX];
+    size_t share_len = brk_cluster_share_pick(cl, m, o, share, sizeof(share), &remote);
+    msgs |= remote;
     if (!msgs && !m->retain) return BRK_SINK_PASS;
     uint32_t expiry_s = 0;
     if (m->expire_at_ms) {
@@ -278,7 +283,7 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_
     bool held = false;
     for (int to = TO_MSGS; to <= TO_RETAINED; to++) {
         if (to == TO_MSGS ? !msgs : !m->retain) continue;
-        int rc = offer_one(cl, to, &bm, expiry_s, c, o->ack_seq);
+        int rc = offer_one(cl, to, &bm, expiry_s, share, share_len, c, o->ack_seq);
         if (rc == BRIDGE_PENDING) {
             held = true;
         } else if (rc < 0) {
@@ -303,6 +308,8 @@ int brk_cluster_prepare(brk_t *b)
     if (!cl) return -1;
     cl->b = b;
     pthread_mutex_init(&cl->mu, NULL);
+    brk_presence_init(&cl->pres);
+    pthread_rwlock_init(&cl->shares_lock, NULL);
     b->cluster = cl;
     if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) || !(cl->own_s = stand_in()))
         return -1; /* brk_cluster_free cleans up */
@@ -320,6 +327,8 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .interest = on_interest,
                                 .node = on_node,
                                 .own_interest = on_own_interest,
+                                .session = on_session,
+                                .tick = on_tick,
                                 .event = on_event,
                                 .ctx = cl};
     if (bridge_cluster_new(cfg, &h, &cl->bc, err, errlen) != 0) return -1;
@@ -364,6 +373,9 @@ void brk_cluster_free(brk_t *b)
     for (uint32_t i = 0; i < cl->n_nodes; i++)
         stand_in_free(cl->nodes[i].s);
     stand_in_free(cl->own_s);
+    brk_presence_fini(&cl->pres);
+    brk_cluster_shares_free(cl);
+    pthread_rwlock_destroy(&cl->shares_lock);
     pthread_mutex_destroy(&cl->mu);
     free(cl);
     b->cluster = NULL;
@@ -389,6 +401,8 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "retained_applied", st.retained_applied);
     fn(arg, "interest_produced", st.interest_produced);
     fn(arg, "interest_failed", atomic_load(&cl->interest_failed));
+    fn(arg, "takeovers", atomic_load(&cl->pres.takeovers));
+    fn(arg, "wills_fired", atomic_load(&cl->pres.wills_fired));
     fn(arg, "lag", st.lag);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
 }

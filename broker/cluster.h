@@ -32,6 +32,14 @@ void brk_cluster_free(struct brk *b);
 /* Every cluster figure by name ("ready", "nodes", "msgs_produced", ...). */
 void brk_cluster_stats(struct brk *b, void (*fn)(void *arg, const char *name, uint64_t v),
                        void *arg);
+/* A client's connection was accepted (its worker, after CONNACK) or is
+ * gone (its worker, at close): other nodes learn who is where, close their
+ * older connection of the same client id (0x8E), and publish the will if
+ * this node dies (cluster_presence.c). */
+struct brk_conn;
+void brk_cluster_connected(struct brk *b, struct brk_conn *c, const char *client_id);
+void brk_cluster_disconnected(struct brk *b, struct brk_conn *c, const char *client_id);
+
 /* false, with the reason in why, while the node is not loaded or cannot
  * reach Kafka (readiness). */
 bool brk_cluster_ready(struct brk *b, char *why, size_t len);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "brk.h"
+#include "cluster.h"
 
 #define OUT_INITIAL 1024
 #define IDLE_MS 1000 /* no write for this long: the output buffer is given back */
@@ -532,6 +533,7 @@ void brk_conn_closed(brk_conn_t *c)
                                   : "closed without DISCONNECT (connection lost or protocol end)",
                 c->close_reason);
     if (s) {
+        if (c->connected) brk_cluster_disconnected(w->b, c, s->client_id);
         session_detach(c, s);
         c->session = NULL;
         brk_session_unref(s);

@@ -80,6 +80,7 @@ struct brk_conn {
     bool paused; /* back-pressure: not read until the tick retries */
 
     bool connected;            /* CONNECT accepted (stays true while it closes) */
+    uint64_t cluster_token;    /* its presence in the cluster, 0 = none (cluster.h) */
     bool disconnected_cleanly; /* DISCONNECT received: no will */
     bool got_disconnect;       /* the client sent DISCONNECT (for the log line) */
     uint8_t close_reason;      /* reason the broker closed with, 0 = none (log line) */

@@ -10,6 +10,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "cluster.h"
 
 static const char *refusal_text(uint8_t rc)
 {
@@ -348,6 +349,7 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
      * nothing of the session may follow it */
     if (brk_conn_send_packet(c, &ack) < 0 && c->state >= BRK_CONN_CLOSING) return -1;
     if (!at.waiting) brk_session_resume(s, c);
+    brk_cluster_connected(b, c, s->client_id);
     brk_log(b, BRK_LOG_INFO, at.took ? "SLUICE-TAKEOVER" : "SLUICE-CONNECT",
             "%s: client '%s' user '%s' MQTT %s keepalive %u clean_start %d%s", c->peer,
             s->client_id, c->username ? c->username : "",

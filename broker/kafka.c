@@ -86,7 +86,7 @@ static void on_event(void *ctx, int ev, const char *detail)
  * publisher to tell (QoS 0, wills, the API) is never refused: it still
  * reaches local subscribers, and the bridge counts what it dropped.
  */
-static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, const brk_origin_t *o)
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
 {
     brk_t *b = ctx;
     /* what came from Kafka does not go back (loop prevention); after

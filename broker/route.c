@@ -69,6 +69,9 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
     for (uint32_t i = 0; i < mt->n; i++) {
         const brk_match_t *x = &mt->v[i];
         if (b->acl_on && brk_acl_session(x->s, m->topic, m->topic_len, BRK_ACL_RECEIVE)) continue;
+        /* a group another cluster node was picked to deliver to */
+        if (x->share && o->share_skip_len && brk_origin_skips(o, x->share->filter, x->share->len))
+            continue;
         uint8_t qos = m->qos < x->qos ? m->qos : x->qos;
         /* live deliveries carry retain=0 unless retain-as-published (MQTT-3.3.1-9) */
         brk_session_deliver(x->s, w, m, qos, x->rap && m->retain, x->sub_ids, x->n_sub_ids,

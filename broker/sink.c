@@ -3,6 +3,7 @@
  * route without a lock.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "brk.h"
 #include "sink.h"
@@ -50,4 +51,24 @@ void brk_sinks_offer(brk_t *b, brk_worker_t *w, const brk_msg_t *m, brk_origin_t
             return;
         }
     }
+}
+
+bool brk_origin_skips(const brk_origin_t *o, const char *filter, uint16_t len)
+{
+    for (uint32_t at = 0; at + 2 <= o->share_skip_len;) {
+        uint16_t l = (uint16_t)(o->share_skip[at] << 8 | o->share_skip[at + 1]);
+        if (l == len && !memcmp(o->share_skip + at + 2, filter, len)) return true;
+        at += 2u + l;
+    }
+    return false;
+}
+
+bool brk_origin_skip(brk_origin_t *o, const char *filter, uint16_t len)
+{
+    if ((size_t)o->share_skip_len + 2 + len > sizeof(o->share_skip)) return false;
+    o->share_skip[o->share_skip_len] = (uint8_t)(len >> 8);
+    o->share_skip[o->share_skip_len + 1] = (uint8_t)len;
+    memcpy(o->share_skip + o->share_skip_len + 2, filter, len);
+    o->share_skip_len = (uint16_t)(o->share_skip_len + 2 + len);
+    return true;
 }

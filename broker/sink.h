@@ -36,13 +36,15 @@ struct brk_conn;
 
 /* Who published a routed message. */
 typedef enum brk_origin_kind {
-    BRK_ORIGIN_BROKER, /* the broker itself ($SYS, recovery): plain brk_route */
-    BRK_ORIGIN_CLIENT, /* a client's PUBLISH */
-    BRK_ORIGIN_WILL,   /* a will, at disconnect or after its delay */
-    BRK_ORIGIN_KAFKA,  /* a record of a from_kafka rule */
-    BRK_ORIGIN_API,    /* the admin API */
+    BRK_ORIGIN_BROKER,  /* the broker itself ($SYS, recovery): plain brk_route */
+    BRK_ORIGIN_CLIENT,  /* a client's PUBLISH */
+    BRK_ORIGIN_WILL,    /* a will, at disconnect or after its delay */
+    BRK_ORIGIN_KAFKA,   /* a record of a from_kafka rule */
+    BRK_ORIGIN_API,     /* the admin API */
     BRK_ORIGIN_CLUSTER, /* another cluster node's PUBLISH, read from <prefix>.msgs */
 } brk_origin_kind_t;
+
+#define BRK_SHARE_SKIP_MAX 512
 
 /* The route context: borrowed views, valid for one brk_route_from call. */
 typedef struct brk_origin {
@@ -54,6 +56,11 @@ typedef struct brk_origin {
      * to hold or to refuse to). */
     struct brk_conn *conn;
     uint64_t ack_seq;
+    /* Shared groups ("$share/<g>/<f>") this node must leave out: another
+     * cluster node delivers the message to them (cluster.c). Entries of
+     * u16 length + name; written by a sink or by the cluster's reader. */
+    uint16_t share_skip_len;
+    uint8_t share_skip[BRK_SHARE_SKIP_MAX];
     /* written by brk_route_from */
     uint32_t holds; /* sinks that hold the acknowledgement */
     uint32_t taken; /* sinks that took it (holding or not) */
@@ -69,7 +76,8 @@ enum {
 
 typedef struct brk_sink {
     const char *name;
-    int (*offer)(void *ctx, struct brk_worker *w, const struct brk_msg *m, const brk_origin_t *o);
+    /* may write o->share_skip, nothing else of o */
+    int (*offer)(void *ctx, struct brk_worker *w, const struct brk_msg *m, brk_origin_t *o);
     void *ctx;
 } brk_sink_t;
 
@@ -82,6 +90,11 @@ int brk_sink_add(struct brk *b, const brk_sink_t *s);
 /* Offer m to every sink in registration order; stops at a refusal. Fills
  * o->holds and o->refused. */
 void brk_sinks_offer(struct brk *b, struct brk_worker *w, const struct brk_msg *m, brk_origin_t *o);
+
+/* o->share_skip names the group (filter: "$share/<g>/<f>"). */
+bool brk_origin_skips(const brk_origin_t *o, const char *filter, uint16_t len);
+/* Add a group to o->share_skip; false when it is full (then delivered). */
+bool brk_origin_skip(brk_origin_t *o, const char *filter, uint16_t len);
 
 /* Route m from origin o: sinks first (a refusal routes nothing, so no
  * subscriber got what the publisher is told was refused), then retained

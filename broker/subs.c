@@ -305,17 +305,17 @@ int brk_subs_add(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t 
     node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, true)
                        : walk(t, filter, len, true);
     if (!n) goto out;
-    bool was_empty = !n->n_subs && !n->n_groups;
+    uint32_t before = 0; /* the filter's (or the group's) subscribers */
     if (shared) {
         share_group_t *g = group_get(n, &group, true, filter, len);
+        before = g ? g->n : 0;
         rc = g ? sub_upsert(&g->m, &g->n, &g->cap, s, options, sub_id) : -1;
     } else {
+        before = n->n_subs;
         rc = sub_upsert(&n->subs, &n->n_subs, &n->cap_subs, s, options, sub_id);
     }
     if (rc == 1) t->count++;
-    if (rc == 1 && was_empty && t->watch)
-        t->watch(t->watch_ctx, shared ? (const char *)rest.p : filter,
-                 shared ? (uint16_t)rest.len : len, true);
+    if (rc == 1 && !before && t->watch) t->watch(t->watch_ctx, filter, len, true);
     if (rc < 0) prune(t, n);
 out:
     pthread_rwlock_unlock(&t->lock);
@@ -326,25 +326,23 @@ bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_sessio
 {
     mqtt_str_t group, rest;
     bool shared = mqtt_share_split((const uint8_t *)filter, len, &group, &rest);
-    bool found = false;
+    bool found = false, last = false;
     pthread_rwlock_wrlock(&t->lock);
     node_t *n = shared ? walk(t, (const char *)rest.p, (uint16_t)rest.len, false)
                        : walk(t, filter, len, false);
     if (n && shared) {
         share_group_t *g = group_get(n, &group, false, NULL, 0);
-        if (g && (found = sub_remove(g->m, &g->n, s)) && g->n == 0) {
+        if (g && (found = sub_remove(g->m, &g->n, s)) && (last = g->n == 0)) {
             free(g->name);
             free(g->m);
             brk_share_unref(&g->id);
             *g = n->groups[--n->n_groups];
         }
     } else if (n) {
-        found = sub_remove(n->subs, &n->n_subs, s);
+        last = (found = sub_remove(n->subs, &n->n_subs, s)) && !n->n_subs;
     }
     if (found) t->count--;
-    if (found && !n->n_subs && !n->n_groups && t->watch)
-        t->watch(t->watch_ctx, shared ? (const char *)rest.p : filter,
-                 shared ? (uint16_t)rest.len : len, false);
+    if (last && t->watch) t->watch(t->watch_ctx, filter, len, false);
     if (n) prune(t, n);
     pthread_rwlock_unlock(&t->lock);
     return found;

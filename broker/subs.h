@@ -74,17 +74,19 @@ int brk_subs_match(brk_subs_t *t, const char *topic, uint16_t len, const void *o
 uint64_t brk_subs_count(brk_subs_t *t);
 
 /* Told when a filter gains its first subscriber (on) or loses its last,
- * with the filter as subscribed ("$share/<group>/" taken off): what other
- * cluster nodes must know. Called under the write lock, in the order the
- * index changed; must not block or touch the index. Set once, before the
- * index is shared. */
+ * and when a shared group ("$share/<group>/<filter>", named so) gains its
+ * first member or loses its last: what other cluster nodes must know. Called under the write lock,
+ * in the order the index changed; must not block or touch the index. Set once, before the index is
+ * shared. */
 typedef void (*brk_subs_watch_fn)(void *ctx, const char *filter, uint16_t len, bool on);
 void brk_subs_watch(brk_subs_t *t, brk_subs_watch_fn fn, void *ctx);
-/* Every filter with a subscriber, as brk_subs_watch names it (subs_walk.c;
+/* Every filter with a subscriber and every shared group, as
+ * brk_subs_watch names them (subs_walk.c;
  * caller holds the read lock). fn's filter is valid during the call. */
 void brk_subs_each(brk_subs_t *t, void (*fn)(void *ctx, const char *filter, uint16_t len),
                    void *ctx);
-/* Some subscription on exactly this filter (caller holds the read lock). */
+/* Some subscription on exactly this filter, or a member in this shared
+ * group (caller holds the read lock). */
 bool brk_subs_has(brk_subs_t *t, const char *filter, uint16_t len);
 /* A topic or filter within mqtt.max_topic_length and max_topic_levels
  * (a shared filter counts the filter after "$share/<group>/"). */

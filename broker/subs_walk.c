@@ -42,10 +42,12 @@ void brk_subs_each(brk_subs_t *t, void (*fn)(void *ctx, const char *filter, uint
     stack[n++] = &t->root;
     while (n) { /* iterative: a filter may be 65,535 levels deep */
         node_t *k = stack[--n];
-        if ((k->n_subs || k->n_groups) && k->parent) {
+        if (k->n_subs && k->parent) {
             uint16_t len = filter_of(k, buf, 65536);
             if (len) fn(ctx, buf, len);
         }
+        for (uint32_t g = 0; g < k->n_groups; g++) /* the group's id is its full name */
+            fn(ctx, k->groups[g].id->filter, k->groups[g].id->len);
         uint32_t need = n + k->n_kids + 2;
         while (cap < need)
             if (brk_grow_vec(&stack, &cap, sizeof(*stack), 64)) goto out;
@@ -60,6 +62,21 @@ out:
 }
 
 bool brk_subs_has(brk_subs_t *t, const char *filter, uint16_t len)
+{
+    mqtt_str_t group, rest;
+    if (mqtt_share_split((const uint8_t *)filter, len, &group, &rest)) {
+        const node_t *k = brk_subs_node(t, (const char *)rest.p, (uint16_t)rest.len);
+        for (uint32_t g = 0; k && g < k->n_groups; g++)
+            if (k->groups[g].len == group.len && !memcmp(k->groups[g].name, group.p, group.len))
+                return true;
+        return false;
+    }
+    const node_t *k = brk_subs_node(t, filter, len);
+    return k && k->n_subs;
+}
+
+/* The node of exactly this filter, NULL if none. */
+const node_t *brk_subs_node(brk_subs_t *t, const char *filter, uint16_t len)
 {
     const node_t *n = &t->root;
     const char *p = filter, *end = filter + len;
@@ -79,8 +96,7 @@ bool brk_subs_has(brk_subs_t *t, const char *filter, uint16_t len)
                     k = n->kids[i];
                     break;
                 }
-        if (!k) return false;
-        if (!s) return k->n_subs || k->n_groups;
+        if (!k || !s) return k;
         n = k;
         p = s + 1;
     }

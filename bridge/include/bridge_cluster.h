@@ -6,6 +6,7 @@
  *   <prefix>.retained  retained messages, keyed by MQTT topic, empty = delete
  *   <prefix>.interest  "<node> <filter>": a node has subscribers on filter
  *   <prefix>.nodes     heartbeats, keyed by node id, empty = left
+ *   <prefix>.sessions  client presence and wills, keyed by client id
  *
  * What it is for: the broker offers what other nodes must see
  * (bridge_cluster_publish, _retain, _interest); one reader thread reads
@@ -33,18 +34,39 @@
 
 typedef struct bridge_cluster bridge_cluster_t;
 
+/* A record header: name and value (views). */
+typedef struct bridge_kv {
+    const char *name;
+    const void *v;
+    size_t len;
+} bridge_kv_t;
+#define BRIDGE_CLUSTER_MAX_HDRS 16
+
 typedef struct bridge_cluster_hooks {
     /* A <prefix>.msgs record of another node of this cluster, to route to
      * local subscribers (never back to the cluster). expiry_s: seconds of
-     * message expiry left, 0 = none. 0: done; <0: retried. */
-    int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s);
+     * message expiry left, 0 = none; share: the sluice.share header (the
+     * node picked for each shared group), NULL if none. 0: done; <0:
+     * retried. */
+    int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s, const void *share,
+                   size_t share_len);
     /* A <prefix>.retained record of any node (this one's included, so all
      * nodes end on the log's order): set, or delete when payload_len is 0. */
     void (*retained)(void *ctx, const bridge_msg_t *m);
     /* Another node's interest in filter came (on) or went. */
     void (*interest)(void *ctx, const char *node, const char *filter, uint16_t len, bool on);
-    /* A node is seen alive (up) or silent longer than node_timeout_ms. */
-    void (*node)(void *ctx, const char *node, bool up);
+    /* A node's incarnation is seen alive (up), or is gone: silent longer
+     * than node_timeout_ms, said goodbye (left), or replaced by a newer
+     * incarnation of the same node (a restart). */
+    void (*node)(void *ctx, const char *node, const char *inc, bool up, bool left);
+    /* A <prefix>.sessions record, this node's included, in log order:
+     * key, the producing node and incarnation, headers (at most
+     * BRIDGE_CLUSTER_MAX_HDRS, sluice.* bookkeeping ones left out) and
+     * value (NULL for a tombstone). */
+    void (*session)(void *ctx, const char *key, size_t klen, const char *node, const char *inc,
+                    const bridge_kv_t *h, size_t n, const void *val, size_t vlen);
+    /* About every 100 ms on the reader thread (timers). */
+    void (*tick)(void *ctx);
     /* One of this node's own interest records read back during the load:
      * the broker compares them with its filters and withdraws the stale. */
     void (*own_interest)(void *ctx, const char *filter, uint16_t len, bool on);
@@ -73,15 +95,22 @@ int bridge_cluster_wait_loaded(bridge_cluster_t *c, uint32_t timeout_ms);
 /* MQTT -> cluster. Like bridge_offer: DONE (QoS 0 or no fn), PENDING
  * (fn(arg, status) is called once Kafka has the record with acks=all, or
  * failed), FULL (librdkafka's queue is full: nothing taken), ERR. expiry_s:
- * message expiry left, 0 = none. */
-__attribute__((warn_unused_result)) int bridge_cluster_publish(bridge_cluster_t *c,
-                                                               const bridge_msg_t *m,
-                                                               uint32_t expiry_s, bridge_ack_fn fn,
-                                                               void *arg);
+ * message expiry left, 0 = none; share: the sluice.share header, NULL if
+ * none. */
+__attribute__((warn_unused_result)) int
+bridge_cluster_publish(bridge_cluster_t *c, const bridge_msg_t *m, uint32_t expiry_s,
+                       const void *share, size_t share_len, bridge_ack_fn fn, void *arg);
 __attribute__((warn_unused_result)) int bridge_cluster_retain(bridge_cluster_t *c,
                                                               const bridge_msg_t *m,
                                                               uint32_t expiry_s, bridge_ack_fn fn,
                                                               void *arg);
+/* A <prefix>.sessions record for key (any thread, in call order per key):
+ * headers h[0..n) and value (NULL: tombstone). 0, or BRIDGE_FULL. */
+int bridge_cluster_session(bridge_cluster_t *c, const char *key, size_t klen, const bridge_kv_t *h,
+                           size_t n, const void *val, size_t vlen);
+/* This node's incarnation (hex), for the records that name it. */
+const char *bridge_cluster_incarnation(const bridge_cluster_t *c);
+
 /* This node's interest in filter starts (on) or ends. Calls are produced
  * in call order (the caller serialises them); 0, or BRIDGE_FULL. */
 int bridge_cluster_interest(bridge_cluster_t *c, const char *filter, uint16_t len, bool on);

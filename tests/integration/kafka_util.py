@@ -2,7 +2,8 @@
 
 - Mock: the standalone librdkafka mock cluster (build/sluice-kafka-mock),
   a separate process so that sluice can be kill -9'd and restarted while
-  Kafka keeps its data.  Commands on stdin: down, up, rtt MS.
+  Kafka keeps its data.  Commands on stdin: down, up, rtt MS,
+  topic NAME PARTITIONS; topics can also be created at start.
 - KBroker: one sluice process with a full JSON config (listeners, node_id,
   data_dir, persistence, kafka, bridge), stop / kill -9 (own PID only) /
   restart on the same port and data dir; `sluice dlq list|replay`.
@@ -81,10 +82,16 @@ def wait_until(pred, timeout, step=0.05, what="condition"):
 # ---------------------------------------------------------------- mock
 
 class Mock:
-    """sluice-kafka-mock as a child process (only this PID is ever killed)."""
+    """sluice-kafka-mock as a child process (only this PID is ever killed).
+    topics: names or (name, partitions) pairs created before it answers
+    (a bare name: 4 partitions)."""
 
-    def __init__(self, brokers=1):
-        self.proc = subprocess.Popen([mock_bin(), "--brokers", str(brokers)],
+    def __init__(self, brokers=1, topics=()):
+        argv = [mock_bin(), "--brokers", str(brokers)]
+        for t in topics:
+            name, parts = (t, 4) if isinstance(t, str) else t
+            argv += ["--topic", "%s:%d" % (name, parts)]
+        self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL)
@@ -115,6 +122,9 @@ class Mock:
 
     def rtt(self, ms):
         self.cmd("rtt %d" % ms)
+
+    def topic(self, name, partitions):
+        self.cmd("topic %s %d" % (name, partitions))
 
     def close(self):
         if self.proc.poll() is None:

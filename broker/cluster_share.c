@@ -1,0 +1,138 @@
+/*
+ * cluster_share.c - shared subscriptions across the cluster: a message
+ * goes to one member of a group cluster-wide, not one per node.
+ *
+ * Every node announces each of its groups as interest in
+ * "$share/<g>/<f>" (brk_subs_watch). The publishing node picks, for each
+ * group matching the topic, one node among those with members (itself
+ * included), in turn, and names the picks in the record's sluice.share
+ * header; each node delivers only to the groups picked for it (or not
+ * named at all: groups the publisher did not know of yet). The groups
+ * known are few and matched one by one.
+ *
+ * Locking: shares_lock (rwlock): the reader thread writes, sinks read.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_int.h"
+#include "grow.h"
+
+typedef struct rshare {
+    char *full; /* "$share/<g>/<f>" */
+    uint16_t len, f_off;
+    uint16_t *nodes; /* indexes into cl->nodes */
+    uint32_t n, cap;
+} rshare_t;
+
+static rshare_t *share_find(brk_cluster_t *cl, const char *full, uint16_t len)
+{
+    for (uint32_t i = 0; i < cl->n_shares; i++)
+        if (cl->shares[i].len == len && !memcmp(cl->shares[i].full, full, len))
+            return &cl->shares[i];
+    return NULL;
+}
+
+static rshare_t *share_add(brk_cluster_t *cl, const char *full, uint16_t len)
+{
+    mqtt_str_t g, f;
+    if (!mqtt_share_split((const uint8_t *)full, len, &g, &f)) return NULL;
+    if (cl->n_shares == cl->cap_shares &&
+        brk_grow_vec(&cl->shares, &cl->cap_shares, sizeof(*cl->shares), 8))
+        return NULL;
+    rshare_t *r = &cl->shares[cl->n_shares];
+    memset(r, 0, sizeof(*r));
+    if (!(r->full = malloc(len))) return NULL;
+    memcpy(r->full, full, len);
+    r->len = len;
+    r->f_off = (uint16_t)((const char *)f.p - full);
+    cl->n_shares++;
+    return r;
+}
+
+void brk_cluster_share_interest(brk_cluster_t *cl, uint32_t node, const char *full, uint16_t len,
+                                bool on)
+{
+    pthread_rwlock_wrlock(&cl->shares_lock);
+    rshare_t *r = share_find(cl, full, len);
+    if (on && !r) r = share_add(cl, full, len);
+    uint32_t at = 0;
+    while (r && at < r->n && r->nodes[at] != node)
+        at++;
+    if (r && on && at == r->n && (r->n < r->cap || !brk_grow_vec(&r->nodes, &r->cap, 2, 4))) {
+        r->nodes[r->n++] = (uint16_t)node;
+        atomic_fetch_add(&cl->remote_filters, 1);
+    } else if (r && !on && at < r->n) {
+        r->nodes[at] = r->nodes[--r->n];
+        atomic_fetch_sub(&cl->remote_filters, 1);
+    }
+    pthread_rwlock_unlock(&cl->shares_lock);
+}
+
+static size_t hdr_put(uint8_t *hdr, size_t at, size_t cap, const rshare_t *r, const char *node)
+{
+    size_t nl = strlen(node);
+    if (at + 3 + r->len + nl > cap) return at;
+    hdr[at++] = (uint8_t)(r->len >> 8);
+    hdr[at++] = (uint8_t)r->len;
+    memcpy(hdr + at, r->full, r->len);
+    at += r->len;
+    hdr[at++] = (uint8_t)nl;
+    memcpy(hdr + at, node, nl);
+    return at + nl;
+}
+
+size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_t *o, uint8_t *hdr,
+                              size_t cap, bool *remote)
+{
+    size_t at = 0;
+    *remote = false;
+    const char *me = cl->b->cfg->node_id;
+    pthread_rwlock_rdlock(&cl->shares_lock);
+    for (uint32_t i = 0; i < cl->n_shares; i++) {
+        const rshare_t *r = &cl->shares[i];
+        if (!r->n || !mqtt_topic_match((const uint8_t *)r->full + r->f_off, r->len - r->f_off,
+                                       (const uint8_t *)m->topic, m->topic_len))
+            continue;
+        brk_subs_rdlock(cl->b->subs);
+        bool mine = brk_subs_has(cl->b->subs, r->full, r->len);
+        brk_subs_unlock(cl->b->subs);
+        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) %
+                     (r->n + (mine ? 1 : 0));
+        const char *pick = k < r->n ? cl->nodes[r->nodes[k]].id : me;
+        size_t was = at;
+        at = hdr_put(hdr, at, cap, r, pick);
+        if (pick == me || at == was) continue; /* ours, or no room: delivered here */
+        *remote = true;
+        if (!brk_origin_skip(o, r->full, r->len)) at = was; /* cannot skip: ours after all */
+    }
+    pthread_rwlock_unlock(&cl->shares_lock);
+    return at;
+}
+
+void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o)
+{
+    const char *me = cl->b->cfg->node_id;
+    size_t ml = strlen(me);
+    for (size_t at = 0; at + 2 <= len;) {
+        uint16_t fl = (uint16_t)(hdr[at] << 8 | hdr[at + 1]);
+        if (at + 2 + fl + 1 > len) return;
+        const char *full = (const char *)hdr + at + 2;
+        uint8_t nl = hdr[at + 2 + fl];
+        if (at + 3 + fl + nl > len) return;
+        const char *node = (const char *)hdr + at + 3 + fl;
+        if (nl != ml || memcmp(node, me, ml)) (void)brk_origin_skip(o, full, fl);
+        at += 3u + fl + nl;
+    }
+}
+
+void brk_cluster_shares_free(brk_cluster_t *cl)
+{
+    for (uint32_t i = 0; i < cl->n_shares; i++) {
+        free(cl->shares[i].full);
+        free(cl->shares[i].nodes);
+    }
+    free(cl->shares);
+    cl->shares = NULL;
+    cl->n_shares = cl->cap_shares = 0;
+}
