@@ -341,8 +341,8 @@ else:
 """
 if "cluster" in scen_present:
     how += f"""- cluster: three sluice nodes (`cluster.enabled`, `partitions: 4`) joined only by
-  librdkafka's mock cluster (`sluice-kafka-mock --brokers 3`, a separate process, fresh each
-  round); {args.cluster_pairs} QoS 1 pairs, 16 B, 64 in flight each, no global window,
+  librdkafka's mock cluster (`sluice-kafka-mock --brokers 3`, the four internal topics created
+  with 4 partitions, a separate process, fresh each round); {args.cluster_pairs} QoS 1 pairs, 16 B, 64 in flight each, no global window,
   {args.cluster_rate} msg/s offered in total: publishers on node 1, their subscribers on
   node 2, so every message crosses Kafka (`sluice.msgs`). The load starts once node 1's
   `/metrics` shows `sluice_cluster_remote_filters` >= {args.cluster_pairs} (node 1 knows node

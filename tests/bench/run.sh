@@ -458,8 +458,9 @@ run_case() {
     fi
     local c0 r0 s0 c1 r1 s1 line rc=0
     c0=$(cpu_ticks "${cpids[@]}")
-    local nc0=() p
+    local nc0=() p m0=0
     for p in "${cpids[@]}"; do nc0+=("$(cpu_ticks "$p")"); done
+    [ "$scen" = cluster ] && m0=$(cpu_ticks "$MOCK_PID")
     r0=$(rss_kb "$BROKER_PID")
     s0=$(slab_kb)
     out=$WORK/$broker-$scen-$round.out
@@ -514,7 +515,8 @@ run_case() {
             printf ' n%d %s' $((i + 1)) "$(awk -v a="${nc0[$i]}" -v b="$(cpu_ticks "${NODE_PIDS[$i]}" || echo "${nc0[$i]}")" \
                 -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
         done
-        echo
+        printf ', Kafka mock %s\n' "$(awk -v a="$m0" -v b="$(cpu_ticks "$MOCK_PID" || echo "$m0")" \
+            -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
         for i in 1 2 3; do
             echo "  n$i: $(grep -E '^sluice_(cluster_[a-z_]+|messages_dropped_total|messages_received_total|messages_sent_total)(\{[^}]*\})? ' \
                 "$out.metrics.n$i" | awk '{sub(/^sluice_/, "", $1); printf "%s=%s ", $1, $2}')"
