@@ -126,6 +126,9 @@ struct bench_opts {
     enum bench_scen scen;
     const char *host;
     int port;
+    const char *sub_host;  /* subscribers' broker (another cluster node); default host */
+    int sub_port;          /* default port */
+    const char *ready_cmd; /* run after setup, before the warmup; must exit 0 */
     int threads;
     int qos;
     size_t size;
@@ -143,6 +146,7 @@ struct bench_opts {
     int connect_window; /* per worker: connections in setup at once */
     const char *prefix;
     uint32_t host_ip;             /* network order */
+    uint32_t sub_host_ip;         /* network order */
     uint32_t src_first, src_last; /* host order, 0 = no bind() */
     size_t rbuf;
     bool quiet;

@@ -185,8 +185,11 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
             return;
         }
     }
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
-    dst.sin_addr.s_addr = o->host_ip;
+    /* Subscribers may live on another node (--sub-host / --sub-port). */
+    bool sub = c->role == ROLE_SUB;
+    struct sockaddr_in dst = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)(sub ? o->sub_port : o->port))};
+    dst.sin_addr.s_addr = sub ? o->sub_host_ip : o->host_ip;
     if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS) {
         conn_fail(c, "connect", errno);
         return;
@@ -245,8 +248,9 @@ static void conn_session(struct conn *c, uint64_t now)
             conn_fail(c, "out of memory", 0);
             return;
         }
-        c->out.len += ws_request((char *)c->out.p + c->out.len, 512, o->host, o->port, o->ws_path,
-                                 conn_rand(c));
+        bool sub = c->role == ROLE_SUB;
+        c->out.len += ws_request((char *)c->out.p + c->out.len, 512, sub ? o->sub_host : o->host,
+                                 sub ? o->sub_port : o->port, o->ws_path, conn_rand(c));
         c->st = CS_WS;
     } else {
         c->st = CS_CONNACK;

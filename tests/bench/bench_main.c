@@ -16,6 +16,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: sluice-bench SCENARIO [options]\n"
                "scenarios: pairs | fanout | fanin | conns | bridge\n"
                "  --host IP (127.0.0.1)  --port N (1883)  -t/--threads N (2)\n"
+               "  --sub-host IP  --sub-port N (subscribers' broker, e.g. another cluster\n"
+               "            node; default --host / --port)\n"
+               "  --ready-cmd CMD (sh -c CMD once every connection is ready and subscribed,\n"
+               "            before the warmup; exit != 0 fails the setup)\n"
                "  --qos 0|1|2  --size BYTES (>=16)  --rate MSGS/S total (0 = max)\n"
                "  --duration S (10)  --warmup S (2)  --drain S (5)  --setup-timeout S (60)\n"
                "  --ws [--ws-path /mqtt]  --v5  --inflight N (64)  --keepalive S (60)\n"
@@ -93,6 +97,9 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         {"kafka-topic", 1, 0, 'U'},
         {"user", 1, 0, 'u'},
         {"pass", 1, 0, 'y'},
+        {"sub-host", 1, 0, 'j'},
+        {"sub-port", 1, 0, 'J'},
+        {"ready-cmd", 1, 0, 'R'},
         {0, 0, 0, 0},
     };
     // clang-format on
@@ -153,6 +160,15 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             break;
         case 'p':
             o->port = atoi(optarg);
+            break;
+        case 'j':
+            o->sub_host = optarg;
+            break;
+        case 'J':
+            o->sub_port = atoi(optarg);
+            break;
+        case 'R':
+            o->ready_cmd = optarg;
             break;
         case 't':
             o->threads = atoi(optarg);
@@ -263,6 +279,14 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
         return -1;
     }
     o->host_ip = htonl(hip);
+    if (!o->sub_host) o->sub_host = o->host;
+    if (!o->sub_port) o->sub_port = o->port;
+    if (!strcmp(o->sub_host, "localhost")) o->sub_host = "127.0.0.1";
+    if (parse_ip(o->sub_host, &hip) < 0 || (hip >> 24) != 127) {
+        fprintf(stderr, "sluice-bench: --sub-host must be a loopback IPv4 address\n");
+        return -1;
+    }
+    o->sub_host_ip = htonl(hip);
     if ((o->scen == SCEN_BRIDGE) != (o->kafka != NULL)) {
         fprintf(stderr, "sluice-bench: %s\n",
                 o->kafka
@@ -277,8 +301,8 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
     if (o->qos < 0 || o->qos > 2 || o->size < 16 || o->size > 1024 * 1024 || o->threads < 1 ||
         o->threads > 64 || o->duration <= 0 || o->duration > 3600 || o->warmup < 0 ||
         o->drain < 0 || o->drain > 600 || o->inflight < 1 || o->inflight > 65000 || o->window < 0 ||
-        o->connect_window < 1 || o->port <= 0 || o->port > 65535 || o->rate < 0 ||
-        o->keepalive < 0 || o->keepalive > 65535) {
+        o->connect_window < 1 || o->port <= 0 || o->port > 65535 || o->sub_port <= 0 ||
+        o->sub_port > 65535 || o->rate < 0 || o->keepalive < 0 || o->keepalive > 65535) {
         fprintf(stderr, "sluice-bench: option out of range (see --help)\n");
         return -1;
     }
@@ -530,6 +554,16 @@ int main(int argc, char **argv)
         if (b->w[i].setup_last > last) last = b->w[i].setup_last;
     }
     double setup_s = last > first ? (double)(last - first) / 1e9 : 0;
+    if (!failed_setup && b->o.ready_cmd) {
+        /* e.g. until another cluster node knows the subscriptions: the
+         * connections stay up (workers answer, ping) while it runs. */
+        int rc = system(b->o.ready_cmd);
+        if (rc != 0) {
+            fprintf(stderr, "sluice-bench: --ready-cmd failed (status %d): %s\n", rc,
+                    b->o.ready_cmd);
+            failed_setup = 1;
+        }
+    }
     if (!failed_setup) {
         b->t0 = bench_now();
         b->warm_end = b->t0 + (uint64_t)(b->o.warmup * 1e9);

@@ -3,11 +3,13 @@
 
 Columns: broker scenario round msgs_per_s p99_us cpu_s rss0_kb rss1_kb ready
 setup_conns_per_s delivered_total slab0_kb slab1_kb acks_per_s lost dups qos sent
-acked expected delivered ("NA" where unknown). msgs_per_s counts first
+acked expected delivered p50_us ("NA" where unknown). msgs_per_s counts first
 deliveries that arrived in the measured window (in the bridge scenario:
 records read back from Kafka); sent..delivered count the window's messages,
 lost those not delivered by the end of the drain (QoS > 0: of the
-acknowledged ones only), acks_per_s is the bridge's."""
+acknowledged ones only), acks_per_s is the bridge's. The cluster scenario
+has two kinds of rows: "cluster" (node 1 -> Kafka -> node 2) and
+"cluster-single" (the same load on one sluice, same run)."""
 import argparse
 import datetime
 import os
@@ -16,11 +18,12 @@ import subprocess
 
 p = argparse.ArgumentParser()
 for a in ("results", "out", "machine", "command", "mosquitto", "sluice", "note", "lat-rate",
-          "lat-rate-pairs1", "lat-rate-fanin1", "conns", "tls-conns", "duration"):
+          "lat-rate-pairs1", "lat-rate-fanin1", "conns", "tls-conns", "duration", "cluster-rate",
+          "cluster-pairs"):
     p.add_argument("--" + a, default="")
 args = p.parse_args()
 
-NCOLS = 21
+NCOLS = 22
 rows = []
 with open(args.results) as f:
     for line in f:
@@ -165,18 +168,35 @@ spec = [
      "from Kafka", col(3), False, True),
     ("bridge", "bridge: PUBACKs/s (each one: the record is in Kafka)", col(13), False, False),
     ("bridge", "bridge: p99 MQTT publish -> Kafka consumer at that load (us)", col(4), True, False),
+    ("cluster", f"cluster: 3 sluice nodes joined by Kafka (mock, 3 brokers), {args.cluster_pairs} "
+     f"QoS 1 pairs at {args.cluster_rate} msg/s offered, publishers on node 1, subscribers on "
+     "node 2 (delivered msg/s)", col(3), False, True),
+    ("cluster-single", f"cluster: single-node figure of the same run (one sluice, no cluster, "
+     "same load; delivered msg/s)", col(3), False, True),
+    ("cluster", "cluster: p50 / p99 node 1 -> Kafka -> node 2 at that load (us)", None, True,
+     False),
+    ("cluster-single", "cluster: single-node p50 / p99 at the same load (us)", None, True, False),
 ]
 NO_KAFKA = "n/a (no Kafka bridge)"
+NO_CLUSTER = "n/a (no cluster through Kafka)"
 chart = []
 for scen, label, fn, lower, has_loss in spec:
     if scen not in scen_present:
         continue
-    s, ns = med("sluice", scen, fn)
+    s, ns = med("sluice", scen, fn) if fn else (None, 0)
     ls = loss("sluice", scen) if has_loss else None
     sl = fmt_loss(ls) if has_loss else ""
     mark_s = " LOSS" if lossy(ls) else ""
     if scen == "bridge":  # Mosquitto has no Kafka bridge: nothing to compare
         table.append(f"| {label} | {fmt(s)}{mark_s} | {sl} | {NO_KAFKA} | | |")
+        continue
+    if scen.startswith("cluster"):  # nor a cluster through Kafka
+        if fn is None:  # the latency row: medians of p50 and p99
+            p50, _ = med("sluice", scen, col(21))
+            s = f"{fmt(p50)} / {fmt(med('sluice', scen, col(4))[0])}"
+        else:
+            s = f"{fmt(s)}{mark_s}"
+        table.append(f"| {label} | {s} | {sl} | {NO_CLUSTER} | | |")
         continue
     m, nm = med("mosquitto", scen, fn)
     lm = loss("mosquitto", scen) if has_loss else None
@@ -224,6 +244,23 @@ if "bridge" in scen_present:
 
     extra.append(f"| bridge: records lost / duplicated, all {len(br)} round(s) | "
                  f"{count(total(14))} / {count(total(15))} | | {NO_KAFKA} | | |")
+if "cluster" in scen_present:
+    cs, _ = med("sluice", "cluster", cpu_per_million)
+    c1, _ = med("sluice", "cluster-single", cpu_per_million)
+    extra.append(f"| cluster: CPU seconds per million delivered, three nodes / one node | "
+                 f"{fmt(cs)} / {fmt(c1)} | | {NO_CLUSTER} | | |")
+for scen, what in (("cluster", "cross-node"), ("cluster-single", "single-node")):
+    if scen not in scen_present:
+        continue
+    cr = [r for r in rows if r[0] == "sluice" and r[1] == scen]
+    ok = [r for r in cr if num(r[17]) is not None]
+
+    def tot(i):
+        return f"{sum(num(r[i]) or 0 for r in ok):,.0f}"
+
+    extra.append(f"| cluster: {what} sent / acked / lost / duplicated, {len(ok)} of {len(cr)} "
+                 f"round(s) with a figure | {tot(17)} / {tot(18)} / {tot(14)} / {tot(15)} | | "
+                 f"{NO_CLUSTER} | | |")
 
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 out = []
@@ -302,11 +339,25 @@ else:
     how += """- The Kafka bridge end to end (MQTT -> sluice -> Kafka -> consumer) is not in this
   run: `tests/bench/run.sh bridge` measures it (sluice only; Mosquitto has no Kafka bridge).
 """
+if "cluster" in scen_present:
+    how += f"""- cluster: three sluice nodes (`cluster.enabled`, `partitions: 4`) joined only by
+  librdkafka's mock cluster (`sluice-kafka-mock --brokers 3`, the four internal topics created
+  with 4 partitions, a separate process, fresh each round); {args.cluster_pairs} QoS 1 pairs, 16 B, 64 in flight each, no global window,
+  {args.cluster_rate} msg/s offered in total: publishers on node 1, their subscribers on
+  node 2, so every message crosses Kafka (`sluice.msgs`). The load starts once node 1's
+  `/metrics` shows `sluice_cluster_remote_filters` >= {args.cluster_pairs} (node 1 knows node
+  2's subscriptions; bounded to 30 s, else no figure). Latency is publish (node 1) to the
+  subscriber's read (node 2). The single-node row is the same load against one sluice
+  without a cluster, in the same run, rounds alternating which goes first. The mock keeps
+  everything in memory and shares the 2 cores with three brokers and the generator: this is
+  the cluster's cost in sluice, not a Kafka cluster's. Mosquitto has no cluster through
+  Kafka: n/a.
+"""
 out.append(how)
 out.append("## Raw rows\n")
 out.append("broker, scenario, round, delivered msg/s, p99 us, cpu s, rss before/after kB, ready, "
            "setup conns/s, delivered in the run, acks/s (bridge), then for the window: lost, "
-           "duplicated, qos, sent, acked, expected, delivered\n")
+           "duplicated, qos, sent, acked, expected, delivered, p50 us\n")
 out.append("```")
 for r in rows:
     out.append(" ".join(r[:11] + r[13:NCOLS]))

@@ -25,6 +25,11 @@
 # BENCH_AUTH_CONNS clients with user name and password ($7$ PBKDF2-SHA512,
 # 101 iterations, made by mosquitto_passwd), both brokers reading the same
 # two files.
+# cluster (sluice only, part of "all"): three sluice nodes joined only by a
+# Kafka mock cluster (3 brokers); 20 QoS 1 pairs at BENCH_CLUSTER_RATE
+# (20000) msg/s offered, publishers on node 1, subscribers on node 2, once
+# node 1 knows node 2's subscriptions; then the same load against one sluice
+# without a cluster (the single-node figure of the same run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,7 +45,7 @@ TLS_CONNS=${BENCH_TLS_CONNS:-2000}
 CONN_PROCS=4
 ALL=(pairs fanout fanin latency pairs1 fanin1 lat-pairs1 lat-fanin1 ws conns bridge
     mqtts mqtts1 wss wss1 mqtts-conns wss-conns ws-conns
-    pairs-auth conns-auth)
+    pairs-auth conns-auth cluster)
 AUTH_CONNS=${BENCH_AUTH_CONNS:-2000}
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL[@]}")
@@ -58,6 +63,10 @@ MOSQ=${MOSQUITTO:-/usr/sbin/mosquitto}
 SLUICE=${SLUICE:-$BUILD/sluice}
 KMOCK=${KAFKA_MOCK:-$BUILD/sluice-kafka-mock}
 KTOPIC=sluice-bench-bridge
+CLUSTER_RATE=${BENCH_CLUSTER_RATE:-20000}
+CLUSTER_PAIRS=20
+CLUSTER_PARTS=4
+CLUSTER_PREFIX=sluice
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 RESULTS=$WORK/results.tsv
@@ -65,10 +74,11 @@ RESULTS=$WORK/results.tsv
 PIDS=()
 BROKER_PID=""
 MOCK_PID=""
+NODE_PIDS=()
 cleanup() {
     # Only what this script started, by PID.
-    for p in "${PIDS[@]}" $BROKER_PID $MOCK_PID; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}" $BROKER_PID $MOCK_PID; do wait "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}" $BROKER_PID "${NODE_PIDS[@]}" $MOCK_PID; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}" $BROKER_PID "${NODE_PIDS[@]}" $MOCK_PID; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -88,28 +98,31 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-wait_port() { # port seconds
-    local i
+wait_port() { # port seconds [pid: gives up when it exits; default BROKER_PID]
+    local i pid=${3:-$BROKER_PID}
     for ((i = 0; i < $2 * 20; i++)); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        kill -0 "$BROKER_PID" 2>/dev/null || return 1
+        kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.05
     done
     return 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { # pid... (summed)
+    local p
+    for p in "$@"; do cat "/proc/$p/stat"; done | awk '{s += $14 + $15} END {print s}'
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 slab_kb() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
 TCK=$(getconf CLK_TCK)
 
-# start_kafka: the Kafka mock cluster (sluice-kafka-mock) as a process of
-# its own; sets MOCK_PID and BOOTSTRAP. It exits when its stdin closes, so
-# stdin is a fifo held open by this shell (MOCK_FD) until stop_kafka.
+# start_kafka [MOCK ARGS]: the Kafka mock cluster (sluice-kafka-mock) as a
+# process of its own; sets MOCK_PID and BOOTSTRAP. It exits when its stdin
+# closes, so stdin is a fifo held open by this shell (MOCK_FD) until stop_kafka.
 start_kafka() {
     local dir=$WORK/kafka-$((++BROKER_SEQ)) i
     mkdir -p "$dir"
     mkfifo "$dir/in"
-    "$KMOCK" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+    "$KMOCK" "$@" <"$dir/in" >"$dir/out" 2>"$dir/err" &
     MOCK_PID=$!
     exec {MOCK_FD}>"$dir/in"
     BOOTSTRAP=""
@@ -234,6 +247,126 @@ stop_broker() {
 BROKER_SEQ=0
 BOOTSTRAP=""
 
+# The cluster scenario. cluster_mock_args: the mock's arguments, 3 brokers and,
+# when this sluice-kafka-mock has --topic, the cluster's internal topics
+# created up front with CLUSTER_PARTS partitions (else the mock creates them
+# on first use, with its default partition count).
+cluster_mock_args() {
+    MOCK_ARGS=(--brokers 3)
+    if { timeout 5 "$KMOCK" --help </dev/null 2>&1 || true; } | grep -q -- '--topic'; then
+        local t
+        for t in msgs retained interest nodes; do MOCK_ARGS+=(--topic "$CLUSTER_PREFIX.$t:$CLUSTER_PARTS"); done
+    fi
+}
+
+# A helper for the nodes' /metrics (python3: curl is not in the bench's
+# packages). "get PORT": the text; "wait PORT NAME MIN SECONDS": until the
+# sum of NAME's samples is >= MIN, bounded; prints CLUSTER-READY or
+# CLUSTER-NOT-READY with the last value and the time it took.
+write_metrics_helper() {
+    METRICS_PY=$WORK/metrics.py
+    [ -f "$METRICS_PY" ] && return 0
+    cat >"$METRICS_PY" <<'PY'
+import sys, time, urllib.request
+def get(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        return r.read().decode()
+def value(text, name):
+    tot = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, v = line.rpartition(" ")
+        if key == name or key.startswith(name + "{"):
+            tot = (tot or 0) + float(v)
+    return tot
+if sys.argv[1] == "get":
+    sys.stdout.write(get(sys.argv[2]))
+    sys.exit(0)
+port, name, want, limit = sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+t0 = time.monotonic()
+last, err = None, ""
+while time.monotonic() - t0 < limit:
+    try:
+        last = value(get(port), name)
+        err = ""
+    except OSError as e:
+        err = str(e)
+    if last is not None and last >= want:
+        print(f"CLUSTER-READY {name}={last:.0f} after {time.monotonic() - t0:.2f} s", flush=True)
+        sys.exit(0)
+    time.sleep(0.05)
+what = "absent from /metrics" if last is None else f"{last:.0f}"
+print(f"CLUSTER-NOT-READY {name} {what} (wanted >= {want:.0f}) after {limit:.0f} s {err}", flush=True)
+sys.exit(1)
+PY
+}
+
+# start_cluster: three sluice nodes joined only by the Kafka mock ($BOOTSTRAP).
+# Sets NODE_PIDS, NODE_PORTS, NODE_HPORTS (MQTT and HTTP ports, node 1 first),
+# BROKER_PID (node 1: the publishers'), PORT (node 1), SUBPORT (node 2).
+start_cluster() {
+    local i port hport dir
+    NODE_PIDS=()
+    NODE_PORTS=()
+    NODE_HPORTS=()
+    CLUSTER_DIR=$WORK/cluster-$((++BROKER_SEQ))
+    BROKER_DIR=$CLUSTER_DIR
+    for i in 1 2 3; do
+        port=$(free_port)
+        hport=$(free_port)
+        dir=$CLUSTER_DIR/n$i
+        mkdir -p "$dir"
+        cat >"$dir/sluice.json" <<JSON
+{"node_id":"n$i",
+ "listeners":[{"protocol":"mqtt","bind":"127.0.0.1:$port"},
+              {"protocol":"http","bind":"127.0.0.1:$hport"}],
+ "data_dir":"$dir/data","persistence":{"sync":"none"},
+ "mqtt":{"max_inflight":64},
+ "kafka":{"bootstrap":"$BOOTSTRAP"},
+ "cluster":{"enabled":true,"id":"bench","topic_prefix":"$CLUSTER_PREFIX","partitions":$CLUSTER_PARTS}}
+JSON
+        "$SLUICE" -c "$dir/sluice.json" >"$dir/log" 2>&1 &
+        NODE_PIDS+=($!)
+        NODE_PORTS+=("$port")
+        NODE_HPORTS+=("$hport")
+    done
+    BROKER_PID=${NODE_PIDS[0]}
+    PORT=${NODE_PORTS[0]}
+    SUBPORT=${NODE_PORTS[1]}
+    for i in 0 1 2; do
+        if ! wait_port "${NODE_PORTS[$i]}" 15 "${NODE_PIDS[$i]}" ||
+            ! wait_port "${NODE_HPORTS[$i]}" 5 "${NODE_PIDS[$i]}"; then
+            echo "  cluster node n$((i + 1)) did not start listening (log: $CLUSTER_DIR/n$((i + 1))/log):"
+            sed 's/^/    /' "$CLUSTER_DIR/n$((i + 1))/log" | tail -3
+            return 1
+        fi
+    done
+}
+# stop_cluster: SIGTERM to the three nodes at once, up to 10 s for them to
+# exit, then SIGKILL (and says so: a node that does not stop is a finding).
+stop_cluster() {
+    [ ${#NODE_PIDS[@]} -gt 0 ] || return 0
+    local p i alive
+    for p in "${NODE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for ((i = 0; i < 200; i++)); do
+        alive=0
+        for p in "${NODE_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.05
+    done
+    for i in "${!NODE_PIDS[@]}"; do
+        p=${NODE_PIDS[$i]}
+        if kill -0 "$p" 2>/dev/null; then
+            echo "  cluster node n$((i + 1)) (pid $p) still running 10 s after SIGTERM: SIGKILL"
+            kill -9 "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+    NODE_PIDS=()
+    BROKER_PID=""
+}
+
 field() { # key < RESULT line
     tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'
 }
@@ -264,6 +397,9 @@ scen_args() {
     wss1) ARGS=(pairs --pairs 100 "${q1[@]}" --ws --tls) ;;
     pairs-auth) ARGS=(pairs --pairs 100 --qos 0 --size 16 --user bench --pass bench-pw) ;;
     conns-auth) ARGS=(conns --clients "$AUTH_CONNS" --setup-timeout 60 --user bench --pass bench-pw) ;;
+    # Node 1 -> Kafka -> node 2 (run_case adds the ports and the wait), and
+    # the same load on one sluice.
+    cluster | cluster-single) ARGS=(pairs --pairs "$CLUSTER_PAIRS" "${q1[@]}" --rate "$CLUSTER_RATE") ;;
     bridge) ARGS=(bridge --pairs 100 --qos 1 --prefix bench/bridge/ --kafka "$BOOTSTRAP"
         --kafka-topic "$KTOPIC") ;;
     esac
@@ -279,7 +415,23 @@ run_case() {
         na_row "$broker" "$scen" "$round"
         return 0
     fi
-    if ! start_broker "$broker" "$variant"; then
+    if [ "$scen" = cluster ]; then
+        cluster_mock_args
+        if ! start_kafka "${MOCK_ARGS[@]}"; then
+            stop_kafka
+            na_row "$broker" "$scen" "$round"
+            return 0
+        fi
+        if ! start_cluster; then
+            grep -qs 'cluster: unknown key' "$CLUSTER_DIR"/n*/log &&
+                echo "  this build/sluice has no cluster (config: cluster: unknown key): no figure"
+            stop_cluster
+            stop_kafka
+            BOOTSTRAP=""
+            na_row "$broker" "$scen" "$round"
+            return 0
+        fi
+    elif ! start_broker "$broker" "$variant"; then
         echo "  $broker did not start (see $BROKER_DIR/log)"
         stop_broker
         stop_kafka
@@ -295,8 +447,20 @@ run_case() {
     mqtts | mqtts1 | mqtts-conns) common[1]=$TLSPORT ;;
     wss | wss1 | wss-conns) common[1]=$WSSPORT ;;
     esac
+    # The cluster's CPU is its three nodes'; RSS is node 1's.
+    local cpids=("$BROKER_PID")
+    if [ "$scen" = cluster ]; then
+        cpids=("${NODE_PIDS[@]}")
+        # Subscribers on node 2; the load starts once node 1 knows their
+        # filters (bounded: 30 s, else the setup fails and the round has no figure).
+        common+=(--sub-port "$SUBPORT" --setup-timeout 30 --ready-cmd
+            "python3 $METRICS_PY wait ${NODE_HPORTS[0]} sluice_cluster_remote_filters $CLUSTER_PAIRS 30")
+    fi
     local c0 r0 s0 c1 r1 s1 line rc=0
-    c0=$(cpu_ticks "$BROKER_PID")
+    c0=$(cpu_ticks "${cpids[@]}")
+    local nc0=() p m0=0
+    for p in "${cpids[@]}"; do nc0+=("$(cpu_ticks "$p")"); done
+    [ "$scen" = cluster ] && m0=$(cpu_ticks "$MOCK_PID")
     r0=$(rss_kb "$BROKER_PID")
     s0=$(slab_kb)
     out=$WORK/$broker-$scen-$round.out
@@ -337,8 +501,30 @@ run_case() {
         s1=$(slab_kb)
         line=$(grep '^RESULT' "$out" || true)
     fi
-    c1=$(cpu_ticks "$BROKER_PID" || echo "$c0")
-    stop_broker
+    c1=$(cpu_ticks "${cpids[@]}" || echo "$c0")
+    if [ "$scen" = cluster ]; then
+        # Each node's /metrics after the run, and its cluster lines, for the
+        # record (where a message went missing, what a node dropped).
+        local i
+        for i in 0 1 2; do
+            python3 "$METRICS_PY" get "${NODE_HPORTS[$i]}" >"$out.metrics.n$((i + 1))" 2>&1 || true
+        done
+        grep -h '^CLUSTER-' "$out" | sed 's/^/  /' || true
+        printf '  cpu s per node:'
+        for i in 0 1 2; do
+            printf ' n%d %s' $((i + 1)) "$(awk -v a="${nc0[$i]}" -v b="$(cpu_ticks "${NODE_PIDS[$i]}" || echo "${nc0[$i]}")" \
+                -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
+        done
+        printf ', Kafka mock %s\n' "$(awk -v a="$m0" -v b="$(cpu_ticks "$MOCK_PID" || echo "$m0")" \
+            -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')"
+        for i in 1 2 3; do
+            echo "  n$i: $(grep -E '^sluice_(cluster_[a-z_]+|messages_dropped_total|messages_received_total|messages_sent_total)(\{[^}]*\})? ' \
+                "$out.metrics.n$i" | awk '{sub(/^sluice_/, "", $1); printf "%s=%s ", $1, $2}')"
+        done
+        stop_cluster
+    else
+        stop_broker
+    fi
     stop_kafka
     BOOTSTRAP=""
     local cpu
@@ -348,7 +534,7 @@ run_case() {
         na_row "$broker" "$scen" "$round"
         return 0
     fi
-    local mps p99 ready setup deliv acks=NA lost dups qos sent acked expd dlv
+    local mps p50 p99 ready setup deliv acks=NA lost dups qos sent acked expd dlv
     mps=$(field msgs_per_s <<<"$line")
     p99=$(field p99_us <<<"$line")
     ready=$(field ready <<<"$line")
@@ -363,6 +549,13 @@ run_case() {
     acked=$(field acked <<<"$line")
     expd=$(field expected <<<"$line")
     dlv=$(field delivered <<<"$line")
+    p50=$(field p50_us <<<"$line")
+    if [[ $scen == cluster* ]] && [ "$(field setup_failed <<<"$line")" != 0 ]; then
+        # Not every client connected, or node 1 never learnt node 2's filters.
+        echo "  $scen round $round: setup failed (exit $rc), see $out: no figure"
+        na_row "$broker" "$scen" "$round"
+        return 0
+    fi
     if [ "$scen" = bridge ]; then
         # msgs_per_s is what the Kafka reader read back.
         acks=$(field acks_per_s <<<"$line")
@@ -379,10 +572,10 @@ run_case() {
     printf '%s\t' "$broker" "$scen" "$round" "${mps:-NA}" "${p99:-NA}" "$cpu" "$r0" "$r1" \
         "${ready:-NA}" "${setup:-NA}" "${deliv:-0}" "$s0" "$s1" "${acks:-NA}" "${lost:-NA}" \
         "${dups:-NA}" "${qos:-NA}" "${sent:-NA}" "${acked:-NA}" "${expd:-NA}" >>"$RESULTS"
-    printf '%s\n' "${dlv:-NA}" >>"$RESULTS"
-    printf '  %-9s %-10s round %s: %s msg/s delivered, lost %s, dups %s, p99 %s us, setup %s conns/s, cpu %s s, rss %s -> %s kB\n' \
-        "$broker" "$scen" "$round" "${mps:-NA}" "${lost:-NA}" "${dups:-NA}" "${p99:-NA}" \
-        "${setup:-NA}" "$cpu" "$r0" "$r1"
+    printf '%s\t%s\n' "${dlv:-NA}" "${p50:-NA}" >>"$RESULTS"
+    printf '  %-9s %-10s round %s: %s msg/s delivered, sent %s, acked %s, lost %s, dups %s, p50 %s us, p99 %s us, setup %s conns/s, cpu %s s, rss %s -> %s kB\n' \
+        "$broker" "$scen" "$round" "${mps:-NA}" "${sent:-NA}" "${acked:-NA}" "${lost:-NA}" "${dups:-NA}" \
+        "${p50:-NA}" "${p99:-NA}" "${setup:-NA}" "$cpu" "$r0" "$r1"
 }
 
 BROKERS=(sluice mosquitto)
@@ -446,6 +639,23 @@ for scen in "${SCENARIOS[@]}"; do
         echo "run.sh: bridge: sluice with a to_kafka rule (ack kafka, raw) into $KMOCK; Mosquitto skipped (it has no Kafka bridge)"
         [ -x "$KMOCK" ] || echo "run.sh: bridge: $KMOCK not found: no figure"
     fi
+    if [ "$scen" = cluster ]; then
+        echo "run.sh: cluster: 3 sluice nodes + $KMOCK (3 brokers), $CLUSTER_PAIRS QoS 1 pairs at $CLUSTER_RATE msg/s, node 1 -> node 2; then one sluice, same load; Mosquitto skipped (no cluster through Kafka)"
+        [ -x "$KMOCK" ] || echo "run.sh: cluster: $KMOCK not found: no figure"
+        write_metrics_helper
+        for ((round = 1; round <= ROUNDS; round++)); do
+            [[ " ${BROKERS[*]} " == *" sluice "* ]] || break
+            # Alternate which goes first.
+            if ((round % 2)); then
+                run_case sluice cluster "$round"
+                run_case sluice cluster-single "$round"
+            else
+                run_case sluice cluster-single "$round"
+                run_case sluice cluster "$round"
+            fi
+        done
+        continue
+    fi
     for ((round = 1; round <= ROUNDS; round++)); do
         for broker in "${BROKERS[@]}"; do
             [ "$scen" = bridge ] && [ "$broker" = mosquitto ] && continue
@@ -463,5 +673,5 @@ python3 tests/bench/report.py --results "$RESULTS" --out "$OUT" --machine "$MACH
     --command "tests/bench/run.sh ${*:-} (BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_WARMUP=$WARM BENCH_THREADS=$THREADS)" \
     --mosquitto "$MOSQ_VER" --sluice "$SLUICE_VER" --note "$SLUICE_NOTE" \
     --lat-rate "$LAT_RATE" --lat-rate-pairs1 "$LAT_RATE_pairs1" \
-    --lat-rate-fanin1 "$LAT_RATE_fanin1" --conns "$CONNS" --tls-conns "$TLS_CONNS" --duration "$DUR"
+    --lat-rate-fanin1 "$LAT_RATE_fanin1" --cluster-rate "$CLUSTER_RATE" --cluster-pairs "$CLUSTER_PAIRS" --conns "$CONNS" --tls-conns "$TLS_CONNS" --duration "$DUR"
 echo "run.sh: wrote $OUT/BENCHMARKS.md and $OUT/bench/*.svg (raw: $RESULTS)"
