@@ -255,7 +255,7 @@ cluster_mock_args() {
     MOCK_ARGS=(--brokers 3)
     if { timeout 5 "$KMOCK" --help </dev/null 2>&1 || true; } | grep -q -- '--topic'; then
         local t
-        for t in msgs retained interest nodes; do MOCK_ARGS+=(--topic "$CLUSTER_PREFIX.$t:$CLUSTER_PARTS"); done
+        for t in msgs retained interest nodes sessions; do MOCK_ARGS+=(--topic "$CLUSTER_PREFIX.$t:$CLUSTER_PARTS"); done
     fi
 }
 
