@@ -180,6 +180,8 @@ int bridge_new(const cfg_t *cfg, store_t *store, const bridge_hooks_t *hooks, br
     br->cfg = cfg;
     br->st = store;
     if (hooks) br->hooks = *hooks;
+    snprintf(br->inc, sizeof(br->inc), "%s", hooks && hooks->incarnation ? hooks->incarnation : "");
+    br->hooks.incarnation = NULL; /* the caller's string: br->inc is ours */
     pthread_mutex_init(&br->mu, NULL);
     br->puts_tail = &br->puts;
     br->dead_tail = &br->dead;

@@ -120,8 +120,13 @@ int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
     for (int t = 0; t < CT_N; t++)
         snprintf(c->topic[t], sizeof(c->topic[t]), "%s.%s", cfg->cluster.topic_prefix, suffix[t]);
     /* a restarted node is a new incarnation: wall time and pid */
-    snprintf(c->inc, sizeof(c->inc), "%llx",
-             (unsigned long long)((uint64_t)bridge_cluster_wall_ms() << 16 ^ (uint64_t)getpid()));
+    if (hooks->incarnation)
+        snprintf(c->inc, sizeof(c->inc), "%s", hooks->incarnation);
+    else
+        snprintf(
+            c->inc, sizeof(c->inc), "%llx",
+            (unsigned long long)((uint64_t)bridge_cluster_wall_ms() << 16 ^ (uint64_t)getpid()));
+    c->hooks.incarnation = NULL;
     if (!(c->prod = producer_new(c, err, errlen)) ||
         bridge_cluster_reader_new(c, err, errlen) != 0) {
         bridge_cluster_free(c);

@@ -326,9 +326,10 @@ static void envelope(const bridge_msg_t *m, const pprops_t *pp, int64_t ts, stor
     store_buf_u8(b, '}');
 }
 
-void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
-                       const char *cluster, int64_t ts_ms, store_buf_t *out)
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const blob_ids_t *ids, int64_t ts_ms,
+                       store_buf_t *out)
 {
+    const char *node = ids->node ? ids->node : "";
     pprops_t pp;
     props_parse(m->props, m->props ? m->props_len : 0, &pp);
     store_buf_u8(out, BLOB_VERSION);
@@ -357,7 +358,9 @@ void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
     store_buf_init(&h);
     uint16_t n = 0;
     hdr_put(&h, &n, "sluice.node", node, strlen(node));
-    if (cluster) hdr_put(&h, &n, "sluice.cluster", cluster, strlen(cluster));
+    if (ids->cluster && *ids->cluster)
+        hdr_put(&h, &n, "sluice.cluster", ids->cluster, strlen(ids->cluster));
+    if (ids->inc && *ids->inc) hdr_put(&h, &n, "sluice.inc", ids->inc, strlen(ids->inc));
     if (r->cfg->format == CFG_FORMAT_RAW) {
         char q[4];
         snprintf(q, sizeof(q), "%u", m->qos);

@@ -100,9 +100,14 @@ typedef struct blob_view {
     uint32_t value_len;
 } blob_view_t;
 /* Append the blob for one rule and message; false on a malformed props. */
-/* cluster: this node's cluster id (header sluice.cluster), NULL if none. */
-void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const char *node,
-                       const char *cluster, int64_t ts_ms, store_buf_t *out);
+/* Who produces a record: node id (sluice.node, the {node} placeholder),
+ * cluster id (sluice.cluster) and incarnation (sluice.inc); NULL or ""
+ * leaves a header out. */
+typedef struct blob_ids {
+    const char *node, *cluster, *inc;
+} blob_ids_t;
+void bridge_blob_build(const rule_t *r, const bridge_msg_t *m, const blob_ids_t *ids, int64_t ts_ms,
+                       store_buf_t *out);
 int bridge_blob_parse(const uint8_t *p, size_t len, blob_view_t *v);
 bool bridge_blob_next_hdr(const blob_view_t *v, uint32_t *off, uint16_t *i, blob_hdr_t *h);
 bool bridge_json_valid(const uint8_t *p, size_t len);
@@ -154,6 +159,7 @@ struct bridge {
     const cfg_t *cfg;
     store_t *st;
     bridge_hooks_t hooks;
+    char inc[24]; /* hooks.incarnation's copy, "" if none */
     /* to_kafka rules: swapped whole by bridge_set_rules while offers run;
      * a replaced set stays (chained by `old`) until bridge_free, so an
      * offer that still reads it is safe */

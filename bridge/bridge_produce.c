@@ -288,8 +288,7 @@ void bridge_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 /* The record for rule ru and message m, its blob built straight into the
  * allocation (sized for the usual case, grown by store_buf_raw if a template or
  * the headers need more). NULL: out of memory. */
-static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *node,
-                        const char *cluster, int64_t ts)
+static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const blob_ids_t *ids, int64_t ts)
 {
     const size_t at = offsetof(rec_t, blob);
     size_t cap = at + 192 + 2 * (size_t)m->topic_len + m->payload_len + m->props_len;
@@ -297,7 +296,7 @@ static rec_t *rec_build(const rule_t *ru, const bridge_msg_t *m, const char *nod
     if (!heap) return NULL;
     store_buf_t b;
     store_buf_adopt(&b, heap, cap, at); /* grows by realloc: p stays ours to keep */
-    bridge_blob_build(ru, m, node, cluster, ts, &b);
+    bridge_blob_build(ru, m, ids, ts, &b);
     if (b.oom || b.len - at > UINT32_MAX) {
         store_buf_free(&b);
         return NULL;
@@ -341,8 +340,9 @@ static int offer_build(bridge_t *br, const bridge_msg_t *m, bool track, offer_t 
 {
     rec_t **tail = &o->recs;
     int64_t ts = 0;
-    const char *node = br->cfg->node_id ? br->cfg->node_id : "";
-    const char *cluster = br->cfg->cluster.enabled ? br->cfg->cluster.id : NULL;
+    const blob_ids_t ids = {.node = br->cfg->node_id,
+                            .cluster = br->cfg->cluster.enabled ? br->cfg->cluster.id : NULL,
+                            .inc = br->inc};
     ruleset_t *rs = atomic_load_explicit(&br->rules, memory_order_acquire); /* reload swaps it */
     for (size_t i = 0; rs && i < rs->n; i++) {
         rule_t *ru = &rs->v[i];
@@ -355,7 +355,7 @@ static int offer_build(bridge_t *br, const bridge_msg_t *m, bool track, offer_t 
             clock_gettime(CLOCK_REALTIME, &now);
             ts = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
         }
-        rec_t *r = rec_build(ru, m, node, cluster, ts);
+        rec_t *r = rec_build(ru, m, &ids, ts);
         if (!r) return -1;
         r->rule = ru;
         if (track && m->qos >= 1 && ru->ack_kafka) {

@@ -93,6 +93,7 @@ struct brk {
     uint64_t next_assigned_id;
 
     int64_t start_ms;
+    char incarnation[24];        /* this run (hex: wall clock ms and pid), in every Kafka record */
     _Atomic int log_level;       /* a reload changes it */
     struct store *store;         /* NULL: persistence.sync "none" */
     struct bridge *bridge;       /* NULL: no Kafka */

@@ -260,6 +260,11 @@ brk_t *brk_new(const cfg_t *cfg)
     if (!b) return NULL;
     b->cfg = cfg;
     b->start_ms = brk_now_ms();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    snprintf(b->incarnation, sizeof(b->incarnation), "%llx",
+             (unsigned long long)(ms << 16 ^ (uint64_t)getpid()));
     b->log_level = BRK_LOG_INFO;
     if (cfg->log.level) {
         if (!strcmp(cfg->log.level, "error"))

@@ -355,7 +355,8 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .tick = on_tick,
                                 .durable = on_durable,
                                 .event = on_event,
-                                .ctx = cl};
+                                .ctx = cl,
+                                .incarnation = b->incarnation};
     cl->start_ms = brk_now_ms(); /* before the reader runs: its tick reads it */
     if (bridge_cluster_new(cfg, &h, &cl->bc, err, errlen) != 0) return -1;
     brk_sink_t sink = {.name = "cluster", .offer = sink_offer, .ctx = cl};

@@ -116,7 +116,8 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
 int brk_kafka_start(brk_t *b, char *err, size_t errlen)
 {
     if (!b->cfg->kafka.bootstrap) return 0; /* main refused rules without Kafka */
-    bridge_hooks_t hooks = {.inject = inject, .event = on_event, .ctx = b};
+    bridge_hooks_t hooks = {
+        .inject = inject, .event = on_event, .ctx = b, .incarnation = b->incarnation};
     bridge_t *br = NULL;
     if (bridge_new(b->cfg, b->store, &hooks, &br, err, errlen) != 0) return -1;
     b->bridge = br;

@@ -89,6 +89,9 @@ typedef struct bridge_hooks {
      * producer's poll thread. May be NULL. */
     void (*event)(void *ctx, int ev, const char *detail);
     void *ctx;
+    /* This run of the node (header sluice.inc on every record), copied;
+     * NULL: no such header. */
+    const char *incarnation;
 } bridge_hooks_t;
 
 enum {

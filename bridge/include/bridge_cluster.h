@@ -83,6 +83,8 @@ typedef struct bridge_cluster_hooks {
      * one-line description. May be NULL. */
     void (*event)(void *ctx, int ev, const char *detail);
     void *ctx;
+    /* This run of the node (sluice.inc), copied; NULL: one is made up. */
+    const char *incarnation;
 } bridge_cluster_hooks_t;
 
 enum {

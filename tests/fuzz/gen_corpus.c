@@ -211,7 +211,8 @@ static void bridge_seeds(void)
         store_buf_t b, d;
         store_buf_init(&b);
         store_buf_init(&d);
-        bridge_blob_build(&r, &m, "node-1", NULL, 1700000000000, &b);
+        blob_ids_t ids = {.node = "node-1"};
+        bridge_blob_build(&r, &m, &ids, 1700000000000, &b);
         bridge_dlq_encode(&d, 3, b.p, b.len);
         put("fuzz_bridge", f ? "blob_json" : "blob_raw", b.p, b.len);
         put("fuzz_bridge", f ? "dlq_json" : "dlq_raw", d.p, d.len);
