@@ -43,10 +43,14 @@ class RulesEndToEnd(ku.KafkaCase):
             self.assertEqual(r.header("mqtt.clientid"), "pub-raw")
             self.assertEqual(r.header("sluice.node"), "kt1")
             self.assertIsNone(r.header("mqtt.username"))
-        # documented header order: sluice.node first, then mqtt.*
+        # documented header order: sluice.node, sluice.inc (no cluster
+        # here), then mqtt.*; one incarnation for the whole run
         names = [h for h, _ in recs[0].headers]
-        self.assertEqual(names[:5], ["sluice.node", "mqtt.topic", "mqtt.qos",
+        self.assertEqual(names[:6], ["sluice.node", "sluice.inc", "mqtt.topic", "mqtt.qos",
                                      "mqtt.retain", "mqtt.clientid"])
+        incs = {r.header("sluice.inc") for r in recs}
+        self.assertEqual(len(incs), 1, incs)
+        int(incs.pop(), 16)  # hex
         # per key: one partition, publish order
         for d in range(N_DEV):
             key = ("dev%d" % d).encode()
