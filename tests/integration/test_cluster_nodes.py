@@ -108,11 +108,11 @@ class Takeover(ClusterCase):
     def test_connect_elsewhere_closes_the_old_connection_with_0x8e(self):
         n1, n2 = self.cl[1], self.cl[2]
         before = n1.metric(TAKEOVERS, 0)
-        old = self.client(n1, "tk-1")
-        # n1 has read its own present record back once it names the client
-        # in no takeover and the new one is later in the log: connect the
-        # new one after the old one's CONNACK
-        self.cl.wait_log(n1, "client 'tk-1' user", 1)
+        k0 = n2.metric(WILLS_KNOWN, 0)
+        # a will makes the old connection's present record visible: once n2
+        # has read it, the new connection's record comes later in the log
+        old = self.client(n1, "tk-1", will=("tk/will", b"", 0, False))
+        self.cl.wait_metric(n2, WILLS_KNOWN, lambda v: v >= k0 + 1, 15, "+1")
         new = self.client(n2, "tk-1")
         d = old.expect_disconnect(15)
         self.assertIsNotNone(d, "the old connection closed without DISCONNECT")
