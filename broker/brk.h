@@ -49,6 +49,10 @@ typedef struct brk_waiter {
 int brk_kafka_start(brk_t *b, char *err, size_t errlen);
 void brk_kafka_stop(brk_t *b);
 void brk_kafka_free(brk_t *b);
+/* A routed message as the bridge libraries see it (views into m and o). */
+struct bridge_msg;
+struct brk_origin;
+void brk_kafka_msg(const brk_msg_t *m, const struct brk_origin *o, struct bridge_msg *out);
 /* Every bridge counter by name ("produced", "spool/depth", ...). */
 void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 

@@ -259,21 +259,14 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
                      const uint8_t *share, size_t share_len, brk_conn_t *c, uint64_t seq)
 {
     brk_pending_t *pd = NULL;
-    if (c) {
-        if (!(pd = calloc(1, sizeof(*pd)))) return BRIDGE_FULL;
-        pd->c = c;
-        pd->seq = seq;
-        atomic_fetch_add(&c->refs, 1);
-    }
+    if (c && !(pd = brk_pending_new(c, seq))) return BRIDGE_FULL;
     bridge_ack_fn fn = pd ? brk_pending_complete : NULL;
     int rc = to == TO_MSGS ? bridge_cluster_publish(cl->bc, bm, expiry_s, share, share_len, fn, pd)
                            : bridge_cluster_retain(cl->bc, bm, expiry_s, fn, pd);
-    if (rc == BRIDGE_PENDING) {
+    if (rc == BRIDGE_PENDING)
         brk_conn_ack_hold(c, seq); /* completed through our inbox: after this */
-    } else if (pd) {
-        brk_conn_unref(c);
-        free(pd);
-    }
+    else
+        brk_pending_drop(pd);
     return rc;
 }
 
@@ -293,16 +286,8 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
         int64_t left = (m->expire_at_ms - brk_now_ms() + 999) / 1000;
         expiry_s = left > 0 ? (uint32_t)left : 1;
     }
-    bridge_msg_t bm = {.topic = m->topic,
-                       .topic_len = m->topic_len,
-                       .payload = m->payload,
-                       .payload_len = m->payload_len,
-                       .qos = m->qos,
-                       .retain = m->retain,
-                       .clientid = o->client_id ? o->client_id : "",
-                       .username = o->username,
-                       .props = m->props,
-                       .props_len = m->props_len};
+    bridge_msg_t bm;
+    brk_kafka_msg(m, o, &bm);
     brk_conn_t *c = m->qos ? o->conn : NULL;
     bool held = false;
     for (int to = TO_MSGS; to <= TO_RETAINED; to++) {

@@ -161,6 +161,10 @@ bool brk_conn_ack_withdraw(brk_conn_t *c, uint64_t seq);
 void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status);
 /* A completion callback for store/bridge: arg is a brk_pending_t. */
 void brk_pending_complete(void *arg, int status);
+/* A pending completion of c's ack seq (holds a reference to c); NULL
+ * without memory. brk_pending_drop frees one that was never handed on. */
+brk_pending_t *brk_pending_new(brk_conn_t *c, uint64_t seq);
+void brk_pending_drop(brk_pending_t *p);
 
 /* A new connection on fd (wsi NULL for RAW); NULL without memory. */
 brk_conn_t *brk_conn_new(brk_worker_t *w, struct lws *wsi, int fd, uint8_t transport,

@@ -98,6 +98,23 @@ void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status)
     }
 }
 
+brk_pending_t *brk_pending_new(brk_conn_t *c, uint64_t seq)
+{
+    brk_pending_t *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->c = c;
+    p->seq = seq;
+    atomic_fetch_add(&c->refs, 1);
+    return p;
+}
+
+void brk_pending_drop(brk_pending_t *p)
+{
+    if (!p) return;
+    brk_conn_unref(p->c);
+    free(p);
+}
+
 void brk_pending_complete(void *arg, int status)
 {
     brk_pending_t *p = arg;

@@ -36,6 +36,20 @@ static int inject(void *ctx, const bridge_msg_t *bm)
     return b->sync_always ? brk_persist_wait(b) : 0;
 }
 
+void brk_kafka_msg(const brk_msg_t *m, const brk_origin_t *o, bridge_msg_t *out)
+{
+    *out = (bridge_msg_t){.topic = m->topic,
+                          .topic_len = m->topic_len,
+                          .payload = m->payload,
+                          .payload_len = m->payload_len,
+                          .qos = m->qos,
+                          .retain = m->retain,
+                          .clientid = o->client_id ? o->client_id : "",
+                          .username = o->username,
+                          .props = m->props,
+                          .props_len = m->props_len};
+}
+
 /* The bridge's state changes, logged once each with a stable id (bridge
  * poll thread). docs/KAFKA.md "Health" lists them. */
 static void on_event(void *ctx, int ev, const char *detail)
@@ -71,29 +85,13 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
     if (o->kind == BRK_ORIGIN_KAFKA || !b->bridge) return BRK_SINK_PASS;
     /* another node's message went through its own rules already */
     if (o->kind == BRK_ORIGIN_CLUSTER) return BRK_SINK_PASS;
-    bridge_msg_t bm = {.topic = m->topic,
-                       .topic_len = m->topic_len,
-                       .payload = m->payload,
-                       .payload_len = m->payload_len,
-                       .qos = m->qos,
-                       .retain = m->retain,
-                       .clientid = o->client_id ? o->client_id : "",
-                       .username = o->username,
-                       .props = m->props,
-                       .props_len = m->props_len};
+    bridge_msg_t bm;
+    brk_kafka_msg(m, o, &bm);
     brk_conn_t *c = m->qos ? o->conn : NULL;
     brk_pending_t *pd = NULL;
-    if (c) {
-        if (!(pd = calloc(1, sizeof(*pd)))) return BRK_SINK_REFUSE;
-        pd->c = c;
-        pd->seq = o->ack_seq;
-        atomic_fetch_add(&c->refs, 1);
-    }
+    if (c && !(pd = brk_pending_new(c, o->ack_seq))) return BRK_SINK_REFUSE;
     int rc = bridge_offer(b->bridge, &bm, pd ? brk_pending_complete : NULL, pd);
-    if (rc != BRIDGE_PENDING && pd) {
-        brk_conn_unref(c);
-        free(pd);
-    }
+    if (rc != BRIDGE_PENDING) brk_pending_drop(pd);
     switch (rc) {
     case BRIDGE_PENDING:
         /* its completion comes through our inbox, so after this returns */

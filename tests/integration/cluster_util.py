@@ -108,15 +108,10 @@ class Node(ku.KBroker):
 
     # -- lifecycle (same ports and data dir on every start)
     def start(self, timeout=30.0):
-        for attempt in range(3):
-            try:
-                self._launch(timeout)
-                return self
-            except harness.BrokerError as e:
-                self.kill9()
-                if "exited" not in str(e) or attempt == 2:
-                    raise
-                self.port, self.http = two_ports()  # taken meanwhile?
+        return super().start(timeout)
+
+    def new_ports(self):
+        self.port, self.http = two_ports()
 
     def spawn(self):
         """Start the process and return at once (see wait_http /

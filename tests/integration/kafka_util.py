@@ -198,7 +198,10 @@ class KBroker(harness.OwnProcess):
                 self.kill9()
                 if "exited" not in str(e) or attempt == 2:
                     raise
-                self.port = harness.free_port()  # port taken meanwhile?
+                self.new_ports()  # a port taken meanwhile?
+
+    def new_ports(self):
+        self.port = harness.free_port()
 
     def _launch(self, timeout):
         self.write_config()

@@ -89,11 +89,7 @@ class ClusterCase(unittest.TestCase):
         self.clients = []
 
     def tearDown(self):
-        for c in self.clients:
-            try:
-                c.close()
-            except OSError:
-                pass
+        harness.close_quietly(self.clients)
 
     def client(self, node, client_id, **kw):
         c = c5(node, client_id, **kw)
