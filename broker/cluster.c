@@ -374,6 +374,8 @@ void brk_cluster_free(brk_t *b)
 {
     brk_cluster_t *cl = b->cluster;
     if (!cl) return;
+    /* the sessions brk_free clears later must not tell a freed cluster */
+    if (b->subs) brk_subs_watch(b->subs, NULL, NULL);
     bridge_cluster_free(cl->bc);
     brk_subs_free(cl->remote);
     brk_subs_free(cl->own);
