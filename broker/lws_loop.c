@@ -151,6 +151,41 @@ static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
     return fd;
 }
 
+/* Every worker binds each listener with SO_REUSEPORT, which the kernel
+ * also grants to another process of the same user on the same port: a
+ * second broker started by mistake would take half of the first one's new
+ * connections, and a test harness two nodes' clients. So the port is first
+ * bound once without it: held by anyone else, that fails (EADDRINUSE). */
+int brk_loop_probe(const cfg_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const cfg_listener_t *l = &cfg->listeners[i];
+        char port[8];
+        snprintf(port, sizeof(port), "%u", l->port);
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(l->host, port, &hints, &res);
+        if (rc) {
+            snprintf(err, errlen, "cannot resolve %s: %s", l->host, gai_strerror(rc));
+            return -1;
+        }
+        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+            bind(fd, res->ai_addr, res->ai_addrlen)) {
+            snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port,
+                     errno == EADDRINUSE ? "address in use (another process listens there)"
+                                         : strerror(errno));
+            if (fd >= 0) close(fd);
+            freeaddrinfo(res);
+            return -1;
+        }
+        close(fd);
+        freeaddrinfo(res);
+    }
+    return 0;
+}
+
 /* Poll fd in the worker's loop: a listening socket (l set) or the epoll
  * set (l NULL); lws closes it with the context. NULL on failure. */
 static brk_listen_t *watch_fd(brk_worker_t *w, struct lws_vhost *vh, int fd,

@@ -241,6 +241,10 @@ int brk_start(brk_t *b)
 {
     char err[256] = "";
     brk_loop_global_init();
+    if (brk_loop_probe(b->cfg, err, sizeof(err))) {
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-START-FAIL", "%s: %s", b->cfg->source, err);
+        return -1;
+    }
     for (int i = 0; i < b->n_workers; i++) {
         b->workers[i].b = b;
         b->workers[i].index = i;

@@ -100,6 +100,9 @@ void brk_worker_run_inbox(brk_worker_t *w);
  * thread (no-op without a context), destroy a context taken out of a
  * worker, free what init made. brk_loop_global_init once before any. */
 int brk_loop_init(brk_worker_t *w, char *err, size_t errlen);
+/* Each listener's port is free of other processes (main thread, before
+ * the first brk_loop_init); -1 with the listener and reason in err. */
+int brk_loop_probe(const cfg_t *cfg, char *err, size_t errlen);
 void brk_loop_run(brk_worker_t *w);
 void brk_loop_wake(brk_worker_t *w);
 void brk_loop_destroy(struct lws_context *ctx);

@@ -202,6 +202,11 @@ class Cluster:
         """A new node "n<k>" (k = how many there are + 1)."""
         node = Node(self.mock.bootstrap, "n%d" % (len(self.nodes) + 1),
                     bridge, self.kafka_props, self.cluster_cfg)
+        # free_port() can hand two nodes the same port before either binds
+        # it: the second would then fail to start ("address in use")
+        taken = {p for n in self.nodes for p in (n.port, n.http)}
+        while node.port in taken or node.http in taken:
+            node.new_ports()
         self.nodes.append(node)
         if start:
             node.start()

@@ -87,6 +87,32 @@ class CliTest(unittest.TestCase):
 
 
 @unittest.skipIf(is_mosquitto(), "sluice command line")
+@unittest.skipIf(is_mosquitto(), "sluice command line")
+class PortInUseTest(unittest.TestCase):
+    """A second broker on a port a running one listens on is refused at
+    start (each worker binds with SO_REUSEPORT, which the kernel would also
+    grant to another process of the same user: it would get half of the
+    first broker's connections), and the first one keeps serving."""
+
+    def test_second_broker_on_the_same_port_is_refused(self):
+        first = Broker(ws=False).start()
+        self.addCleanup(first.cleanup)
+        tmp = tempfile.mkdtemp(prefix="sluice-port-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cfg = os.path.join(tmp, "sluice.json")
+        with open(cfg, "w") as f:
+            json.dump({"listeners": [{"protocol": "mqtt", "bind": "127.0.0.1:%d" % first.port}],
+                       "data_dir": os.path.join(tmp, "data")}, f)
+        r = subprocess.run([sluice_bin(), "-c", cfg], capture_output=True, timeout=30, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot listen on 127.0.0.1:%d: address in use" % first.port, r.stderr)
+        for i in range(8):  # every new connection still reaches the first broker
+            c = R.RawClient(first.port)
+            self.assertEqual(c.connect("port-%d" % i).rc, 0)
+            c.disconnect()
+        self.assertTrue(first.alive())
+
+
 class OfflineToolsLockTest(unittest.TestCase):
     """`sluice --repair` and `sluice dlq list|replay` on the data_dir of a
     running broker: refused (exit != 0, the broker's pid named), and the
