@@ -41,6 +41,14 @@ int64_t bridge_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool bridge_header_is(rd_kafka_headers_t *h, const char *name, const char *val)
+{
+    const void *v;
+    size_t vl;
+    if (!h || !val || rd_kafka_header_get_last(h, name, &v, &vl)) return false;
+    return v && vl == strlen(val) && memcmp(v, val, vl) == 0;
+}
+
 rec_t *bridge_rec_new(const uint8_t *blob, size_t len)
 {
     rec_t *r = malloc(sizeof(*r) + len);

@@ -130,13 +130,6 @@ static bool hdr(rd_kafka_headers_t *h, const char *name, const void **v, size_t 
     return h && !rd_kafka_header_get_last(h, name, v, vl) && *v;
 }
 
-static bool hdr_is(rd_kafka_headers_t *h, const char *name, const char *want)
-{
-    const void *v;
-    size_t vl;
-    return hdr(h, name, &v, &vl) && vl == strlen(want) && !memcmp(v, want, vl);
-}
-
 static uint32_t hdr_u32(rd_kafka_headers_t *h, const char *name)
 {
     const void *v;
@@ -162,7 +155,7 @@ static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *
     m->payload_len = (uint32_t)rm->len;
     uint32_t q = hdr_u32(h, "mqtt.qos");
     m->qos = (uint8_t)(q > 2 ? 2 : q);
-    m->retain = hdr_is(h, "mqtt.retain", "1");
+    m->retain = bridge_header_is(h, "mqtt.retain", "1");
     m->clientid = "";
     if (hdr(h, "sluice.props", &v, &vl)) {
         if (vl > 0xffffff || !mqtt_props_forwardable(v, (uint32_t)vl)) return false;
@@ -176,7 +169,7 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
 {
     atomic_fetch_add(&c->msgs_consumed, 1);
     bridge_msg_t m;
-    if (hdr_is(h, "sluice.node", c->cfg->node_id) || !as_msg(rm, h, &m)) {
+    if (bridge_header_is(h, "sluice.node", c->cfg->node_id) || !as_msg(rm, h, &m)) {
         atomic_fetch_add(&c->msgs_skipped, 1); /* our own (delivered at once), or unusable */
         return;
     }
@@ -339,7 +332,7 @@ static void on_record(struct bridge_cluster *c, rd_kafka_message_t *rm)
     if (t == CT_MSGS) c->moved = true;
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
-    if (!hdr_is(h, "sluice.cluster", c->cfg->cluster.id)) { /* another cluster's */
+    if (!bridge_header_is(h, "sluice.cluster", c->cfg->cluster.id)) { /* another cluster's */
         if (t == CT_MSGS) atomic_fetch_add(&c->msgs_skipped, 1);
         return;
     }

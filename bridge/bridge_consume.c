@@ -108,14 +108,6 @@ int bridge_consumers_new(struct bridge *br, char *err, size_t errlen)
     return 0;
 }
 
-static bool header_eq(rd_kafka_headers_t *h, const char *name, const char *val)
-{
-    const void *v;
-    size_t vl;
-    if (!h || !val || rd_kafka_header_get_last(h, name, &v, &vl)) return false;
-    return v && vl == strlen(val) && memcmp(v, val, vl) == 0;
-}
-
 static void prop_str(store_buf_t *b, uint8_t id, const void *p, size_t len)
 {
     store_buf_u8(b, id);
@@ -162,9 +154,10 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     struct bridge *br = c->br;
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
-    if (header_eq(h, "sluice.node", br->cfg->node_id)) return 1; /* our own: no echo */
+    if (bridge_header_is(h, "sluice.node", br->cfg->node_id)) return 1; /* our own: no echo */
     /* this cluster's: its node already delivered it cluster-wide */
-    if (br->cfg->cluster.enabled && header_eq(h, "sluice.cluster", br->cfg->cluster.id)) return 1;
+    if (br->cfg->cluster.enabled && bridge_header_is(h, "sluice.cluster", br->cfg->cluster.id))
+        return 1;
     store_buf_t t, props;
     store_buf_init(&t);
     store_buf_init(&props);

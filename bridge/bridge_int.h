@@ -218,6 +218,8 @@ struct bridge {
     } while (0)
 
 int64_t bridge_now_ms(void);
+/* The record's last header `name` is exactly val (NULL h or val: false). */
+bool bridge_header_is(rd_kafka_headers_t *h, const char *name, const char *val);
 int64_t bridge_now_us(void);
 /* One produce -> acknowledged latency (bridge.c). */
 void bridge_lat_observe(struct bridge *br, uint64_t us);

@@ -63,6 +63,11 @@ void brk_kafka_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t 
  * brk_route_from for the others). Any worker thread (w) or NULL for
  * non-worker threads. Returns subscriber count. */
 uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
+/* Store m as the retained message of its topic (an empty payload deletes),
+ * in memory and on disk in one order; counted when a limit keeps it out.
+ * What brk_route_from does for a retained message; the cluster's reader
+ * calls it for <prefix>.retained (w NULL). */
+void brk_route_retain(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
 /* ---- the broker (broker.c) --------------------------------------------- */
 

@@ -93,10 +93,9 @@ static void announce(brk_cluster_t *cl)
 
 static brk_msg_t *msg_of(const bridge_msg_t *bm, uint32_t expiry_s)
 {
-    brk_msg_t *m = brk_msg_new((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
-                               bm->payload_len, bm->props_len, bm->qos, bm->retain);
+    brk_msg_t *m = brk_msg_copy((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
+                                bm->payload_len, bm->props, bm->props_len, bm->qos, bm->retain);
     if (!m) return NULL;
-    if (bm->props_len) memcpy((uint8_t *)m->props, bm->props, bm->props_len);
     if (expiry_s) m->expire_at_ms = brk_now_ms() + (int64_t)expiry_s * 1000;
     return m;
 }
@@ -117,16 +116,9 @@ static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, cons
 static void on_retained(void *ctx, const bridge_msg_t *bm)
 {
     brk_cluster_t *cl = ctx;
-    brk_t *b = cl->b;
     brk_msg_t *m = msg_of(bm, 0);
     if (!m) return;
-    pthread_mutex_lock(&b->retain_order); /* as route.c: memory and store in one order */
-    int rc = brk_retain_set(b->retain, m);
-    if (rc == BRK_RETAIN_OK) brk_persist_retained(b, m);
-    pthread_mutex_unlock(&b->retain_order);
-    if (rc != BRK_RETAIN_OK)
-        brk_limit_hit(b,
-                      rc == BRK_RETAIN_FULL_COUNT ? BRK_LIMIT_RETAINED : BRK_LIMIT_RETAINED_BYTES);
+    brk_route_retain(cl->b, NULL, m);
     brk_msg_unref(&m);
 }
 
@@ -390,13 +382,43 @@ void brk_cluster_free(brk_t *b)
     b->cluster = NULL;
 }
 
+/* Ready by the figures st: loaded, and Kafka reachable within two
+ * heartbeats. */
+static bool ready_by(const brk_t *b, const bridge_cluster_stats_t *st, char *why, size_t len)
+{
+    if (!st->loaded) {
+        if (why) snprintf(why, len, "loading the cluster's retained messages, interest and nodes");
+        return false;
+    }
+    if (st->kafka_down_ms > 2 * (uint64_t)b->cfg->cluster.heartbeat_ms) {
+        if (why)
+            snprintf(why, len, "Kafka unreachable for %llu ms",
+                     (unsigned long long)st->kafka_down_ms);
+        return false;
+    }
+    return true;
+}
+
+bool brk_cluster_ready(brk_t *b, char *why, size_t len)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl) return true;
+    if (!cl->bc) {
+        if (why) snprintf(why, len, "not started");
+        return false;
+    }
+    bridge_cluster_stats_t st;
+    bridge_cluster_get_stats(cl->bc, &st);
+    return ready_by(b, &st, why, len);
+}
+
 void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
 {
     brk_cluster_t *cl = b->cluster;
     if (!cl || !cl->bc) return;
     bridge_cluster_stats_t st;
     bridge_cluster_get_stats(cl->bc, &st);
-    fn(arg, "ready", brk_cluster_ready(b, NULL, 0));
+    fn(arg, "ready", ready_by(b, &st, NULL, 0));
     fn(arg, "nodes", st.nodes);
     int64_t rf = atomic_load(&cl->remote_filters);
     fn(arg, "remote_filters", rf > 0 ? (uint64_t)rf : 0);
@@ -416,28 +438,4 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     fn(arg, "lag", st.lag);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
-}
-
-bool brk_cluster_ready(brk_t *b, char *why, size_t len)
-{
-    brk_cluster_t *cl = b->cluster;
-    if (!cl) return true;
-    if (!cl->bc) {
-        if (why) snprintf(why, len, "not started");
-        return false;
-    }
-    bridge_cluster_stats_t st;
-    bridge_cluster_get_stats(cl->bc, &st);
-    uint32_t hb = b->cfg->cluster.heartbeat_ms;
-    if (!st.loaded) {
-        if (why) snprintf(why, len, "loading the cluster's retained messages, interest and nodes");
-        return false;
-    }
-    if (st.kafka_down_ms > 2 * (uint64_t)hb) {
-        if (why)
-            snprintf(why, len, "Kafka unreachable for %llu ms",
-                     (unsigned long long)st.kafka_down_ms);
-        return false;
-    }
-    return true;
 }

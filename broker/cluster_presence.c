@@ -271,14 +271,13 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
     pres_will_t *w = we ? calloc(1, sizeof(*w)) : NULL;
     if (!w) return;
     uint64_t q = kv_u64(h, n, "mqtt.qos");
-    w->will = brk_msg_new(t->v, (uint16_t)t->len, val ? val : "", (uint32_t)vlen,
-                          props ? (uint32_t)props->len : 0, (uint8_t)(q > 2 ? 2 : q),
-                          kv_is(h, n, "mqtt.retain", "1"));
+    w->will = brk_msg_copy(t->v, (uint16_t)t->len, val ? val : (const uint8_t *)"", (uint32_t)vlen,
+                           props ? props->v : NULL, props ? (uint32_t)props->len : 0,
+                           (uint8_t)(q > 2 ? 2 : q), kv_is(h, n, "mqtt.retain", "1"));
     if (!w->will) {
         free(w);
         return;
     }
-    if (props) memcpy((uint8_t *)w->will->props, props->v, props->len);
     snprintf(w->node, sizeof(w->node), "%s", node);
     snprintf(w->inc, sizeof(w->inc), "%s", inc);
     w->token = token;

@@ -25,10 +25,9 @@ static int inject(void *ctx, const bridge_msg_t *bm)
         brk_log(b, BRK_LOG_WARN, "SLUICE-KAFKA-BAD-TOPIC", "from_kafka: record skipped: bad topic");
         return 0; /* not routable, ever: committing it loses nothing routable */
     }
-    brk_msg_t *m = brk_msg_new((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
-                               bm->payload_len, bm->props_len, bm->qos, bm->retain);
+    brk_msg_t *m = brk_msg_copy((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
+                                bm->payload_len, bm->props, bm->props_len, bm->qos, bm->retain);
     if (!m) return -1;
-    if (bm->props_len) memcpy((uint8_t *)m->props, bm->props, bm->props_len);
     brk_origin_t o = {.kind = BRK_ORIGIN_KAFKA, .client_id = ""};
     brk_route_from(b, NULL, m, &o);
     brk_msg_unref(&m);

@@ -125,7 +125,9 @@ static const struct lws_protocols protocols[] = {
     {"sluice-listen", cb_listen, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
-static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
+/* A socket bound to l's address (nonblocking unless probing), -1 with the
+ * reason in err. reuseport: every worker binds the same port. */
+static int bind_port(const cfg_listener_t *l, bool reuseport, char *err, size_t errlen)
 {
     char port[8];
     snprintf(port, sizeof(port), "%u", l->port);
@@ -140,14 +142,26 @@ static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
-        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port, strerror(errno));
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+        bind(fd, res->ai_addr, res->ai_addrlen)) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port,
+                 errno == EADDRINUSE ? "address in use (another process listens there)"
+                                     : strerror(errno));
         if (fd >= 0) close(fd);
-        freeaddrinfo(res);
-        return -1;
+        fd = -1;
     }
     freeaddrinfo(res);
+    return fd;
+}
+
+static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
+{
+    int fd = bind_port(l, true, err, errlen);
+    if (fd >= 0 && listen(fd, 4096)) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -159,29 +173,9 @@ static int open_listener(const cfg_listener_t *l, char *err, size_t errlen)
 int brk_loop_probe(const cfg_t *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->n_listeners; i++) {
-        const cfg_listener_t *l = &cfg->listeners[i];
-        char port[8];
-        snprintf(port, sizeof(port), "%u", l->port);
-        struct addrinfo hints = {
-            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-        struct addrinfo *res = NULL;
-        int rc = getaddrinfo(l->host, port, &hints, &res);
-        if (rc) {
-            snprintf(err, errlen, "cannot resolve %s: %s", l->host, gai_strerror(rc));
-            return -1;
-        }
-        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-            bind(fd, res->ai_addr, res->ai_addrlen)) {
-            snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port,
-                     errno == EADDRINUSE ? "address in use (another process listens there)"
-                                         : strerror(errno));
-            if (fd >= 0) close(fd);
-            freeaddrinfo(res);
-            return -1;
-        }
+        int fd = bind_port(&cfg->listeners[i], false, err, errlen);
+        if (fd < 0) return -1;
         close(fd);
-        freeaddrinfo(res);
     }
     return 0;
 }

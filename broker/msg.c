@@ -39,6 +39,15 @@ brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *
     return m;
 }
 
+brk_msg_t *brk_msg_copy(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
+                        uint32_t payload_len, const uint8_t *props, uint32_t props_len, uint8_t qos,
+                        bool retain)
+{
+    brk_msg_t *m = brk_msg_new(topic, topic_len, payload, payload_len, props_len, qos, retain);
+    if (m && props_len) memcpy((uint8_t *)m->props, props, props_len);
+    return m;
+}
+
 void brk_msg_unref(brk_msg_t **mp)
 {
     brk_msg_t *m = *mp;

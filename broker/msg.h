@@ -49,7 +49,12 @@ typedef struct brk_msg {
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain);
 /* props: the forwardable properties of a decoded PUBLISH or will, as
- * mqtt_props_forward_size / mqtt_props_forward_write encode them. */
+ * mqtt_props_forward_size / mqtt_props_forward_write encode them.
+ * brk_msg_copy is brk_msg_new with that block already encoded elsewhere
+ * (the store, a Kafka record) copied in. */
+brk_msg_t *brk_msg_copy(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
+                        uint32_t payload_len, const uint8_t *props, uint32_t props_len, uint8_t qos,
+                        bool retain);
 static inline brk_msg_t *brk_msg_ref(brk_msg_t *m)
 {
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

@@ -37,10 +37,9 @@ static void cleanup_put(rec_t *r, int rc)
 static brk_msg_t *from_store(const mqtt_str_t *topic, const mqtt_str_t *payload,
                              const mqtt_str_t *props, uint8_t qos, bool retain, int64_t expiry)
 {
-    brk_msg_t *m = brk_msg_new(topic->p, (uint16_t)topic->len, payload->p, payload->len, props->len,
-                               qos, retain);
+    brk_msg_t *m = brk_msg_copy(topic->p, (uint16_t)topic->len, payload->p, payload->len, props->p,
+                                props->len, qos, retain);
     if (!m) return NULL;
-    if (props->len) memcpy((uint8_t *)m->props, props->p, props->len);
     if (expiry) m->expire_at_ms = brk_now_ms() + (expiry - brk_wall_s()) * 1000;
     return m;
 }

@@ -30,7 +30,7 @@ static bool pin_pays(brk_t *b, const brk_msg_t *m, const brk_matches_t *mt)
     return writers >= 2;
 }
 
-static void retain(brk_t *b, brk_worker_t *w, brk_msg_t *m)
+void brk_route_retain(brk_t *b, brk_worker_t *w, brk_msg_t *m)
 {
     /* one order for memory and disk, or a restart could bring back the
      * older of two racing retained messages */
@@ -52,19 +52,12 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m)
     return brk_route_from(b, w, m, &o);
 }
 
-uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o)
+/* Retained state and local subscribers (the sinks took m). */
+static uint32_t route_local(brk_t *b, brk_worker_t *w, brk_msg_t *m, const brk_origin_t *o)
 {
-    /* sinks first: a sink that cannot take the message (Kafka spool full)
-     * refuses it before any subscriber or the retained map got it */
-    brk_sinks_offer(b, w, m, o);
-    if (o->refused) {
-        free(o->share_skip);
-        o->share_skip = NULL;
-        return 0;
-    }
     /* a cluster node's retained message arrives by <prefix>.retained, in
      * that topic's order (cluster.c), not by its live copy */
-    if (m->retain && o->kind != BRK_ORIGIN_CLUSTER) retain(b, w, m);
+    if (m->retain && o->kind != BRK_ORIGIN_CLUSTER) brk_route_retain(b, w, m);
     brk_matches_t local = {0};
     brk_matches_t *mt = w ? &w->matches : &local;
     brk_subs_rdlock(b->subs);
@@ -85,6 +78,15 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
     brk_subs_unlock(b->subs);
     brk_persist_unpin(b, m);
     brk_matches_free(&local);
+    return n;
+}
+
+uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o)
+{
+    /* sinks first: a sink that cannot take the message (Kafka spool full)
+     * refuses it before any subscriber or the retained map got it */
+    brk_sinks_offer(b, w, m, o);
+    uint32_t n = o->refused ? 0 : route_local(b, w, m, o);
     free(o->share_skip);
     o->share_skip = NULL;
     o->share_skip_len = 0;

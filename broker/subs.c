@@ -322,6 +322,17 @@ out:
     return rc;
 }
 
+bool brk_subs_has(brk_subs_t *t, const char *filter, uint16_t len)
+{
+    mqtt_str_t group, rest;
+    if (mqtt_share_split((const uint8_t *)filter, len, &group, &rest)) {
+        node_t *n = walk(t, (const char *)rest.p, (uint16_t)rest.len, false);
+        return n && group_get(n, &group, false, NULL, 0);
+    }
+    node_t *n = walk(t, filter, len, false);
+    return n && n->n_subs;
+}
+
 bool brk_subs_remove(brk_subs_t *t, const char *filter, uint16_t len, brk_session_t *s)
 {
     mqtt_str_t group, rest;

@@ -40,7 +40,4 @@ struct brk_subs {
     void *watch_ctx;
 };
 
-/* The node of exactly this filter (no $share), NULL if none (subs_walk.c). */
-const node_t *brk_subs_node(brk_subs_t *t, const char *filter, uint16_t len);
-
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "grow.h"
-#include "mqtt_hash.h"
 #include "subs_int.h"
 
 void brk_subs_watch(brk_subs_t *t, brk_subs_watch_fn fn, void *ctx)
@@ -59,45 +58,4 @@ void brk_subs_each(brk_subs_t *t, void (*fn)(void *ctx, const char *filter, uint
 out:
     free(stack);
     free(buf);
-}
-
-bool brk_subs_has(brk_subs_t *t, const char *filter, uint16_t len)
-{
-    mqtt_str_t group, rest;
-    if (mqtt_share_split((const uint8_t *)filter, len, &group, &rest)) {
-        const node_t *k = brk_subs_node(t, (const char *)rest.p, (uint16_t)rest.len);
-        for (uint32_t g = 0; k && g < k->n_groups; g++)
-            if (k->groups[g].len == group.len && !memcmp(k->groups[g].name, group.p, group.len))
-                return true;
-        return false;
-    }
-    const node_t *k = brk_subs_node(t, filter, len);
-    return k && k->n_subs;
-}
-
-/* The node of exactly this filter, NULL if none. */
-const node_t *brk_subs_node(brk_subs_t *t, const char *filter, uint16_t len)
-{
-    const node_t *n = &t->root;
-    const char *p = filter, *end = filter + len;
-    for (;;) {
-        const char *s = memchr(p, '/', (size_t)(end - p));
-        uint16_t l = (uint16_t)((s ? s : end) - p);
-        const node_t *k = NULL;
-        if (l == 1 && *p == '+')
-            k = n->plus;
-        else if (l == 1 && *p == '#')
-            k = n->hash_kid;
-        else if (n->cap_kids) /* subs.c's probe of the kids' table */
-            for (uint32_t h = mqtt_fnv1a(p, l), i = h & (n->cap_kids - 1); n->kids[i];
-                 i = (i + 1) & (n->cap_kids - 1))
-                if (n->kids[i]->hash == h && n->kids[i]->len == l &&
-                    !memcmp(n->kids[i]->level, p, l)) {
-                    k = n->kids[i];
-                    break;
-                }
-        if (!k || !s) return k;
-        n = k;
-        p = s + 1;
-    }
 }
