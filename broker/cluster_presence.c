@@ -267,6 +267,10 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
     const bridge_kv_t *t = kv_get(h, n, "mqtt.topic");
     if (!t || !t->len || t->len > 0xffff || !mqtt_topic_valid(t->v, t->len)) return;
     const bridge_kv_t *props = kv_get(h, n, "sluice.props");
+    /* forwarded as they are to whoever gets the will: checked like a
+     * message record's (a record is input like any other) */
+    if (props && (props->len > 0xffffff || !mqtt_props_forwardable(props->v, (uint32_t)props->len)))
+        return;
     pres_ent_t *we = map_find(&p->wills, id, len, true);
     pres_will_t *w = we ? calloc(1, sizeof(*w)) : NULL;
     if (!w) return;

@@ -286,6 +286,74 @@ class Restart(ClusterCase):
         self.assertEqual(sorted(set(away)), [b"away 0", b"away 1", b"away 2"])
 
 
+class BadRecords(ClusterCase):
+    """Records in the internal topics that no sluice wrote: each is skipped
+    (and counted where there is a counter), the nodes serve on. Every bad
+    record goes to partition 0 ahead of a good one, and the good one's
+    effect is the sync point: by then the bad ones were read."""
+
+    BASE = {"sluice.v": "1", "sluice.cluster": cu.CLUSTER_ID, "sluice.node": "nx",
+            "sluice.inc": "1"}
+
+    def put(self, topic, records):
+        ku.produce(self.cl.mock.bootstrap, topic, records, partition=0)
+
+    def h(self, **kw):
+        d = dict(self.BASE)
+        d.update({k.replace("_", "."): v for k, v in kw.items()})
+        return d
+
+    def test_malformed_records_are_skipped_and_the_nodes_serve_on(self):
+        n1 = self.cl[1]
+        sub = self.client(n1, "bad-sub")
+        self.assertEqual(sub.subscribe([("bad/#", 1)]), [1])
+        self.interest(self.cl[2], 1)  # for the live message at the end
+        skipped, rf, wk, ra = (n1.metric(name, 0) for name in (
+            cu.MSGS_SKIPPED, cu.REMOTE_FILTERS, WILLS_KNOWN, cu.RETAINED_APPLIED))
+        # msgs: a wildcard topic, a truncated and a forbidden property
+        # block, then a good record: only the good one is delivered
+        self.put(cu.MSGS, [("bad/#", "wild", self.h(mqtt_qos="1"))])
+        self.put(cu.MSGS, [("bad/p", "props", self.h(mqtt_qos="1", sluice_props="&\x01"))])
+        self.put(cu.MSGS, [("bad/a", "alias", self.h(mqtt_qos="1", sluice_props="#"))])
+        self.put(cu.MSGS, [("bad/ok", "good", self.h(mqtt_qos="1"))])
+        got = collect_until(sub, "bad/ok")
+        self.assertEqual(got, [])
+        self.assertGreaterEqual(n1.metric(cu.MSGS_SKIPPED), skipped + 3)
+        # interest: no space in the key, an invalid filter; then a good one
+        self.put(cu.INTEREST, [("nx", "1", self.BASE), ("nx a/#/b", "1", self.BASE),
+                               ("nx zz/ok", "1", self.BASE)])
+        self.cl.wait_metric(n1, cu.REMOTE_FILTERS, lambda v: v >= rf + 1, 15, "+1")
+        self.assertEqual(n1.metric(cu.REMOTE_FILTERS), rf + 1)
+        self.put(cu.INTEREST, [("nx zz/ok", "", self.BASE)])
+        self.cl.wait_metric(n1, cu.REMOTE_FILTERS, lambda v: v == rf, 15, "back")
+        # sessions: a will with a bad property block, one on a wildcard
+        # topic, a marker without its owner; then a good will
+        self.put(cu.SESSIONS, [
+            ("bw1", "x", self.h(sluice_kind="present", sluice_token="1", mqtt_topic="bad/w",
+                                sluice_props="&\x01")),
+            ("bw2", "x", self.h(sluice_kind="present", sluice_token="2", mqtt_topic="bad/#")),
+            ("bw3", "x", self.h(sluice_kind="will-fired", sluice_token="3")),
+            ("bw4", "x", self.h(sluice_kind="present", sluice_token="4", mqtt_topic="bad/w"))])
+        self.cl.wait_metric(n1, WILLS_KNOWN, lambda v: v >= wk + 1, 15, "+1")
+        self.assertEqual(n1.metric(WILLS_KNOWN), wk + 1)
+        self.put(cu.SESSIONS, [("bw4", "", self.h(sluice_kind="gone", sluice_token="4"))])
+        self.cl.wait_metric(n1, WILLS_KNOWN, lambda v: v == wk, 15, "back")
+        # retained: a wildcard topic; then a good one, deleted again
+        self.put(cu.RETAINED, [("bad/#", "wild", self.BASE), ("bad/r", "kept", self.BASE)])
+        self.cl.wait_metric(n1, cu.RETAINED_APPLIED, lambda v: v >= ra + 1, 15, "+1")
+        self.assertEqual(n1.metric(cu.RETAINED_APPLIED), ra + 1)
+        self.put(cu.RETAINED, [("bad/r", "", self.BASE)])
+        self.cl.wait_metric(n1, cu.RETAINED_APPLIED, lambda v: v == ra + 2, 15, "+2")
+        # nodes: a heartbeat without an incarnation is not a node
+        self.put(cu.NODES, [("ny", "1", {"sluice.v": "1", "sluice.cluster": cu.CLUSTER_ID})])
+        for n in self.cl.nodes:
+            self.assertTrue(n.alive(), n.log_tail())
+        pub = self.client(self.cl[2], "bad-pub")
+        pub.publish("bad/end", b"", qos=1, pid=1)
+        self.assertEqual(collect_until(sub, "bad/end"), [])
+        self.assertEqual(n1.metric(cu.NODES_ALIVE), 3)
+
+
 class Example(unittest.TestCase):
     """examples/cluster.sh: three nodes that work as one, stopped by
     SIGTERM with everything it started."""
