@@ -6,18 +6,18 @@
 #   cd tests/integration && SLUICE_BIN=../../build/sluice \
 #     SLUICE_KAFKA_MOCK=../../build/sluice-kafka-mock \
 #     /usr/bin/python3 -m unittest -v test_cluster
+# itcl_cluster: test_cluster.py; itcl_nodes: test_cluster_nodes.py
+# (takeover, wills, shared groups, restart, bad records, examples/cluster.sh).
 if(TARGET sluice AND TARGET sluice-kafka-mock)
-  add_test(NAME itcl_cluster
-           COMMAND /usr/bin/python3 -m unittest -v test_cluster
-           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-  set_tests_properties(itcl_cluster PROPERTIES TIMEOUT 300
-    LABELS "integration;kafka;cluster"
-    ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>;SLUICE_KAFKA_MOCK=$<TARGET_FILE:sluice-kafka-mock>;PYTHONDONTWRITEBYTECODE=1")
-  # takeover, wills, shared groups, restart, examples/cluster.sh
-  add_test(NAME itcl_nodes
-           COMMAND /usr/bin/python3 -m unittest -v test_cluster_nodes
-           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-  set_tests_properties(itcl_nodes PROPERTIES TIMEOUT 300
-    LABELS "integration;kafka;cluster"
-    ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>;SLUICE_KAFKA_MOCK=$<TARGET_FILE:sluice-kafka-mock>;PYTHONDONTWRITEBYTECODE=1")
+  foreach(pair IN ITEMS "cluster:test_cluster" "nodes:test_cluster_nodes")
+    string(REPLACE ":" ";" parts "${pair}")
+    list(GET parts 0 name)
+    list(GET parts 1 module)
+    add_test(NAME itcl_${name}
+             COMMAND /usr/bin/python3 -m unittest -v ${module}
+             WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+    set_tests_properties(itcl_${name} PROPERTIES TIMEOUT 300
+      LABELS "integration;kafka;cluster"
+      ENVIRONMENT "SLUICE_BIN=$<TARGET_FILE:sluice>;SLUICE_KAFKA_MOCK=$<TARGET_FILE:sluice-kafka-mock>;PYTHONDONTWRITEBYTECODE=1")
+  endforeach()
 endif()
