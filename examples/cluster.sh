@@ -12,45 +12,17 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 PORT=${CLUSTER_PORT:-1883}
 HTTP=${CLUSTER_HTTP:-8080}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-cluster.XXXXXX")
-pids=()
-cleanup() {
-    trap - INT TERM EXIT
-    echo "cluster: stopping"
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        p=${pids[i]}
-        kill -TERM "$p" 2>/dev/null || continue
-        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    exec 3>&- || true
-    rm -rf "$dir"
-    exit 0
-}
-trap cleanup INT TERM EXIT
-
-port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in $PORT $((PORT + 1)) $((PORT + 2)) $HTTP $((HTTP + 1)) $((HTTP + 2)); do
-    if port_open "$p"; then
-        echo "cluster: port $p is taken; set CLUSTER_PORT / CLUSTER_HTTP" >&2
-        exit 1
-    fi
-done
-
-# The mock exits at EOF on its stdin: hold a FIFO open for it on fd 3.
-mkfifo "$dir/mock.in"
-exec 3<>"$dir/mock.in"
+NAME=cluster
+# shellcheck source=examples/procs.sh
+. "$ROOT/examples/procs.sh"
+trap procs_stop_all INT TERM EXIT
+procs_ports_free CLUSTER_PORT/CLUSTER_HTTP $PORT $((PORT + 1)) $((PORT + 2)) \
+    $HTTP $((HTTP + 1)) $((HTTP + 2))
 topics=()
 for t in msgs retained interest nodes sessions; do topics+=(--topic "sluice.$t:4"); done
-"$BUILD/sluice-kafka-mock" --brokers 3 "${topics[@]}" <&3 >"$dir/mock.out" 2>"$dir/mock.err" &
-pids+=($!)
-bootstrap=""
-for _ in $(seq 100); do
-    bootstrap=$(awk '/^BOOTSTRAP /{print $2; exit}' "$dir/mock.out")
-    [ -n "$bootstrap" ] && break
-    sleep 0.1
-done
-[ -n "$bootstrap" ] || { echo "cluster: the Kafka mock did not start" >&2; exit 1; }
+procs_start_mock --brokers 3 "${topics[@]}"
 
 for i in 1 2 3; do
     mkdir -p "$dir/n$i"

@@ -21,45 +21,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T0=$(date +%s.%N)
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-demo.XXXXXX")
-pids=()
-cleanup() {
-    trap - INT TERM EXIT
-    echo
-    echo "demo: stopping"
-    # newest first, each given 10 s: devices say goodbye while sluice is
-    # up, analytics commits while Kafka is up
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        p=${pids[i]}
-        kill -TERM "$p" 2>/dev/null || continue
-        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    exec 3>&- || true
-    rm -rf "$dir"
-    exit 0
-}
-trap cleanup INT TERM EXIT
-
-port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$MQTT_PORT" "$WS_PORT" "$HTTP_PORT"; do
-    if port_open "$p"; then
-        echo "demo: port $p is taken (another broker?); set DEMO_MQTT_PORT/DEMO_WS_PORT/DEMO_HTTP_PORT" >&2
-        exit 1
-    fi
-done
-
-# The mock exits at EOF on its stdin: hold a FIFO open for it on fd 3.
-mkfifo "$dir/mock.in"
-exec 3<>"$dir/mock.in"
-"$BUILD/sluice-kafka-mock" --brokers 1 <&3 >"$dir/mock.out" 2>"$dir/mock.err" &
-pids+=($!)
-bootstrap=""
-for _ in $(seq 100); do
-    bootstrap=$(awk '/^BOOTSTRAP /{print $2; exit}' "$dir/mock.out")
-    [ -n "$bootstrap" ] && break
-    sleep 0.1
-done
-[ -n "$bootstrap" ] || { echo "demo: the mock Kafka cluster did not start" >&2; exit 1; }
+NAME=demo
+# shellcheck source=examples/procs.sh
+. "$ROOT/examples/procs.sh"
+trap procs_stop_all INT TERM EXIT
+procs_ports_free DEMO_MQTT_PORT/DEMO_WS_PORT/DEMO_HTTP_PORT "$MQTT_PORT" "$WS_PORT" "$HTTP_PORT"
+procs_start_mock --brokers 1
 
 python3 - "$ROOT/examples/demo.json" "$dir/demo.json" "$bootstrap" "$dir" "$ROOT" \
     "$MQTT_PORT" "$WS_PORT" "$HTTP_PORT" <<'EOF'
