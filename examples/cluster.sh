@@ -17,7 +17,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-cluster.XXXXXX")
 NAME=cluster
 # shellcheck source=examples/procs.sh
 . "$ROOT/examples/procs.sh"
-trap procs_stop_all INT TERM EXIT
+procs_trap
 procs_ports_free CLUSTER_PORT/CLUSTER_HTTP $PORT $((PORT + 1)) $((PORT + 2)) \
     $HTTP $((HTTP + 1)) $((HTTP + 2))
 topics=()

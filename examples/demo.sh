@@ -24,7 +24,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-demo.XXXXXX")
 NAME=demo
 # shellcheck source=examples/procs.sh
 . "$ROOT/examples/procs.sh"
-trap procs_stop_all INT TERM EXIT
+procs_trap
 procs_ports_free DEMO_MQTT_PORT/DEMO_WS_PORT/DEMO_HTTP_PORT "$MQTT_PORT" "$WS_PORT" "$HTTP_PORT"
 procs_start_mock --brokers 1
 

@@ -8,8 +8,10 @@ pids=()
 
 # Stop every child, newest first, each given 10 s (devices say goodbye
 # while sluice is up, consumers commit while Kafka is up); then remove
-# $dir and exit. The trap handler of the sourcing script.
+# $dir and exit with status $1: 0 when stopped by a signal, the failing
+# status when the script gave up (procs_trap sets both).
 procs_stop_all() {
+    local rc=${1:-0}
     trap - INT TERM EXIT
     echo
     echo "$NAME: stopping"
@@ -21,7 +23,12 @@ procs_stop_all() {
     done
     exec 3>&- || true
     rm -rf "$dir"
-    exit 0
+    exit "$rc"
+}
+
+procs_trap() {
+    trap 'procs_stop_all 0' INT TERM
+    trap 'procs_stop_all $?' EXIT
 }
 
 port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

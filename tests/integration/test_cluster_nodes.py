@@ -20,6 +20,7 @@ Run by hand:
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -397,6 +398,23 @@ class Example(unittest.TestCase):
         self.assertFalse(os.path.exists(tmp), "its temp dir is left: " + tmp)
         for i in range(3):
             self.assertFalse(harness.port_open(port + i), "a node still listens")
+
+    def test_example_refuses_a_taken_port(self):
+        """A port in use: a message naming it and the setting, exit 1, and
+        nothing left behind."""
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        held = socket.socket()
+        held.bind((harness.HOST, 0))
+        held.listen()
+        self.addCleanup(held.close)
+        port = held.getsockname()[1]
+        env = dict(os.environ, BUILD=os.path.dirname(harness.sluice_bin()),
+                   CLUSTER_PORT=str(port), CLUSTER_HTTP=str(harness.free_port()))
+        r = subprocess.run(["bash", os.path.join(root, "examples", "cluster.sh")], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cluster: port %d is taken" % port, r.stderr)
+        self.assertIn("set CLUSTER_PORT/CLUSTER_HTTP", r.stderr)
 
     @staticmethod
     def node(port):
