@@ -362,24 +362,25 @@ class Example(unittest.TestCase):
     def test_example_cluster_runs_and_stops(self):
         ku.require_tools(self)
         root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-        port = harness.free_port()
-        while any(harness.port_open(port + i) for i in range(3)):
-            port = harness.free_port()
-        http = harness.free_port()
-        while any(harness.port_open(http + i) for i in range(3)):
-            http = harness.free_port()
-        env = dict(os.environ, BUILD=os.path.dirname(harness.sluice_bin()),
-                   CLUSTER_PORT=str(port), CLUSTER_HTTP=str(http))
-        p = subprocess.Popen(["bash", os.path.join(root, "examples", "cluster.sh")],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = []
+        # three consecutive ports twice, disjoint; another test may still
+        # take one before a node binds it: then the script says "address
+        # in use" and is run again with other ports (at most 3 times)
+        for attempt in range(3):
+            port, http = self.ranges()
+            env = dict(os.environ, BUILD=os.path.dirname(harness.sluice_bin()),
+                       CLUSTER_PORT=str(port), CLUSTER_HTTP=str(http))
+            p = subprocess.Popen(["bash", os.path.join(root, "examples", "cluster.sh")],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                out = self.until_ready(p)
+            except BaseException:
+                p.send_signal(signal.SIGTERM)  # it stops what it started
+                p.communicate(timeout=30)
+                raise
+            if out is not None:
+                break
+            self.assertLess(attempt, 2, "the script never came up")
         try:
-            deadline = time.monotonic() + 60
-            while not any("Ctrl-C stops" in line for line in out):
-                self.assertGreater(deadline - time.monotonic(), 0, "".join(out))
-                line = p.stdout.readline().decode()
-                self.assertTrue(line, "the script ended:\n" + "".join(out))
-                out.append(line)
             tmp = re.search(r"logs in (\S+)/n\*/log", "".join(out)).group(1)
             sub = c5(self.node(port + 1), "ex-sub")
             self.assertEqual(sub.subscribe([("demo/#", 1)]), [1])
@@ -415,6 +416,31 @@ class Example(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("cluster: port %d is taken" % port, r.stderr)
         self.assertIn("set CLUSTER_PORT/CLUSTER_HTTP", r.stderr)
+
+    @staticmethod
+    def ranges():
+        while True:
+            port, http = harness.free_port(), harness.free_port()
+            both = [port + i for i in range(3)] + [http + i for i in range(3)]
+            if len(set(both)) == 6 and not any(harness.port_open(x) for x in both):
+                return port, http
+
+    def until_ready(self, p):
+        """The script's lines up to "Ctrl-C stops"; None when it ended on a
+        port another process took meanwhile (it cleaned up after itself)."""
+        out = []
+        deadline = time.monotonic() + 60
+        while not any("Ctrl-C stops" in line for line in out):
+            self.assertGreater(deadline - time.monotonic(), 0, "".join(out))
+            line = p.stdout.readline().decode()
+            if not line:
+                p.wait(30)
+                text = "".join(out)
+                if "address in use" in text:
+                    return None
+                self.fail("the script ended:\n" + text)
+            out.append(line)
+        return out
 
     @staticmethod
     def node(port):
