@@ -302,6 +302,7 @@ void bridge_cluster_free(bridge_cluster_t *c)
         free(c->eof[t]);
         free(c->hi0[t]);
     }
+    free(c->sync_hi);
     free(c->nodes);
     pthread_mutex_destroy(&c->mu);
     free(c);

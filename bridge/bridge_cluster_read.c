@@ -169,14 +169,18 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
 {
     atomic_fetch_add(&c->msgs_consumed, 1);
     bridge_msg_t m;
-    if (bridge_header_is(h, "sluice.node", c->cfg->node_id) || !as_msg(rm, h, &m)) {
+    bridge_cluster_at_t at = {rm->partition, rm->offset,
+                              bridge_header_is(h, "sluice.node", c->cfg->node_id)};
+    if (at.own || !as_msg(rm, h, &m)) {
         atomic_fetch_add(&c->msgs_skipped, 1); /* our own (delivered at once), or unusable */
+        if (at.own && as_msg(rm, h, &m))       /* a session moving in may need it */
+            (void)c->hooks.deliver(c->hooks.ctx, &m, hdr_u32(h, "mqtt.expiry"), NULL, 0, &at);
         return;
     }
     uint32_t expiry = hdr_u32(h, "mqtt.expiry");
     rd_kafka_timestamp_type_t tt;
-    int64_t at = rd_kafka_message_timestamp(rm, &tt), age = bridge_cluster_wall_ms() - at;
-    if (expiry && at > 0 && age > 0) { /* a record read late (a restart): expiry counts */
+    int64_t when = rd_kafka_message_timestamp(rm, &tt), age = bridge_cluster_wall_ms() - when;
+    if (expiry && when > 0 && age > 0) { /* a record read late (a restart): expiry counts */
         if (age >= (int64_t)expiry * 1000) {
             atomic_fetch_add(&c->msgs_skipped, 1);
             return;
@@ -186,7 +190,7 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
     const void *sh = NULL;
     size_t shl = 0;
     if (!hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
-    while (c->hooks.deliver(c->hooks.ctx, &m, expiry, sh, sh ? shl : 0) < 0 &&
+    while (c->hooks.deliver(c->hooks.ctx, &m, expiry, sh, sh ? shl : 0, &at) < 0 &&
            !atomic_load(&c->stop)) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
@@ -375,6 +379,51 @@ static void commit_msgs(struct bridge_cluster *c, bool sync)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t cap)
+{
+    int32_t n = atomic_load_explicit(&c->parts[CT_MSGS], memory_order_acquire);
+    if (n > cap) n = cap;
+    for (int32_t p = 0; p < n; p++)
+        pos[p] = atomic_load(&c->pos[CT_MSGS][p]);
+    return n < 0 ? 0 : n;
+}
+
+/* ---- the sessions barrier ----------------------------------------------- */
+
+uint64_t bridge_cluster_sessions_sync(bridge_cluster_t *c)
+{
+    return atomic_fetch_add(&c->sync_want, 1) + 1;
+}
+
+bool bridge_cluster_sessions_synced(bridge_cluster_t *c, uint64_t ticket)
+{
+    return atomic_load(&c->sync_done) >= ticket;
+}
+
+/* Take the ends of every sessions partition for the tickets asked so far,
+ * then answer them once the positions reach those ends. */
+static void sessions_barrier(struct bridge_cluster *c)
+{
+    int32_t n = c->parts[CT_SESSIONS];
+    if (!c->sync_active) {
+        uint64_t want = atomic_load(&c->sync_want);
+        if (want <= atomic_load(&c->sync_done) || n <= 0) return;
+        if (!c->sync_hi && !(c->sync_hi = calloc((size_t)n, sizeof(*c->sync_hi)))) return;
+        for (int32_t p = 0; p < n; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(c->cons, c->topic[CT_SESSIONS], p, &lo, &hi, 1000))
+                return; /* Kafka unreachable: again next time */
+            c->sync_hi[p] = hi > lo ? hi : -1;
+        }
+        c->sync_taking = want;
+        c->sync_active = true;
+    }
+    for (int32_t p = 0; p < n; p++)
+        if (c->sync_hi[p] >= 0 && atomic_load(&c->pos[CT_SESSIONS][p]) < c->sync_hi[p]) return;
+    atomic_store(&c->sync_done, c->sync_taking);
+    c->sync_active = false;
+}
+
 /* ---- setup and loop --------------------------------------------------- */
 
 /* Find every topic's partitions (waiting for topics that do not exist yet)
@@ -432,8 +481,9 @@ void *bridge_cluster_reader(void *arg)
             rd_kafka_message_destroy(rm);
         }
         beat(c);
+        if (!c->eof_left) sessions_barrier(c);
         int64_t now = bridge_now_ms();
-        if (now - c->last_tick >= 100) {
+        if (now - c->last_tick >= 20) {
             c->last_tick = now;
             nodes_expire(c);
             if (c->eof_left) check_ends(c);

@@ -51,6 +51,13 @@ struct bridge_cluster {
     int64_t last_beat, last_tick, last_commit;
     bool moved; /* msgs positions advanced since the last commit */
 
+    /* sessions barrier (bridge_cluster_sessions_sync): tickets asked and
+     * answered; the ends being waited for (reader thread) */
+    _Atomic uint64_t sync_want, sync_done;
+    uint64_t sync_taking;
+    int64_t *sync_hi;
+    bool sync_active;
+
     _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
     atomic_uint_least64_t msgs_produced, msgs_acked, msgs_failed, msgs_consumed, msgs_delivered,
         msgs_skipped, retained_produced, retained_applied, interest_produced, nodes_up;

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <libwebsockets.h>
-#include <openssl/evp.h>
 
 #include "api.h"
 #include "sink.h"
@@ -32,32 +31,6 @@ static void pub_free(pub_t *p)
 {
     free(p->payload);
     free(p->user);
-}
-
-/* Base64 (RFC 4648, padded) through OpenSSL; false if malformed. */
-static bool b64_decode(const char *s, uint8_t **out, uint32_t *len)
-{
-    size_t n = strlen(s);
-    if (n % 4) return false;
-    uint8_t *buf = malloc(n / 4 * 3 + 1);
-    if (!buf) return false;
-    int got = n ? EVP_DecodeBlock(buf, (const uint8_t *)s, (int)n) : 0;
-    if (got < 0) {
-        free(buf);
-        return false;
-    }
-    if (n && s[n - 1] == '=') got--; /* DecodeBlock counts the padding */
-    if (n > 1 && s[n - 2] == '=') got--;
-    *out = buf;
-    *len = (uint32_t)got;
-    return true;
-}
-
-static char *b64_encode(const uint8_t *p, uint32_t n)
-{
-    char *out = malloc((size_t)(n + 2) / 3 * 4 + 1);
-    if (out) EVP_EncodeBlock((uint8_t *)out, p, (int)n);
-    return out;
 }
 
 /* User properties as the block of (0x26, key, value) entries mqtt_props_t
@@ -218,7 +191,7 @@ static bool parse_pub(const cJSON *o, pub_t *p, char *err, size_t errlen)
         return false;
     }
     if (v) pl = v->valuestring;
-    if (b64 && !b64_decode(pl, &p->payload, &p->payload_len)) {
+    if (b64 && !brk_b64_decode(pl, &p->payload, &p->payload_len)) {
         snprintf(err, errlen, "payload: expected base64 (RFC 4648, padded)");
         return false;
     }
@@ -383,7 +356,7 @@ static cJSON *retained_json(const brk_msg_t *m, bool with_payload)
     bool text =
         mqtt_utf8_valid(m->payload, m->payload_len) && !memchr(m->payload, 0, m->payload_len);
     char *pl = text ? strndup((const char *)m->payload, m->payload_len)
-                    : b64_encode(m->payload, m->payload_len);
+                    : brk_b64_encode(m->payload, m->payload_len);
     cJSON_AddStringToObject(o, "payload", pl ? pl : "");
     cJSON_AddStringToObject(o, "encoding", text ? "plain" : "base64");
     free(pl);

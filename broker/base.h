@@ -43,7 +43,8 @@ typedef struct brk_hist {
     brk_counter_t sum_us, count;
 } brk_hist_t;
 void brk_hist_observe(brk_hist_t *h, uint64_t us);
-int64_t brk_wall_s(void); /* CLOCK_REALTIME seconds */
+int64_t brk_wall_s(void);  /* CLOCK_REALTIME seconds */
+int64_t brk_wall_ms(void); /* CLOCK_REALTIME milliseconds (records other nodes read) */
 void brk_log(brk_t *b, int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 enum { BRK_LOG_ERROR, BRK_LOG_WARN, BRK_LOG_INFO, BRK_LOG_DEBUG };

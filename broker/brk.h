@@ -69,6 +69,12 @@ uint32_t brk_route(brk_t *b, brk_worker_t *w, brk_msg_t *m);
  * calls it for <prefix>.retained (w NULL). */
 void brk_route_retain(brk_t *b, brk_worker_t *w, brk_msg_t *m);
 
+/* A route barrier, with a cluster only (any thread may route): flip, then
+ * poll quiet with the returned half until true; every route that had
+ * begun before the flip is then over (its sinks and local deliveries). */
+uint32_t brk_route_flip(brk_t *b);
+bool brk_route_quiet(brk_t *b, uint32_t half);
+
 /* ---- the broker (broker.c) --------------------------------------------- */
 
 /* Operator limits a client ran into (mqtt.max_*), counted for $SYS and
@@ -120,6 +126,10 @@ struct brk {
     _Atomic bool draining;             /* graceful shutdown: accept nothing new (worker.c) */
     brk_counter_t store_failed;        /* writes the store refused */
     _Atomic int64_t store_fail_log_ms; /* rate limit of their log line */
+    /* routes in progress, counted in two halves by epoch (cluster only):
+     * brk_route_quiet tells when every route begun before a flip is over */
+    _Atomic uint32_t route_epoch;
+    _Atomic uint64_t routing[2];
 };
 
 brk_t *brk_new(const cfg_t *cfg);

@@ -49,6 +49,13 @@ int64_t brk_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+int64_t brk_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Text: "TIME LEVEL ID message", control characters of the message (a
  * client id may hold any) shown as '?', one line each. JSON (log.format):
  * {"time","level","id","msg"} through cJSON, which escapes them. */

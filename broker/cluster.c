@@ -101,14 +101,19 @@ static brk_msg_t *msg_of(const bridge_msg_t *bm, uint32_t expiry_s)
 }
 
 static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, const void *share,
-                      size_t share_len)
+                      size_t share_len, const bridge_cluster_at_t *at)
 {
     brk_cluster_t *cl = ctx;
+    bool keep = brk_session_buffering(cl);
+    if (at->own && !keep) return 0;
     brk_msg_t *m = msg_of(bm, expiry_s);
-    if (!m) return -1;
-    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
-    if (share) brk_cluster_share_apply(cl, share, share_len, &o);
-    brk_route_from(cl->b, NULL, m, &o);
+    if (!m) return at->own ? 0 : -1;
+    if (keep) brk_session_buffer(cl, m, at); /* a session may be moving in */
+    if (!at->own) {
+        brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+        if (share) brk_cluster_share_apply(cl, share, share_len, &o);
+        brk_route_from(cl->b, NULL, m, &o);
+    }
     brk_msg_unref(&m);
     return 0;
 }
@@ -148,6 +153,13 @@ static void on_interest(void *ctx, const char *node, const char *f, uint16_t len
         atomic_fetch_add(&cl->remote_filters, 1);
     else if (!on && brk_subs_remove(cl->remote, f, len, n->s))
         atomic_fetch_sub(&cl->remote_filters, 1);
+}
+
+void brk_cluster_remote_add(brk_cluster_t *cl, const char *node, const char *f, uint16_t len)
+{
+    rnode_t *n = rnode(cl, node);
+    if (n && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
+        atomic_fetch_add(&cl->remote_filters, 1);
 }
 
 static void on_own_interest(void *ctx, const char *f, uint16_t len, bool on)
@@ -374,6 +386,8 @@ void brk_cluster_free(brk_t *b)
     for (uint32_t i = 0; i < cl->n_nodes; i++)
         stand_in_free(cl->nodes[i].s);
     stand_in_free(cl->own_s);
+    brk_session_jobs_free(cl);
+    brk_session_buffer_free(cl);
     brk_presence_fini(&cl->pres);
     brk_cluster_shares_free(cl);
     pthread_rwlock_destroy(&cl->shares_lock);
@@ -434,6 +448,11 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "interest_failed", atomic_load(&cl->interest_failed));
     fn(arg, "takeovers", atomic_load(&cl->pres.takeovers));
     fn(arg, "wills_fired", atomic_load(&cl->pres.wills_fired));
+    fn(arg, "sessions_moved_in", atomic_load(&cl->pres.moved_in));
+    fn(arg, "sessions_moved_out", atomic_load(&cl->pres.moved_out));
+    fn(arg, "claims_failed", atomic_load(&cl->pres.claims_failed));
+    fn(arg, "sessions_replayed", atomic_load(&cl->pres.replayed));
+    fn(arg, "sessions_gaps", atomic_load(&cl->pres.gaps));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     fn(arg, "lag", st.lag);

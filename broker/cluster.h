@@ -43,6 +43,11 @@ struct brk_conn;
 void brk_cluster_connected(struct brk *b, struct brk_conn *c, const char *client_id);
 void brk_cluster_disconnected(struct brk *b, struct brk_conn *c, const char *client_id);
 
+/* A CONNECT with clean start 0 (its worker): 0 to go on, or BRK_PAUSE
+ * while its session comes from the node holding it (cluster_session.c);
+ * the CONNECT is handled again at the worker's next tick. */
+int brk_cluster_claim(struct brk *b, struct brk_conn *c, const char *client_id, size_t len);
+
 /* false, with the reason in why, while the node is not loaded or cannot
  * reach Kafka (readiness). */
 bool brk_cluster_ready(struct brk *b, char *why, size_t len);

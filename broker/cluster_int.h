@@ -29,10 +29,20 @@ typedef struct pres_ent {
     struct pres_ent *next;
     uint32_t hash;
     uint16_t len;
-    /* mine: this node's current connection of the id */
+    /* mine: this node's current connection of the id; claims: the
+     * connection waiting for its session (cluster_session.c) */
     uint64_t token;
-    bool seen;          /* its present record was read back */
-    pres_will_t *wills; /* wills: pending wills, any node */
+    bool seen;             /* mine: its present record was read back; claims: the session came */
+    int64_t until;         /* claims: brk_now_ms() deadline of the phase */
+    struct brk_conn *conn; /* claims: the paused CONNECT's connection (a reference) */
+    uint64_t ticket;       /* claims: its sessions barrier */
+    uint8_t phase;         /* claims: CLAIM_SYNC, CLAIM_WAIT */
+    bool woken;            /* claims: its worker was told to try again */
+    pres_will_t *wills;    /* wills: pending wills, any node */
+    /* owners: the node holding the client's session (index into names),
+     * and whether it outlives the connection (a session to claim) */
+    uint16_t owner;
+    bool kept;
     char id[];
 } pres_ent_t;
 
@@ -46,9 +56,63 @@ typedef struct pres_node {
     bool up;
 } pres_node_t;
 
+/* A session this node must hand over (to a claim) or end (its client is
+ * on another node now), once its connection here has closed. Reader. */
+typedef struct pres_job {
+    char *id;
+    uint16_t len;
+    bool handover;
+    char to[72], to_inc[24]; /* handover: the claiming connection */
+    uint64_t to_token;
+    int64_t until;
+    bool kicked;
+    uint8_t stage; /* JOB_NEW, JOB_BARRIER (waits for route barrier `bar`) */
+    uint64_t bar;
+} pres_job_t;
+enum { JOB_NEW, JOB_BARRIER };
+
+/* A moved session's filters kept subscribed here a while by a session of
+ * nobody (deliveries to it are dropped): this node's interest does not
+ * drop before the new node's is known everywhere. Reader thread. */
+typedef struct pres_ghost {
+    brk_session_t *s;
+    int64_t until;
+} pres_ghost_t;
+
+/* A <prefix>.msgs record read while a claim was open: a session moving in
+ * gets those the old node had not read when it handed the session over
+ * (cluster_session_in.c). Reader thread. */
+typedef struct pres_rec {
+    int32_t part;
+    int64_t off;
+    brk_msg_t *m;
+} pres_rec_t;
+#define PRES_BUF_MAX 200000
+#define BRK_CLUSTER_MAX_PARTS 1024
+
+#define PRES_MAX_NAMES 1024
+
 typedef struct brk_presence {
-    pthread_mutex_t mu; /* mine (workers and the reader) */
+    pthread_mutex_t mu; /* mine, claims, owners, names, nodes (workers and the reader) */
     pres_map_t mine;
+    pres_map_t claims; /* this node's CONNECTs waiting for their session */
+    pres_map_t owners; /* where each client's session is, as the log says */
+    char (*names)[72]; /* node ids the owners map names */
+    uint32_t n_names;
+    pres_job_t *jobs; /* reader thread */
+    uint32_t n_jobs, cap_jobs;
+    pres_ghost_t *ghosts; /* reader thread */
+    uint32_t n_ghosts, cap_ghosts;
+    _Atomic uint32_t claims_active; /* entries of claims */
+    pres_rec_t *buf;                /* reader thread, while claims are open */
+    uint32_t buf_n, buf_cap;
+    int64_t *buf_start; /* per msgs partition: the first offset buffered (-1: unknown) */
+    int32_t buf_parts;
+    bool buf_on, buf_full;
+    _Atomic uint64_t replayed, gaps;
+    uint64_t bar_started, bar_done; /* route barriers (brk_route_flip), reader thread */
+    uint32_t bar_half;
+    _Atomic uint64_t moved_in, moved_out, claims_failed;
     pres_map_t wills;       /* reader thread */
     pres_node_t nodes[256]; /* as the heartbeats tell */
     uint32_t n_nodes;
@@ -88,6 +152,10 @@ struct brk_cluster {
     _Atomic uint32_t share_members; /* nodes over all groups: 0 = nothing to pick */
 };
 
+/* node's interest in filter, as if its record had been read (reader
+ * thread): a session moving there is routed to it at once. */
+void brk_cluster_remote_add(brk_cluster_t *cl, const char *node, const char *f, uint16_t len);
+
 /* Shared groups cluster-wide (cluster_share.c). */
 #define BRK_SHARE_HDR_MAX 1024
 /* Another node's group (filter "$share/<g>/<f>") gained (on) or lost its
@@ -115,5 +183,46 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
 void brk_presence_tick(brk_cluster_t *cl);
 /* Loaded: wills of incarnations that are not alive start their delay. */
 void brk_presence_loaded(brk_cluster_t *cl);
+/* Produce a <prefix>.sessions record; 0 or BRIDGE_FULL (logged). */
+int brk_presence_produce(brk_cluster_t *cl, const char *id, size_t len, const bridge_kv_t *h,
+                         size_t n, const void *val, size_t vlen);
+bool brk_presence_kv_is(const bridge_kv_t *h, size_t n, const char *name, const char *want);
+const bridge_kv_t *brk_presence_kv(const bridge_kv_t *h, size_t n, const char *name);
+uint64_t brk_presence_kv_u64(const bridge_kv_t *h, size_t n, const char *name);
+bool brk_presence_kv_str(const bridge_kv_t *h, size_t n, const char *name, char *dst, size_t cap);
+/* Any incarnation of node is alive, or not heard of yet (p->mu held, or
+ * the reader thread). */
+bool brk_presence_up(const brk_presence_t *p, const char *node);
+/* The client id maps (p->mu held for mine, claims and owners). */
+pres_ent_t *brk_presence_find(pres_map_t *m, const char *id, size_t len, bool create);
+void brk_presence_drop(pres_map_t *m, pres_ent_t *e);
+/* owners: id's session is on node (kept: it outlives the connection);
+ * takes p->mu. brk_presence_owner: the node, NULL if unknown (p->mu held). */
+void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const char *node,
+                            bool kept);
+const char *brk_presence_owner(brk_presence_t *p, const char *id, size_t len, bool *kept);
+
+/* Sessions that move (cluster_session.c), reader thread: a claim for a
+ * session this node holds, a hand-over record, another node's connection
+ * of a client (this node's copy of its session ends), the timers. */
+void brk_session_claimed(brk_cluster_t *cl, const char *id, size_t len, const char *node,
+                         const char *inc, const bridge_kv_t *h, size_t n);
+void brk_session_state(brk_cluster_t *cl, const char *id, size_t len, const char *node,
+                       const bridge_kv_t *h, size_t n, const void *val, size_t vlen);
+void brk_session_elsewhere(brk_cluster_t *cl, const char *id, size_t len, bool kicked);
+void brk_session_jobs_tick(brk_cluster_t *cl);
+/* Claims whose barrier passed or whose session came: their CONNECTs are
+ * tried again now (reader tick; brk_session_claim_wake with pres.mu held). */
+void brk_session_claims_tick(brk_cluster_t *cl);
+void brk_session_claim_wake(pres_ent_t *e);
+enum { CLAIM_SYNC, CLAIM_WAIT };
+void brk_session_jobs_free(brk_cluster_t *cl);
+/* A msgs record read (reader thread): kept while claims are open. */
+void brk_session_buffer(brk_cluster_t *cl, brk_msg_t *m, const bridge_cluster_at_t *at);
+static inline bool brk_session_buffering(brk_cluster_t *cl)
+{
+    return cl->pres.buf_on || atomic_load_explicit(&cl->pres.claims_active, memory_order_relaxed);
+}
+void brk_session_buffer_free(brk_cluster_t *cl);
 
 #endif

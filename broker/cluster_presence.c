@@ -33,7 +33,7 @@
 
 /* ---- a map of client ids ------------------------------------------------- */
 
-static pres_ent_t *map_find(pres_map_t *m, const char *id, size_t len, bool create)
+pres_ent_t *brk_presence_find(pres_map_t *m, const char *id, size_t len, bool create)
 {
     uint32_t h = mqtt_fnv1a(id, len);
     for (pres_ent_t *e = m->cap ? m->v[h & (m->cap - 1)] : NULL; e; e = e->next)
@@ -71,7 +71,7 @@ static void will_free(pres_will_t *w)
     free(w);
 }
 
-static void map_drop(pres_map_t *m, pres_ent_t *e)
+void brk_presence_drop(pres_map_t *m, pres_ent_t *e)
 {
     pres_ent_t **pp = &m->v[e->hash & (m->cap - 1)];
     while (*pp != e)
@@ -89,7 +89,7 @@ static void map_free(pres_map_t *m)
 {
     for (uint32_t i = 0; i < m->cap; i++)
         while (m->v[i])
-            map_drop(m, m->v[i]);
+            brk_presence_drop(m, m->v[i]);
     free(m->v);
     m->v = NULL;
     m->cap = m->n = 0;
@@ -104,27 +104,30 @@ void brk_presence_fini(brk_presence_t *p)
 {
     map_free(&p->mine);
     map_free(&p->wills);
+    map_free(&p->claims);
+    map_free(&p->owners);
+    free(p->names);
     pthread_mutex_destroy(&p->mu);
 }
 
 /* ---- records -------------------------------------------------------------- */
 
-static const bridge_kv_t *kv_get(const bridge_kv_t *h, size_t n, const char *name)
+const bridge_kv_t *brk_presence_kv(const bridge_kv_t *h, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(h[i].name, name)) return &h[i];
     return NULL;
 }
 
-static bool kv_is(const bridge_kv_t *h, size_t n, const char *name, const char *want)
+bool brk_presence_kv_is(const bridge_kv_t *h, size_t n, const char *name, const char *want)
 {
-    const bridge_kv_t *k = kv_get(h, n, name);
+    const bridge_kv_t *k = brk_presence_kv(h, n, name);
     return k && k->len == strlen(want) && !memcmp(k->v, want, k->len);
 }
 
-static uint64_t kv_u64(const bridge_kv_t *h, size_t n, const char *name)
+uint64_t brk_presence_kv_u64(const bridge_kv_t *h, size_t n, const char *name)
 {
-    const bridge_kv_t *k = kv_get(h, n, name);
+    const bridge_kv_t *k = brk_presence_kv(h, n, name);
     char b[24];
     if (!k || k->len >= sizeof(b)) return 0;
     memcpy(b, k->v, k->len);
@@ -132,17 +135,17 @@ static uint64_t kv_u64(const bridge_kv_t *h, size_t n, const char *name)
     return strtoull(b, NULL, 10);
 }
 
-static bool kv_str(const bridge_kv_t *h, size_t n, const char *name, char *dst, size_t cap)
+bool brk_presence_kv_str(const bridge_kv_t *h, size_t n, const char *name, char *dst, size_t cap)
 {
-    const bridge_kv_t *k = kv_get(h, n, name);
+    const bridge_kv_t *k = brk_presence_kv(h, n, name);
     if (!k || k->len >= cap) return false;
     memcpy(dst, k->v, k->len);
     dst[k->len] = 0;
     return true;
 }
 
-static int produce(brk_cluster_t *cl, const char *id, size_t len, const bridge_kv_t *h, size_t n,
-                   const void *val, size_t vlen)
+int brk_presence_produce(brk_cluster_t *cl, const char *id, size_t len, const bridge_kv_t *h,
+                         size_t n, const void *val, size_t vlen)
 {
     int rc = bridge_cluster_session(cl->bc, id, len, h, n, val, vlen);
     if (rc)
@@ -157,9 +160,10 @@ void brk_cluster_connected(brk_t *b, brk_conn_t *c, const char *id)
     if (!cl || !cl->bc) return;
     brk_presence_t *p = &cl->pres;
     size_t len = strlen(id);
-    uint64_t token = atomic_fetch_add(&p->next_token, 1) + 1;
+    /* a CONNECT that claimed its session elsewhere has its token already */
+    uint64_t token = c->cluster_token ? c->cluster_token : atomic_fetch_add(&p->next_token, 1) + 1;
     pthread_mutex_lock(&p->mu);
-    pres_ent_t *e = map_find(&p->mine, id, len, true);
+    pres_ent_t *e = brk_presence_find(&p->mine, id, len, true);
     if (e) {
         e->token = token;
         e->seen = false;
@@ -167,10 +171,15 @@ void brk_cluster_connected(brk_t *b, brk_conn_t *c, const char *id)
     pthread_mutex_unlock(&p->mu);
     if (!e) return;
     c->cluster_token = token;
-    char tok[24], qos[2] = {0}, delay[16], expiry[16];
+    char tok[24], qos[2] = {0}, delay[16], expiry[16], at[24];
     snprintf(tok, sizeof(tok), "%llu", (unsigned long long)token);
-    bridge_kv_t h[9] = {{"sluice.kind", "present", 7}, {"sluice.token", tok, strlen(tok)}};
-    size_t n = 2;
+    snprintf(at, sizeof(at), "%lld", (long long)brk_wall_ms());
+    bool kept = c->session && c->session->expiry > 0;
+    bridge_kv_t h[11] = {{"sluice.kind", "present", 7},
+                         {"sluice.token", tok, strlen(tok)},
+                         {"sluice.kept", kept ? "1" : "0", 1},
+                         {"sluice.at", at, strlen(at)}};
+    size_t n = 4;
     brk_msg_t *w = c->will;
     if (w) {
         qos[0] = (char)('0' + w->qos);
@@ -186,7 +195,8 @@ void brk_cluster_connected(brk_t *b, brk_conn_t *c, const char *id)
         }
         if (c->username) h[n++] = (bridge_kv_t){"mqtt.username", c->username, strlen(c->username)};
     }
-    produce(cl, id, len, h, n, w ? (const void *)w->payload : "", w ? w->payload_len : 0);
+    brk_presence_produce(cl, id, len, h, n, w ? (const void *)w->payload : "",
+                         w ? w->payload_len : 0);
 }
 
 void brk_cluster_disconnected(brk_t *b, brk_conn_t *c, const char *id)
@@ -196,13 +206,16 @@ void brk_cluster_disconnected(brk_t *b, brk_conn_t *c, const char *id)
     brk_presence_t *p = &cl->pres;
     size_t len = strlen(id);
     pthread_mutex_lock(&p->mu);
-    pres_ent_t *e = map_find(&p->mine, id, len, false);
-    if (e && e->token == c->cluster_token) map_drop(&p->mine, e);
+    pres_ent_t *e = brk_presence_find(&p->mine, id, len, false);
+    if (e && e->token == c->cluster_token) brk_presence_drop(&p->mine, e);
     pthread_mutex_unlock(&p->mu);
     char tok[24];
     snprintf(tok, sizeof(tok), "%llu", (unsigned long long)c->cluster_token);
-    bridge_kv_t h[2] = {{"sluice.kind", "gone", 4}, {"sluice.token", tok, strlen(tok)}};
-    produce(cl, id, len, h, 2, NULL, 0);
+    bool kept = c->session && c->session->expiry > 0 && !c->session->ended;
+    bridge_kv_t h[3] = {{"sluice.kind", "gone", 4},
+                        {"sluice.token", tok, strlen(tok)},
+                        {"sluice.kept", kept ? "1" : "0", 1}};
+    brk_presence_produce(cl, id, len, h, 3, NULL, 0);
     c->cluster_token = 0;
 }
 
@@ -239,6 +252,60 @@ static bool alive(const brk_presence_t *p, const char *node, const char *inc)
     return true;
 }
 
+bool brk_presence_up(const brk_presence_t *p, const char *node)
+{
+    for (uint32_t i = 0; i < p->n_nodes; i++)
+        if (!strcmp(p->nodes[i].id, node)) return p->nodes[i].up;
+    return true;
+}
+
+/* ---- where sessions are (owners; p->mu held) ------------------------------ */
+
+static int name_index(brk_presence_t *p, const char *node)
+{
+    for (uint32_t i = 0; i < p->n_names; i++)
+        if (!strcmp(p->names[i], node)) return (int)i;
+    if (p->n_names == PRES_MAX_NAMES || strlen(node) >= sizeof(p->names[0])) return -1;
+    if (!p->names && !(p->names = calloc(PRES_MAX_NAMES, sizeof(*p->names)))) return -1;
+    strcpy(p->names[p->n_names], node);
+    return (int)p->n_names++;
+}
+
+void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const char *node,
+                            bool kept)
+{
+    pthread_mutex_lock(&p->mu);
+    int i = name_index(p, node);
+    pres_ent_t *e = i >= 0 ? brk_presence_find(&p->owners, id, len, true) : NULL;
+    if (e) {
+        e->owner = (uint16_t)i;
+        e->kept = kept;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* node's connection of id ended; its session stays there if kept. */
+static void owner_gone(brk_presence_t *p, const char *id, size_t len, const char *node, bool kept)
+{
+    pthread_mutex_lock(&p->mu);
+    pres_ent_t *e = brk_presence_find(&p->owners, id, len, false);
+    if (e && !strcmp(p->names[e->owner], node)) {
+        if (kept)
+            e->kept = true;
+        else
+            brk_presence_drop(&p->owners, e);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+const char *brk_presence_owner(brk_presence_t *p, const char *id, size_t len, bool *kept)
+{
+    pres_ent_t *e = brk_presence_find(&p->owners, id, len, false);
+    if (!e) return NULL;
+    *kept = e->kept;
+    return p->names[e->owner];
+}
+
 static void schedule(brk_presence_t *p, pres_will_t *w)
 {
     if (w->fire_at) return;
@@ -251,33 +318,41 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
                        size_t vlen)
 {
     brk_presence_t *p = &cl->pres;
-    uint64_t token = kv_u64(h, n, "sluice.token");
+    uint64_t token = brk_presence_kv_u64(h, n, "sluice.token");
     bool own = !strcmp(node, cl->b->cfg->node_id);
     pthread_mutex_lock(&p->mu);
-    pres_ent_t *e = map_find(&p->mine, id, len, false);
+    pres_ent_t *e = brk_presence_find(&p->mine, id, len, false);
     bool take = false;
     if (e && own && !strcmp(inc, bridge_cluster_incarnation(cl->bc)) && e->token == token)
         e->seen = true;
     else if (e && !own && e->seen) /* ours came first: theirs wins */
         take = true;
-    if (take) map_drop(&p->mine, e);
+    if (take) brk_presence_drop(&p->mine, e);
+    bool here = e && !take; /* connected here, and this node's record will win */
     pthread_mutex_unlock(&p->mu);
+    brk_presence_owner_set(p, id, len, node, brk_presence_kv_is(h, n, "sluice.kept", "1"));
     if (take) kick(cl, id, len);
+    /* the client is on that node now: this node's copy of its session
+     * (offline, or behind the connection just closed) is stale; a record
+     * replayed at start-up is history and changes nothing */
+    int64_t at = (int64_t)brk_presence_kv_u64(h, n, "sluice.at");
+    if (!own && !here && brk_wall_ms() - at < (int64_t)cl->b->cfg->cluster.node_timeout_ms)
+        brk_session_elsewhere(cl, id, len, take);
 
-    const bridge_kv_t *t = kv_get(h, n, "mqtt.topic");
+    const bridge_kv_t *t = brk_presence_kv(h, n, "mqtt.topic");
     if (!t || !t->len || t->len > 0xffff || !mqtt_topic_valid(t->v, t->len)) return;
-    const bridge_kv_t *props = kv_get(h, n, "sluice.props");
+    const bridge_kv_t *props = brk_presence_kv(h, n, "sluice.props");
     /* forwarded as they are to whoever gets the will: checked like a
      * message record's (a record is input like any other) */
     if (props && (props->len > 0xffffff || !mqtt_props_forwardable(props->v, (uint32_t)props->len)))
         return;
-    pres_ent_t *we = map_find(&p->wills, id, len, true);
+    pres_ent_t *we = brk_presence_find(&p->wills, id, len, true);
     pres_will_t *w = we ? calloc(1, sizeof(*w)) : NULL;
     if (!w) return;
-    uint64_t q = kv_u64(h, n, "mqtt.qos");
+    uint64_t q = brk_presence_kv_u64(h, n, "mqtt.qos");
     w->will = brk_msg_copy(t->v, (uint16_t)t->len, val ? val : (const uint8_t *)"", (uint32_t)vlen,
                            props ? props->v : NULL, props ? (uint32_t)props->len : 0,
-                           (uint8_t)(q > 2 ? 2 : q), kv_is(h, n, "mqtt.retain", "1"));
+                           (uint8_t)(q > 2 ? 2 : q), brk_presence_kv_is(h, n, "mqtt.retain", "1"));
     if (!w->will) {
         free(w);
         return;
@@ -285,11 +360,11 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
     snprintf(w->node, sizeof(w->node), "%s", node);
     snprintf(w->inc, sizeof(w->inc), "%s", inc);
     w->token = token;
-    w->delay = (uint32_t)kv_u64(h, n, "mqtt.delay");
-    w->has_expiry = kv_get(h, n, "mqtt.expiry") != NULL;
-    w->expiry = (uint32_t)kv_u64(h, n, "mqtt.expiry");
+    w->delay = (uint32_t)brk_presence_kv_u64(h, n, "mqtt.delay");
+    w->has_expiry = brk_presence_kv(h, n, "mqtt.expiry") != NULL;
+    w->expiry = (uint32_t)brk_presence_kv_u64(h, n, "mqtt.expiry");
     char user[256];
-    if (kv_str(h, n, "mqtt.username", user, sizeof(user))) w->username = strdup(user);
+    if (brk_presence_kv_str(h, n, "mqtt.username", user, sizeof(user))) w->username = strdup(user);
     w->next = we->wills;
     we->wills = w;
     atomic_fetch_add(&p->wills_known, 1);
@@ -301,7 +376,7 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
 static pres_will_t *will_take(brk_presence_t *p, const char *id, size_t len, const char *node,
                               const char *inc, uint64_t token)
 {
-    pres_ent_t *e = map_find(&p->wills, id, len, false);
+    pres_ent_t *e = brk_presence_find(&p->wills, id, len, false);
     if (!e) return NULL;
     for (pres_will_t **pp = &e->wills; *pp; pp = &(*pp)->next) {
         pres_will_t *w = *pp;
@@ -309,7 +384,7 @@ static pres_will_t *will_take(brk_presence_t *p, const char *id, size_t len, con
         *pp = w->next;
         atomic_fetch_sub(&p->wills_known, 1);
         if (w->fire_at) p->scheduled--;
-        if (!e->wills) map_drop(&p->wills, e);
+        if (!e->wills) brk_presence_drop(&p->wills, e);
         return w;
     }
     return NULL;
@@ -331,18 +406,25 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
                          size_t vlen)
 {
     brk_presence_t *p = &cl->pres;
-    if (kv_is(h, n, "sluice.kind", "present")) {
+    if (brk_presence_kv_is(h, n, "sluice.kind", "present")) {
         on_present(cl, key, klen, node, inc, h, n, val, vlen);
-    } else if (kv_is(h, n, "sluice.kind", "gone")) {
-        pres_will_t *w = will_take(p, key, klen, node, inc, kv_u64(h, n, "sluice.token"));
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "gone")) {
+        owner_gone(p, key, klen, node, brk_presence_kv_is(h, n, "sluice.kept", "1"));
+        pres_will_t *w =
+            will_take(p, key, klen, node, inc, brk_presence_kv_u64(h, n, "sluice.token"));
         if (w) will_free(w);
-    } else if (kv_is(h, n, "sluice.kind", "will-fired")) {
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "claim")) {
+        brk_session_claimed(cl, key, klen, node, inc, h, n);
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "state")) {
+        brk_session_state(cl, key, klen, node, h, n, val, vlen);
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "will-fired")) {
         char owner[72], oinc[24];
-        if (!kv_str(h, n, "sluice.owner", owner, sizeof(owner)) ||
-            !kv_str(h, n, "sluice.owner_inc", oinc, sizeof(oinc)))
+        if (!brk_presence_kv_str(h, n, "sluice.owner", owner, sizeof(owner)) ||
+            !brk_presence_kv_str(h, n, "sluice.owner_inc", oinc, sizeof(oinc)))
             return;
         /* the first marker takes it; later ones find nothing */
-        pres_will_t *w = will_take(p, key, klen, owner, oinc, kv_u64(h, n, "sluice.token"));
+        pres_will_t *w =
+            will_take(p, key, klen, owner, oinc, brk_presence_kv_u64(h, n, "sluice.token"));
         if (!w) return;
         if (!strcmp(node, cl->b->cfg->node_id) && !strcmp(inc, bridge_cluster_incarnation(cl->bc)))
             fire(cl, key, klen, w);
@@ -372,9 +454,11 @@ void brk_presence_node(brk_cluster_t *cl, const char *node, const char *inc, boo
         if (!strcmp(p->nodes[i].id, node)) k = &p->nodes[i];
     if (!k && p->n_nodes < sizeof(p->nodes) / sizeof(p->nodes[0])) k = &p->nodes[p->n_nodes++];
     if (!k) return;
+    pthread_mutex_lock(&p->mu); /* brk_presence_up reads them on workers */
     snprintf(k->id, sizeof(k->id), "%s", node);
     snprintf(k->inc, sizeof(k->inc), "%s", inc);
     k->up = up;
+    pthread_mutex_unlock(&p->mu);
     /* a node that left handled its clients' wills while it closed them */
     if (!up && !left) each_will(p, schedule_dead, cl);
 }
@@ -407,7 +491,7 @@ static void mark_due(brk_cluster_t *cl, pres_ent_t *e, pres_will_t *w)
                         {"sluice.owner", w->node, strlen(w->node)},
                         {"sluice.owner_inc", w->inc, strlen(w->inc)},
                         {"sluice.token", tok, strlen(tok)}};
-    if (produce(cl, e->id, e->len, h, 4, "1", 1) == 0) w->marked = true;
+    if (brk_presence_produce(cl, e->id, e->len, h, 4, "1", 1) == 0) w->marked = true;
 }
 
 void brk_presence_tick(brk_cluster_t *cl)
@@ -419,4 +503,6 @@ void brk_presence_tick(brk_cluster_t *cl)
         each_will(p, schedule_dead, cl);
     }
     if (p->scheduled && on_duty(cl)) each_will(p, mark_due, cl);
+    brk_session_jobs_tick(cl);
+    brk_session_claims_tick(cl);
 }

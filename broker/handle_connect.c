@@ -330,6 +330,11 @@ int brk_handle_connect(brk_conn_t *c, mqtt_connect_t *p)
     if (client_id(c, p, idbuf, sizeof(idbuf), &id, &assigned)) return -1;
     int rc = admit(c, p, &id, &aid);
     if (rc) return rc;
+    /* its session may be on another node: fetched first (docs/CLUSTER.md) */
+    if (!p->clean_start && (rc = brk_cluster_claim(b, c, (const char *)id.p, id.len))) {
+        brk_acl_id_free(aid);
+        return rc;
+    }
     uint32_t expiry = negotiate(c, p, &ka_capped);
     take_username(c, p, aid);
     if (p->will && !(c->will = make_will(c, p))) {

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "msg.h"
 
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
@@ -158,4 +160,30 @@ void brk_subids_free(brk_subids_t *x, uint32_t *n)
 {
     if (*n > BRK_SUBIDS_INLINE) free(x->heap);
     *n = 0;
+}
+
+/* Base64 (RFC 4648, padded) through OpenSSL; false if malformed. */
+bool brk_b64_decode(const char *s, uint8_t **out, uint32_t *len)
+{
+    size_t n = strlen(s);
+    if (n % 4) return false;
+    uint8_t *buf = malloc(n / 4 * 3 + 1);
+    if (!buf) return false;
+    int got = n ? EVP_DecodeBlock(buf, (const uint8_t *)s, (int)n) : 0;
+    if (got < 0) {
+        free(buf);
+        return false;
+    }
+    if (n && s[n - 1] == '=') got--; /* DecodeBlock counts the padding */
+    if (n > 1 && s[n - 2] == '=') got--;
+    *out = buf;
+    *len = (uint32_t)got;
+    return true;
+}
+
+char *brk_b64_encode(const uint8_t *p, uint32_t n)
+{
+    char *out = malloc((size_t)(n + 2) / 3 * 4 + 1);
+    if (out) EVP_EncodeBlock((uint8_t *)out, p, (int)n);
+    return out;
 }

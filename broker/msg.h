@@ -55,6 +55,11 @@ brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *
 brk_msg_t *brk_msg_copy(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                         uint32_t payload_len, const uint8_t *props, uint32_t props_len, uint8_t qos,
                         bool retain);
+/* Base64 (RFC 4648, padded) through OpenSSL, for JSON carrying bytes (the
+ * admin API, session hand-over). decode: false if malformed; *out is the
+ * caller's to free. encode: NUL-terminated, NULL without memory. */
+bool brk_b64_decode(const char *s, uint8_t **out, uint32_t *len);
+char *brk_b64_encode(const uint8_t *p, uint32_t n);
 static inline brk_msg_t *brk_msg_ref(brk_msg_t *m)
 {
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

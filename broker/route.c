@@ -81,8 +81,32 @@ static uint32_t route_local(brk_t *b, brk_worker_t *w, brk_msg_t *m, const brk_o
     return n;
 }
 
+/* Count this route in the current epoch's half (cluster only). */
+static _Atomic uint64_t *gate_enter(brk_t *b)
+{
+    for (;;) {
+        uint32_t e = atomic_load(&b->route_epoch) & 1;
+        atomic_fetch_add(&b->routing[e], 1);
+        if ((atomic_load(&b->route_epoch) & 1) == e) return &b->routing[e];
+        atomic_fetch_sub(&b->routing[e], 1); /* flipped meanwhile: the other half */
+    }
+}
+
+uint32_t brk_route_flip(brk_t *b)
+{
+    return atomic_fetch_add(&b->route_epoch, 1) & 1;
+}
+
+bool brk_route_quiet(brk_t *b, uint32_t half)
+{
+    return atomic_load(&b->routing[half & 1]) == 0;
+}
+
 uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o)
 {
+    /* a session moving to another node waits for the routes that decided
+     * before it where their messages go (cluster_session.c) */
+    _Atomic uint64_t *gate = b->cluster ? gate_enter(b) : NULL;
     /* sinks first: a sink that cannot take the message (Kafka spool full)
      * refuses it before any subscriber or the retained map got it */
     brk_sinks_offer(b, w, m, o);
@@ -90,5 +114,6 @@ uint32_t brk_route_from(brk_t *b, brk_worker_t *w, brk_msg_t *m, brk_origin_t *o
     free(o->share_skip);
     o->share_skip = NULL;
     o->share_skip_len = 0;
+    if (gate) atomic_fetch_sub(gate, 1);
     return n;
 }

@@ -44,14 +44,23 @@ typedef struct bridge_kv {
 } bridge_kv_t;
 #define BRIDGE_CLUSTER_MAX_HDRS 16
 
+/* Where a <prefix>.msgs record was read. */
+typedef struct bridge_cluster_at {
+    int32_t partition;
+    int64_t offset;
+    bool own; /* this node produced it */
+} bridge_cluster_at_t;
+
 typedef struct bridge_cluster_hooks {
-    /* A <prefix>.msgs record of another node of this cluster, to route to
-     * local subscribers (never back to the cluster). expiry_s: seconds of
+    /* A <prefix>.msgs record of this cluster, at its partition and
+     * offset: another node's, to route to local subscribers (never back to
+     * the cluster), or this node's own (own set: already delivered here;
+     * only a session moving in needs to see it). expiry_s: seconds of
      * message expiry left, 0 = none; share: the sluice.share header (the
      * node picked for each shared group), NULL if none. 0: done; <0:
      * retried. */
     int (*deliver)(void *ctx, const bridge_msg_t *m, uint32_t expiry_s, const void *share,
-                   size_t share_len);
+                   size_t share_len, const struct bridge_cluster_at *at);
     /* A <prefix>.retained record of any node (this one's included, so all
      * nodes end on the log's order): set, or delete when payload_len is 0. */
     void (*retained)(void *ctx, const bridge_msg_t *m);
@@ -67,7 +76,7 @@ typedef struct bridge_cluster_hooks {
      * value (NULL for a tombstone). */
     void (*session)(void *ctx, const char *key, size_t klen, const char *node, const char *inc,
                     const bridge_kv_t *h, size_t n, const void *val, size_t vlen);
-    /* About every 100 ms on the reader thread (timers). */
+    /* About every 20 ms on the reader thread (timers). */
     void (*tick)(void *ctx);
     /* Block until every delivery handed to `deliver` so far is durable
      * (stored for offline persistent sessions); 0, or <0 if it cannot be.
@@ -118,6 +127,19 @@ __attribute__((warn_unused_result)) int bridge_cluster_retain(bridge_cluster_t *
  * headers h[0..n) and value (NULL: tombstone). 0, or BRIDGE_FULL. */
 int bridge_cluster_session(bridge_cluster_t *c, const char *key, size_t klen, const bridge_kv_t *h,
                            size_t n, const void *val, size_t vlen);
+/* A read barrier on <prefix>.sessions (any thread): the ticket is answered
+ * (bridge_cluster_sessions_synced) once the reader has handed to the
+ * session hook every record that was in the log when the reader next
+ * looked, so a decision taken after it sees what other nodes wrote
+ * before the call. */
+uint64_t bridge_cluster_sessions_sync(bridge_cluster_t *c);
+bool bridge_cluster_sessions_synced(bridge_cluster_t *c, uint64_t ticket);
+
+/* This node's <prefix>.msgs positions: pos[p] is the next offset the
+ * reader hands over (-1: none read yet), for p < the returned partition
+ * count (at most cap). Exact on the reader thread (its hooks). */
+int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t cap);
+
 /* This node's incarnation (hex), for the records that name it. */
 const char *bridge_cluster_incarnation(const bridge_cluster_t *c);
 

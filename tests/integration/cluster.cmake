@@ -7,9 +7,10 @@
 #     SLUICE_KAFKA_MOCK=../../build/sluice-kafka-mock \
 #     /usr/bin/python3 -m unittest -v test_cluster
 # itcl_cluster: test_cluster.py; itcl_nodes: test_cluster_nodes.py
-# (takeover, wills, shared groups, restart, bad records, examples/cluster.sh).
+# (takeover, wills, shared groups, restart, bad records, examples/cluster.sh);
+# itcl_move: test_cluster_move.py (sessions that move between nodes).
 if(TARGET sluice AND TARGET sluice-kafka-mock)
-  foreach(pair IN ITEMS "cluster:test_cluster" "nodes:test_cluster_nodes")
+  foreach(pair IN ITEMS "cluster:test_cluster" "nodes:test_cluster_nodes" "move:test_cluster_move")
     string(REPLACE ":" ";" parts "${pair}")
     list(GET parts 0 name)
     list(GET parts 1 module)
