@@ -455,6 +455,8 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "sessions_gaps", atomic_load(&cl->pres.gaps));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
+    int64_t wh = atomic_load(&cl->pres.wills_held);
+    fn(arg, "wills_held", wh > 0 ? (uint64_t)wh : 0);
     fn(arg, "lag", st.lag);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
 }

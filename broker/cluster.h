@@ -43,6 +43,10 @@ struct brk_conn;
 void brk_cluster_connected(struct brk *b, struct brk_conn *c, const char *client_id);
 void brk_cluster_disconnected(struct brk *b, struct brk_conn *c, const char *client_id);
 
+/* A will held for its delay after its connection ended here was
+ * published (any thread): the other nodes forget it (a will-fired marker). */
+void brk_cluster_will_fired(struct brk *b, const char *client_id, uint64_t token);
+
 /* A CONNECT with clean start 0 (its worker): 0 to go on, or BRK_PAUSE
  * while its session comes from the node holding it (cluster_session.c);
  * the CONNECT is handled again at the worker's next tick. */

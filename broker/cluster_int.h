@@ -21,6 +21,7 @@ typedef struct pres_will {
     uint32_t delay, expiry;
     bool has_expiry;
     int64_t fire_at; /* brk_now_ms() once its node is gone, 0 before */
+    int64_t gone_at; /* brk_now_ms() its connection ended, the will held for its delay; 0 */
     bool marked;     /* this node sent its will-fired marker */
 } pres_will_t;
 
@@ -120,6 +121,7 @@ typedef struct brk_presence {
     int64_t last_sweep;
     _Atomic uint64_t next_token, takeovers, wills_fired;
     _Atomic int64_t wills_known; /* entries of wills */
+    _Atomic int64_t wills_held;  /* of them, held for their delay after their connection ended */
 } brk_presence_t;
 
 #define CLUSTER_MAX_NODES 256

@@ -212,11 +212,20 @@ void brk_cluster_disconnected(brk_t *b, brk_conn_t *c, const char *id)
     char tok[24];
     snprintf(tok, sizeof(tok), "%llu", (unsigned long long)c->cluster_token);
     bool kept = c->session && c->session->expiry > 0 && !c->session->ended;
-    bridge_kv_t h[3] = {{"sluice.kind", "gone", 4},
+    /* a will the session holds for its delay (conn.c): the others keep it
+     * too, and publish it if this node dies before the delay is over */
+    uint32_t held = c->will && !c->disconnected_cleanly && c->will_delay && kept
+                        ? (c->will_delay < c->session->expiry ? c->will_delay : c->session->expiry)
+                        : 0;
+    char hs[16], at[24];
+    snprintf(hs, sizeof(hs), "%u", held);
+    snprintf(at, sizeof(at), "%lld", (long long)brk_wall_ms());
+    bridge_kv_t h[5] = {{"sluice.kind", "gone", 4},
                         {"sluice.token", tok, strlen(tok)},
-                        {"sluice.kept", kept ? "1" : "0", 1}};
-    brk_presence_produce(cl, id, len, h, 3, NULL, 0);
-    c->cluster_token = 0;
+                        {"sluice.kept", kept ? "1" : "0", 1},
+                        {"sluice.will_held", hs, strlen(hs)},
+                        {"sluice.at", at, strlen(at)}};
+    brk_presence_produce(cl, id, len, h, held ? 5 : 3, NULL, 0);
 }
 
 /* Another node took the client: close this node's connection of it
@@ -309,8 +318,35 @@ const char *brk_presence_owner(brk_presence_t *p, const char *id, size_t len, bo
 static void schedule(brk_presence_t *p, pres_will_t *w)
 {
     if (w->fire_at) return;
-    w->fire_at = brk_now_ms() + (int64_t)w->delay * 1000;
+    /* a held will's delay began when its connection ended */
+    w->fire_at = (w->gone_at ? w->gone_at : brk_now_ms()) + (int64_t)w->delay * 1000;
     p->scheduled++;
+}
+
+static void will_unlink(brk_presence_t *p, pres_will_t *w)
+{
+    atomic_fetch_sub(&p->wills_known, 1);
+    if (w->gone_at) atomic_fetch_sub(&p->wills_held, 1);
+    if (w->fire_at) p->scheduled--;
+}
+
+/* A new connection of the client: the wills its ended connections held
+ * for their delay are never sent (MQTT-3.1.3-9). */
+static void drop_held(brk_presence_t *p, const char *id, size_t len)
+{
+    pres_ent_t *e = brk_presence_find(&p->wills, id, len, false);
+    if (!e) return;
+    for (pres_will_t **pp = &e->wills; *pp;) {
+        pres_will_t *w = *pp;
+        if (!w->gone_at) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        will_unlink(p, w);
+        will_free(w);
+    }
+    if (!e->wills) brk_presence_drop(&p->wills, e);
 }
 
 static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char *node,
@@ -339,6 +375,7 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
     if (!own && !here && brk_wall_ms() - at < (int64_t)cl->b->cfg->cluster.node_timeout_ms)
         brk_session_elsewhere(cl, id, len, take);
 
+    drop_held(p, id, len);
     const bridge_kv_t *t = brk_presence_kv(h, n, "mqtt.topic");
     if (!t || !t->len || t->len > 0xffff || !mqtt_topic_valid(t->v, t->len)) return;
     const bridge_kv_t *props = brk_presence_kv(h, n, "sluice.props");
@@ -382,12 +419,38 @@ static pres_will_t *will_take(brk_presence_t *p, const char *id, size_t len, con
         pres_will_t *w = *pp;
         if (w->token != token || strcmp(w->node, node) || (inc && strcmp(w->inc, inc))) continue;
         *pp = w->next;
-        atomic_fetch_sub(&p->wills_known, 1);
-        if (w->fire_at) p->scheduled--;
+        will_unlink(p, w);
         if (!e->wills) brk_presence_drop(&p->wills, e);
         return w;
     }
     return NULL;
+}
+
+/* A connection ended: its will goes, or is held for its delay
+ * (sluice.will_held seconds from sluice.at) in case its node dies. */
+static void hold_or_drop(brk_cluster_t *cl, const char *id, size_t len, const char *node,
+                         const char *inc, const bridge_kv_t *h, size_t n)
+{
+    brk_presence_t *p = &cl->pres;
+    uint64_t token = brk_presence_kv_u64(h, n, "sluice.token");
+    uint64_t held = brk_presence_kv_u64(h, n, "sluice.will_held");
+    pres_ent_t *e = held ? brk_presence_find(&p->wills, id, len, false) : NULL;
+    pres_will_t *w = e ? e->wills : NULL;
+    while (w && (w->token != token || strcmp(w->node, node) || strcmp(w->inc, inc)))
+        w = w->next;
+    if (!w || w->gone_at) {
+        if (!w && (w = will_take(p, id, len, node, inc, token))) will_free(w);
+        return;
+    }
+    int64_t ago = brk_wall_ms() - (int64_t)brk_presence_kv_u64(h, n, "sluice.at");
+    w->gone_at = brk_now_ms() - (ago > 0 ? ago : 0);
+    w->delay = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
+    atomic_fetch_add(&p->wills_held, 1);
+    if (w->fire_at) { /* its node was thought dead already: from the end of it */
+        w->fire_at = 0;
+        p->scheduled--;
+    }
+    if (!alive(p, node, inc)) schedule(p, w);
 }
 
 static void fire(brk_cluster_t *cl, const char *id, size_t len, pres_will_t *w)
@@ -410,9 +473,7 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
         on_present(cl, key, klen, node, inc, h, n, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "gone")) {
         owner_gone(p, key, klen, node, brk_presence_kv_is(h, n, "sluice.kept", "1"));
-        pres_will_t *w =
-            will_take(p, key, klen, node, inc, brk_presence_kv_u64(h, n, "sluice.token"));
-        if (w) will_free(w);
+        hold_or_drop(cl, key, klen, node, inc, h, n);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "claim")) {
         brk_session_claimed(cl, key, klen, node, inc, h, n);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "state")) {
@@ -426,7 +487,10 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
         pres_will_t *w =
             will_take(p, key, klen, owner, oinc, brk_presence_kv_u64(h, n, "sluice.token"));
         if (!w) return;
-        if (!strcmp(node, cl->b->cfg->node_id) && !strcmp(inc, bridge_cluster_incarnation(cl->bc)))
+        /* the marker is this node's, for a will of another (dead) node: a
+         * node's marker for its own held will says it published it already */
+        if (!strcmp(node, cl->b->cfg->node_id) &&
+            !strcmp(inc, bridge_cluster_incarnation(cl->bc)) && strcmp(owner, node))
             fire(cl, key, klen, w);
         will_free(w);
     }
@@ -492,6 +556,20 @@ static void mark_due(brk_cluster_t *cl, pres_ent_t *e, pres_will_t *w)
                         {"sluice.owner_inc", w->inc, strlen(w->inc)},
                         {"sluice.token", tok, strlen(tok)}};
     if (brk_presence_produce(cl, e->id, e->len, h, 4, "1", 1) == 0) w->marked = true;
+}
+
+void brk_cluster_will_fired(brk_t *b, const char *id, uint64_t token)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl || !cl->bc || !token) return;
+    char tok[24];
+    const char *me = b->cfg->node_id, *inc = bridge_cluster_incarnation(cl->bc);
+    snprintf(tok, sizeof(tok), "%llu", (unsigned long long)token);
+    bridge_kv_t h[4] = {{"sluice.kind", "will-fired", 10},
+                        {"sluice.owner", me, strlen(me)},
+                        {"sluice.owner_inc", inc, strlen(inc)},
+                        {"sluice.token", tok, strlen(tok)}};
+    brk_presence_produce(cl, id, strlen(id), h, 4, "1", 1);
 }
 
 void brk_presence_tick(brk_cluster_t *cl)

@@ -488,6 +488,7 @@ static void session_detach(brk_conn_t *c, brk_session_t *s)
             s->will_at_ms = brk_now_ms() + (int64_t)d * 1000;
             s->will_expiry = c->will_expiry;
             s->has_will_expiry = c->has_will_expiry;
+            s->will_token = c->cluster_token; /* the cluster holds it too (cluster.h) */
         }
         pthread_mutex_unlock(&s->lock);
         will = false;

@@ -47,8 +47,8 @@ static void put(textbuf_t *t, const char *name, const char *type, const char *he
  * current levels gauges. */
 static void put_cluster(void *arg, const char *name, uint64_t v)
 {
-    static const char *const gauges[] = {
-        "ready", "nodes", "remote_filters", "lag", "unreachable_ms", "wills_known", NULL};
+    static const char *const gauges[] = {"ready",          "nodes",       "remote_filters", "lag",
+                                         "unreachable_ms", "wills_known", "wills_held",     NULL};
     bool gauge = false;
     for (int i = 0; gauges[i]; i++)
         gauge |= !strcmp(name, gauges[i]);

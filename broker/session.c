@@ -14,6 +14,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "cluster.h"
 #include "sink.h"
 #include "grow.h"
 
@@ -297,11 +298,13 @@ void brk_session_will(brk_t *b, brk_session_t *s, int64_t now, bool ending)
     }
     uint32_t exp = s->will_expiry;
     bool has = s->has_will_expiry;
+    uint64_t token = will ? s->will_token : 0;
     pthread_mutex_unlock(&s->lock);
     if (!will) return;
     /* its connection, and with it the user name, is gone */
     brk_will_publish(b, NULL, will, exp, has, s->client_id, NULL);
     brk_msg_unref(&will);
+    brk_cluster_will_fired(b, s->client_id, token);
 }
 
 /* Registry lock held by the caller. */

@@ -68,7 +68,8 @@ struct brk_session {
     _Atomic bool backlog;
     uint64_t backlog_after; /* last seq loaded into q */
     int64_t offline_since_ms;
-    brk_msg_t *will; /* delayed will (MQTT 5), published at will_at_ms or session end */
+    brk_msg_t *will;     /* delayed will (MQTT 5), published at will_at_ms or session end */
+    uint64_t will_token; /* cluster: the connection it came from (its presence token), 0 none */
     int64_t will_at_ms;
     uint32_t will_expiry;
     bool has_will_expiry;

@@ -13,6 +13,8 @@ Run by hand:
     /usr/bin/python3 -m unittest -v test_cluster_move
 """
 
+import json
+import re
 import time
 import unittest
 
@@ -26,6 +28,8 @@ MOVED_IN = "sluice_cluster_sessions_moved_in_total"
 MOVED_OUT = "sluice_cluster_sessions_moved_out_total"
 CLAIMS_FAILED = "sluice_cluster_claims_failed_total"
 TAKEOVERS = "sluice_cluster_takeovers_total"
+WILLS_HELD = "sluice_cluster_wills_held"
+WILLS_FIRED = "sluice_cluster_wills_fired_total"
 KEEP = [(raw5.SESSION_EXPIRY, 300)]
 N = 1000  # messages of each stream in the load test
 
@@ -254,6 +258,96 @@ class Move(unittest.TestCase):
         # nothing of it is left on n1, and nobody asks n3 for it (expiry 0)
         c, ack = self.c5(n1, cid, clean=False, props=KEEP)
         self.assertFalse(ack.session_present)
+
+    def test_malformed_state_records_lose_only_their_bad_entries(self):
+        """State records are input like any other: one that is not JSON is
+        dropped, bad entries of another are dropped one by one, the rest of
+        the session is taken, and the node serves on."""
+        n1 = self.cl[1]
+        inc = re.findall(r"node n1 \(([0-9a-f]+)\) is up", n1.log_text())[-1]
+        base = {"sluice.v": "1", "sluice.cluster": cu.CLUSTER_ID, "sluice.node": "nx",
+                "sluice.inc": "1", "sluice.kind": "state", "sluice.to": "n1",
+                "sluice.to_inc": inc, "sluice.to_token": "999", "sluice.part": "0",
+                "sluice.last": "1"}
+        good = {"v": 1, "version": 5, "expiry": 60,
+                "subs": [{"f": "mv/bad/#", "o": 1}, {"f": "mv/#/b", "o": 1}, {"f": 7}],
+                "in2": [0, 70000, "x"],
+                "inf": [{"pid": 0, "st": 1}, {"pid": 9, "st": 1, "t": "mv/bad/i", "p": "*"}],
+                "q": [{"t": "mv/bad/x", "p": "Z29vZA==", "mq": 1, "q": 1},
+                      {"t": "mv/#", "p": "eA==", "mq": 1, "q": 1},
+                      {"t": "mv/bad/y", "p": "!!", "mq": 1, "q": 1},
+                      {"t": "mv/bad/z", "p": "eA==", "pr": "JgE=", "mq": 1, "q": 1}],
+                "pos": []}
+        bad0 = n1.count("SLUICE-CLUSTER-SESSION-BAD")
+        ku.produce(self.cl.mock.bootstrap, cu.SESSIONS,
+                   [("mv-bad", "{not json", base), ("mv-bad", json.dumps(good), base)],
+                   partition=0)
+        self.cl.wait_log(n1, "SLUICE-CLUSTER-SESSION-BAD", bad0 + 2)
+        self.assertIn("(7 entries dropped)", n1.log_text())
+        self.assertTrue(n1.alive(), n1.log_tail())
+        c, ack = self.c5(n1, "mv-bad", clean=False, props=KEEP)
+        self.assertTrue(ack.session_present)
+        self.assertEqual(c.recv_publish(10).payload, b"good")
+        p, _ = self.c5(n1, "mv-bad-pub")
+        p.publish("mv/bad/x", b"end", qos=1, pid=1)
+        self.assertEqual(self.until_sentinel(c, "mv/bad/x"), [], "only the good entry")
+
+    def test_held_will_is_published_once_alive_or_dead(self):
+        """A will held for its delay after its connection ended: its node
+        publishes it (once: the others only forget it); if that node dies
+        within the delay, a survivor publishes it when the delay is over;
+        a client back within the delay (on any node) cancels it."""
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        w, _ = self.c5(n1, "hw-watch")
+        self.assertEqual(w.subscribe([("hw/#", 1)]), [1])
+        for node in (n2, n3):  # they know n1's interest
+            pr, _ = self.c5(node, "hw-probe-" + node.node_id)
+            self.probe(pr, w, "hw/probe")
+        fired0 = [n.metric(WILLS_FIRED, 0) for n in (n1, n3)]
+
+        def dropped(cid, delay):
+            c = raw5.Client5(n2.port, timeout=10)
+            ack = c.connect(cid, clean=True, props=KEEP,
+                            will=("hw/" + cid, b"gone " + cid.encode(), 1, False,
+                                  [(raw5.WILL_DELAY, delay)]))
+            self.assertEqual(ack.rc, 0)
+            self.cl.wait_log(n2, "client '%s' user" % cid, 1)
+            c.abort()  # no DISCONNECT: the will is due after its delay
+            return time.monotonic()
+
+        # 1. cancelled: back on n3 within the delay
+        dropped("hw-back", 3)
+        self.cl.wait_metric(n1, WILLS_HELD, lambda v: v == 1, 15, "== 1")
+        back, ack = self.c5(n3, "hw-back", clean=False, props=KEEP)
+        self.assertTrue(ack.session_present)
+        self.cl.wait_metric(n1, WILLS_HELD, lambda v: v == 0, 15, "== 0")
+        # 2. its node alive: it publishes the will itself, after the delay
+        t0 = dropped("hw-alive", 1)
+        p = w.recv_publish(15)
+        self.assertEqual((p.topic, p.payload), ("hw/hw-alive", b"gone hw-alive"))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.8)
+        for n in (n1, n3):
+            self.cl.wait_metric(n, WILLS_HELD, lambda v: v == 0, 15, "== 0")
+        # 3. its node killed within the delay: a survivor publishes it
+        t0 = dropped("hw-dead", 3)
+        for n in (n1, n3):
+            self.cl.wait_metric(n, WILLS_HELD, lambda v: v == 1, 15, "== 1")
+        self.cl.kill9(n2)
+        try:
+            p = w.recv_publish(20)
+            self.assertEqual((p.topic, p.payload), ("hw/hw-dead", b"gone hw-dead"))
+            self.assertGreaterEqual(time.monotonic() - t0, 2.5, "the delay counts")
+            # once in the cluster: by n1 (lowest living id), none by n3,
+            # and the cancelled one never (a sentinel on its topic)
+            self.cl.wait_metric(n3, WILLS_HELD, lambda v: v == 0, 15, "== 0")
+            self.assertEqual([n.metric(WILLS_FIRED, 0) - f for n, f in zip((n1, n3), fired0)],
+                             [1, 0])
+            pub, _ = self.c5(n1, "hw-end")
+            pub.publish("hw/hw-back", b"end", qos=1, pid=1)
+            self.assertEqual(self.until_sentinel(w, "hw/hw-back"), [])
+        finally:
+            self.cl.restart(n2)
+            self.cl.wait_nodes(n1, 3, 20)
 
     def test_holder_dead_gives_a_new_session(self):
         n1, n2 = self.cl[1], self.cl[2]
