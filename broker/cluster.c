@@ -112,7 +112,9 @@ static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, cons
     if (!at->own) {
         brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
         if (share) brk_cluster_share_apply(cl, share, share_len, &o);
+        bool resend = share && !o.shares_only; /* a re-send is not sent again */
         brk_route_from(cl->b, NULL, m, &o);
+        if (resend) brk_cluster_share_resend(cl, m, expiry_s, share, share_len);
     }
     brk_msg_unref(&m);
     return 0;
@@ -452,6 +454,7 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "sessions_moved_out", atomic_load(&cl->pres.moved_out));
     fn(arg, "claims_failed", atomic_load(&cl->pres.claims_failed));
     fn(arg, "sessions_replayed", atomic_load(&cl->pres.replayed));
+    fn(arg, "share_resent", atomic_load(&cl->share_resent));
     fn(arg, "sessions_gaps", atomic_load(&cl->pres.gaps));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);

@@ -47,6 +47,12 @@ void brk_cluster_disconnected(struct brk *b, struct brk_conn *c, const char *cli
  * published (any thread): the other nodes forget it (a will-fired marker). */
 void brk_cluster_will_fired(struct brk *b, const char *client_id, uint64_t token);
 
+/* A member of shared group `full` left with m unconfirmed and no other
+ * member here: m goes to a node that has members (any thread); false if
+ * none has, or not in a cluster. */
+struct brk_msg;
+bool brk_cluster_share_away(struct brk *b, const char *full, uint16_t len, struct brk_msg *m);
+
 /* A CONNECT with clean start 0 (its worker): 0 to go on, or BRK_PAUSE
  * while its session comes from the node holding it (cluster_session.c);
  * the CONNECT is handled again at the worker's next tick. */

@@ -152,6 +152,7 @@ struct brk_cluster {
     uint32_t n_shares, cap_shares;
     _Atomic uint32_t share_rr;
     _Atomic uint32_t share_members; /* nodes over all groups: 0 = nothing to pick */
+    _Atomic uint64_t share_resent;  /* messages sent again for groups that lost their members */
 };
 
 /* node's interest in filter, as if its record had been read (reader
@@ -174,6 +175,11 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
 /* A record's picks: the groups picked for other nodes go to o->share_skip. */
 void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o);
 void brk_cluster_shares_free(brk_cluster_t *cl);
+/* After m (a record with share header hdr) was routed here: groups picked
+ * for this node with no member here any more get it through another node
+ * (reader thread). */
+void brk_cluster_share_resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                              const uint8_t *hdr, size_t len);
 
 void brk_presence_init(brk_presence_t *p);
 void brk_presence_fini(brk_presence_t *p);

@@ -10,6 +10,12 @@
  * named at all: groups the publisher did not know of yet). The groups
  * known are few and matched one by one.
  *
+ * A group picked for a node whose last member there left while the
+ * message was on its way: that node sends the message once more for those
+ * groups alone, picking among the other nodes with members. The re-send's
+ * header starts with an empty entry (u16 0, u8 0): "shared groups only",
+ * so plain subscribers do not get it twice; a re-send is not re-sent.
+ *
  * Locking: shares_lock (rwlock): the reader thread writes, sinks read.
  */
 #include <stdlib.h>
@@ -118,6 +124,7 @@ void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, 
 {
     const char *me = cl->b->cfg->node_id;
     size_t ml = strlen(me);
+    if (len >= 3 && !hdr[0] && !hdr[1] && !hdr[2]) o->shares_only = true;
     for (size_t at = 0; at + 2 <= len;) {
         uint16_t fl = (uint16_t)(hdr[at] << 8 | hdr[at + 1]);
         if (at + 2 + fl + 1 > len) return;
@@ -128,6 +135,83 @@ void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, 
         if (nl != ml || memcmp(node, me, ml)) (void)brk_origin_skip(o, full, fl);
         at += 3u + fl + nl;
     }
+}
+
+/* The groups of hdr picked for this node that have no member here, each
+ * picked again among the other nodes with members, into out (after the
+ * "groups only" entry); its length, 0 if none. Reader thread. */
+static size_t orphans(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t *out, size_t cap)
+{
+    const char *me = cl->b->cfg->node_id;
+    size_t ml = strlen(me), at_out = 3;
+    memset(out, 0, 3);
+    pthread_rwlock_rdlock(&cl->shares_lock);
+    for (size_t at = 0; at + 2 <= len;) {
+        uint16_t fl = (uint16_t)(hdr[at] << 8 | hdr[at + 1]);
+        if (at + 2 + fl + 1 > len) break;
+        const char *full = (const char *)hdr + at + 2;
+        uint8_t nl = hdr[at + 2 + fl];
+        if (at + 3 + fl + nl > len) break;
+        bool mine = nl == ml && !memcmp(hdr + at + 3 + fl, me, ml);
+        at += 3u + fl + nl;
+        if (!mine || !fl) continue;
+        brk_subs_rdlock(cl->b->subs);
+        bool here = brk_subs_has(cl->b->subs, full, fl);
+        brk_subs_unlock(cl->b->subs);
+        const rshare_t *r = here ? NULL : share_find(cl, full, fl);
+        if (!r || !r->n) continue; /* members here, or nowhere else either */
+        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) % r->n;
+        at_out = hdr_put(out, at_out, cap, r, cl->nodes[r->nodes[k]].id);
+    }
+    pthread_rwlock_unlock(&cl->shares_lock);
+    return at_out > 3 ? at_out : 0;
+}
+
+/* m once more, for the groups picked in hdr[0..n) only. */
+static bool resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s, const uint8_t *out,
+                   size_t n)
+{
+    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    bridge_msg_t bm;
+    brk_kafka_msg(m, &o, &bm);
+    bm.retain = false; /* the retained copy went its own way */
+    if (bridge_cluster_publish(cl->bc, &bm, expiry_s, out, n, NULL, NULL) < 0) {
+        brk_log(cl->b, BRK_LOG_WARN, "SLUICE-CLUSTER-FULL",
+                "message on %s not sent again for its shared groups", m->topic);
+        return false;
+    }
+    atomic_fetch_add(&cl->share_resent, 1);
+    return true;
+}
+
+void brk_cluster_share_resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                              const uint8_t *hdr, size_t len)
+{
+    uint8_t out[BRK_SHARE_HDR_MAX];
+    size_t n = orphans(cl, hdr, len, out, sizeof(out));
+    if (n) (void)resend(cl, m, expiry_s, out, n);
+}
+
+bool brk_cluster_share_away(brk_t *b, const char *full, uint16_t len, brk_msg_t *m)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (!cl || !cl->bc) return false;
+    uint8_t out[BRK_SHARE_HDR_MAX] = {0};
+    size_t n = 3;
+    pthread_rwlock_rdlock(&cl->shares_lock);
+    const rshare_t *r = share_find(cl, full, len);
+    if (r && r->n) {
+        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) % r->n;
+        n = hdr_put(out, n, sizeof(out), r, cl->nodes[r->nodes[k]].id);
+    }
+    pthread_rwlock_unlock(&cl->shares_lock);
+    uint32_t expiry_s = 0;
+    if (m->expire_at_ms) {
+        int64_t left = (m->expire_at_ms - brk_now_ms() + 999) / 1000;
+        if (left <= 0) return false; /* expired meanwhile */
+        expiry_s = (uint32_t)left;
+    }
+    return n > 3 && resend(cl, m, expiry_s, out, n);
 }
 
 void brk_cluster_shares_free(brk_cluster_t *cl)

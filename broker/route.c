@@ -69,6 +69,7 @@ static uint32_t route_local(brk_t *b, brk_worker_t *w, brk_msg_t *m, const brk_o
         /* a group another cluster node was picked to deliver to */
         if (x->share && o->share_skip_len && brk_origin_skips(o, x->share->filter, x->share->len))
             continue;
+        if (o->shares_only && !x->share) continue; /* a re-send for groups (cluster_share.c) */
         uint8_t qos = m->qos < x->qos ? m->qos : x->qos;
         /* live deliveries carry retain=0 unless retain-as-published (MQTT-3.3.1-9) */
         brk_session_deliver(x->s, w, m, qos, x->rap && m->retain, x->sub_ids, x->n_sub_ids,

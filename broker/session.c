@@ -115,7 +115,9 @@ void brk_session_clear(brk_session_t *s)
     free_queues(s);
     pthread_mutex_unlock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
-        brk_share_redispatch(s->b->subs, again[i].share, again[i].msg, again[i].qos);
+        /* no other member here: one on another node of the cluster */
+        if (!brk_share_redispatch(s->b->subs, again[i].share, again[i].msg, again[i].qos))
+            brk_cluster_share_away(s->b, again[i].share->filter, again[i].share->len, again[i].msg);
         brk_delivery_release(&again[i]);
     }
     free(again);

@@ -61,6 +61,9 @@ typedef struct brk_origin {
      * cluster's reader, freed by brk_route_from. */
     uint8_t *share_skip;
     uint32_t share_skip_len;
+    /* a cluster re-send of a message for shared groups whose picked node
+     * lost its last member: delivered to the groups not skipped only */
+    bool shares_only;
     /* written by brk_route_from */
     uint32_t holds; /* sinks that hold the acknowledgement */
     uint32_t taken; /* sinks that took it (holding or not) */

@@ -552,10 +552,11 @@ void brk_matches_free(brk_matches_t *m)
     *m = (brk_matches_t){0};
 }
 
-void brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t qos)
+bool brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t qos)
 {
     mqtt_str_t group, rest;
-    if (!mqtt_share_split((const uint8_t *)sh->filter, sh->len, &group, &rest)) return;
+    bool given = false;
+    if (!mqtt_share_split((const uint8_t *)sh->filter, sh->len, &group, &rest)) return false;
     pthread_rwlock_rdlock(&t->lock);
     node_t *n = walk(t, (const char *)rest.p, (uint16_t)rest.len, false);
     share_group_t *g = n ? group_get(n, &group, false, NULL, 0) : NULL;
@@ -564,6 +565,8 @@ void brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t 
         uint8_t sq = MQTT_SUBOPT_QOS(g->m[k].options);
         brk_session_deliver(g->m[k].s, NULL, m, qos < sq ? qos : sq, false, &g->m[k].sub_id,
                             g->m[k].sub_id ? 1 : 0, g->id);
+        given = true;
     }
     pthread_rwlock_unlock(&t->lock);
+    return given;
 }

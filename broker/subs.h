@@ -29,8 +29,9 @@ typedef struct brk_share {
 } brk_share_t;
 brk_share_t *brk_share_ref(brk_share_t *sh);
 void brk_share_unref(brk_share_t **sh);
-/* Hand m to another member of the group (a member left with it unacked). */
-void brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t qos);
+/* Hand m to another member of the group (a member left with it unacked);
+ * false if the group has no other member here. */
+bool brk_share_redispatch(brk_subs_t *t, brk_share_t *sh, brk_msg_t *m, uint8_t qos);
 
 /* One matched delivery target, after merging overlapping subscriptions. */
 typedef struct brk_match {
