@@ -59,6 +59,10 @@ cluster: try:
   mosquitto_sub -p $((PORT + 1)) -t 'demo/#' -v &                       # on n2
   mosquitto_pub -p $((PORT + 2)) -t demo/hello -m 'from n3' -q 1         # on n3
   curl -s 127.0.0.1:$HTTP/metrics | grep sluice_cluster_                 # n1's view
+  # a persistent session moves: subscribe on n1, leave, publish, resume on n2
+  mosquitto_sub -p $PORT -i car-7 -c -q 1 -t 'fleet/car-7/#' -C 1 -W 2 || true
+  mosquitto_pub -p $((PORT + 2)) -t fleet/car-7/cmd -m 'queued while away' -q 1
+  mosquitto_sub -p $((PORT + 1)) -i car-7 -c -q 1 -t 'fleet/car-7/#' -C 1 -v   # on n2
 cluster: Ctrl-C stops everything
 EOF
 wait "${pids[0]}"
