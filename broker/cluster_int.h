@@ -86,6 +86,7 @@ typedef struct pres_ghost {
 typedef struct pres_rec {
     int32_t part;
     int64_t off;
+    int64_t at; /* brk_now_ms() it was read */
     brk_msg_t *m;
 } pres_rec_t;
 #define PRES_BUF_MAX 200000
@@ -110,6 +111,7 @@ typedef struct brk_presence {
     int64_t *buf_start; /* per msgs partition: the first offset buffered (-1: unknown) */
     int32_t buf_parts;
     bool buf_on, buf_full;
+    int64_t buf_full_ms, buf_trim_ms; /* the last overflow; the last trim */
     _Atomic uint64_t replayed, gaps;
     uint64_t bar_started, bar_done; /* route barriers (brk_route_flip), reader thread */
     uint32_t bar_half;
@@ -232,5 +234,7 @@ static inline bool brk_session_buffering(brk_cluster_t *cl)
     return cl->pres.buf_on || atomic_load_explicit(&cl->pres.claims_active, memory_order_relaxed);
 }
 void brk_session_buffer_free(brk_cluster_t *cl);
+/* Records older than any claim can need go (reader tick). */
+void brk_session_buffer_trim(brk_cluster_t *cl);
 
 #endif

@@ -37,6 +37,10 @@
 
 /* ---- the claiming node ---------------------------------------------------- */
 
+/* A paused CONNECT is handled again at least every worker tick (250 ms):
+ * a claim this far past its deadline has no connection any more. */
+#define CLAIM_ORPHAN_MS 2000
+
 /* pres.mu held */
 static void claim_drop(brk_presence_t *p, pres_ent_t *e)
 {
@@ -67,21 +71,29 @@ void brk_session_claim_wake(pres_ent_t *e)
 void brk_session_claims_tick(brk_cluster_t *cl)
 {
     brk_presence_t *p = &cl->pres;
+    int64_t now = brk_now_ms();
     pthread_mutex_lock(&p->mu);
     for (uint32_t i = 0; i < p->claims.cap; i++)
-        for (pres_ent_t *e = p->claims.v[i]; e; e = e->next)
-            if (e->phase == CLAIM_SYNC ? bridge_cluster_sessions_synced(cl->bc, e->ticket)
-                                       : e->seen)
+        for (pres_ent_t *e = p->claims.v[i], *nx; e; e = nx) {
+            nx = e->next;
+            /* its CONNECT would have taken it by now: the connection went */
+            if (now > e->until + CLAIM_ORPHAN_MS)
+                claim_drop(p, e);
+            else if (e->phase == CLAIM_SYNC ? bridge_cluster_sessions_synced(cl->bc, e->ticket)
+                                            : e->seen)
                 brk_session_claim_wake(e);
+        }
     pthread_mutex_unlock(&p->mu);
+    brk_session_buffer_trim(cl);
 }
 
 static int claim_late(brk_cluster_t *cl, const char *id, size_t len, const char *what)
 {
     atomic_fetch_add(&cl->pres.claims_failed, 1);
     brk_log(cl->b, BRK_LOG_WARN, "SLUICE-CLUSTER-CLAIM-LATE",
-            "client '%.*s': %s within cluster.node_timeout_ms: a new session here", (int)len, id,
-            what);
+            "client '%.*s': %s within cluster.node_timeout_ms: the session this node has, "
+            "or a new one",
+            (int)len, id, what);
     return 0;
 }
 

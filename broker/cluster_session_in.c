@@ -283,12 +283,36 @@ void brk_session_buffer(brk_cluster_t *cl, brk_msg_t *m, const bridge_cluster_at
         p->buf_on = true;
     }
     if (p->buf_full) return;
+    int64_t now = brk_now_ms();
     if (p->buf_n == PRES_BUF_MAX ||
         (p->buf_n == p->buf_cap && brk_grow_vec(&p->buf, &p->buf_cap, sizeof(*p->buf), 1024))) {
         p->buf_full = true; /* a hand-over now may miss records: said when it happens */
+        p->buf_full_ms = now;
         return;
     }
-    p->buf[p->buf_n++] = (pres_rec_t){at->partition, at->offset, brk_msg_ref(m)};
+    p->buf[p->buf_n++] = (pres_rec_t){at->partition, at->offset, now, brk_msg_ref(m)};
+}
+
+void brk_session_buffer_trim(brk_cluster_t *cl)
+{
+    brk_presence_t *p = &cl->pres;
+    int64_t now = brk_now_ms(), keep = 2 * (int64_t)cl->b->cfg->cluster.node_timeout_ms + 2000;
+    if (!p->buf_on || now - p->buf_trim_ms < 1000) return;
+    p->buf_trim_ms = now;
+    /* no claim lives longer than keep: claims opened since the overflow
+     * are whole again once it is that old */
+    if (p->buf_full && now - p->buf_full_ms > keep) p->buf_full = false;
+    uint32_t cut = 0;
+    while (cut < p->buf_n && now - p->buf[cut].at > keep)
+        brk_msg_unref(&p->buf[cut++].m);
+    if (!cut) return;
+    memmove(p->buf, p->buf + cut, (p->buf_n - cut) * sizeof(*p->buf));
+    p->buf_n -= cut;
+    /* where each partition's kept records begin now: its first one kept,
+     * or (none kept) where the reader stands */
+    p->buf_parts = bridge_cluster_msgs_positions(cl->bc, p->buf_start, BRK_CLUSTER_MAX_PARTS);
+    for (uint32_t i = p->buf_n; i-- > 0;)
+        if (p->buf[i].part < p->buf_parts) p->buf_start[p->buf[i].part] = p->buf[i].off;
 }
 
 /* The QoS, retain-as-published and subscription ids s's filters give
