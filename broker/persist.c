@@ -41,7 +41,7 @@ static bool submit(brk_t *b, store_batch_t *sb, int rc)
 /* A batch to fill, or NULL after counting the write as lost (no memory). */
 static store_batch_t *new_batch(brk_t *b)
 {
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = store_batch_get(b->store);
     if (!sb) submit(b, NULL, STORE_ERR_NOMEM);
     return sb;
 }
@@ -275,7 +275,7 @@ void brk_persist_probe(brk_t *b)
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)
 {
     if (!b->store) return false;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = store_batch_get(b->store);
     if (!sb) return false;
     if (store_submit(b->store, sb, done, arg) != STORE_OK) {
         store_batch_free(sb);

@@ -17,6 +17,70 @@ store_batch_t *store_batch_new(void)
     return b;
 }
 
+/* A spare's buffers keep their capacity: a recycled batch costs no
+ * allocation, and the store thread frees nothing a worker allocated (each
+ * cross-thread free took the worker's malloc arena lock). */
+#define SPARE_MAX 8192
+#define SPARE_BYTES 1024
+
+store_batch_t *store_batch_get(store_t *st)
+{
+    pthread_mutex_lock(&st->spare_mu);
+    store_batch_t *b = st->spares;
+    if (b) {
+        st->spares = b->next;
+        st->nspares--;
+    }
+    pthread_mutex_unlock(&st->spare_mu);
+    if (!b) return store_batch_new();
+    b->next = NULL;
+    return b;
+}
+
+bool store_batch_reset(store_batch_t *b)
+{
+    if (b->nranges || b->bytes > SPARE_BYTES || b->capdeltas > 64) return false;
+    leveldb_writebatch_clear(b->wb);
+    b->ops = b->deletes = b->delkinds = 0;
+    b->bytes = 0;
+    b->ndeltas = 0;
+    b->done = NULL;
+    b->arg = NULL;
+    b->next = NULL;
+    b->result = STORE_OK;
+    return true;
+}
+
+void store_spares_put(store_t *st, store_batch_t *list)
+{
+    pthread_mutex_lock(&st->spare_mu);
+    while (list && st->nspares < SPARE_MAX) {
+        store_batch_t *next = list->next;
+        list->next = st->spares;
+        st->spares = list;
+        st->nspares++;
+        list = next;
+    }
+    pthread_mutex_unlock(&st->spare_mu);
+    while (list) {
+        store_batch_t *next = list->next;
+        store_batch_free(list);
+        list = next;
+    }
+}
+
+void store_spares_free(store_t *st)
+{
+    store_batch_t *list = st->spares;
+    st->spares = NULL;
+    st->nspares = 0;
+    while (list) {
+        store_batch_t *next = list->next;
+        store_batch_free(list);
+        list = next;
+    }
+}
+
 void store_batch_free(store_batch_t *b)
 {
     if (!b) return;
@@ -66,6 +130,7 @@ static int batch_apply(store_batch_t *b, store_buf_t *k, store_buf_t *v)
         b->delkinds |= 1u << (k->p[0] - 'a');
     }
     b->ops++;
+    b->bytes += k->len + (v ? v->len : 0);
 out:
     store_buf_free(k);
     if (v) store_buf_free(v);

@@ -86,6 +86,7 @@ typedef struct store_rangedel {
 struct store_batch {
     leveldb_writebatch_t *wb;
     uint32_t ops;
+    size_t bytes; /* keys and values added: whether it is worth keeping (store_batch_keep) */
     uint32_t deletes;
     uint32_t delkinds; /* bit (kind - 'a') for each kind deleted from */
     store_delta_t *deltas;
@@ -98,6 +99,14 @@ struct store_batch {
     struct store_batch *next;
     int result;
 };
+
+/* Empty a committed batch for reuse: false (nothing changed) if it is
+ * worth freeing instead (range deletes, or buffers grown large). */
+bool store_batch_reset(store_batch_t *b);
+/* Keep the chain `list` (linked by next, each reset) as spares, up to a
+ * bound; free the rest. Store thread. */
+void store_spares_put(store_t *st, store_batch_t *list);
+void store_spares_free(store_t *st);
 
 /* ---- message reference counts (store thread only, after open) ---- */
 typedef struct store_refmap {
@@ -134,6 +143,11 @@ struct store {
     store_batch_t *head, *tail;
     uint32_t queued;
     bool stopping;
+    /* committed batches kept for store_batch_get (store_batch_keep): the
+     * store thread returns them, any thread takes them, under spare_mu */
+    pthread_mutex_t spare_mu;
+    store_batch_t *spares;
+    uint32_t nspares;
     bool thread_started;
 
     /* store thread only */

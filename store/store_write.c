@@ -494,12 +494,19 @@ static void commit_list(store_t *st, group_t *g, store_batch_t *list)
     /* the committed sequence (store_stats_t): batches leave the queue in
      * submit order, so this count is also the number of the last one */
     atomic_fetch_add(&st->n_batches, n);
+    store_batch_t *keep = NULL;
     for (b = list; b;) {
         store_batch_t *next = b->next;
         if (b->done) b->done(b->arg, b->result);
-        store_batch_free(b);
+        if (store_batch_reset(b)) {
+            b->next = keep;
+            keep = b;
+        } else {
+            store_batch_free(b);
+        }
         b = next;
     }
+    store_spares_put(st, keep);
 }
 
 /* STORE_SYNC_BATCH: an empty synced write fsyncs the log up to here. */

@@ -234,6 +234,10 @@ typedef struct store_blob {
  * or topic containing NUL, empty, or over 65535 bytes) or STORE_ERR_NOMEM;
  * on error the batch is unchanged. */
 store_batch_t *store_batch_new(void);
+/* The same from st's spares (batches it committed, emptied, their buffers
+ * kept), or a new one: the hot path allocates nothing. Any thread; the
+ * batch is the caller's as store_batch_new's is. */
+store_batch_t *store_batch_get(store_t *st);
 /* Free a batch that was never accepted by store_submit(). NULL is a no-op. */
 void store_batch_free(store_batch_t *b);
 /* Number of operations added so far. */
