@@ -1,8 +1,8 @@
 /*
- * store_batch.c - typed operations appended to a write batch. A batch is a
- * LevelDB write batch plus what the store thread needs besides the bytes:
- * message reference deltas and client range deletes, both applied when the
- * batch is committed.
+ * store_batch.c - typed operations appended to a write batch. A batch is
+ * its operations in one buffer (store_int.h has the layout) plus what the
+ * store thread needs besides the bytes: message reference deltas and client
+ * range deletes, both applied when the batch is committed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +11,7 @@
 
 store_batch_t *store_batch_new(void)
 {
-    store_batch_t *b = calloc(1, sizeof(*b));
-    if (!b) return NULL;
-    b->wb = leveldb_writebatch_create();
-    return b;
+    return calloc(1, sizeof(store_batch_t));
 }
 
 /* A spare's buffers keep their capacity: a recycled batch costs no
@@ -39,10 +36,14 @@ store_batch_t *store_batch_get(store_t *st)
 
 bool store_batch_reset(store_batch_t *b)
 {
-    if (b->nranges || b->bytes > SPARE_BYTES || b->capdeltas > 64) return false;
-    leveldb_writebatch_clear(b->wb);
-    b->ops = b->deletes = b->delkinds = 0;
-    b->bytes = 0;
+    if (b->cap > SPARE_BYTES || b->capdeltas > 64) return false;
+    for (size_t i = 0; i < b->nranges; i++)
+        free(b->ranges[i].client);
+    free(b->ranges);
+    b->ranges = NULL;
+    b->nranges = 0;
+    b->len = 0;
+    b->ops = 0;
     b->ndeltas = 0;
     b->done = NULL;
     b->arg = NULL;
@@ -84,13 +85,11 @@ void store_spares_free(store_t *st)
 void store_batch_free(store_batch_t *b)
 {
     if (!b) return;
-    for (size_t i = 0; i < b->nranges; i++) {
-        leveldb_writebatch_destroy(b->ranges[i].before);
+    for (size_t i = 0; i < b->nranges; i++)
         free(b->ranges[i].client);
-    }
     free(b->ranges);
     free(b->deltas);
-    leveldb_writebatch_destroy(b->wb);
+    free(b->buf);
     free(b);
 }
 
@@ -118,19 +117,32 @@ static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 static int batch_apply(store_batch_t *b, store_buf_t *k, store_buf_t *v)
 {
     int rc = STORE_OK;
-    if (k->oom || (v && v->oom)) {
+    size_t vlen = v ? v->len : 0, need = STORE_OP_HDR + k->len + vlen;
+    if (k->oom || (v && v->oom) || k->len > UINT32_MAX || vlen > UINT32_MAX) {
         rc = STORE_ERR_NOMEM;
         goto out;
     }
-    if (v) {
-        leveldb_writebatch_put(b->wb, (const char *)k->p, k->len, (const char *)v->p, v->len);
-    } else {
-        leveldb_writebatch_delete(b->wb, (const char *)k->p, k->len);
-        b->deletes++;
-        b->delkinds |= 1u << (k->p[0] - 'a');
+    if (b->len + need > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 512;
+        while (cap < b->len + need)
+            cap *= 2;
+        uint8_t *p = realloc(b->buf, cap);
+        if (!p) {
+            rc = STORE_ERR_NOMEM;
+            goto out;
+        }
+        b->buf = p;
+        b->cap = cap;
     }
+    uint8_t *o = b->buf + b->len;
+    uint32_t kl = (uint32_t)k->len, vl = (uint32_t)vlen;
+    o[0] = v == NULL;
+    memcpy(o + 1, &kl, 4);
+    memcpy(o + 5, &vl, 4);
+    memcpy(o + STORE_OP_HDR, k->p, kl);
+    if (vl) memcpy(o + STORE_OP_HDR + kl, v->p, vl);
+    b->len += need;
     b->ops++;
-    b->bytes += k->len + (v ? v->len : 0);
 out:
     store_buf_free(k);
     if (v) store_buf_free(v);
@@ -367,19 +379,13 @@ int store_delete_client_state(store_batch_t *b, const char *client, size_t len, 
     if (!r) return STORE_ERR_NOMEM;
     b->ranges = r;
     char *copy = malloc(len);
-    leveldb_writebatch_t *fresh = leveldb_writebatch_create();
-    if (!copy || !fresh) {
-        free(copy);
-        if (fresh) leveldb_writebatch_destroy(fresh);
-        return STORE_ERR_NOMEM;
-    }
+    if (!copy) return STORE_ERR_NOMEM;
     memcpy(copy, client, len);
     r = &b->ranges[b->nranges++];
-    r->before = b->wb;
+    r->at = b->len;
     r->client = copy;
     r->len = len;
     r->what = what;
-    b->wb = fresh;
     b->ops++;
     return STORE_OK;
 }
