@@ -98,6 +98,20 @@ uint32_t store_batch_count(const store_batch_t *b)
     return b->ops;
 }
 
+store_batch_mark_t store_batch_mark(const store_batch_t *b)
+{
+    return (store_batch_mark_t){b->len, b->ndeltas, b->nranges, b->ops};
+}
+
+void store_batch_rewind(store_batch_t *b, store_batch_mark_t m)
+{
+    while (b->nranges > m.nranges)
+        free(b->ranges[--b->nranges].client);
+    b->len = m.len;
+    b->ndeltas = m.ndeltas;
+    b->ops = m.ops;
+}
+
 static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 {
     if (b->ndeltas == b->capdeltas) {
