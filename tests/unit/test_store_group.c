@@ -276,6 +276,36 @@ static void test_range_delete_in_a_group_sees_the_batches_before_it(void)
     free(dir);
 }
 
+static void test_rewind_to_a_mark_drops_what_came_after(void)
+{
+    char *dir = ts_mkdtemp();
+    store_t *st = ts_open(dir, STORE_SYNC_ALWAYS);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    store_batch_t *b = store_batch_new();
+    store_sub_t kept = {ts_str("c"), ts_str("kept"), 1, 0};
+    CU_ASSERT_EQUAL(store_batch_put_sub(b, &kept), STORE_OK);
+    store_batch_mark_t m = store_batch_mark(b);
+    store_sub_t dropped = {ts_str("c"), ts_str("dropped"), 1, 0};
+    CU_ASSERT_EQUAL(store_batch_put_sub(b, &dropped), STORE_OK);
+    put_body(b, 8);
+    put_q(b, "c", 1, 8);
+    CU_ASSERT_EQUAL(store_delete_client_state(b, "x", 1, STORE_CLIENT_ALL), STORE_OK);
+    CU_ASSERT_EQUAL(store_batch_count(b), 5);
+    store_batch_rewind(b, m);
+    CU_ASSERT_EQUAL(store_batch_count(b), 1);
+    CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
+    store_stats_t s;
+    store_get_stats(st, &s);
+    CU_ASSERT_EQUAL(s.live_messages, 0); /* the rewound reference counts nothing */
+    seen_sub_t seen = {0, 0, 0};
+    store_scan_subs(st, see_sub, &seen);
+    CU_ASSERT_EQUAL(seen.n, 1);
+    CU_ASSERT(!body_exists(st, 8));
+    store_close(st);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 void ts_register_group_suite(void)
 {
     CU_pSuite s = CU_add_suite("store_group", NULL, NULL);
@@ -287,4 +317,6 @@ void ts_register_group_suite(void)
                 test_body_on_disk_before_the_group_is_deleted_with_its_last_reference);
     CU_add_test(s, "range_delete_in_a_group_sees_the_batches_before_it",
                 test_range_delete_in_a_group_sees_the_batches_before_it);
+    CU_add_test(s, "rewind_to_a_mark_drops_what_came_after",
+                test_rewind_to_a_mark_drops_what_came_after);
 }
