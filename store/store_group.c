@@ -118,8 +118,10 @@ static bool body_absent(const store_refmap_t *refs, const uint8_t *k, size_t kle
 bool store_group_add(store_group_t *g, const store_refmap_t *refs, const store_batch_t *b)
 {
     if (!reserve(g, b->ops, b->ndeltas)) return false;
-    memcpy(g->deltas + g->ndeltas, b->deltas, b->ndeltas * sizeof(*b->deltas));
-    g->ndeltas += b->ndeltas;
+    if (b->ndeltas) { /* (a barrier has none, and maybe no array yet) */
+        memcpy(g->deltas + g->ndeltas, b->deltas, b->ndeltas * sizeof(*b->deltas));
+        g->ndeltas += b->ndeltas;
+    }
     for (size_t off = 0; off < b->len;) {
         const uint8_t *p = b->buf + off;
         uint32_t kl, vl;
