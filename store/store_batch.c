@@ -54,19 +54,29 @@ bool store_batch_reset(store_batch_t *b)
 
 void store_spares_put(store_t *st, store_batch_t *list)
 {
+    /* only this thread adds spares, so the room can only grow meanwhile:
+     * the chain is cut and counted outside the lock, then linked in whole
+     * (workers taking spares never wait for a walk of thousands) */
     pthread_mutex_lock(&st->spare_mu);
-    while (list && st->nspares < SPARE_MAX) {
-        store_batch_t *next = list->next;
-        list->next = st->spares;
-        st->spares = list;
-        st->nspares++;
-        list = next;
-    }
+    uint32_t room = SPARE_MAX - st->nspares;
     pthread_mutex_unlock(&st->spare_mu);
-    while (list) {
-        store_batch_t *next = list->next;
-        store_batch_free(list);
-        list = next;
+    store_batch_t *tail = NULL, *rest = list;
+    uint32_t n = 0;
+    for (; rest && n < room; n++) {
+        tail = rest;
+        rest = rest->next;
+    }
+    if (tail) {
+        pthread_mutex_lock(&st->spare_mu);
+        tail->next = st->spares;
+        st->spares = list;
+        st->nspares += n;
+        pthread_mutex_unlock(&st->spare_mu);
+    }
+    while (rest) {
+        store_batch_t *next = rest->next;
+        store_batch_free(rest);
+        rest = next;
     }
 }
 
