@@ -159,6 +159,16 @@ void brk_conn_ack_reason(brk_conn_t *c, uint64_t seq, uint8_t reason);
 bool brk_conn_ack_withdraw(brk_conn_t *c, uint64_t seq);
 /* One completion of ack `seq` (status < 0: could not be made safe). */
 void brk_conn_ack_done(brk_conn_t *c, uint64_t seq, int status);
+/* Ack `seq` also waits until the store holds every write submitted so far
+ * (persistence.sync "always", or a PUBLISH whose routing wrote). The acks of
+ * one worker pass share one barrier, submitted when the pass ends
+ * (brk_store_wait_flush), instead of a barrier and a completion each.
+ * Without memory the ack is refused, never sent early. c's worker. */
+void brk_conn_ack_store(brk_conn_t *c, uint64_t seq);
+/* The end of a pass (run_inbox): submit the barrier the pass's acks wait
+ * on. True if they completed here instead (no store to take the barrier:
+ * refused), which may have made more work for the pass. w's thread. */
+bool brk_store_wait_flush(brk_worker_t *w);
 /* A completion callback for store/bridge: arg is a brk_pending_t. */
 void brk_pending_complete(void *arg, int status);
 /* A pending completion of c's ack seq (holds a reference to c); NULL

@@ -5,11 +5,13 @@
  * queue) has completed. The numbering and the contract are in conn.h
  * (brk_conn_ack). Only the connection's worker calls these; completions
  * from the store and bridge threads arrive through its inbox
- * (brk_pending_complete).
+ * (brk_pending_complete, or one call per pass's store barrier).
  */
 #include <stdlib.h>
 
+#include "persist.h"
 #include "worker.h"
+#include "worker_call.h"
 #include "grow.h"
 
 static void send_ack(brk_conn_t *c, const brk_ackq_t *a)
@@ -123,4 +125,79 @@ void brk_pending_complete(void *arg, int status)
         brk_conn_unref(p->c);
         free(p);
     }
+}
+
+/* The acks of one pass that wait for the store, and the barrier's result.
+ * Built on the worker's thread; from the submit on, the store thread's until
+ * it hands it back through brk_worker_call. Each entry holds a reference
+ * to its connection. */
+typedef struct brk_storewait {
+    brk_worker_t *w;
+    int status;
+    uint32_t n, cap;
+    struct storewait_ack {
+        brk_conn_t *c;
+        uint64_t seq;
+    } * v;
+} brk_storewait_t;
+
+void brk_conn_ack_store(brk_conn_t *c, uint64_t seq)
+{
+    brk_worker_t *w = c->w;
+    brk_storewait_t *sw = w->store_wait;
+    brk_conn_ack_hold(c, seq);
+    if (!sw) sw = w->store_wait = calloc(1, sizeof(*sw));
+    if (!sw || (sw->n == sw->cap && brk_grow_vec(&sw->v, &sw->cap, sizeof(*sw->v), 64))) {
+        brk_conn_ack_done(c, seq, -1); /* cannot wait for it: refuse */
+        return;
+    }
+    atomic_fetch_add(&c->refs, 1);
+    sw->v[sw->n++] = (struct storewait_ack){c, seq};
+}
+
+static void storewait_free(brk_storewait_t *sw)
+{
+    for (uint32_t i = 0; i < sw->n; i++)
+        brk_conn_unref(sw->v[i].c);
+    free(sw->v);
+    free(sw);
+}
+
+/* On the worker: the barrier completed. */
+static void storewait_run(brk_worker_t *w, void *arg)
+{
+    brk_storewait_t *sw = arg;
+    (void)w;
+    for (uint32_t i = 0; i < sw->n; i++) {
+        brk_conn_t *c = sw->v[i].c;
+        if (c->state != BRK_CONN_OPEN) continue;
+        brk_conn_ack_done(c, sw->v[i].seq, sw->status);
+        /* read on if it waited for its acks: once per run of one connection */
+        if (i + 1 == sw->n || sw->v[i + 1].c != c) brk_conn_retry(c);
+    }
+    storewait_free(sw);
+}
+
+/* On the store thread: everything before the barrier is durable. */
+static void storewait_done(void *arg, int err)
+{
+    brk_storewait_t *sw = arg;
+    sw->status = err < 0 ? -1 : 0;
+    if (brk_worker_call(sw->w, storewait_run, sw) < 0) storewait_free(sw); /* stopped */
+}
+
+bool brk_store_wait_flush(brk_worker_t *w)
+{
+    brk_storewait_t *sw = w->store_wait;
+    if (!sw) return false;
+    w->store_wait = NULL;
+    sw->w = w;
+    if (!sw->n) {
+        storewait_free(sw);
+        return false;
+    }
+    if (brk_persist_barrier(w->b, storewait_done, sw)) return false;
+    sw->status = -1;
+    storewait_run(w, sw);
+    return true;
 }

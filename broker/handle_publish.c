@@ -74,7 +74,8 @@ static uint8_t retained_refusal(brk_conn_t *c, const mqtt_publish_t *p, const br
  * the sinks (Kafka, ack "kafka") added theirs while it routed. Now flow
  * control (a subscriber's queue over its mark) and the store: with
  * persistence.sync "always" every QoS 1/2 ack waits for a barrier submitted
- * after every write the routing made; with "batch" an ack whose PUBLISH
+ * after every write the routing made (the end of the worker's pass: one
+ * barrier for all the pass's acks); with "batch" an ack whose PUBLISH
  * wrote to the store waits for that write (no fsync), which is what keeps
  * publishers from outrunning the store thread. Then our own wait goes, and
  * the ack leaves (in PUBLISH order) once the last of them completed.
@@ -86,20 +87,8 @@ static void ack_complete(brk_conn_t *c, uint64_t seq, uint8_t reason, brk_flow_t
         brk_conn_ack_hold(c, seq);
         brk_flow_attach(flow, c, seq);
     }
-    if (reason < 0x80 && b->store && (b->sync_always || c->w->route_writes)) {
-        brk_conn_ack_hold(c, seq);
-        brk_pending_t *pd = calloc(1, sizeof(*pd));
-        if (pd) {
-            pd->c = c;
-            pd->seq = seq;
-            atomic_fetch_add(&c->refs, 1);
-        }
-        if (!pd || !brk_persist_barrier(b, brk_pending_complete, pd)) {
-            if (pd) brk_conn_unref(c);
-            free(pd);
-            brk_conn_ack_done(c, seq, -1); /* could not make it durable: refuse */
-        }
-    }
+    if (reason < 0x80 && b->store && (b->sync_always || c->w->route_writes))
+        brk_conn_ack_store(c, seq); /* one barrier for the pass, after all its writes */
     brk_conn_ack_done(c, seq, 0);
 }
 

@@ -21,29 +21,79 @@ bool brk_persist_on(const brk_session_t *s)
     return s->b->store && s->expiry > 0;
 }
 
+/* A write that did not reach the store: counted, and logged at most once
+ * a second, however many fail. */
+static void lost(brk_t *b, int rc)
+{
+    brk_count(&b->store_failed, 1);
+    int64_t now = brk_now_ms(), last = atomic_load(&b->store_fail_log_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&b->store_fail_log_ms, &last, now))
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s (%llu writes lost so far)",
+                store_strerror(rc), (unsigned long long)brk_read(&b->store_failed));
+}
+
 /* Submit sb, built with result rc (a put that failed leaves the batch
- * incomplete: it is not submitted at all). Either failure is a lost write:
- * counted, and logged at most once a second. True if submitted. */
+ * incomplete: it is not submitted at all). Either failure is a lost write.
+ * True if submitted. */
 static bool submit(brk_t *b, store_batch_t *sb, int rc)
 {
     if (rc == STORE_OK) rc = store_submit(b->store, sb, NULL, NULL);
     if (rc == STORE_OK) return true;
     store_batch_free(sb);
-    brk_count(&b->store_failed, 1);
-    /* once a second at most, however many fail */
-    int64_t now = brk_now_ms(), last = atomic_load(&b->store_fail_log_ms);
-    if (now - last >= 1000 && atomic_compare_exchange_strong(&b->store_fail_log_ms, &last, now))
-        brk_log(b, BRK_LOG_ERROR, "SLUICE-STORE-SUBMIT", "store: %s (%llu writes lost so far)",
-                store_strerror(rc), (unsigned long long)brk_read(&b->store_failed));
+    lost(b, rc);
     return false;
 }
 
 /* A batch to fill, or NULL after counting the write as lost (no memory). */
 static store_batch_t *new_batch(brk_t *b)
 {
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = store_batch_get(b->store);
     if (!sb) submit(b, NULL, STORE_ERR_NOMEM);
     return sb;
+}
+
+/* The batch a locked write goes into: the session's pass batch while a
+ * pass is open (*mark: where this write starts in it), else its own. */
+static store_batch_t *locked_batch(brk_session_t *s, store_batch_mark_t *mark)
+{
+    if (!s->persist_pass) return new_batch(s->b);
+    if (!s->pb) s->pb = new_batch(s->b);
+    if (s->pb) *mark = store_batch_mark(s->pb);
+    return s->pb;
+}
+
+/* A locked write built with result rc: its own batch is submitted; in the
+ * pass batch it stays, or is taken out whole if it failed half-way. */
+static void locked_submit(brk_session_t *s, store_batch_t *sb, store_batch_mark_t mark, int rc)
+{
+    if (sb != s->pb) {
+        submit(s->b, sb, rc);
+    } else if (rc != STORE_OK) {
+        store_batch_rewind(sb, mark);
+        lost(s->b, rc);
+    }
+}
+
+void brk_persist_begin(brk_session_t *s)
+{
+    s->persist_pass = s->b->store != NULL;
+}
+
+void brk_persist_flush(brk_session_t *s)
+{
+    store_batch_t *sb = s->pb;
+    s->pb = NULL;
+    if (!sb) return;
+    if (store_batch_count(sb))
+        submit(s->b, sb, STORE_OK);
+    else
+        store_batch_free(sb);
+}
+
+void brk_persist_end(brk_session_t *s)
+{
+    brk_persist_flush(s);
+    s->persist_pass = false;
 }
 
 /* Absolute unix seconds of a monotonic deadline. */
@@ -193,20 +243,22 @@ void brk_persist_unpin(brk_t *b, brk_msg_t *m)
 void brk_persist_enqueue(brk_session_t *s, brk_delivery_t *d)
 {
     if (!brk_persist_on(s) || !d->qos) return;
-    store_batch_t *sb = new_batch(s->b);
+    store_batch_mark_t mark = {0};
+    store_batch_t *sb = locked_batch(s, &mark);
     if (!sb) return;
     uint64_t id = msg_id(s->b, d->msg);
     d->seq = ++s->q_seq;
     int rc = d->msg->body_pinned ? STORE_OK : put_body(sb, d->msg, id);
     store_qref_t q = {STR(s->client_id, s->id_len), d->seq, id, d->qos};
     if (rc == STORE_OK) rc = store_batch_put_queue(sb, &q);
-    submit(s->b, sb, rc);
+    locked_submit(s, sb, mark, rc);
 }
 
 void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
 {
     if (!e->d.seq || !s->b->store) return;
-    store_batch_t *sb = new_batch(s->b);
+    store_batch_mark_t mark = {0};
+    store_batch_t *sb = locked_batch(s, &mark);
     if (!sb) return;
     e->msg_id = e->d.msg->store_id;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
@@ -218,36 +270,41 @@ void brk_persist_send(brk_session_t *s, brk_inflight_t *e)
     int rc = store_batch_put_inflight(sb, &o);
     if (rc == STORE_OK)
         rc = store_batch_del_queue(sb, s->client_id, s->id_len, e->d.seq, e->msg_id);
-    submit(s->b, sb, rc);
+    locked_submit(s, sb, mark, rc);
 }
 
 void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = new_batch(s->b);
+    store_batch_mark_t mark = {0};
+    store_batch_t *sb = locked_batch(s, &mark);
     if (!sb) return;
     store_inflight_t o = {.client_id = STR(s->client_id, s->id_len),
                           .packet_id = e->pid,
                           .msg_id = e->msg_id,
                           .qos = 2,
                           .state = STORE_OUT_PUBREL_SENT};
-    submit(s->b, sb, store_batch_update_inflight(sb, &o));
+    locked_submit(s, sb, mark, store_batch_update_inflight(sb, &o));
 }
 
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e)
 {
     if (!e->msg_id || !s->b->store) return;
-    store_batch_t *sb = new_batch(s->b);
+    store_batch_mark_t mark = {0};
+    store_batch_t *sb = locked_batch(s, &mark);
     if (!sb) return;
-    submit(s->b, sb, store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id));
+    locked_submit(s, sb, mark,
+                  store_batch_del_inflight(sb, s->client_id, s->id_len, e->pid, e->msg_id));
 }
 
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d)
 {
     if (!d->seq || !s->b->store) return;
-    store_batch_t *sb = new_batch(s->b);
+    store_batch_mark_t mark = {0};
+    store_batch_t *sb = locked_batch(s, &mark);
     if (!sb) return;
-    submit(s->b, sb, store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id));
+    locked_submit(s, sb, mark,
+                  store_batch_del_queue(sb, s->client_id, s->id_len, d->seq, d->msg->store_id));
 }
 
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add)
@@ -275,7 +332,7 @@ void brk_persist_probe(brk_t *b)
 bool brk_persist_barrier(brk_t *b, void (*done)(void *arg, int err), void *arg)
 {
     if (!b->store) return false;
-    store_batch_t *sb = store_batch_new();
+    store_batch_t *sb = store_batch_get(b->store);
     if (!sb) return false;
     if (store_submit(b->store, sb, done, arg) != STORE_OK) {
         store_batch_free(sb);

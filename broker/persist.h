@@ -30,6 +30,14 @@ void brk_persist_pubrec(brk_session_t *s, const brk_inflight_t *e); /* locked */
 void brk_persist_done(brk_session_t *s, const brk_inflight_t *e);   /* locked */
 void brk_persist_drop(brk_session_t *s, const brk_delivery_t *d);   /* locked */
 void brk_persist_in2(brk_session_t *s, uint16_t pid, bool add);
+/* One batch for a pass over a session (a drain, an ack and the drain it
+ * allows): between begin and end, with s->lock held throughout, the locked
+ * writes above gather in one batch instead of one each; end submits it,
+ * still under the lock, so the order stays memory's. flush submits what is
+ * gathered so far (before a barrier that must follow it). All locked. */
+void brk_persist_begin(brk_session_t *s);
+void brk_persist_flush(brk_session_t *s);
+void brk_persist_end(brk_session_t *s);
 /* Load the next page of a backlog into s->q (locked; home worker). */
 void brk_persist_refill(brk_session_t *s);
 #define BRK_QUEUE_PAGE 256

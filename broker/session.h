@@ -62,6 +62,9 @@ struct brk_session {
     uint8_t version;
     uint32_t expiry; /* session expiry interval, seconds; UINT32_MAX = never */
     uint64_t q_seq;  /* last q/ sequence number used in the store */
+    /* brk_persist_begin..end (under lock): the locked writes gather in pb */
+    bool persist_pass;
+    struct store_batch *pb;
     /* Queued messages still only in the store (loaded a page at a time, so
      * a restart with millions queued does not need them in memory); while
      * set, new persistent deliveries go to the store only, behind them. */

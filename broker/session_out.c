@@ -160,6 +160,7 @@ static bool hold(brk_session_t *s, brk_delivery_t *d, uint16_t pid)
     brk_inflight_t *e = &s->inf[s->inf_len++];
     *e = (brk_inflight_t){.d = *d, .pid = pid, .state = BRK_INF_HOLD};
     brk_persist_send(s, e);
+    brk_persist_flush(s); /* the barrier must follow the record */
     h->s = brk_session_ref(s);
     h->pid = pid;
     if (!brk_persist_barrier(s->b, held_durable, h)) {
@@ -173,6 +174,7 @@ static bool hold(brk_session_t *s, brk_delivery_t *d, uint16_t pid)
 void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid)
 {
     pthread_mutex_lock(&s->lock);
+    brk_persist_begin(s);
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
         if (e->pid != pid || e->state != BRK_INF_HOLD) continue;
@@ -189,6 +191,7 @@ void brk_session_release(brk_session_t *s, brk_worker_t *w, uint16_t pid)
         }
         break;
     }
+    brk_persist_end(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -245,7 +248,11 @@ void brk_session_drain(brk_session_t *s, brk_worker_t *w)
     pthread_mutex_lock(&s->lock);
     s->ready = false;
     brk_conn_t *c = s->conn;
-    if (c && s->home == w && c->connected && c->state < BRK_CONN_CLOSING) drain_locked(s, c, w);
+    if (c && s->home == w && c->connected && c->state < BRK_CONN_CLOSING) {
+        brk_persist_begin(s); /* one batch for the sends of the pass */
+        drain_locked(s, c, w);
+        brk_persist_end(s);
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -270,6 +277,7 @@ int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
     int rc = BRK_ACK_UNKNOWN;
     pthread_mutex_lock(&s->lock);
     if (s->conn != c) goto out;
+    brk_persist_begin(s); /* the ack's write and the sends it allows: one batch */
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
         if (e->pid != pid) continue;
@@ -296,6 +304,7 @@ int brk_session_ack(brk_session_t *s, brk_conn_t *c, uint16_t pid, uint8_t type)
         break;
     }
     if (rc == BRK_ACK_OK && s->q_len) drain_locked(s, c, c->w);
+    brk_persist_end(s);
 out:
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -305,6 +314,7 @@ void brk_session_resume(brk_session_t *s, brk_conn_t *c)
 {
     int64_t now = brk_now_ms();
     pthread_mutex_lock(&s->lock);
+    brk_persist_begin(s);
     for (uint32_t i = 0; i < s->inf_len; i++) {
         brk_inflight_t *e = &s->inf[i];
         if (e->state == BRK_INF_HOLD) continue; /* goes when durable */
@@ -321,6 +331,7 @@ void brk_session_resume(brk_session_t *s, brk_conn_t *c)
         }
     }
     drain_locked(s, c, c->w);
+    brk_persist_end(s);
     brk_conn_want_write(c);
     pthread_mutex_unlock(&s->lock);
 }

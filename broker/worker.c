@@ -111,14 +111,17 @@ static bool inbox_once(brk_worker_t *w)
 }
 
 /* The end of every event: cross-thread work, then the writes of the plain
- * TCP connections (which may produce more of both). */
+ * TCP connections (which may produce more of both), then the store barrier
+ * of the pass's acknowledgements. */
 static void run_inbox(brk_worker_t *w)
 {
     for (int rounds = 0; rounds < 8; rounds++) {
         bool items = inbox_once(w);
         bool again = brk_tcp_flush(w);
-        if (!items && !again) return;
+        /* last, after every write of the pass: the barrier its acks wait on */
+        if (!items && !again && !brk_store_wait_flush(w)) return;
     }
+    brk_store_wait_flush(w);
     brk_loop_wake(w); /* more arrived meanwhile: come back soon */
 }
 
@@ -215,6 +218,7 @@ static void fini_items(brk_worker_t *w, brk_inbox_item_t *items, uint32_t n)
 static void worker_fini(brk_worker_t *w)
 {
     brk_loop_fini(w);
+    brk_store_wait_flush(w); /* normally none: every pass ends with it */
     /* a call may post more (to any worker): take the vector out under the
      * lock until it stays empty, then close the inbox to later posts */
     for (;;) {

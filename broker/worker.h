@@ -60,7 +60,8 @@ struct brk_worker {
     brk_matches_t matches; /* scratch for routing */
     brk_wstats_t st;
     int64_t next_sys_ms;
-    uint32_t route_writes; /* store writes made by the PUBLISH being handled */
+    uint32_t route_writes;            /* store writes made by the PUBLISH being handled */
+    struct brk_storewait *store_wait; /* acks of this pass waiting for the store (conn_ack.c) */
     int64_t next_probe_ms;
     uint64_t next_conn_id;
     int reserve_fd;          /* spare fd for EMFILE */

@@ -156,6 +156,8 @@ static void store_free_handles(store_t *st)
     if (st->wsync) leveldb_writeoptions_destroy(st->wsync);
     if (st->wnosync) leveldb_writeoptions_destroy(st->wnosync);
     store_refmap_free(&st->refs);
+    store_spares_free(st);
+    pthread_mutex_destroy(&st->spare_mu);
     pthread_rwlock_destroy(&st->dblock);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->mu);
@@ -195,6 +197,7 @@ int store_open(const char *path, const store_opts_t *opts, store_t **out, char *
     store_t *st = calloc(1, sizeof(*st));
     if (!st) goto oom;
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->spare_mu, NULL);
     pthread_cond_init(&st->cond, NULL);
     pthread_rwlock_init(&st->dblock, NULL);
     fill_opts(&st->opts, opts);

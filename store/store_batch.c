@@ -1,8 +1,8 @@
 /*
- * store_batch.c - typed operations appended to a write batch. A batch is a
- * LevelDB write batch plus what the store thread needs besides the bytes:
- * message reference deltas and client range deletes, both applied when the
- * batch is committed.
+ * store_batch.c - typed operations appended to a write batch. A batch is
+ * its operations in one buffer (store_int.h has the layout) plus what the
+ * store thread needs besides the bytes: message reference deltas and client
+ * range deletes, both applied when the batch is committed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,28 +11,115 @@
 
 store_batch_t *store_batch_new(void)
 {
-    store_batch_t *b = calloc(1, sizeof(*b));
-    if (!b) return NULL;
-    b->wb = leveldb_writebatch_create();
+    return calloc(1, sizeof(store_batch_t));
+}
+
+/* A spare's buffers keep their capacity: a recycled batch costs no
+ * allocation, and the store thread frees nothing a worker allocated (each
+ * cross-thread free took the worker's malloc arena lock). */
+#define SPARE_MAX 8192
+#define SPARE_BYTES 1024
+
+store_batch_t *store_batch_get(store_t *st)
+{
+    pthread_mutex_lock(&st->spare_mu);
+    store_batch_t *b = st->spares;
+    if (b) {
+        st->spares = b->next;
+        st->nspares--;
+    }
+    pthread_mutex_unlock(&st->spare_mu);
+    if (!b) return store_batch_new();
+    b->next = NULL;
     return b;
+}
+
+bool store_batch_reset(store_batch_t *b)
+{
+    if (b->cap > SPARE_BYTES || b->capdeltas > 64) return false;
+    for (size_t i = 0; i < b->nranges; i++)
+        free(b->ranges[i].client);
+    free(b->ranges);
+    b->ranges = NULL;
+    b->nranges = 0;
+    b->len = 0;
+    b->ops = 0;
+    b->ndeltas = 0;
+    b->done = NULL;
+    b->arg = NULL;
+    b->next = NULL;
+    b->result = STORE_OK;
+    return true;
+}
+
+void store_spares_put(store_t *st, store_batch_t *list)
+{
+    /* only this thread adds spares, so the room can only grow meanwhile:
+     * the chain is cut and counted outside the lock, then linked in whole
+     * (workers taking spares never wait for a walk of thousands) */
+    pthread_mutex_lock(&st->spare_mu);
+    uint32_t room = SPARE_MAX - st->nspares;
+    pthread_mutex_unlock(&st->spare_mu);
+    store_batch_t *tail = NULL, *rest = list;
+    uint32_t n = 0;
+    for (; rest && n < room; n++) {
+        tail = rest;
+        rest = rest->next;
+    }
+    if (tail) {
+        pthread_mutex_lock(&st->spare_mu);
+        tail->next = st->spares;
+        st->spares = list;
+        st->nspares += n;
+        pthread_mutex_unlock(&st->spare_mu);
+    }
+    while (rest) {
+        store_batch_t *next = rest->next;
+        store_batch_free(rest);
+        rest = next;
+    }
+}
+
+void store_spares_free(store_t *st)
+{
+    store_batch_t *list = st->spares;
+    st->spares = NULL;
+    st->nspares = 0;
+    while (list) {
+        store_batch_t *next = list->next;
+        store_batch_free(list);
+        list = next;
+    }
 }
 
 void store_batch_free(store_batch_t *b)
 {
     if (!b) return;
-    for (size_t i = 0; i < b->nranges; i++) {
-        leveldb_writebatch_destroy(b->ranges[i].before);
+    for (size_t i = 0; i < b->nranges; i++)
         free(b->ranges[i].client);
-    }
     free(b->ranges);
     free(b->deltas);
-    leveldb_writebatch_destroy(b->wb);
+    free(b->buf);
     free(b);
 }
 
 uint32_t store_batch_count(const store_batch_t *b)
 {
     return b->ops;
+}
+
+store_batch_mark_t store_batch_mark(const store_batch_t *b)
+{
+    return (store_batch_mark_t){b->len, b->ndeltas, b->nranges, b->ops};
+}
+
+void store_batch_rewind(store_batch_t *b, store_batch_mark_t m)
+{
+    while (b->nranges > m.nranges)
+        free(b->ranges[--b->nranges].client);
+    b->len = m.len;
+    b->ndeltas = m.ndeltas;
+    b->ops = m.ops;
 }
 
 static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
@@ -54,17 +141,31 @@ static int store_batch_add_delta(store_batch_t *b, uint64_t id, int32_t delta)
 static int batch_apply(store_batch_t *b, store_buf_t *k, store_buf_t *v)
 {
     int rc = STORE_OK;
-    if (k->oom || (v && v->oom)) {
+    size_t vlen = v ? v->len : 0, need = STORE_OP_HDR + k->len + vlen;
+    if (k->oom || (v && v->oom) || k->len > UINT32_MAX || vlen > UINT32_MAX) {
         rc = STORE_ERR_NOMEM;
         goto out;
     }
-    if (v) {
-        leveldb_writebatch_put(b->wb, (const char *)k->p, k->len, (const char *)v->p, v->len);
-    } else {
-        leveldb_writebatch_delete(b->wb, (const char *)k->p, k->len);
-        b->deletes++;
-        b->delkinds |= 1u << (k->p[0] - 'a');
+    if (b->len + need > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 512;
+        while (cap < b->len + need)
+            cap *= 2;
+        uint8_t *p = realloc(b->buf, cap);
+        if (!p) {
+            rc = STORE_ERR_NOMEM;
+            goto out;
+        }
+        b->buf = p;
+        b->cap = cap;
     }
+    uint8_t *o = b->buf + b->len;
+    uint32_t kl = (uint32_t)k->len, vl = (uint32_t)vlen;
+    o[0] = v == NULL;
+    memcpy(o + 1, &kl, 4);
+    memcpy(o + 5, &vl, 4);
+    memcpy(o + STORE_OP_HDR, k->p, kl);
+    if (vl) memcpy(o + STORE_OP_HDR + kl, v->p, vl);
+    b->len += need;
     b->ops++;
 out:
     store_buf_free(k);
@@ -302,19 +403,13 @@ int store_delete_client_state(store_batch_t *b, const char *client, size_t len, 
     if (!r) return STORE_ERR_NOMEM;
     b->ranges = r;
     char *copy = malloc(len);
-    leveldb_writebatch_t *fresh = leveldb_writebatch_create();
-    if (!copy || !fresh) {
-        free(copy);
-        if (fresh) leveldb_writebatch_destroy(fresh);
-        return STORE_ERR_NOMEM;
-    }
+    if (!copy) return STORE_ERR_NOMEM;
     memcpy(copy, client, len);
     r = &b->ranges[b->nranges++];
-    r->before = b->wb;
+    r->at = b->len;
     r->client = copy;
     r->len = len;
     r->what = what;
-    b->wb = fresh;
     b->ops++;
     return STORE_OK;
 }

@@ -74,20 +74,26 @@ typedef struct store_delta {
     int32_t delta; /* +1 reference, -1 reference, 0 body put */
 } store_delta_t;
 
-/* A range delete keeps batch order: `before` holds the operations added
- * ahead of it, and the batch's wb those added after the last range. */
+/* A batch's operations, in order, in one buffer: each is a header (del:
+ * 1 byte, key and value lengths: 4 bytes each, native order) and then the
+ * key and value bytes. Our own format rather than a LevelDB write batch, so
+ * that the store thread can merge a group's operations by key
+ * (store_group.c) before LevelDB sees them. */
+#define STORE_OP_HDR 9
+
+/* A range delete keeps batch order: it applies after the operations before
+ * offset `at` of the batch's buffer and before those after it. */
 typedef struct store_rangedel {
-    leveldb_writebatch_t *before;
+    size_t at;
     char *client;
     size_t len;
     unsigned what;
 } store_rangedel_t;
 
 struct store_batch {
-    leveldb_writebatch_t *wb;
+    uint8_t *buf;
+    size_t len, cap;
     uint32_t ops;
-    uint32_t deletes;
-    uint32_t delkinds; /* bit (kind - 'a') for each kind deleted from */
     store_delta_t *deltas;
     size_t ndeltas, capdeltas;
     store_rangedel_t *ranges;
@@ -99,12 +105,54 @@ struct store_batch {
     int result;
 };
 
+/* Empty a committed batch for reuse: false (nothing changed) if it is
+ * worth freeing instead (buffers grown large). */
+bool store_batch_reset(store_batch_t *b);
+/* Keep the chain `list` (linked by next, each reset) as spares, up to a
+ * bound; free the rest. Store thread. */
+void store_spares_put(store_t *st, store_batch_t *list);
+void store_spares_free(store_t *st);
+
+/* ---- the group commit buffer (store_group.c; store thread only) ---- */
+typedef struct store_gop store_gop_t;
+typedef struct store_refmap store_refmap_t;
+
+typedef struct store_group {
+    leveldb_writebatch_t *wb; /* what the next write holds besides ops */
+    store_delta_t *deltas;    /* reference changes of the batches merged */
+    size_t ndeltas, capdeltas;
+    store_gop_t *ops; /* the last operation on each key, in first-seen order */
+    size_t nops, capops;
+    uint32_t *slots; /* open addressing over ops: index + 1, 0 = empty */
+    size_t nslots;
+    uint32_t deletes, delkinds; /* of what wb holds */
+} store_group_t;
+
+void store_group_init(store_group_t *g);
+void store_group_fini(store_group_t *g);
+/* Merge b's operations and deltas into g: false (g unchanged) without
+ * memory. refs decides which bodies were absent before the group. */
+bool store_group_add(store_group_t *g, const store_refmap_t *refs, const store_batch_t *b);
+/* Put or delete k straight into wb, in order (a batch with range deletes:
+ * those are read from the database, so nothing is merged around them). */
+void store_group_raw(store_group_t *g, bool del, const uint8_t *k, size_t klen, const uint8_t *v,
+                     size_t vlen);
+/* The raw operations of b between buffer offsets from and to. */
+void store_group_raw_ops(store_group_t *g, const store_batch_t *b, size_t from, size_t to);
+/* Delete body key k (its last reference went): dropped with the body's put
+ * if the body was put in this group while absent before it. */
+void store_group_del_body(store_group_t *g, const uint8_t *k, size_t klen);
+/* Move the merged operations into wb, ready to write. */
+void store_group_emit(store_group_t *g);
+/* Empty everything (after the write, or to drop what was merged). */
+void store_group_clear(store_group_t *g);
+
 /* ---- message reference counts (store thread only, after open) ---- */
-typedef struct store_refmap {
+struct store_refmap {
     uint64_t *ids; /* 0 = empty slot */
     uint32_t *counts;
     size_t cap, n;
-} store_refmap_t;
+};
 
 void store_refmap_free(store_refmap_t *m);
 uint32_t store_refmap_get(const store_refmap_t *m, uint64_t id);
@@ -134,6 +182,11 @@ struct store {
     store_batch_t *head, *tail;
     uint32_t queued;
     bool stopping;
+    /* committed batches kept for store_batch_get (store_batch_keep): the
+     * store thread returns them, any thread takes them, under spare_mu */
+    pthread_mutex_t spare_mu;
+    store_batch_t *spares;
+    uint32_t nspares;
     bool thread_started;
 
     /* store thread only */

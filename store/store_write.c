@@ -233,21 +233,15 @@ int store_submit(store_t *st, store_batch_t *b, store_done_fn done, void *arg)
 
 /* ---- group commit ---- */
 
-typedef struct group {
-    leveldb_writebatch_t *wb;
-    store_delta_t *deltas;
-    size_t ndeltas, cap;
-    uint32_t deletes, delkinds;
-} group_t;
-
-static bool group_delta(group_t *g, uint64_t id, int32_t d)
+/* One more reference change, for a range delete's q/ and o/ records. */
+static bool group_delta(store_group_t *g, uint64_t id, int32_t d)
 {
-    if (g->ndeltas == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 256;
+    if (g->ndeltas == g->capdeltas) {
+        size_t cap = g->capdeltas ? g->capdeltas * 2 : 256;
         store_delta_t *v = realloc(g->deltas, cap * sizeof(*v));
         if (!v) return false;
         g->deltas = v;
-        g->cap = cap;
+        g->capdeltas = cap;
     }
     g->deltas[g->ndeltas].id = id;
     g->deltas[g->ndeltas].delta = d;
@@ -317,7 +311,7 @@ static int db_write(store_t *st, leveldb_writebatch_t *wb, bool sync)
 
 /* Write what the group holds, with the m/ deletes its reference changes
  * call for; set the result of batches [first, stop). */
-static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_batch_t *stop)
+static void group_flush(store_t *st, store_group_t *g, store_batch_t *first, store_batch_t *stop)
 {
     int rc = STORE_OK;
     if (first == stop) return;
@@ -331,19 +325,17 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
         for (; i < g->ndeltas && g->deltas[i].id == id; i++)
             n += g->deltas[i].delta;
         if (n <= 0) {
-            store_buf_t k;
-            store_buf_init(&k);
-            store_key_num(&k, SK_MSG, id);
-            leveldb_writebatch_delete(g->wb, (const char *)k.p, k.len);
-            store_buf_free(&k);
-            g->deletes++;
-            g->delkinds |= 1u << (SK_MSG - 'a');
+            uint8_t k[10] = {SK_MSG, '/'};
+            for (int j = 0; j < 8; j++)
+                k[2 + j] = (uint8_t)(id >> (56 - 8 * j));
+            store_group_del_body(g, k, sizeof(k));
             n = 0;
         }
         g->deltas[out].id = id;
         g->deltas[out].delta = (int32_t)(n > INT32_MAX ? INT32_MAX : n);
         out++;
     }
+    store_group_emit(g);
     rc = db_write(st, g->wb, st->opts.sync == STORE_SYNC_ALWAYS);
     note_result(st, rc);
     if (rc == STORE_OK) {
@@ -355,14 +347,11 @@ static void group_flush(store_t *st, group_t *g, store_batch_t *first, store_bat
     }
     for (store_batch_t *b = first; b != stop; b = b->next)
         if (b->result == STORE_OK) b->result = rc;
-    leveldb_writebatch_clear(g->wb);
-    g->ndeltas = 0;
-    g->deletes = g->delkinds = 0;
+    store_group_clear(g);
 }
 
-/* Delete every key under kind/<client>\0 into wb; q/ and o/ drop refs. */
-static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveldb_writebatch_t *wb,
-                       group_t *g)
+/* Delete every key under kind/<client>\0 into g's wb; q/ and o/ drop refs. */
+static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, store_group_t *g)
 {
     int rc = STORE_OK;
     store_buf_t p;
@@ -390,17 +379,14 @@ static int expand_kind(store_t *st, char kind, const store_rangedel_t *r, leveld
             rc = STORE_ERR_NOMEM;
             break;
         }
-        leveldb_writebatch_delete(wb, (const char *)k, kl);
-        g->deletes++;
-        g->delkinds |= 1u << (kind - 'a');
+        store_group_raw(g, true, k, kl, NULL, 0);
     }
     rc = store_iter_end(it, rc);
     store_buf_free(&p);
     return rc;
 }
 
-static int expand_range(store_t *st, const store_rangedel_t *r, leveldb_writebatch_t *wb,
-                        group_t *g)
+static int expand_range(store_t *st, const store_rangedel_t *r, store_group_t *g)
 {
     static const struct {
         unsigned flag;
@@ -414,58 +400,55 @@ static int expand_range(store_t *st, const store_rangedel_t *r, leveldb_writebat
         store_buf_init(&k);
         store_key_name(&k, SK_SESSION, r->client, r->len);
         if (k.oom) return STORE_ERR_NOMEM;
-        leveldb_writebatch_delete(wb, (const char *)k.p, k.len);
+        store_group_raw(g, true, k.p, k.len, NULL, 0);
         store_buf_free(&k);
-        g->deletes++;
-        g->delkinds |= 1u << (SK_SESSION - 'a');
     }
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         if (!(r->what & kinds[i].flag)) continue;
-        int rc = expand_kind(st, kinds[i].kind, r, wb, g);
+        int rc = expand_kind(st, kinds[i].kind, r, g);
         if (rc != STORE_OK) return rc;
     }
     return STORE_OK;
 }
 
-/* Add batch b to the group. A batch with range deletes needs the database
- * to hold everything before it, so the group is written first. */
-static void group_add(store_t *st, group_t *g, store_batch_t **first, store_batch_t *b)
+/* A batch with range deletes is a write of its own: the ranges are read
+ * from the database, which must hold everything before them, and nothing
+ * is merged around them. */
+static void add_ranges(store_t *st, store_group_t *g, store_batch_t **first, store_batch_t *b)
 {
-    size_t mark = g->ndeltas;
-    if (b->nranges) {
-        group_flush(st, g, *first, b);
-        *first = b;
-        if (st->need_reopen && try_reopen(st) != STORE_OK) {
-            b->result = STORE_ERR_NOSPACE;
-            return;
-        }
-        for (size_t i = 0; i < b->nranges; i++) {
-            leveldb_writebatch_append(g->wb, b->ranges[i].before);
-            int rc = expand_range(st, &b->ranges[i], g->wb, g);
-            if (rc != STORE_OK) {
-                /* Nothing else is in the group yet: drop this batch. */
-                b->result = rc;
-                leveldb_writebatch_clear(g->wb);
-                g->ndeltas = mark;
-                g->deletes = g->delkinds = 0;
-                return;
-            }
-        }
+    group_flush(st, g, *first, b);
+    *first = b;
+    if (st->need_reopen && try_reopen(st) != STORE_OK) {
+        b->result = STORE_ERR_NOSPACE;
+        return;
     }
-    for (size_t i = 0; i < b->ndeltas; i++) {
-        if (!group_delta(g, b->deltas[i].id, b->deltas[i].delta)) {
-            b->result = STORE_ERR_NOMEM;
-            g->ndeltas = mark;
-            if (b->nranges) {
-                leveldb_writebatch_clear(g->wb);
-                g->deletes = g->delkinds = 0;
-            }
-            return;
-        }
+    int rc = STORE_OK;
+    size_t at = 0;
+    for (size_t i = 0; i < b->nranges && rc == STORE_OK; i++) {
+        store_group_raw_ops(g, b, at, b->ranges[i].at);
+        at = b->ranges[i].at;
+        rc = expand_range(st, &b->ranges[i], g);
     }
-    leveldb_writebatch_append(g->wb, b->wb);
-    g->deletes += b->deletes;
-    g->delkinds |= b->delkinds;
+    store_group_raw_ops(g, b, at, b->len);
+    for (size_t i = 0; i < b->ndeltas && rc == STORE_OK; i++)
+        if (!group_delta(g, b->deltas[i].id, b->deltas[i].delta)) rc = STORE_ERR_NOMEM;
+    if (rc != STORE_OK) {
+        /* Nothing else is in the group yet: drop this batch. */
+        b->result = rc;
+        store_group_clear(g);
+        return;
+    }
+    group_flush(st, g, b, b->next);
+    *first = b->next;
+}
+
+/* Add batch b to the group (*first: the group's first batch). */
+static void group_add(store_t *st, store_group_t *g, store_batch_t **first, store_batch_t *b)
+{
+    if (b->nranges)
+        add_ranges(st, g, first, b);
+    else if (!store_group_add(g, &st->refs, b))
+        b->result = STORE_ERR_NOMEM;
 }
 
 static void maybe_compact(store_t *st)
@@ -482,7 +465,7 @@ static void maybe_compact(store_t *st)
     st->deleted_kinds = 0;
 }
 
-static void commit_list(store_t *st, group_t *g, store_batch_t *list)
+static void commit_list(store_t *st, store_group_t *g, store_batch_t *list)
 {
     store_batch_t *first = list, *b;
     uint64_t n = 0;
@@ -494,12 +477,19 @@ static void commit_list(store_t *st, group_t *g, store_batch_t *list)
     /* the committed sequence (store_stats_t): batches leave the queue in
      * submit order, so this count is also the number of the last one */
     atomic_fetch_add(&st->n_batches, n);
+    store_batch_t *keep = NULL;
     for (b = list; b;) {
         store_batch_t *next = b->next;
         if (b->done) b->done(b->arg, b->result);
-        store_batch_free(b);
+        if (store_batch_reset(b)) {
+            b->next = keep;
+            keep = b;
+        } else {
+            store_batch_free(b);
+        }
         b = next;
     }
+    store_spares_put(st, keep);
 }
 
 /* STORE_SYNC_BATCH: an empty synced write fsyncs the log up to here. */
@@ -526,8 +516,8 @@ static void deadline_ts(uint64_t ms_from_now, struct timespec *ts)
 void *store_thread_main(void *arg)
 {
     store_t *st = arg;
-    group_t g = {0};
-    g.wb = leveldb_writebatch_create();
+    store_group_t g;
+    store_group_init(&g);
     bool batch_mode = st->opts.sync == STORE_SYNC_BATCH;
     pthread_mutex_lock(&st->mu);
     for (;;) {
@@ -561,7 +551,6 @@ void *store_thread_main(void *arg)
     }
     pthread_mutex_unlock(&st->mu);
     if (st->dirty) sync_now(st);
-    free(g.deltas);
-    leveldb_writebatch_destroy(g.wb);
+    store_group_fini(&g);
     return NULL;
 }

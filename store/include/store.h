@@ -234,10 +234,23 @@ typedef struct store_blob {
  * or topic containing NUL, empty, or over 65535 bytes) or STORE_ERR_NOMEM;
  * on error the batch is unchanged. */
 store_batch_t *store_batch_new(void);
+/* The same from st's spares (batches it committed, emptied, their buffers
+ * kept), or a new one: the hot path allocates nothing. Any thread; the
+ * batch is the caller's as store_batch_new's is. */
+store_batch_t *store_batch_get(store_t *st);
 /* Free a batch that was never accepted by store_submit(). NULL is a no-op. */
 void store_batch_free(store_batch_t *b);
 /* Number of operations added so far. */
 uint32_t store_batch_count(const store_batch_t *b);
+/* Where a batch ends now, and a return there: the operations added after
+ * the mark are dropped (a step of several operations that failed half-way
+ * in a batch shared by several steps). */
+typedef struct store_batch_mark {
+    size_t len, ndeltas, nranges;
+    uint32_t ops;
+} store_batch_mark_t;
+store_batch_mark_t store_batch_mark(const store_batch_t *b);
+void store_batch_rewind(store_batch_t *b, store_batch_mark_t m);
 
 STORE_MUST_CHECK int store_batch_put_session(store_batch_t *b, const store_session_t *s);
 STORE_MUST_CHECK int store_batch_del_session(store_batch_t *b, const char *client, size_t len);

@@ -22,6 +22,7 @@ void ts_rmtree(const char *dir);
 store_t *ts_open(const char *dir, store_sync_t sync);
 int ts_commit(store_t *st, store_batch_t *b);
 void ts_register_commit_suite(void);
+void ts_register_group_suite(void);
 
 mqtt_str_t ts_str(const char *s)
 {
@@ -664,6 +665,7 @@ int main(void)
                 test_delete_client_state_sees_queued_batches_and_keeps_order);
     CU_add_test(s, "strerror_names_every_error", test_strerror_names_every_error);
     ts_register_commit_suite();
+    ts_register_group_suite();
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
