@@ -155,8 +155,10 @@ static int handle(consumer_t *c, rd_kafka_message_t *rm)
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(rm, &h);
     if (bridge_header_is(h, "sluice.node", br->cfg->node_id)) return 1; /* our own: no echo */
-    /* this cluster's: its node already delivered it cluster-wide */
-    if (br->cfg->cluster.enabled && bridge_header_is(h, "sluice.cluster", br->cfg->cluster.id))
+    /* this cluster's: its node already delivered it cluster-wide, unless
+     * the rule asks for them (a data topic read back under other topics) */
+    if (br->cfg->cluster.enabled && !c->cfg->cluster_records &&
+        bridge_header_is(h, "sluice.cluster", br->cfg->cluster.id))
         return 1;
     store_buf_t t, props;
     store_buf_init(&t);

@@ -421,7 +421,8 @@ static int parse_kafka_source(cfg_ctx_t *ctx, const char *where, const char *top
 static int parse_from_kafka(cfg_ctx_t *ctx, const cJSON *o, const char *path, const cfg_t *cfg,
                             cfg_from_kafka_t *r)
 {
-    static const char *const keys[] = {"topic", "group", "mqtt_topic", "qos", "retain", NULL};
+    static const char *const keys[] = {"topic",  "group",           "mqtt_topic", "qos",
+                                       "retain", "cluster_records", NULL};
     char where[CFG_PATH_MAX];
     uint16_t qos = 1;
     int rc;
@@ -444,7 +445,8 @@ static int parse_from_kafka(cfg_ctx_t *ctx, const cJSON *o, const char *path, co
         return rc;
     if ((rc = cfg_get_u16(ctx, o, path, "qos", 0, 2, &qos))) return rc;
     r->qos = (uint8_t)qos;
-    return cfg_get_bool(ctx, o, path, "retain", &r->retain);
+    if ((rc = cfg_get_bool(ctx, o, path, "retain", &r->retain))) return rc;
+    return cfg_get_bool(ctx, o, path, "cluster_records", &r->cluster_records);
 }
 
 /* A rules array: the count, or an error for a non-array. */

@@ -115,6 +115,7 @@ static void add_bridge(cJSON *root, const cfg_t *cfg)
         add_str(x, "mqtt_topic", r->mqtt_topic);
         cJSON_AddNumberToObject(x, "qos", r->qos);
         cJSON_AddBoolToObject(x, "retain", r->retain);
+        cJSON_AddBoolToObject(x, "cluster_records", r->cluster_records);
         cJSON_AddItemToArray(from, x);
     }
     cJSON_AddNumberToObject(o, "spool_after_ms", cfg->bridge.spool_after_ms);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqtt_hash.h"
 #include "store_int.h"
 
 struct store_gop {
@@ -30,17 +31,7 @@ struct store_gop {
 
 static uint64_t key_hash(const uint8_t *k, size_t n)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (; n >= 8; k += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    for (; n; k++, n--)
-        h = (h ^ *k) * 0x100000001b3ull;
-    h ^= h >> 33;
-    return h * 0xc4ceb9fe1a85ec53ull;
+    return mqtt_fnv1a(k, n); /* sluice's one string hash (mqtt_hash.h) */
 }
 
 void store_group_init(store_group_t *g)

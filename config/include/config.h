@@ -163,6 +163,7 @@ typedef struct cfg_from_kafka {
     char *mqtt_topic; /* template; NULL = use the record's mqtt.topic header */
     uint8_t qos;
     bool retain;
+    bool cluster_records; /* also this cluster's records (skipped by default) */
 } cfg_from_kafka_t;
 
 typedef struct cfg {

@@ -43,13 +43,16 @@ PROPS = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
 # FromKafkaLoop: n1 mirrors loop/# to Kafka "loop" and reads it back (records
 # without a template go to their mqtt.topic header); n2 reads "loop" too,
 # under n2/<mqtt.topic> so that what n2 injects is told apart from what n1
-# injects.  Each node has its own consumer group (default sluice-<node_id>):
-# both read every record.
+# injects; n3 reads it with "cluster_records" (this cluster's records too),
+# under n3/<mqtt.topic>.  Each node has its own consumer group (default
+# sluice-<node_id>): all read every record.
 BRIDGES = {
     1: {"to_kafka": [{"match": "loop/#", "topic": "loop"}],
         "from_kafka": [{"topic": "loop", "qos": 1}]},
     2: {"from_kafka": [{"topic": "loop", "mqtt_topic": "n2/{header.mqtt.topic}",
                         "qos": 1}]},
+    3: {"from_kafka": [{"topic": "loop", "mqtt_topic": "n3/{header.mqtt.topic}",
+                        "qos": 1, "cluster_records": True}]},
 }
 
 SYS_NAMES = ["ready", "nodes", "remote_filters", "msgs_produced",
@@ -429,6 +432,7 @@ class FromKafkaLoop(ClusterCase):
         n1, n2 = cl[1], cl[2]
         s1 = self.collector(n1, ["loop/#", "n2/loop/#", "ksent/1"], "S1")
         s2 = self.collector(n2, ["n2/ksent/#"], "S2")
+        s3 = self.collector(cl[3], ["n3/loop/#", "n3/ksent/#"], "S3")
         cl.wait_interest(n2, 3)
         cl.wait_interest(n1, 1)
         self.publish(n1, [("loop/x", b"once")], "P1")
@@ -445,6 +449,10 @@ class FromKafkaLoop(ClusterCase):
             partition=rec.partition)
         s1.wait(lambda ms: ("ksent/1", b"ksent") in ms, 30, "n1's from_kafka: the sentinel")
         s2.wait(lambda ms: ("n2/ksent/1", b"ksent") in ms, 30, "n2's from_kafka: the sentinel")
+        # n3's rule takes this cluster's records ("cluster_records"): once
+        s3.wait(lambda ms: ("n3/ksent/1", b"ksent") in ms, 30, "n3's from_kafka: the sentinel")
+        self.assertEqual([m for m in s3.snapshot() if m[0] != "n3/ksent/1"],
+                         [("n3/loop/x", b"once")])
         self.publish(n2, [("n2/loop/x", b"tail")], "P2")
         s1.wait(lambda ms: ("n2/loop/x", b"tail") in ms, 20, "the tail sentinel")
         got = [m for m in s1.snapshot() if m[0] != "ksent/1"]

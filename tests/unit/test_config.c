@@ -354,6 +354,8 @@ static const bad_case_t bad_cases[] = {
      "bad.json: bridge.from_kafka[0].qos: expected integer 0..2, got 3"},
     {"from_kafka_retain_number", FK("{\"topic\":\"t\",\"retain\":0}"), F,
      "bad.json: bridge.from_kafka[0].retain: expected true or false, got number"},
+    {"from_kafka_cluster_records_string", FK("{\"topic\":\"t\",\"cluster_records\":\"yes\"}"), F,
+     "bad.json: bridge.from_kafka[0].cluster_records: expected true or false, got string"},
     {"from_kafka_group_empty", FK("{\"topic\":\"t\",\"group\":\"\"}"), F,
      "bad.json: bridge.from_kafka[0].group: expected non-empty string, got \"\""},
     {"from_kafka_unknown_placeholder", FK("{\"topic\":\"t\",\"mqtt_topic\":\"d/{1}\"}"), F,
@@ -365,7 +367,7 @@ static const bad_case_t bad_cases[] = {
      "bad.json: bridge.from_kafka[0].mqtt_topic: '+' is not allowed in an MQTT topic name"},
     {"from_kafka_unknown_key", FK("{\"topic\":\"t\",\"match\":\"x\"}"), F,
      "bad.json: bridge.from_kafka[0].match: unknown key (expected one of topic, group, mqtt_topic, "
-     "qos, retain)"},
+     "qos, retain, cluster_records)"},
     {"from_kafka_stacked_quantifiers", FK("{\"topic\":\"^b+++\"}"), F,
      "bad.json: bridge.from_kafka[0].topic: regular expression too complex"},
     {"bridge_spool_high_water_zero", "{\"bridge\":{\"spool_high_water\":0}}", F,
