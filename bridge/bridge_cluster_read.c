@@ -173,7 +173,8 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
                               bridge_header_is(h, "sluice.node", c->cfg->node_id)};
     if (at.own || !as_msg(rm, h, &m)) {
         atomic_fetch_add(&c->msgs_skipped, 1); /* our own (delivered at once), or unusable */
-        if (at.own && as_msg(rm, h, &m))       /* a session moving in may need it */
+        /* a session moving in may need it (only then: a parse each) */
+        if (at.own && atomic_load_explicit(&c->own_on, memory_order_relaxed) && as_msg(rm, h, &m))
             (void)c->hooks.deliver(c->hooks.ctx, &m, hdr_u32(h, "mqtt.expiry"), NULL, 0, &at);
         return;
     }
@@ -377,6 +378,11 @@ static void commit_msgs(struct bridge_cluster *c, bool sync)
         c->moved = false;
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+void bridge_cluster_own_records(bridge_cluster_t *c, bool on)
+{
+    atomic_store(&c->own_on, on);
 }
 
 int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t cap)

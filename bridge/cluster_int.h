@@ -58,6 +58,7 @@ struct bridge_cluster {
     int64_t *sync_hi;
     bool sync_active;
 
+    atomic_bool own_on; /* hand own msgs records to deliver too (bridge_cluster_own_records) */
     _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
     atomic_uint_least64_t msgs_produced, msgs_acked, msgs_failed, msgs_consumed, msgs_delivered,
         msgs_skipped, retained_produced, retained_applied, interest_produced, nodes_up;

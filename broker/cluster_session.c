@@ -148,6 +148,7 @@ static int claim_start(brk_cluster_t *cl, brk_conn_t *c, pres_ent_t *e, const ch
     e->seen = e->woken = false;
     e->until = brk_now_ms() + (int64_t)cl->b->cfg->cluster.node_timeout_ms;
     e->ticket = bridge_cluster_sessions_sync(cl->bc);
+    bridge_cluster_own_records(cl->bc, true); /* the replay needs them (buffer) */
     atomic_fetch_add(&c->refs, 1);
     e->conn = c;
     return BRK_PAUSE;

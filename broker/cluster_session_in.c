@@ -273,6 +273,7 @@ void brk_session_buffer(brk_cluster_t *cl, brk_msg_t *m, const bridge_cluster_at
     brk_presence_t *p = &cl->pres;
     if (!atomic_load(&p->claims_active)) { /* the last claim is over */
         buffer_clear(p);
+        bridge_cluster_own_records(cl->bc, false);
         return;
     }
     if (!p->buf_on) { /* from here on: every partition from where it stands */

@@ -140,6 +140,11 @@ bool bridge_cluster_sessions_synced(bridge_cluster_t *c, uint64_t ticket);
  * count (at most cap). Exact on the reader thread (its hooks). */
 int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t cap);
 
+/* Whether the reader also hands this node's own <prefix>.msgs records to
+ * the deliver hook (own set); off by default: they cost a parse each. Any
+ * thread. */
+void bridge_cluster_own_records(bridge_cluster_t *c, bool on);
+
 /* This node's incarnation (hex), for the records that name it. */
 const char *bridge_cluster_incarnation(const bridge_cluster_t *c);
 
