@@ -3,7 +3,7 @@
 and, for comparison, to reconnect to the node that holds it (the read
 barrier on <prefix>.sessions only). Two nodes and a Kafka mock from
 tests/integration/cluster_util.py; 30 of each; median and p90.
-  SLUICE_BIN=build/sluice SLUICE_KAFKA_MOCK=build/sluice-kafka-mock \
+  SLUICE_BIN=$PWD/build/sluice SLUICE_KAFKA_MOCK=$PWD/build/sluice-kafka-mock \
     /usr/bin/python3 tests/bench/movelat.py"""
 import os
 import statistics
