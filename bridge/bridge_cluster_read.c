@@ -427,6 +427,7 @@ static void sessions_barrier(struct bridge_cluster *c)
     for (int32_t p = 0; p < n; p++)
         if (c->sync_hi[p] >= 0 && atomic_load(&c->pos[CT_SESSIONS][p]) < c->sync_hi[p]) return;
     atomic_store(&c->sync_done, c->sync_taking);
+    if (c->hooks.synced) c->hooks.synced(c->hooks.ctx);
     c->sync_active = false;
 }
 

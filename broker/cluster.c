@@ -192,6 +192,11 @@ static void on_session(void *ctx, const char *key, size_t klen, const char *node
     brk_presence_record(ctx, key, klen, node, inc, h, n, val, vlen);
 }
 
+static void on_synced(void *ctx)
+{
+    brk_session_claims_tick(ctx); /* the CONNECTs waiting for it go on now */
+}
+
 static int on_durable(void *ctx)
 {
     brk_cluster_t *cl = ctx;
@@ -346,6 +351,7 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
                                 .tick = on_tick,
                                 .durable = on_durable,
                                 .event = on_event,
+                                .synced = on_synced,
                                 .ctx = cl,
                                 .incarnation = b->incarnation};
     cl->start_ms = brk_now_ms(); /* before the reader runs: its tick reads it */

@@ -91,6 +91,9 @@ typedef struct bridge_cluster_hooks {
     /* Something an operator must hear of (BRIDGE_CLUSTER_EV_*), with a
      * one-line description. May be NULL. */
     void (*event)(void *ctx, int ev, const char *detail);
+    /* The sessions barrier answered its tickets (bridge_cluster_sessions_sync):
+     * whoever waits may look now rather than at the next tick. May be NULL. */
+    void (*synced)(void *ctx);
     void *ctx;
     /* This run of the node (sluice.inc), copied; NULL: one is made up. */
     const char *incarnation;
