@@ -200,6 +200,14 @@ bool brk_presence_kv_is(const bridge_kv_t *h, size_t n, const char *name, const 
 const bridge_kv_t *brk_presence_kv(const bridge_kv_t *h, size_t n, const char *name);
 uint64_t brk_presence_kv_u64(const bridge_kv_t *h, size_t n, const char *name);
 bool brk_presence_kv_str(const bridge_kv_t *h, size_t n, const char *name, char *dst, size_t cap);
+/* Close s's connection here, if any (0x8E: the client is elsewhere); its
+ * worker reads what the client already sent first. reg_lock and s->lock
+ * held. */
+void brk_presence_kick(brk_cluster_t *cl, brk_session_t *s);
+/* Copies of s's filters (s->lock held): an array of n, NULL if none or
+ * without memory; brk_session_filters_free frees it. */
+brk_subrec_t *brk_session_filters(const brk_session_t *s, uint32_t *n);
+void brk_session_filters_free(brk_subrec_t *f, uint32_t n);
 /* Any incarnation of node is alive, or not heard of yet (p->mu held, or
  * the reader thread). */
 bool brk_presence_up(const brk_presence_t *p, const char *node);

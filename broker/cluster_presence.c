@@ -230,6 +230,19 @@ void brk_cluster_disconnected(brk_t *b, brk_conn_t *c, const char *id)
 
 /* Another node took the client: close this node's connection of it
  * (0x8E), as a takeover within one node would. */
+void brk_presence_kick(brk_cluster_t *cl, brk_session_t *s)
+{
+    brk_conn_t *c = s->conn;
+    if (!c) return;
+    atomic_fetch_add(&c->refs, 1); /* the item's; its worker reads what the client sent first */
+    brk_inbox_item_t it = {.kind = BRK_INBOX_KILL, .u.c = c};
+    if (brk_worker_post(c->w, it) < 0) brk_worker_post_failed(c->w, it);
+    atomic_fetch_add(&cl->pres.takeovers, 1);
+    brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-TAKEOVER",
+            "client '%s' connected to another node: its connection here is closed (0x8E)",
+            s->client_id);
+}
+
 static void kick(brk_cluster_t *cl, const char *id, size_t len)
 {
     brk_t *b = cl->b;
@@ -237,35 +250,31 @@ static void kick(brk_cluster_t *cl, const char *id, size_t len)
     brk_session_t *s = brk_reg_find(b, id, (uint16_t)len);
     if (s) {
         pthread_mutex_lock(&s->lock);
-        brk_conn_t *c = s->conn;
-        if (c) {
-            atomic_fetch_add(&c->refs, 1);
-            brk_inbox_item_t it = {.kind = BRK_INBOX_KILL, .u.c = c};
-            if (brk_worker_post(c->w, it) < 0) brk_worker_post_failed(c->w, it);
-        }
+        brk_presence_kick(cl, s);
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&b->reg_lock);
-    atomic_fetch_add(&cl->pres.takeovers, 1);
-    brk_log(b, BRK_LOG_INFO, "SLUICE-CLUSTER-TAKEOVER",
-            "client '%.*s' connected to another node: its connection here is closed (0x8E)",
-            (int)len, id);
 }
 
 /* Not known dead: a node not heard of yet gets the benefit of the doubt
  * (its present record may be read before its first heartbeat). */
-static bool alive(const brk_presence_t *p, const char *node, const char *inc)
+static const pres_node_t *node_of(const brk_presence_t *p, const char *node)
 {
     for (uint32_t i = 0; i < p->n_nodes; i++)
-        if (!strcmp(p->nodes[i].id, node)) return p->nodes[i].up && !strcmp(p->nodes[i].inc, inc);
-    return true;
+        if (!strcmp(p->nodes[i].id, node)) return &p->nodes[i];
+    return NULL;
+}
+
+static bool alive(const brk_presence_t *p, const char *node, const char *inc)
+{
+    const pres_node_t *k = node_of(p, node);
+    return !k || (k->up && !strcmp(k->inc, inc));
 }
 
 bool brk_presence_up(const brk_presence_t *p, const char *node)
 {
-    for (uint32_t i = 0; i < p->n_nodes; i++)
-        if (!strcmp(p->nodes[i].id, node)) return p->nodes[i].up;
-    return true;
+    const pres_node_t *k = node_of(p, node);
+    return !k || k->up;
 }
 
 /* ---- where sessions are (owners; p->mu held) ------------------------------ */
@@ -410,20 +419,28 @@ static void on_present(brk_cluster_t *cl, const char *id, size_t len, const char
 }
 
 /* The will of (node, token) for id: taken out of the map and returned. */
+/* The link to the will of (node, inc if given, token) in e, or NULL. */
+static pres_will_t **will_link(pres_ent_t *e, const char *node, const char *inc, uint64_t token)
+{
+    for (pres_will_t **pp = e ? &e->wills : NULL; pp && *pp; pp = &(*pp)->next) {
+        const pres_will_t *w = *pp;
+        if (w->token == token && !strcmp(w->node, node) && (!inc || !strcmp(w->inc, inc)))
+            return pp;
+    }
+    return NULL;
+}
+
 static pres_will_t *will_take(brk_presence_t *p, const char *id, size_t len, const char *node,
                               const char *inc, uint64_t token)
 {
     pres_ent_t *e = brk_presence_find(&p->wills, id, len, false);
-    if (!e) return NULL;
-    for (pres_will_t **pp = &e->wills; *pp; pp = &(*pp)->next) {
-        pres_will_t *w = *pp;
-        if (w->token != token || strcmp(w->node, node) || (inc && strcmp(w->inc, inc))) continue;
-        *pp = w->next;
-        will_unlink(p, w);
-        if (!e->wills) brk_presence_drop(&p->wills, e);
-        return w;
-    }
-    return NULL;
+    pres_will_t **pp = will_link(e, node, inc, token);
+    if (!pp) return NULL;
+    pres_will_t *w = *pp;
+    *pp = w->next;
+    will_unlink(p, w);
+    if (!e->wills) brk_presence_drop(&p->wills, e);
+    return w;
 }
 
 /* A connection ended: its will goes, or is held for its delay
@@ -434,14 +451,13 @@ static void hold_or_drop(brk_cluster_t *cl, const char *id, size_t len, const ch
     brk_presence_t *p = &cl->pres;
     uint64_t token = brk_presence_kv_u64(h, n, "sluice.token");
     uint64_t held = brk_presence_kv_u64(h, n, "sluice.will_held");
-    pres_ent_t *e = held ? brk_presence_find(&p->wills, id, len, false) : NULL;
-    pres_will_t *w = e ? e->wills : NULL;
-    while (w && (w->token != token || strcmp(w->node, node) || strcmp(w->inc, inc)))
-        w = w->next;
-    if (!w || w->gone_at) {
-        if (!w && (w = will_take(p, id, len, node, inc, token))) will_free(w);
+    pres_will_t *w;
+    if (!held) {
+        if ((w = will_take(p, id, len, node, inc, token))) will_free(w);
         return;
     }
+    pres_will_t **pp = will_link(brk_presence_find(&p->wills, id, len, false), node, inc, token);
+    if (!pp || (w = *pp)->gone_at) return; /* no will, or held already */
     int64_t ago = brk_wall_ms() - (int64_t)brk_presence_kv_u64(h, n, "sluice.at");
     w->gone_at = brk_now_ms() - (ago > 0 ? ago : 0);
     w->delay = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
@@ -513,9 +529,7 @@ static void schedule_dead(brk_cluster_t *cl, pres_ent_t *e, pres_will_t *w)
 void brk_presence_node(brk_cluster_t *cl, const char *node, const char *inc, bool up, bool left)
 {
     brk_presence_t *p = &cl->pres;
-    pres_node_t *k = NULL;
-    for (uint32_t i = 0; i < p->n_nodes && !k; i++)
-        if (!strcmp(p->nodes[i].id, node)) k = &p->nodes[i];
+    pres_node_t *k = (pres_node_t *)node_of(p, node);
     if (!k && p->n_nodes < sizeof(p->nodes) / sizeof(p->nodes[0])) k = &p->nodes[p->n_nodes++];
     if (!k) return;
     pthread_mutex_lock(&p->mu); /* brk_presence_up reads them on workers */

@@ -5,8 +5,9 @@
  *
  * - claim: a CONNECT with clean start 0 arrives for a client whose session
  *   another living node holds (the owners map: the last present, gone or
- *   state record of the client). The CONNECT pauses (BRK_PAUSE, retried
- *   by the worker's tick) and the claim names the holder.
+ *   state record of the client). The CONNECT pauses (BRK_PAUSE: handled
+ *   again when the reader wakes it, or at the worker's tick) and the claim
+ *   names the holder.
  * - state: the holder closes its connection of the client (0x8E), then
  *   writes the session (subscriptions, in-flight messages with their
  *   packet ids and states, queued messages, inbound QoS 2 ids, expiry) as
@@ -17,8 +18,8 @@
  *   messages again with DUP and their packet ids, then the queue.
  *
  * A claim that gets no answer within cluster.node_timeout_ms (the holder
- * died or is cut off) gives the client a new session; state that comes
- * later is still merged into whatever session the client has here.
+ * died or is cut off) gives the client the session this node has, or a new
+ * one; state that comes later is still merged into it.
  *
  * Threads: brk_cluster_claim on the connection's worker (the claims and
  * owners maps under pres.mu); everything else on the cluster's reader.
@@ -267,6 +268,13 @@ typedef struct parts {
     uint32_t n, cap;
 } parts_t;
 
+static void parts_free(parts_t *ps)
+{
+    for (uint32_t i = 0; i < ps->n; i++)
+        free(ps->v[i]);
+    free(ps->v);
+}
+
 static int part_close(parts_t *ps, cJSON *o)
 {
     char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
@@ -334,24 +342,7 @@ static void send_state(brk_cluster_t *cl, const pres_job_t *j, const char *val, 
     brk_presence_produce(cl, j->id, j->len, h, 7, val ? val : "", val ? strlen(val) : 0);
 }
 
-/* Close s's connection (its worker reads what the client already sent
- * first); reg_lock and s->lock held. */
-static void kick_conn(brk_cluster_t *cl, pres_job_t *j, brk_session_t *s)
-{
-    brk_conn_t *c = s->conn;
-    if (j->kicked || !c) return;
-    j->kicked = true;
-    atomic_fetch_add(&c->refs, 1);
-    brk_inbox_item_t it = {.kind = BRK_INBOX_KILL, .u.c = c};
-    if (brk_worker_post(c->w, it) < 0) brk_worker_post_failed(c->w, it);
-    atomic_fetch_add(&cl->pres.takeovers, 1);
-    brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-TAKEOVER",
-            "client '%s' connected to another node: its connection here is closed (0x8E)",
-            s->client_id);
-}
-
-/* Copies of s's filters (s->lock held); NULL without memory or filters. */
-static brk_subrec_t *filters_of(const brk_session_t *s, uint32_t *n)
+brk_subrec_t *brk_session_filters(const brk_session_t *s, uint32_t *n)
 {
     brk_subrec_t *v = s->n_subs ? calloc(s->n_subs, sizeof(*v)) : NULL;
     *n = 0;
@@ -382,8 +373,6 @@ static void ghost(brk_cluster_t *cl, brk_subrec_t *f, uint32_t n, const char *to
         if (g && brk_session_subrec_put(g, f[i].filter, f[i].len, 0, 0))
             (void)brk_subs_add(cl->b->subs, f[i].filter, f[i].len, g, 0, 0);
     }
-    brk_log(cl->b, BRK_LOG_DEBUG, "SLUICE-CLUSTER-GHOST", "%u filters kept for node %s (%s)", n, to,
-            g ? "ghost" : "no ghost");
     if (g)
         p->ghosts[p->n_ghosts++] =
             (pres_ghost_t){g, brk_now_ms() + (int64_t)cl->b->cfg->cluster.node_timeout_ms};
@@ -404,14 +393,13 @@ static void ghosts_expire(brk_cluster_t *cl, bool all)
     }
 }
 
-static void filters_free(brk_subrec_t *f, uint32_t n)
+void brk_session_filters_free(brk_subrec_t *f, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         free(f[i].filter);
     free(f);
 }
 
-/* Hand s over, or end it; false while its connection is still closing. */
 /* A hand-over begins: the new node's interest in the session's filters
  * is assumed here, and a ghost keeps this node's (reg_lock and s->lock
  * held; both released). Then the routes that decided where their
@@ -421,11 +409,11 @@ static void job_begin(brk_cluster_t *cl, pres_job_t *j, brk_session_t *s)
 {
     brk_presence_t *p = &cl->pres;
     uint32_t nf = 0;
-    brk_subrec_t *f = filters_of(s, &nf);
+    brk_subrec_t *f = brk_session_filters(s, &nf);
     pthread_mutex_unlock(&s->lock);
     ghost(cl, f, nf, j->to);
     pthread_mutex_unlock(&cl->b->reg_lock);
-    filters_free(f, nf);
+    brk_session_filters_free(f, nf);
     j->stage = JOB_BARRIER;
     j->bar = p->bar_started + 1; /* a flip after this */
 }
@@ -448,9 +436,7 @@ static void job_end(brk_cluster_t *cl, pres_job_t *j, parts_t *ps, bool had)
         brk_log(b, BRK_LOG_INFO, "SLUICE-CLUSTER-SESSION-END",
                 "client '%.*s': session ended here (the client is on node %s now)", (int)j->len,
                 j->id, j->handover ? j->to : "another");
-    for (uint32_t i = 0; i < ps->n; i++)
-        free(ps->v[i]);
-    free(ps->v);
+    parts_free(ps);
 }
 
 /* Hand s over, or end it; false while waiting (its connection closing,
@@ -465,7 +451,8 @@ static bool job_run(brk_cluster_t *cl, pres_job_t *j)
     if (s) {
         pthread_mutex_lock(&s->lock);
         if (s->conn || s->pending) {
-            kick_conn(cl, j, s);
+            if (!j->kicked) brk_presence_kick(cl, s);
+            j->kicked = true;
             pthread_mutex_unlock(&s->lock);
             pthread_mutex_unlock(&b->reg_lock);
             return false;
@@ -478,10 +465,7 @@ static bool job_run(brk_cluster_t *cl, pres_job_t *j)
         int64_t pos[BRK_CLUSTER_MAX_PARTS];
         int32_t npos = bridge_cluster_msgs_positions(cl->bc, pos, BRK_CLUSTER_MAX_PARTS);
         if (move && export_parts(s, &ps, pos, npos) < 0) {
-            /* not all of it fits in memory now: kept here, asked again */
-            for (uint32_t i = 0; i < ps.n; i++)
-                free(ps.v[i]);
-            free(ps.v);
+            parts_free(&ps); /* not all of it fits in memory now: kept here, asked again */
             pthread_mutex_unlock(&s->lock);
             pthread_mutex_unlock(&b->reg_lock);
             return false;
@@ -517,15 +501,21 @@ static void job_free(pres_job_t *j)
     free(j->id);
 }
 
+static pres_job_t *job_find(brk_presence_t *p, const char *id, size_t len)
+{
+    for (uint32_t i = 0; i < p->n_jobs; i++)
+        if (p->jobs[i].len == len && !memcmp(p->jobs[i].id, id, len)) return &p->jobs[i];
+    return NULL;
+}
+
 static pres_job_t *job_add(brk_cluster_t *cl, const char *id, size_t len)
 {
     brk_presence_t *p = &cl->pres;
-    for (uint32_t i = 0; i < p->n_jobs; i++)
-        if (p->jobs[i].len == len && !memcmp(p->jobs[i].id, id, len)) {
-            job_free(&p->jobs[i]); /* a newer claim replaces it */
-            p->jobs[i] = p->jobs[--p->n_jobs];
-            break;
-        }
+    pres_job_t *old = job_find(p, id, len);
+    if (old) { /* a newer claim replaces it */
+        job_free(old);
+        *old = p->jobs[--p->n_jobs];
+    }
     if (p->n_jobs == p->cap_jobs && brk_grow_vec(&p->jobs, &p->cap_jobs, sizeof(*p->jobs), 8))
         return NULL;
     pres_job_t *j = &p->jobs[p->n_jobs];
@@ -534,13 +524,6 @@ static pres_job_t *job_add(brk_cluster_t *cl, const char *id, size_t len)
     j->until = brk_now_ms() + (int64_t)cl->b->cfg->cluster.node_timeout_ms;
     p->n_jobs++;
     return j;
-}
-
-static bool job_pending(const brk_presence_t *p, const char *id, size_t len)
-{
-    for (uint32_t i = 0; i < p->n_jobs; i++)
-        if (p->jobs[i].len == len && !memcmp(p->jobs[i].id, id, len)) return true;
-    return false;
 }
 
 void brk_session_jobs_tick(brk_cluster_t *cl)
@@ -554,8 +537,8 @@ void brk_session_jobs_tick(brk_cluster_t *cl)
         bool done = job_run(cl, j);
         if (!done && brk_now_ms() >= j->until) {
             brk_log(cl->b, BRK_LOG_WARN, "SLUICE-CLUSTER-SESSION-STUCK",
-                    "client '%.*s': its connection here did not close within "
-                    "cluster.node_timeout_ms: session kept here",
+                    "client '%.*s': not handed over within cluster.node_timeout_ms (its "
+                    "connection here did not close, or routes did not finish): session kept here",
                     (int)j->len, j->id);
             done = true;
         }
@@ -607,7 +590,7 @@ void brk_session_claimed(brk_cluster_t *cl, const char *id, size_t len, const ch
 void brk_session_elsewhere(brk_cluster_t *cl, const char *id, size_t len, bool kicked)
 {
     brk_t *b = cl->b;
-    if (len > 0xffff || job_pending(&cl->pres, id, len)) return;
+    if (len > 0xffff || job_find(&cl->pres, id, len)) return;
     pthread_mutex_lock(&b->reg_lock);
     bool here = brk_reg_find(b, id, (uint16_t)len) != NULL;
     pthread_mutex_unlock(&b->reg_lock);

@@ -27,6 +27,13 @@ static double num(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* A QoS field, 0..2 whatever the record says. */
+static uint8_t qos_at(const cJSON *o, const char *k)
+{
+    double q = num(o, k, 0);
+    return q >= 2 ? 2 : q >= 1 ? 1 : 0;
+}
+
 /* A message entry; NULL if malformed. */
 static brk_msg_t *msg_of(const cJSON *o)
 {
@@ -43,12 +50,9 @@ static brk_msg_t *msg_of(const cJSON *o)
         (pr && !brk_b64_decode(pr->valuestring, &props, &prl)) ||
         (prl && !mqtt_props_forwardable(props, prl)))
         goto out;
-    double mq = num(o, "mq", 0), x = num(o, "x", 0);
+    double x = num(o, "x", 0);
     m = brk_msg_copy((const uint8_t *)t->valuestring, (uint16_t)tl, pl, pll, props, prl,
-                     mq >= 2   ? 2
-                     : mq >= 1 ? 1
-                               : 0,
-                     cJSON_IsTrue(cJSON_GetObjectItem(o, "r")));
+                     qos_at(o, "mq"), cJSON_IsTrue(cJSON_GetObjectItem(o, "r")));
     if (m && x >= 1 && x <= UINT32_MAX) m->expire_at_ms = brk_now_ms() + (int64_t)x * 1000;
 out:
     free(pl);
@@ -67,12 +71,6 @@ static uint32_t ids_of(const cJSON *o, uint32_t *ids)
             ids[n++] = (uint32_t)v->valuedouble;
     }
     return n;
-}
-
-static uint8_t qos_of(const cJSON *o)
-{
-    double q = num(o, "q", 0);
-    return q >= 2 ? 2 : q >= 1 ? 1 : 0;
 }
 
 /* Subscriptions: recorded, indexed, stored (as handle_subscribe.c does). */
@@ -167,8 +165,8 @@ static void deliver(brk_session_t *s, const cJSON *o, uint32_t *bad)
         return;
     }
     uint32_t ids[MAX_IDS], n = ids_of(o, ids);
-    brk_session_deliver(s, NULL, m, qos_of(o), cJSON_IsTrue(cJSON_GetObjectItem(o, "r")), ids, n,
-                        NULL);
+    brk_session_deliver(s, NULL, m, qos_at(o, "q"), cJSON_IsTrue(cJSON_GetObjectItem(o, "r")), ids,
+                        n, NULL);
     brk_msg_unref(&m);
 }
 
@@ -359,12 +357,7 @@ static void replay(brk_cluster_t *cl, const char *id, size_t len, const int64_t 
         gaps += i < p->buf_parts && pos[i] >= 0 && p->buf_start[i] >= 0 && pos[i] < p->buf_start[i];
     pthread_mutex_lock(&s->lock); /* its filters, copied: deliver takes the lock */
     uint32_t nf = 0;
-    brk_subrec_t *f = s->n_subs ? malloc(s->n_subs * sizeof(*f)) : NULL;
-    for (uint32_t i = 0; f && i < s->n_subs; i++) {
-        f[nf] = s->subs[i];
-        if (!(f[nf].filter = strndup(s->subs[i].filter, s->subs[i].len))) break;
-        nf++;
-    }
+    brk_subrec_t *f = brk_session_filters(s, &nf);
     pthread_mutex_unlock(&s->lock);
     uint64_t n = 0;
     for (uint32_t i = 0; f && i < p->buf_n; i++) {
@@ -378,9 +371,7 @@ static void replay(brk_cluster_t *cl, const char *id, size_t len, const int64_t 
         brk_session_deliver(s, NULL, r->m, qos, rap && r->m->retain, ids, n_ids, NULL);
         n++;
     }
-    for (uint32_t i = 0; f && i < nf; i++)
-        free(f[i].filter);
-    free(f);
+    brk_session_filters_free(f, nf);
     brk_session_unref(s);
     atomic_fetch_add(&p->replayed, n);
     if (!gaps) return;

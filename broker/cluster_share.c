@@ -120,21 +120,33 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
     return at;
 }
 
-void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o)
+/* The entry of a sluice.share header at *at (moved past it): the group
+ * full[0..fl) and whether it was picked for this node; false at the end,
+ * or where the header is cut short. */
+static bool share_next(brk_cluster_t *cl, const uint8_t *hdr, size_t len, size_t *at,
+                       const char **full, uint16_t *fl, bool *mine)
 {
     const char *me = cl->b->cfg->node_id;
-    size_t ml = strlen(me);
+    size_t ml = strlen(me), i = *at;
+    if (i + 2 > len) return false;
+    *fl = (uint16_t)(hdr[i] << 8 | hdr[i + 1]);
+    if (i + 2 + *fl + 1 > len) return false;
+    *full = (const char *)hdr + i + 2;
+    uint8_t nl = hdr[i + 2 + *fl];
+    if (i + 3 + *fl + nl > len) return false;
+    *mine = nl == ml && !memcmp(hdr + i + 3 + *fl, me, ml);
+    *at = i + 3u + *fl + nl;
+    return true;
+}
+
+void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o)
+{
     if (len >= 3 && !hdr[0] && !hdr[1] && !hdr[2]) o->shares_only = true;
-    for (size_t at = 0; at + 2 <= len;) {
-        uint16_t fl = (uint16_t)(hdr[at] << 8 | hdr[at + 1]);
-        if (at + 2 + fl + 1 > len) return;
-        const char *full = (const char *)hdr + at + 2;
-        uint8_t nl = hdr[at + 2 + fl];
-        if (at + 3 + fl + nl > len) return;
-        const char *node = (const char *)hdr + at + 3 + fl;
-        if (nl != ml || memcmp(node, me, ml)) (void)brk_origin_skip(o, full, fl);
-        at += 3u + fl + nl;
-    }
+    const char *full;
+    uint16_t fl;
+    bool mine;
+    for (size_t at = 0; share_next(cl, hdr, len, &at, &full, &fl, &mine);)
+        if (!mine) (void)brk_origin_skip(o, full, fl);
 }
 
 /* The groups of hdr picked for this node that have no member here, each
@@ -142,18 +154,13 @@ void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, 
  * "groups only" entry); its length, 0 if none. Reader thread. */
 static size_t orphans(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t *out, size_t cap)
 {
-    const char *me = cl->b->cfg->node_id;
-    size_t ml = strlen(me), at_out = 3;
+    size_t at_out = 3;
+    const char *full;
+    uint16_t fl;
+    bool mine;
     memset(out, 0, 3);
     pthread_rwlock_rdlock(&cl->shares_lock);
-    for (size_t at = 0; at + 2 <= len;) {
-        uint16_t fl = (uint16_t)(hdr[at] << 8 | hdr[at + 1]);
-        if (at + 2 + fl + 1 > len) break;
-        const char *full = (const char *)hdr + at + 2;
-        uint8_t nl = hdr[at + 2 + fl];
-        if (at + 3 + fl + nl > len) break;
-        bool mine = nl == ml && !memcmp(hdr + at + 3 + fl, me, ml);
-        at += 3u + fl + nl;
+    for (size_t at = 0; share_next(cl, hdr, len, &at, &full, &fl, &mine);) {
         if (!mine || !fl) continue;
         brk_subs_rdlock(cl->b->subs);
         bool here = brk_subs_has(cl->b->subs, full, fl);

@@ -29,11 +29,6 @@ struct store_gop {
     bool absent; /* the key was absent before the group: a last delete is dropped */
 };
 
-static uint64_t key_hash(const uint8_t *k, size_t n)
-{
-    return mqtt_fnv1a(k, n); /* sluice's one string hash (mqtt_hash.h) */
-}
-
 void store_group_init(store_group_t *g)
 {
     memset(g, 0, sizeof(*g));
@@ -121,7 +116,7 @@ bool store_group_add(store_group_t *g, const store_refmap_t *refs, const store_b
         const uint8_t *k = p + STORE_OP_HDR;
         bool del = p[0] != 0;
         off += STORE_OP_HDR + kl + vl;
-        uint64_t h = key_hash(k, kl);
+        uint64_t h = mqtt_fnv1a(k, kl);
         uint32_t *s = find(g, k, kl, h);
         if (*s) { /* the last operation wins; absent stays as the first found it */
             store_gop_t *o = &g->ops[*s - 1];
@@ -176,7 +171,7 @@ void store_group_raw_ops(store_group_t *g, const store_batch_t *b, size_t from, 
 void store_group_del_body(store_group_t *g, const uint8_t *k, size_t klen)
 {
     if (g->nslots) {
-        uint32_t *s = find(g, k, klen, key_hash(k, klen));
+        uint32_t *s = find(g, k, klen, mqtt_fnv1a(k, klen));
         if (*s) {
             g->ops[*s - 1].del = true;
             return;

@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -308,6 +309,36 @@ class Cluster:
         self.mock.close()
         if reports:
             raise AssertionError("\n".join(reports))
+
+
+# ---------------------------------------------------------------- cases
+
+class NodesCase(unittest.TestCase):
+    """A class of tests on one Cluster of `nodes` nodes, started once every
+    node sees all the others; a test's clients (self.clients) are closed
+    after it."""
+    nodes = 3
+
+    @classmethod
+    def setUpClass(cls):
+        ku.require_tools(cls)
+        cls.cl = Cluster(cls.nodes)
+        try:
+            for node in cls.cl.nodes:
+                cls.cl.wait_nodes(node, cls.nodes, 20)
+        except BaseException:
+            cls.cl.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cl.close()
+
+    def setUp(self):
+        self.clients = []
+
+    def tearDown(self):
+        harness.close_quietly(self.clients)
 
 
 # ---------------------------------------------------------------- load

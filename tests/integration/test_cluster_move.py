@@ -19,7 +19,6 @@ import time
 import unittest
 
 import cluster_util as cu
-import harness
 import kafka_util as ku
 import raw5
 from raw5 import PUBCOMP, PUBLISH, PUBREC, PUBREL, ack5, publish5
@@ -34,28 +33,7 @@ KEEP = [(raw5.SESSION_EXPIRY, 300)]
 N = 1000  # messages of each stream in the load test
 
 
-class Move(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        ku.require_tools(cls)
-        cls.cl = cu.Cluster(3)
-        try:
-            for node in cls.cl.nodes:
-                cls.cl.wait_nodes(node, 3, 20)
-        except BaseException:
-            cls.cl.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cl.close()
-
-    def setUp(self):
-        self.clients = []
-
-    def tearDown(self):
-        harness.close_quietly(self.clients)
-
+class Move(cu.NodesCase):
     def c5(self, node, cid, clean=True, props=None, timeout=10):
         c = raw5.Client5(node.port, timeout=timeout)
         self.clients.append(c)
@@ -291,6 +269,29 @@ class Move(unittest.TestCase):
         p, _ = self.c5(n1, "mv-bad-pub")
         p.publish("mv/bad/x", b"end", qos=1, pid=1)
         self.assertEqual(self.until_sentinel(c, "mv/bad/x"), [], "only the good entry")
+
+    def test_stale_or_malformed_claims_move_nothing(self):
+        """Claims no living claimer waits for (no owner named, too old, no
+        time at all) are ignored: the session stays, queue included. The
+        CONNECT's read barrier on <prefix>.sessions is the sync point: the
+        node has read them before it answers."""
+        n1 = self.cl[1]
+        c, _ = self.c5(n1, "mv-claim", props=KEEP)
+        self.assertEqual(c.subscribe([("mv/cl/#", 1)]), [1])
+        c.disconnect()
+        p, _ = self.c5(n1, "mv-claim-pub")
+        p.publish("mv/cl/x", b"kept", qos=1, pid=1)
+        base = {"sluice.v": "1", "sluice.cluster": cu.CLUSTER_ID, "sluice.node": "nx",
+                "sluice.inc": "1", "sluice.kind": "claim", "sluice.token": "1"}
+        ku.produce(self.cl.mock.bootstrap, cu.SESSIONS, [
+            ("mv-claim", "", base),
+            ("mv-claim", "", dict(base, **{"sluice.owner": "n1", "sluice.at": "1"})),
+            ("mv-claim", "", dict(base, **{"sluice.owner": "n1"}))])
+        out0 = n1.count("SLUICE-CLUSTER-SESSION-OUT")
+        c, ack = self.c5(n1, "mv-claim", clean=False, props=KEEP)
+        self.assertTrue(ack.session_present)
+        self.assertEqual(c.recv_publish(10).payload, b"kept")
+        self.assertEqual(n1.count("SLUICE-CLUSTER-SESSION-OUT"), out0)
 
     def test_held_will_is_published_once_alive_or_dead(self):
         """A will held for its delay after its connection ended: its node

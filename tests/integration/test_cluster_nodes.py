@@ -69,30 +69,7 @@ def collect_until(c, sentinel_topic, timeout=15.0):
         got.append(p)
 
 
-class ClusterCase(unittest.TestCase):
-    nodes = 3
-
-    @classmethod
-    def setUpClass(cls):
-        ku.require_tools(cls)
-        cls.cl = cu.Cluster(cls.nodes)
-        try:
-            for node in cls.cl.nodes:
-                cls.cl.wait_nodes(node, cls.nodes, 20)
-        except BaseException:
-            cls.cl.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cl.close()
-
-    def setUp(self):
-        self.clients = []
-
-    def tearDown(self):
-        harness.close_quietly(self.clients)
-
+class ClusterCase(cu.NodesCase):
     def client(self, node, client_id, **kw):
         c = c5(node, client_id, **kw)
         self.clients.append(c)
@@ -457,6 +434,12 @@ class BadRecords(ClusterCase):
         self.assertEqual(n1.metric(cu.RETAINED_APPLIED), ra + 1)
         self.put(cu.RETAINED, [("bad/r", "", self.BASE)])
         self.cl.wait_metric(n1, cu.RETAINED_APPLIED, lambda v: v == ra + 2, 15, "+2")
+        # msgs: a shared-group header cut short names no group: the plain
+        # subscriber gets the message as usual
+        self.put(cu.MSGS, [("bad/s", "cut", self.h(mqtt_qos="1", sluice_share="\x01A")),
+                           ("bad/ok2", "good", self.h(mqtt_qos="1"))])
+        got = collect_until(sub, "bad/ok2")
+        self.assertEqual([(p.topic, p.payload) for p in got], [("bad/s", b"cut")])
         # nodes: a heartbeat without an incarnation is not a node
         self.put(cu.NODES, [("ny", "1", {"sluice.v": "1", "sluice.cluster": cu.CLUSTER_ID})])
         for n in self.cl.nodes:

@@ -12,17 +12,40 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "test_store.h"
 
-/* ---- helpers shared with test_store_commit.c ---- */
+/* ---- helpers shared with test_store_commit.c and test_store_group.c ---- */
 
-mqtt_str_t ts_str(const char *s);
-char *ts_mkdtemp(void);
-void ts_rmtree(const char *dir);
-store_t *ts_open(const char *dir, store_sync_t sync);
-int ts_commit(store_t *st, store_batch_t *b);
-void ts_register_commit_suite(void);
-void ts_register_group_suite(void);
+static void gate_block(void *arg, int err)
+{
+    ts_gate_t *g = arg;
+    (void)err;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void ts_gate_hold(store_t *st, ts_gate_t *g)
+{
+    store_batch_t *b = store_batch_new();
+    CU_ASSERT_EQUAL(store_batch_put_spool(b, 1, "g", 1), STORE_OK);
+    CU_ASSERT_EQUAL_FATAL(store_submit(st, b, gate_block, g), STORE_OK);
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered)
+        pthread_cond_wait(&g->cond, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void ts_gate_open(ts_gate_t *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->mu);
+}
 
 mqtt_str_t ts_str(const char *s)
 {

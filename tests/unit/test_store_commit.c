@@ -14,14 +14,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include "store.h"
-
-mqtt_str_t ts_str(const char *s);
-char *ts_mkdtemp(void);
-void ts_rmtree(const char *dir);
-store_t *ts_open(const char *dir, store_sync_t sync);
-int ts_commit(store_t *st, store_batch_t *b);
-void ts_register_commit_suite(void);
+#include "test_store.h"
 
 static void sleep_ms(int ms)
 {
@@ -208,24 +201,6 @@ static void test_reads_from_other_threads_during_writes(void)
 
 /* ---- back-pressure ---- */
 
-struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool entered, open;
-};
-
-static void gate_block(void *arg, int err)
-{
-    struct gate *g = arg;
-    (void)err;
-    pthread_mutex_lock(&g->mu);
-    g->entered = true;
-    pthread_cond_broadcast(&g->cond);
-    while (!g->open)
-        pthread_cond_wait(&g->cond, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
 static void count_cb(void *arg, int err)
 {
     if (err == STORE_OK) atomic_fetch_add((atomic_int *)arg, 1);
@@ -240,14 +215,9 @@ static void test_full_queue_returns_busy_and_close_drains(void)
     store_t *st = NULL;
     CU_ASSERT_EQUAL_FATAL(store_open(dir, &o, &st, NULL, 0), STORE_OK);
     /* Hold the store thread inside a done callback. */
-    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
-    store_batch_t *b = store_batch_new();
-    CU_ASSERT_EQUAL(store_batch_put_spool(b, 1, "a", 1), STORE_OK);
-    CU_ASSERT_EQUAL(store_submit(st, b, gate_block, &g), STORE_OK);
-    pthread_mutex_lock(&g.mu);
-    while (!g.entered)
-        pthread_cond_wait(&g.cond, &g.mu);
-    pthread_mutex_unlock(&g.mu);
+    ts_gate_t g = TS_GATE_INIT;
+    ts_gate_hold(st, &g);
+    store_batch_t *b;
     atomic_int ok = 0;
     for (uint64_t i = 0; i < 4; i++) {
         b = store_batch_new();
@@ -258,10 +228,7 @@ static void test_full_queue_returns_busy_and_close_drains(void)
     CU_ASSERT_EQUAL(store_batch_put_spool(b, 99, "z", 1), STORE_OK);
     CU_ASSERT_EQUAL(store_submit(st, b, count_cb, &ok), STORE_ERR_BUSY);
     store_batch_free(b); /* still ours */
-    pthread_mutex_lock(&g.mu);
-    g.open = true;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.mu);
+    ts_gate_open(&g);
     store_close(st); /* commits the four queued batches first */
     CU_ASSERT_EQUAL(atomic_load(&ok), 4);
     st = ts_open(dir, STORE_SYNC_ALWAYS);

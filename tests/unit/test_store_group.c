@@ -9,53 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-
-mqtt_str_t ts_str(const char *s);
-char *ts_mkdtemp(void);
-void ts_rmtree(const char *dir);
-store_t *ts_open(const char *dir, store_sync_t sync);
-int ts_commit(store_t *st, store_batch_t *b);
-void ts_register_group_suite(void);
-
-struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool entered, open;
-};
-
-static void gate_block(void *arg, int err)
-{
-    struct gate *g = arg;
-    (void)err;
-    pthread_mutex_lock(&g->mu);
-    g->entered = true;
-    pthread_cond_broadcast(&g->cond);
-    while (!g->open)
-        pthread_cond_wait(&g->cond, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* Hold the store thread until gate_open: what is submitted meanwhile is
- * committed as one group. */
-static void gate_hold(store_t *st, struct gate *g)
-{
-    store_batch_t *b = store_batch_new();
-    CU_ASSERT_EQUAL(store_batch_put_spool(b, 1, "g", 1), STORE_OK);
-    CU_ASSERT_EQUAL_FATAL(store_submit(st, b, gate_block, g), STORE_OK);
-    pthread_mutex_lock(&g->mu);
-    while (!g->entered)
-        pthread_cond_wait(&g->cond, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_open(struct gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    g->open = true;
-    pthread_cond_broadcast(&g->cond);
-    pthread_mutex_unlock(&g->mu);
-}
+#include "test_store.h"
 
 static void submit(store_t *st, store_batch_t *b)
 {
@@ -149,8 +103,8 @@ static void test_message_queued_sent_and_acked_in_one_group_leaves_nothing(void)
     char *dir = ts_mkdtemp();
     store_t *st = ts_open(dir, STORE_SYNC_ALWAYS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
-    gate_hold(st, &g);
+    ts_gate_t g = TS_GATE_INIT;
+    ts_gate_hold(st, &g);
     for (uint64_t i = 1; i <= 50; i++)
         deliver_and_ack(st, "c", i, 100 + i, (uint16_t)i);
     /* and one still queued when the group is written */
@@ -158,7 +112,7 @@ static void test_message_queued_sent_and_acked_in_one_group_leaves_nothing(void)
     put_body(b, 500);
     put_q(b, "c", 51, 500);
     submit(st, b);
-    gate_open(&g);
+    ts_gate_open(&g);
     CU_ASSERT_EQUAL(ts_commit(st, store_batch_new()), STORE_OK);
     store_stats_t s;
     store_get_stats(st, &s);
@@ -185,8 +139,8 @@ static void test_last_operation_on_a_key_wins_in_one_group(void)
     store_sub_t keep = {ts_str("c"), ts_str("gone"), 1, 0};
     CU_ASSERT_EQUAL(store_batch_put_sub(b, &keep), STORE_OK);
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK); /* on disk before the group */
-    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
-    gate_hold(st, &g);
+    ts_gate_t g = TS_GATE_INIT;
+    ts_gate_hold(st, &g);
     b = store_batch_new();
     CU_ASSERT_EQUAL(store_batch_del_sub(b, "c", 1, "gone", 4), STORE_OK);
     store_sub_t one = {ts_str("c"), ts_str("t"), 1, 0}, two = {ts_str("c"), ts_str("t"), 2, 7};
@@ -198,7 +152,7 @@ static void test_last_operation_on_a_key_wins_in_one_group(void)
     b = store_batch_new();
     CU_ASSERT_EQUAL(store_batch_put_sub(b, &two), STORE_OK);
     submit(st, b);
-    gate_open(&g);
+    ts_gate_open(&g);
     CU_ASSERT_EQUAL(ts_commit(st, store_batch_new()), STORE_OK);
     store_close(st);
     st = ts_open(dir, STORE_SYNC_ALWAYS);
@@ -222,8 +176,8 @@ static void test_body_on_disk_before_the_group_is_deleted_with_its_last_referenc
     put_body(b, 9);
     put_q(b, "a", 1, 9);
     CU_ASSERT_EQUAL(ts_commit(st, b), STORE_OK);
-    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
-    gate_hold(st, &g);
+    ts_gate_t g = TS_GATE_INIT;
+    ts_gate_hold(st, &g);
     /* put again (another session's copy) and both references dropped */
     b = store_batch_new();
     put_body(b, 9);
@@ -233,7 +187,7 @@ static void test_body_on_disk_before_the_group_is_deleted_with_its_last_referenc
     CU_ASSERT_EQUAL(store_batch_del_queue(b, "a", 1, 1, 9), STORE_OK);
     CU_ASSERT_EQUAL(store_batch_del_queue(b, "b", 1, 1, 9), STORE_OK);
     submit(st, b);
-    gate_open(&g);
+    ts_gate_open(&g);
     CU_ASSERT_EQUAL(ts_commit(st, store_batch_new()), STORE_OK);
     store_close(st);
     st = ts_open(dir, STORE_SYNC_ALWAYS);
@@ -250,8 +204,8 @@ static void test_range_delete_in_a_group_sees_the_batches_before_it(void)
     char *dir = ts_mkdtemp();
     store_t *st = ts_open(dir, STORE_SYNC_ALWAYS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
-    gate_hold(st, &g);
+    ts_gate_t g = TS_GATE_INIT;
+    ts_gate_hold(st, &g);
     store_batch_t *b = store_batch_new();
     put_body(b, 3);
     put_q(b, "c", 1, 3);
@@ -263,7 +217,7 @@ static void test_range_delete_in_a_group_sees_the_batches_before_it(void)
     put_body(b, 4);
     put_q(b, "c", 1, 4); /* a new session's first seq, after the delete */
     submit(st, b);
-    gate_open(&g);
+    ts_gate_open(&g);
     CU_ASSERT_EQUAL(ts_commit(st, store_batch_new()), STORE_OK);
     store_close(st);
     st = ts_open(dir, STORE_SYNC_ALWAYS);
