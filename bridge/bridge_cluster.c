@@ -116,6 +116,8 @@ int bridge_cluster_new(const cfg_t *cfg, const bridge_cluster_hooks_t *hooks,
     c->cfg = cfg;
     c->hooks = *hooks;
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->rp_mu, NULL);
+    pthread_cond_init(&c->rp_cv, NULL);
     static const char *const suffix[CT_N] = {"msgs", "retained", "interest", "nodes", "sessions"};
     for (int t = 0; t < CT_N; t++)
         snprintf(c->topic[t], sizeof(c->topic[t]), "%s.%s", cfg->cluster.topic_prefix, suffix[t]);
@@ -273,6 +275,7 @@ int bridge_cluster_interest(bridge_cluster_t *c, const char *filter, uint16_t le
 void bridge_cluster_stop(bridge_cluster_t *c)
 {
     if (!c || atomic_exchange(&c->stop, true) || !c->started) return;
+    bridge_cluster_replay_stop(c);
     pthread_join(c->read_thr, NULL);
     /* goodbye: the others see this node leave now, not after the timeout */
     (void)bridge_cluster_produce(c, CT_NODES, c->cfg->node_id, strlen(c->cfg->node_id), NULL, 0,
@@ -304,7 +307,10 @@ void bridge_cluster_free(bridge_cluster_t *c)
     }
     free(c->sync_hi);
     free(c->nodes);
+    free(c->msgs_start);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->rp_mu);
+    pthread_cond_destroy(&c->rp_cv);
     free(c);
 }
 

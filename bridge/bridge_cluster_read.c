@@ -14,22 +14,20 @@
 #include "bridge_int.h"
 #include "cluster_int.h"
 
-int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen)
+rd_kafka_t *bridge_cluster_consumer(struct bridge_cluster *c, const char *group, const char *reset,
+                                    char *err, size_t errlen)
 {
     const cfg_t *cfg = c->cfg;
-    char group[200], kerr[256];
+    char kerr[256];
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(kc, bridge_quiet_log);
-    /* no member joins this group (assign): it only keeps this node's msgs
-     * positions, committed by commit_msgs() */
-    snprintf(group, sizeof(group), "sluice-cluster-%s-%s", cfg->cluster.id, cfg->node_id);
     const char *set[][2] = {
         {"bootstrap.servers", cfg->kafka.bootstrap},
         {"group.id", group},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "latest"}, /* msgs on a first start */
+        {"auto.offset.reset", reset},
         {"fetch.wait.max.ms", "10"},
         {"client.id", "sluice-cluster"},
         {"reconnect.backoff.max.ms", "1000"},
@@ -38,22 +36,34 @@ int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen
         if (rd_kafka_conf_set(kc, set[i][0], set[i][1], kerr, sizeof(kerr))) {
             snprintf(err, errlen, "cluster: %s: %s", set[i][0], kerr);
             rd_kafka_conf_destroy(kc);
-            return -1;
+            return NULL;
         }
     for (size_t j = 0; j < cfg->kafka.n_properties; j++)
         if (rd_kafka_conf_set(kc, cfg->kafka.properties[j].key, cfg->kafka.properties[j].value,
                               kerr, sizeof(kerr))) {
             snprintf(err, errlen, "kafka.properties.%s: %s", cfg->kafka.properties[j].key, kerr);
             rd_kafka_conf_destroy(kc);
-            return -1;
+            return NULL;
         }
-    if (!(c->cons = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr)))) {
-        snprintf(err, errlen, "cluster: cannot create the reader: %s", kerr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
+    if (!rk) {
+        snprintf(err, errlen, "cluster: cannot create a reader: %s", kerr);
         rd_kafka_conf_destroy(kc);
-        return -1;
+        return NULL;
     }
-    rd_kafka_poll_set_consumer(c->cons);
-    return 0;
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen)
+{
+    char group[200];
+    /* no member joins this group (assign): it only keeps this node's msgs
+     * positions, committed by commit_msgs(); on a first start, msgs from
+     * its end */
+    snprintf(group, sizeof(group), "sluice-cluster-%s-%s", c->cfg->cluster.id, c->cfg->node_id);
+    c->cons = bridge_cluster_consumer(c, group, "latest", err, errlen);
+    return c->cons ? 0 : -1;
 }
 
 static void event(struct bridge_cluster *c, int ev, const char *detail)
@@ -125,24 +135,24 @@ static void nodes_expire(struct bridge_cluster *c)
 
 /* ---- records ---------------------------------------------------------- */
 
-static bool hdr(rd_kafka_headers_t *h, const char *name, const void **v, size_t *vl)
+bool bridge_cluster_hdr(rd_kafka_headers_t *h, const char *name, const void **v, size_t *vl)
 {
     return h && !rd_kafka_header_get_last(h, name, v, vl) && *v;
 }
 
-static uint32_t hdr_u32(rd_kafka_headers_t *h, const char *name)
+uint32_t bridge_cluster_hdr_u32(rd_kafka_headers_t *h, const char *name)
 {
     const void *v;
     size_t vl;
     char b[16];
-    if (!hdr(h, name, &v, &vl) || vl >= sizeof(b)) return 0;
+    if (!bridge_cluster_hdr(h, name, &v, &vl) || vl >= sizeof(b)) return 0;
     memcpy(b, v, vl);
     b[vl] = 0;
     return (uint32_t)strtoul(b, NULL, 10);
 }
 
 /* A message or retained record as a bridge_msg_t; false if unusable. */
-static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *m)
+bool bridge_cluster_as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *m)
 {
     const void *v;
     size_t vl;
@@ -153,15 +163,28 @@ static bool as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *
     m->topic_len = (uint16_t)rm->key_len;
     m->payload = rm->payload ? rm->payload : (const uint8_t *)"";
     m->payload_len = (uint32_t)rm->len;
-    uint32_t q = hdr_u32(h, "mqtt.qos");
+    uint32_t q = bridge_cluster_hdr_u32(h, "mqtt.qos");
     m->qos = (uint8_t)(q > 2 ? 2 : q);
     m->retain = bridge_header_is(h, "mqtt.retain", "1");
     m->clientid = "";
-    if (hdr(h, "sluice.props", &v, &vl)) {
+    if (bridge_cluster_hdr(h, "sluice.props", &v, &vl)) {
         if (vl > 0xffffff || !mqtt_props_forwardable(v, (uint32_t)vl)) return false;
         m->props = v;
         m->props_len = (uint32_t)vl;
     }
+    return true;
+}
+
+bool bridge_cluster_expiry(rd_kafka_message_t *rm, rd_kafka_headers_t *h, uint32_t *left)
+{
+    uint32_t expiry = bridge_cluster_hdr_u32(h, "mqtt.expiry");
+    rd_kafka_timestamp_type_t tt;
+    int64_t when = rd_kafka_message_timestamp(rm, &tt), age = bridge_cluster_wall_ms() - when;
+    if (expiry && when > 0 && age > 0) { /* a record read late (a restart): expiry counts */
+        if (age >= (int64_t)expiry * 1000) return false;
+        expiry -= (uint32_t)(age / 1000);
+    }
+    *left = expiry;
     return true;
 }
 
@@ -171,26 +194,23 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
     bridge_msg_t m;
     bridge_cluster_at_t at = {rm->partition, rm->offset,
                               bridge_header_is(h, "sluice.node", c->cfg->node_id)};
-    if (at.own || !as_msg(rm, h, &m)) {
+    if (at.own || !bridge_cluster_as_msg(rm, h, &m)) {
         atomic_fetch_add(&c->msgs_skipped, 1); /* our own (delivered at once), or unusable */
         /* a session moving in may need it (only then: a parse each) */
-        if (at.own && atomic_load_explicit(&c->own_on, memory_order_relaxed) && as_msg(rm, h, &m))
-            (void)c->hooks.deliver(c->hooks.ctx, &m, hdr_u32(h, "mqtt.expiry"), NULL, 0, &at);
+        if (at.own && atomic_load_explicit(&c->own_on, memory_order_relaxed) &&
+            bridge_cluster_as_msg(rm, h, &m))
+            (void)c->hooks.deliver(c->hooks.ctx, &m, bridge_cluster_hdr_u32(h, "mqtt.expiry"), NULL,
+                                   0, &at);
         return;
     }
-    uint32_t expiry = hdr_u32(h, "mqtt.expiry");
-    rd_kafka_timestamp_type_t tt;
-    int64_t when = rd_kafka_message_timestamp(rm, &tt), age = bridge_cluster_wall_ms() - when;
-    if (expiry && when > 0 && age > 0) { /* a record read late (a restart): expiry counts */
-        if (age >= (int64_t)expiry * 1000) {
-            atomic_fetch_add(&c->msgs_skipped, 1);
-            return;
-        }
-        expiry -= (uint32_t)(age / 1000);
+    uint32_t expiry;
+    if (!bridge_cluster_expiry(rm, h, &expiry)) {
+        atomic_fetch_add(&c->msgs_skipped, 1);
+        return;
     }
     const void *sh = NULL;
     size_t shl = 0;
-    if (!hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
+    if (!bridge_cluster_hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
     while (c->hooks.deliver(c->hooks.ctx, &m, expiry, sh, sh ? shl : 0, &at) < 0 &&
            !atomic_load(&c->stop)) {
         struct timespec ts = {0, 50 * 1000000L};
@@ -202,7 +222,7 @@ static void on_msg(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_he
 static void on_retained(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)
 {
     bridge_msg_t m;
-    if (!as_msg(rm, h, &m)) return;
+    if (!bridge_cluster_as_msg(rm, h, &m)) return;
     m.retain = true;
     c->hooks.retained(c->hooks.ctx, &m);
     atomic_fetch_add(&c->retained_applied, 1);
@@ -233,7 +253,7 @@ static void on_node(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_h
     cnode_t *n = rm->key ? node_get(c, rm->key, rm->key_len) : NULL;
     const void *v;
     size_t vl;
-    if (!n || !hdr(h, "sluice.inc", &v, &vl) || vl >= sizeof(n->inc)) return;
+    if (!n || !bridge_cluster_hdr(h, "sluice.inc", &v, &vl) || vl >= sizeof(n->inc)) return;
     bool same = strlen(n->inc) == vl && !memcmp(n->inc, v, vl);
     if (!rm->len) { /* it said goodbye */
         if (same) node_set(c, n, false, true);
@@ -394,6 +414,14 @@ int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t
     return n < 0 ? 0 : n;
 }
 
+int32_t bridge_cluster_msgs_floor(bridge_cluster_t *c, int64_t *pos, int32_t cap)
+{
+    int32_t n = bridge_cluster_msgs_positions(c, pos, cap);
+    for (int32_t p = 0; p < n; p++)
+        if (pos[p] < 0) pos[p] = c->msgs_start ? c->msgs_start[p] : -1;
+    return n;
+}
+
 /* ---- the sessions barrier ----------------------------------------------- */
 
 uint64_t bridge_cluster_sessions_sync(bridge_cluster_t *c)
@@ -433,6 +461,29 @@ static void sessions_barrier(struct bridge_cluster *c)
 
 /* ---- setup and loop --------------------------------------------------- */
 
+/* Where the reader's msgs reading begins, at most: the committed
+ * position, or (none: a first start reads from the end) the end now;
+ * -1 when Kafka does not say. For the checkpoints' floors. */
+static bool msgs_start(struct bridge_cluster *c, int32_t n)
+{
+    if (!(c->msgs_start = malloc((size_t)n * sizeof(*c->msgs_start)))) return false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    for (int32_t p = 0; p < n; p++) {
+        rd_kafka_topic_partition_list_add(l, c->topic[CT_MSGS], p);
+        c->msgs_start[p] = -1;
+    }
+    bool known = !rd_kafka_committed(c->cons, l, 5000);
+    for (int32_t p = 0; p < n; p++) {
+        int64_t lo, hi, at = known ? l->elems[p].offset : -1;
+        if (at < 0 &&
+            !rd_kafka_query_watermark_offsets(c->cons, c->topic[CT_MSGS], p, &lo, &hi, 2000))
+            at = hi;
+        c->msgs_start[p] = at >= 0 ? at : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return true;
+}
+
 /* Find every topic's partitions (waiting for topics that do not exist yet)
  * and assign them all: msgs from the end, the others from the start. */
 static bool assign_all(struct bridge_cluster *c)
@@ -461,6 +512,7 @@ static bool assign_all(struct bridge_cluster *c)
             return false;
         for (int32_t p = 0; p < n; p++)
             atomic_init(&c->pos[t][p], -1);
+        if (t == CT_MSGS && !msgs_start(c, n)) return false;
         atomic_store_explicit(&c->parts[t], n, memory_order_release);
         if (t != CT_MSGS) c->eof_left += (uint32_t)n;
     }

@@ -42,8 +42,9 @@ struct bridge_cluster {
     /* partitions of each topic and the next offset read (-1: none yet) */
     _Atomic int32_t parts[CT_N]; /* stored after pos and eof, with release */
     _Atomic int64_t *pos[CT_N];
-    bool *eof[CT_N];    /* read to the end it had at start */
-    int64_t *hi0[CT_N]; /* that end, -1 unknown (reader thread) */
+    int64_t *msgs_start; /* msgs_start(): set before parts[CT_MSGS], then read-only */
+    bool *eof[CT_N];     /* read to the end it had at start */
+    int64_t *hi0[CT_N];  /* that end, -1 unknown (reader thread) */
     uint32_t eof_left;
 
     cnode_t *nodes; /* reader thread */
@@ -57,6 +58,13 @@ struct bridge_cluster {
     uint64_t sync_taking;
     int64_t *sync_hi;
     bool sync_active;
+
+    /* the replayer (bridge_cluster_replay.c) */
+    pthread_mutex_t rp_mu;
+    pthread_cond_t rp_cv;
+    struct rjob *rp_queue;
+    pthread_t rp_thr;
+    bool rp_started;
 
     atomic_bool own_on; /* hand own msgs records to deliver too (bridge_cluster_own_records) */
     _Atomic int64_t down_since; /* monotonic ms Kafka went unreachable, 0 = reachable */
@@ -72,6 +80,20 @@ int bridge_cluster_produce(struct bridge_cluster *c, int t, const void *key, siz
                            void *arg);
 rd_kafka_headers_t *bridge_cluster_headers(struct bridge_cluster *c);
 void *bridge_cluster_reader(void *arg);
+/* A consumer with this node's Kafka settings (no member of `group` ever
+ * joins: assign only); auto.offset.reset = reset. NULL with err. */
+rd_kafka_t *bridge_cluster_consumer(struct bridge_cluster *c, const char *group, const char *reset,
+                                    char *err, size_t errlen);
+bool bridge_cluster_hdr(rd_kafka_headers_t *h, const char *name, const void **v, size_t *vl);
+uint32_t bridge_cluster_hdr_u32(rd_kafka_headers_t *h, const char *name);
+/* A msgs or retained record as a bridge_msg_t (clientid ""); false if
+ * unusable. */
+bool bridge_cluster_as_msg(rd_kafka_message_t *rm, rd_kafka_headers_t *h, bridge_msg_t *m);
+/* A msgs record's expiry left, counted from its timestamp; false if it
+ * expired already. */
+bool bridge_cluster_expiry(rd_kafka_message_t *rm, rd_kafka_headers_t *h, uint32_t *left);
+/* The replayer (bridge_cluster_replay.c): joined and freed at stop. */
+void bridge_cluster_replay_stop(struct bridge_cluster *c);
 int bridge_cluster_reader_new(struct bridge_cluster *c, char *err, size_t errlen);
 void bridge_cluster_loaded(struct bridge_cluster *c);
 

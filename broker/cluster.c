@@ -207,6 +207,7 @@ static void on_tick(void *ctx)
 {
     brk_cluster_t *cl = ctx;
     brk_presence_tick(cl);
+    brk_ckpt_tick(cl);
     const cfg_t *cfg = cl->b->cfg;
     if (!atomic_load(&cl->loaded) && !atomic_load(&cl->load_late) &&
         brk_now_ms() - cl->start_ms >= (int64_t)cfg->cluster.load_timeout_ms) {
@@ -262,6 +263,30 @@ static bool wanted(brk_cluster_t *cl, brk_worker_t *w, const brk_msg_t *m)
     return any;
 }
 
+/* A QoS 1/2 message for a persistent session here: it goes to msgs too,
+ * so that the session can be revived elsewhere if this node dies
+ * (cluster_ckpt.c). Plain subscriptions only: a group's message is the
+ * group's. */
+static bool kept_here(brk_cluster_t *cl, brk_worker_t *w, const brk_msg_t *m)
+{
+    if (!m->qos || !cl->b->cfg->cluster.checkpoint_ms) return false;
+    brk_matches_t local = {0};
+    brk_matches_t *mt = w ? &w->matches : &local;
+    bool any = false;
+    brk_subs_rdlock(cl->b->subs);
+    brk_subs_match(cl->b->subs, m->topic, m->topic_len, NULL, mt);
+    for (uint32_t i = 0; i < mt->n && !any; i++) {
+        brk_session_t *s = mt->v[i].s;
+        if (mt->v[i].share || !mt->v[i].qos) continue;
+        pthread_mutex_lock(&s->lock);
+        any = s->expiry && !s->ended;
+        pthread_mutex_unlock(&s->lock);
+    }
+    brk_subs_unlock(cl->b->subs);
+    brk_matches_free(&local);
+    return any;
+}
+
 enum { TO_MSGS, TO_RETAINED };
 
 /* One record; a QoS 1/2 client PUBLISH (c set) holds its ack until Kafka
@@ -287,7 +312,7 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
     /* another node's message is theirs to spread; $SYS and recovery are
      * this node's own business */
     if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
-    bool msgs = wanted(cl, w, m), remote = false;
+    bool msgs = wanted(cl, w, m) || kept_here(cl, w, m), remote = false;
     uint8_t share[BRK_SHARE_HDR_MAX];
     size_t share_len = brk_cluster_share_pick(cl, m, o, share, sizeof(share), &remote);
     msgs |= remote;
@@ -372,6 +397,12 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
     return 0;
 }
 
+void brk_cluster_session_ended(brk_t *b, const char *id, size_t len)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (cl && cl->bc && len <= 0xffff) brk_ckpt_ended(cl, id, len);
+}
+
 void brk_cluster_stop(brk_t *b)
 {
     brk_cluster_t *cl = b->cluster;
@@ -396,6 +427,7 @@ void brk_cluster_free(brk_t *b)
     stand_in_free(cl->own_s);
     brk_session_jobs_free(cl);
     brk_session_buffer_free(cl);
+    brk_ckpt_free(cl);
     brk_presence_fini(&cl->pres);
     brk_cluster_shares_free(cl);
     pthread_rwlock_destroy(&cl->shares_lock);
@@ -462,6 +494,8 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "sessions_replayed", atomic_load(&cl->pres.replayed));
     fn(arg, "share_resent", atomic_load(&cl->share_resent));
     fn(arg, "sessions_gaps", atomic_load(&cl->pres.gaps));
+    fn(arg, "checkpoints", atomic_load(&cl->pres.ck_written));
+    fn(arg, "sessions_revived", atomic_load(&cl->pres.revived));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     int64_t wh = atomic_load(&cl->pres.wills_held);

@@ -44,6 +44,7 @@ typedef struct pres_ent {
      * and whether it outlives the connection (a session to claim) */
     uint16_t owner;
     bool kept;
+    char *ck; /* ckpts: the latest checkpoint's JSON (owner: its node) */
     char id[];
 } pres_ent_t;
 
@@ -99,6 +100,7 @@ typedef struct brk_presence {
     pres_map_t mine;
     pres_map_t claims; /* this node's CONNECTs waiting for their session */
     pres_map_t owners; /* where each client's session is, as the log says */
+    pres_map_t ckpts;  /* each client's latest session checkpoint (cluster_ckpt.c) */
     char (*names)[72]; /* node ids the owners map names */
     uint32_t n_names;
     pres_job_t *jobs; /* reader thread */
@@ -116,8 +118,9 @@ typedef struct brk_presence {
     uint64_t bar_started, bar_done; /* route barriers (brk_route_flip), reader thread */
     uint32_t bar_half;
     _Atomic uint64_t moved_in, moved_out, claims_failed;
-    pres_map_t wills;       /* reader thread */
-    pres_node_t nodes[256]; /* as the heartbeats tell */
+    _Atomic uint64_t ck_written, revived; /* checkpoints written; sessions revived here */
+    pres_map_t wills;                     /* reader thread */
+    pres_node_t nodes[256];               /* as the heartbeats tell */
     uint32_t n_nodes;
     uint32_t scheduled; /* wills with fire_at set */
     int64_t last_sweep;
@@ -155,6 +158,7 @@ struct brk_cluster {
     _Atomic uint32_t share_rr;
     _Atomic uint32_t share_members; /* nodes over all groups: 0 = nothing to pick */
     _Atomic uint64_t share_resent;  /* messages sent again for groups that lost their members */
+    struct brk_ckpt *ck;            /* epochs and checkpoints (cluster_ckpt.c), reader thread */
 };
 
 /* node's interest in filter, as if its record had been read (reader
@@ -219,6 +223,8 @@ void brk_presence_drop(pres_map_t *m, pres_ent_t *e);
 void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const char *node,
                             bool kept);
 const char *brk_presence_owner(brk_presence_t *p, const char *id, size_t len, bool *kept);
+/* node's index in p->names, added if new; -1 if full (p->mu held). */
+int brk_presence_name(brk_presence_t *p, const char *node);
 
 /* Sessions that move (cluster_session.c), reader thread: a claim for a
  * session this node holds, a hand-over record, another node's connection
@@ -242,6 +248,39 @@ static inline bool brk_session_buffering(brk_cluster_t *cl)
     return cl->pres.buf_on || atomic_load_explicit(&cl->pres.claims_active, memory_order_relaxed);
 }
 void brk_session_buffer_free(brk_cluster_t *cl);
+
+/* Building a session from JSON (cluster_session_in.c; any thread, no
+ * lock held): the session of id here, the existing one or a new one made
+ * from j's "expiry" and "version" (none if expiry is 0); a reference, or
+ * NULL. Its subscriptions from a "subs" array: recorded, indexed, stored;
+ * returns the entries dropped as malformed. */
+struct cJSON;
+brk_session_t *brk_session_for(brk_cluster_t *cl, const char *id, size_t len,
+                               const struct cJSON *j);
+uint32_t brk_session_import_subs(brk_session_t *s, const struct cJSON *subs);
+/* The QoS, retain-as-published and subscription ids filters f give m
+ * (overlapping ones: the highest QoS, every id; a no-local one none when
+ * m's publisher `from` is the client id/len); false if none matches.
+ * Shared subscriptions take no part: their group decides. */
+#define BRK_SESSION_MAX_IDS 32
+bool brk_session_match(const brk_subrec_t *f, uint32_t n, const brk_msg_t *m, const char *from,
+                       const char *id, size_t len, uint8_t *qos, bool *rap, uint32_t *ids,
+                       uint32_t *n_ids);
+/* s's subscriptions as a "subs" array of o (s->lock held); *bytes grows
+ * by about their size. */
+void brk_session_subs_json(struct cJSON *o, const brk_session_t *s, size_t *bytes);
+
+/* Sessions that outlive their node (cluster_ckpt.c). Reader thread:
+ * a ckpt record; the tick (epochs, checkpoints). Any thread: a session
+ * ends (its checkpoint goes); a CONNECT with clean start 0 finds its
+ * session on a dead node (revived from its checkpoint: 1, the CONNECT
+ * goes on with it; 0: no checkpoint). */
+void brk_ckpt_record(brk_cluster_t *cl, const char *key, size_t klen, const char *node,
+                     const bridge_kv_t *h, size_t n, const void *val, size_t vlen);
+void brk_ckpt_tick(brk_cluster_t *cl);
+void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len);
+int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node);
+void brk_ckpt_free(brk_cluster_t *cl);
 /* Records older than any claim can need go (reader tick). */
 void brk_session_buffer_trim(brk_cluster_t *cl);
 

@@ -82,6 +82,7 @@ void brk_presence_drop(pres_map_t *m, pres_ent_t *e)
         nx = w->next;
         will_free(w);
     }
+    free(e->ck);
     free(e);
 }
 
@@ -106,6 +107,7 @@ void brk_presence_fini(brk_presence_t *p)
     map_free(&p->wills);
     map_free(&p->claims);
     map_free(&p->owners);
+    map_free(&p->ckpts);
     free(p->names);
     pthread_mutex_destroy(&p->mu);
 }
@@ -279,7 +281,7 @@ bool brk_presence_up(const brk_presence_t *p, const char *node)
 
 /* ---- where sessions are (owners; p->mu held) ------------------------------ */
 
-static int name_index(brk_presence_t *p, const char *node)
+int brk_presence_name(brk_presence_t *p, const char *node)
 {
     for (uint32_t i = 0; i < p->n_names; i++)
         if (!strcmp(p->names[i], node)) return (int)i;
@@ -293,7 +295,7 @@ void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const
                             bool kept)
 {
     pthread_mutex_lock(&p->mu);
-    int i = name_index(p, node);
+    int i = brk_presence_name(p, node);
     pres_ent_t *e = i >= 0 ? brk_presence_find(&p->owners, id, len, true) : NULL;
     if (e) {
         e->owner = (uint16_t)i;
@@ -492,6 +494,8 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
         hold_or_drop(cl, key, klen, node, inc, h, n);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "claim")) {
         brk_session_claimed(cl, key, klen, node, inc, h, n);
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "ckpt")) {
+        brk_ckpt_record(cl, key, klen, node, h, n, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "state")) {
         brk_session_state(cl, key, klen, node, h, n, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "will-fired")) {

@@ -107,8 +107,11 @@ static int claim_ask(brk_cluster_t *cl, pres_ent_t *e, const char *id, size_t le
     bool kept = false;
     const char *o = brk_presence_owner(p, id, len, &kept);
     if (!o || !kept || !strcmp(o, me) || !brk_presence_up(p, o)) {
+        char dead[72] = ""; /* its node is down: the session from its checkpoint */
+        if (o && kept && strcmp(o, me)) snprintf(dead, sizeof(dead), "%s", o);
         claim_drop(p, e);
         pthread_mutex_unlock(&p->mu);
+        if (*dead) (void)brk_ckpt_revive(cl, id, len, dead);
         return 0;
     }
     char owner[72], tok[24], at[24];
@@ -172,9 +175,17 @@ int brk_cluster_claim(brk_t *b, brk_conn_t *c, const char *id, size_t len)
         if (brk_now_ms() < e->until) {
             rc = BRK_PAUSE;
         } else {
-            bool wait = e->phase == CLAIM_WAIT;
+            bool wait = e->phase == CLAIM_WAIT, kept = false;
+            const char *o = wait ? brk_presence_owner(p, id, len, &kept) : NULL;
+            char holder[72] = "";
+            if (o && kept && strcmp(o, b->cfg->node_id)) snprintf(holder, sizeof(holder), "%s", o);
             claim_drop(p, e);
             pthread_mutex_unlock(&p->mu);
+            /* the holder did not answer: as if it were down */
+            if (*holder && brk_ckpt_revive(cl, id, len, holder)) {
+                atomic_fetch_add(&p->claims_failed, 1);
+                return 0;
+            }
             return claim_late(cl, id, len,
                               wait ? "its session did not come from the node holding it"
                                    : "the sessions log could not be read");
@@ -226,15 +237,8 @@ static const uint32_t *ids_of(const brk_delivery_t *d)
     return brk_subids_get(&d->sub_ids, d->n_sub_ids);
 }
 
-/* The first part: what the session is, its subscriptions, inbound QoS 2
- * ids and in-flight messages (s->lock held). */
-static cJSON *head_json(brk_session_t *s, size_t *bytes)
+void brk_session_subs_json(cJSON *o, const brk_session_t *s, size_t *bytes)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "v", STATE_VERSION);
-    cJSON_AddNumberToObject(o, "version", s->version);
-    cJSON_AddNumberToObject(o, "expiry", s->expiry);
     cJSON *subs = cJSON_AddArrayToObject(o, "subs");
     for (uint32_t i = 0; subs && i < s->n_subs; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -246,6 +250,18 @@ static cJSON *head_json(brk_session_t *s, size_t *bytes)
         if (s->subs[i].sub_id) cJSON_AddNumberToObject(e, "id", s->subs[i].sub_id);
         *bytes += s->subs[i].len + 32;
     }
+}
+
+/* The first part: what the session is, its subscriptions, inbound QoS 2
+ * ids and in-flight messages (s->lock held). */
+static cJSON *head_json(brk_session_t *s, size_t *bytes)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "v", STATE_VERSION);
+    cJSON_AddNumberToObject(o, "version", s->version);
+    cJSON_AddNumberToObject(o, "expiry", s->expiry);
+    brk_session_subs_json(o, s, bytes);
     cJSON *in2 = cJSON_AddArrayToObject(o, "in2");
     for (uint32_t i = 0; in2 && i < s->in2_len; i++)
         cJSON_AddItemToArray(in2, cJSON_CreateNumber(s->in2[i]));

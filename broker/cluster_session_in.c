@@ -19,7 +19,7 @@
 #include "cluster_int.h"
 #include "grow.h"
 
-#define MAX_IDS 32
+#define MAX_IDS BRK_SESSION_MAX_IDS
 
 static double num(const cJSON *o, const char *k, double dflt)
 {
@@ -73,8 +73,7 @@ static uint32_t ids_of(const cJSON *o, uint32_t *ids)
     return n;
 }
 
-/* Subscriptions: recorded, indexed, stored (as handle_subscribe.c does). */
-static uint32_t import_subs(brk_session_t *s, const cJSON *subs)
+uint32_t brk_session_import_subs(brk_session_t *s, const cJSON *subs)
 {
     brk_t *b = s->b;
     uint32_t bad = 0;
@@ -184,9 +183,7 @@ static uint32_t import_inflight(brk_session_t *s, const cJSON *inf)
     return bad;
 }
 
-/* The session of id here: the existing one (merged into), or a new one
- * made from the first part; a reference, or NULL. */
-static brk_session_t *session_for(brk_cluster_t *cl, const char *id, size_t len, const cJSON *j)
+brk_session_t *brk_session_for(brk_cluster_t *cl, const char *id, size_t len, const cJSON *j)
 {
     brk_t *b = cl->b;
     bool made = false;
@@ -232,10 +229,10 @@ static bool import_part(brk_cluster_t *cl, const char *id, size_t len, const cha
         return false;
     }
     *npos = pos_of(j, pos);
-    brk_session_t *s = session_for(cl, id, len, j);
+    brk_session_t *s = brk_session_for(cl, id, len, j);
     if (s) {
         if (first) {
-            *bad += import_subs(s, cJSON_GetObjectItemCaseSensitive(j, "subs"));
+            *bad += brk_session_import_subs(s, cJSON_GetObjectItemCaseSensitive(j, "subs"));
             import_in2(s, cJSON_GetObjectItemCaseSensitive(j, "in2"));
             *bad += import_inflight(s, cJSON_GetObjectItemCaseSensitive(j, "inf"));
         }
@@ -314,17 +311,16 @@ void brk_session_buffer_trim(brk_cluster_t *cl)
         if (p->buf[i].part < p->buf_parts) p->buf_start[p->buf[i].part] = p->buf[i].off;
 }
 
-/* The QoS, retain-as-published and subscription ids s's filters give
- * topic (overlapping ones: the highest QoS, every id); false if none
- * matches. Shared subscriptions take no part: their group decides. */
-static bool match(const brk_subrec_t *f, uint32_t n, const brk_msg_t *m, uint8_t *qos, bool *rap,
-                  uint32_t *ids, uint32_t *n_ids)
+bool brk_session_match(const brk_subrec_t *f, uint32_t n, const brk_msg_t *m, const char *from,
+                       const char *id, size_t len, uint8_t *qos, bool *rap, uint32_t *ids,
+                       uint32_t *n_ids)
 {
-    bool any = false;
+    bool any = false, mine = from && strlen(from) == len && !memcmp(from, id, len);
     mqtt_str_t g, rest;
     *n_ids = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (mqtt_share_split((const uint8_t *)f[i].filter, f[i].len, &g, &rest) ||
+        if ((mine && (f[i].options & 4)) || /* no-local */
+            mqtt_share_split((const uint8_t *)f[i].filter, f[i].len, &g, &rest) ||
             !mqtt_topic_match((const uint8_t *)f[i].filter, f[i].len, (const uint8_t *)m->topic,
                               m->topic_len))
             continue;
@@ -366,7 +362,7 @@ static void replay(brk_cluster_t *cl, const char *id, size_t len, const int64_t 
         bool rap = false;
         uint32_t ids[MAX_IDS], n_ids;
         if ((r->part < npos && pos[r->part] >= 0 && r->off < pos[r->part]) ||
-            !match(f, nf, r->m, &qos, &rap, ids, &n_ids))
+            !brk_session_match(f, nf, r->m, NULL, id, len, &qos, &rap, ids, &n_ids))
             continue;
         brk_session_deliver(s, NULL, r->m, qos, rap && r->m->retain, ids, n_ids, NULL);
         n++;

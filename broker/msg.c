@@ -18,6 +18,8 @@
 
 #include "msg.h"
 
+_Atomic uint32_t brk_msg_epoch;
+
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain)
 {
@@ -30,6 +32,7 @@ brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *
     m->topic_len = topic_len;
     m->payload_len = payload_len;
     m->props_len = props_len;
+    m->epoch = atomic_load_explicit(&brk_msg_epoch, memory_order_acquire);
     uint8_t *p = m->data;
     memcpy(p, topic, topic_len);
     p[topic_len] = 0;

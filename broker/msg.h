@@ -38,6 +38,9 @@ typedef struct brk_msg {
     const void *origin;        /* publishing session, for no-local; never dereferenced */
     _Atomic uint64_t store_id; /* body in the store, 0 = not written yet */
     bool body_pinned;          /* a fan-out holds the body in the store: refs need no copy */
+    /* brk_msg_epoch when made (cluster: which msgs positions it is at or
+     * past, cluster_ckpt.c); 0 = unknown (from the store, or replayed) */
+    uint32_t epoch;
     /* cached frames: [v5][qos][retain]; built lazily, published by CAS */
     _Atomic(brk_frame_t *) frames[2][3][2];
     const char *topic;
@@ -45,6 +48,9 @@ typedef struct brk_msg {
     const uint8_t *props;
     uint8_t data[];
 } brk_msg_t;
+
+/* Advanced about once a second by a cluster node's reader; 0 otherwise. */
+extern _Atomic uint32_t brk_msg_epoch;
 
 brk_msg_t *brk_msg_new(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
                        uint32_t payload_len, uint32_t props_len, uint8_t qos, bool retain);

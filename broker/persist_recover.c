@@ -40,6 +40,7 @@ static brk_msg_t *from_store(const mqtt_str_t *topic, const mqtt_str_t *payload,
     brk_msg_t *m = brk_msg_copy(topic->p, (uint16_t)topic->len, payload->p, payload->len, props->p,
                                 props->len, qos, retain);
     if (!m) return NULL;
+    m->epoch = 0; /* made long ago, maybe: its msgs position is unknown */
     if (expiry) m->expire_at_ms = brk_now_ms() + (expiry - brk_wall_s()) * 1000;
     return m;
 }

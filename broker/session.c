@@ -317,7 +317,9 @@ void brk_session_end(brk_t *b, brk_session_t *s)
      * still holds it (its old connection may be reading input right now) */
     pthread_mutex_lock(&s->lock);
     s->ended = true;
+    bool ck = s->ck_written;
     pthread_mutex_unlock(&s->lock);
+    if (ck) brk_cluster_session_ended(b, s->client_id, s->id_len);
     brk_session_will(b, s, 0, true);
     brk_reg_remove(b, s);
     /* subscriptions first: after that no worker can queue into s, so the

@@ -102,6 +102,11 @@ struct brk_session {
     struct brk_flow **holds;
     uint32_t hold_head, hold_len, hold_cap;
     _Atomic int64_t over_since_ms;
+
+    /* cluster: its last checkpoint (cluster_ckpt.c; under lock) */
+    uint64_t ck_hash;
+    uint32_t ck_epoch;
+    bool ck_written;
 };
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len);

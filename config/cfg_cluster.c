@@ -17,6 +17,7 @@ bool cfg_cluster_defaults(cfg_t *cfg)
     cfg->cluster.load_timeout_ms = 30000;
     cfg->cluster.heartbeat_ms = 1000;
     cfg->cluster.node_timeout_ms = 5000;
+    cfg->cluster.checkpoint_ms = 1000;
     return cfg_set_str(&cfg->cluster.id, "sluice") &&
            cfg_set_str(&cfg->cluster.topic_prefix, "sluice");
 }
@@ -54,9 +55,15 @@ static int name_field(cfg_ctx_t *ctx, const cJSON *o, const char *key, char **sl
 
 int cfg_parse_cluster(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
 {
-    static const char *const keys[] = {
-        "enabled",         "id",           "topic_prefix",    "partitions",
-        "load_timeout_ms", "heartbeat_ms", "node_timeout_ms", NULL};
+    static const char *const keys[] = {"enabled",
+                                       "id",
+                                       "topic_prefix",
+                                       "partitions",
+                                       "load_timeout_ms",
+                                       "heartbeat_ms",
+                                       "node_timeout_ms",
+                                       "checkpoint_ms",
+                                       NULL};
     const char *p = "cluster";
     int rc;
     if ((rc = cfg_check_object(ctx, o, p, keys)) ||
@@ -67,8 +74,9 @@ int cfg_parse_cluster(cfg_ctx_t *ctx, const cJSON *o, cfg_t *cfg)
         (rc = cfg_get_u32(ctx, o, p, "load_timeout_ms", 100, 3600000,
                           &cfg->cluster.load_timeout_ms)) ||
         (rc = cfg_get_u32(ctx, o, p, "heartbeat_ms", 50, 60000, &cfg->cluster.heartbeat_ms)) ||
-        (rc =
-             cfg_get_u32(ctx, o, p, "node_timeout_ms", 200, 600000, &cfg->cluster.node_timeout_ms)))
+        (rc = cfg_get_u32(ctx, o, p, "node_timeout_ms", 200, 600000,
+                          &cfg->cluster.node_timeout_ms)) ||
+        (rc = cfg_get_u32(ctx, o, p, "checkpoint_ms", 0, 600000, &cfg->cluster.checkpoint_ms)))
         return rc;
     if (cfg->cluster.node_timeout_ms <= cfg->cluster.heartbeat_ms)
         return cfg_fail(ctx, CFG_ERR_FIELD, "cluster.node_timeout_ms",

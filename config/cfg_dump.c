@@ -135,6 +135,7 @@ static void add_cluster(cJSON *root, const cfg_t *cfg)
     cJSON_AddNumberToObject(c, "load_timeout_ms", cfg->cluster.load_timeout_ms);
     cJSON_AddNumberToObject(c, "heartbeat_ms", cfg->cluster.heartbeat_ms);
     cJSON_AddNumberToObject(c, "node_timeout_ms", cfg->cluster.node_timeout_ms);
+    cJSON_AddNumberToObject(c, "checkpoint_ms", cfg->cluster.checkpoint_ms);
 }
 
 char *cfg_to_json(const cfg_t *cfg)

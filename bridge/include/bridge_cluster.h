@@ -143,6 +143,25 @@ bool bridge_cluster_sessions_synced(bridge_cluster_t *c, uint64_t ticket);
  * count (at most cap). Exact on the reader thread (its hooks). */
 int32_t bridge_cluster_msgs_positions(bridge_cluster_t *c, int64_t *pos, int32_t cap);
 
+/* Like bridge_cluster_msgs_positions, but a partition read nothing from
+ * yet says where its reading begins (the committed position, or the end
+ * at start), -1 only when that is unknown too: every record this node
+ * routes from now on, or produces, is at or past it. Reader thread. */
+int32_t bridge_cluster_msgs_floor(bridge_cluster_t *c, int64_t *pos, int32_t cap);
+
+/* Read <prefix>.msgs again (docs/CLUSTER.md, "A node dies"): from[p] for
+ * p < n (-1 or past n: the beginning) to the end each partition has when
+ * the read begins. fn(arg, m, expiry_s) gets every record of this cluster
+ * there, any node's (m->clientid set from mqtt.clientid; expired ones left
+ * out), then done(arg, records, complete) once: complete is false when
+ * Kafka did not let the read reach its ends within a minute, or the
+ * cluster stopped. Requests waiting together share one read. Both run on
+ * the replayer's thread. 0, or -1 (done is not called). */
+typedef void (*bridge_replay_fn)(void *arg, const bridge_msg_t *m, uint32_t expiry_s);
+typedef void (*bridge_replay_done_fn)(void *arg, uint64_t records, bool complete);
+int bridge_cluster_replay(bridge_cluster_t *c, const int64_t *from, int32_t n, bridge_replay_fn fn,
+                          bridge_replay_done_fn done, void *arg);
+
 /* Whether the reader also hands this node's own <prefix>.msgs records to
  * the deliver hook (own set); off by default: they cost a parse each. Any
  * thread. */

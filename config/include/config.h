@@ -233,6 +233,7 @@ typedef struct cfg {
         uint32_t load_timeout_ms; /* longest start-up load; default 30000 */
         uint32_t heartbeat_ms;    /* node heartbeat period; default 1000 */
         uint32_t node_timeout_ms; /* a node silent this long is down; default 5000 */
+        uint32_t checkpoint_ms;   /* persistent sessions' checkpoints; 0 = none; default 1000 */
     } cluster;
 
     cfg_auth_t auth; /* top-level "auth": every listener without its own */

@@ -8,9 +8,12 @@
 #     /usr/bin/python3 -m unittest -v test_cluster
 # itcl_cluster: test_cluster.py; itcl_nodes: test_cluster_nodes.py
 # (takeover, wills, shared groups, restart, bad records, examples/cluster.sh);
-# itcl_move: test_cluster_move.py (sessions that move between nodes).
+# itcl_move: test_cluster_move.py (sessions that move between nodes);
+# itcl_revive: test_cluster_revive.py (sessions of a killed node revived
+# elsewhere from their checkpoints; checkpoint_ms 0 keeps the old way).
 if(TARGET sluice AND TARGET sluice-kafka-mock)
-  foreach(pair IN ITEMS "cluster:test_cluster" "nodes:test_cluster_nodes" "move:test_cluster_move")
+  foreach(pair IN ITEMS "cluster:test_cluster" "nodes:test_cluster_nodes" "move:test_cluster_move"
+                 "revive:test_cluster_revive")
     string(REPLACE ":" ";" parts "${pair}")
     list(GET parts 0 name)
     list(GET parts 1 module)

@@ -316,13 +316,14 @@ class Cluster:
 class NodesCase(unittest.TestCase):
     """A class of tests on one Cluster of `nodes` nodes, started once every
     node sees all the others; a test's clients (self.clients) are closed
-    after it."""
+    after it.  cluster_cfg: overrides of every node's "cluster" section."""
     nodes = 3
+    cluster_cfg = None
 
     @classmethod
     def setUpClass(cls):
         ku.require_tools(cls)
-        cls.cl = Cluster(cls.nodes)
+        cls.cl = Cluster(cls.nodes, cluster=cls.cluster_cfg)
         try:
             for node in cls.cl.nodes:
                 cls.cl.wait_nodes(node, cls.nodes, 20)

@@ -25,7 +25,6 @@ from raw5 import PUBCOMP, PUBLISH, PUBREC, PUBREL, ack5, publish5
 
 MOVED_IN = "sluice_cluster_sessions_moved_in_total"
 MOVED_OUT = "sluice_cluster_sessions_moved_out_total"
-CLAIMS_FAILED = "sluice_cluster_claims_failed_total"
 TAKEOVERS = "sluice_cluster_takeovers_total"
 WILLS_HELD = "sluice_cluster_wills_held"
 WILLS_FIRED = "sluice_cluster_wills_fired_total"
@@ -346,25 +345,6 @@ class Move(cu.NodesCase):
             pub, _ = self.c5(n1, "hw-end")
             pub.publish("hw/hw-back", b"end", qos=1, pid=1)
             self.assertEqual(self.until_sentinel(w, "hw/hw-back"), [])
-        finally:
-            self.cl.restart(n2)
-            self.cl.wait_nodes(n1, 3, 20)
-
-    def test_holder_dead_gives_a_new_session(self):
-        n1, n2 = self.cl[1], self.cl[2]
-        cid = "mv-dead"
-        c, _ = self.c5(n2, cid, props=KEEP)
-        self.assertEqual(c.subscribe([("mv/d/#", 1)]), [1])
-        c.disconnect()
-        self.cl.kill9(n2)
-        try:
-            late = n1.metric(CLAIMS_FAILED, 0)
-            # before n1 has noticed, its claim goes unanswered until
-            # cluster.node_timeout_ms; after, it asks nobody: a new session
-            # either way (the CONNACK's wait is bounded by the client's)
-            c, ack = self.c5(n1, cid, clean=False, props=KEEP, timeout=15)
-            self.assertFalse(ack.session_present)
-            self.assertIn(n1.metric(CLAIMS_FAILED, 0), (late, late + 1))
         finally:
             self.cl.restart(n2)
             self.cl.wait_nodes(n1, 3, 20)

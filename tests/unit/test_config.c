@@ -406,6 +406,8 @@ static const bad_case_t bad_cases[] = {
      "bad.json: cluster.topic_prefix: expected string of 1..64"},
     {"cluster_partitions_zero", "{\"cluster\":{\"partitions\":0}}", F,
      "bad.json: cluster.partitions: expected integer 1..10000"},
+    {"cluster_checkpoint_too_long", "{\"cluster\":{\"checkpoint_ms\":600001}}", F,
+     "bad.json: cluster.checkpoint_ms: expected integer 0..600000, got 600001"},
     {"cluster_timeout_not_above_heartbeat",
      "{\"cluster\":{\"heartbeat_ms\":1000,\"node_timeout_ms\":1000}}", F,
      "bad.json: cluster.node_timeout_ms: expected more than cluster.heartbeat_ms (1000), got 1000"},

@@ -1,0 +1,440 @@
+/*
+ * cluster_ckpt.c - the persistent sessions of a dead node live on
+ * (docs/CLUSTER.md, "Sessions that outlive their node"):
+ *
+ * - Epochs. About once a second the reader notes where this node's
+ *   reading of <prefix>.msgs stands (bridge_cluster_msgs_floor) and then
+ *   advances brk_msg_epoch; a message made afterwards carries that epoch.
+ *   A message of epoch e is at or past the positions noted for e: another
+ *   node's record was read there or later, a local message is produced
+ *   later.
+ * - Checkpoints. Each persistent session this node holds is written to
+ *   <prefix>.sessions (kind ckpt, key "<client id>\0ckpt", so that the
+ *   client's own tombstones do not compact it away) within
+ *   cluster.checkpoint_ms of a change of its subscriptions or expiry: its
+ *   subscriptions and its floor, the positions of the oldest epoch among
+ *   its queued and in-flight messages. The floor is written again when it
+ *   has moved on by CK_LAG epochs (an older floor costs duplicates, never
+ *   loss). Every node keeps the latest checkpoint of each client.
+ * - Messages. A QoS 1/2 message for a local persistent session goes to
+ *   <prefix>.msgs too (cluster.c's sink) and is acknowledged once Kafka
+ *   has it, like one for another node.
+ * - Revival. A CONNECT with clean start 0 whose session is on a dead node
+ *   (or whose claim that node did not answer) gets the session from the
+ *   node's checkpoint: its subscriptions at once, then every msgs record
+ *   from the floor on that matches them (bridge_cluster_replay). At least
+ *   once: what the client had already received may come again.
+ *
+ * Threads: brk_ckpt_tick and brk_ckpt_record on the cluster's reader
+ * (the ring and the scan belong to it); brk_ckpt_revive on the CONNECT's
+ * worker (the ckpts map under pres.mu); the replay's callbacks on the
+ * replayer's thread. Lock order: reg_lock, then a session's lock; pres.mu
+ * alone.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster_int.h"
+#include "grow.h"
+#include "mqtt_hash.h"
+
+#define CK_RING 900 /* epochs remembered: 15 minutes of floors */
+#define CK_EPOCH_MS 1000
+#define CK_LAG 10       /* a floor is written again once it moved on this far */
+#define CK_ROUTE 2      /* epochs a route may take from making a message to queueing it */
+#define CK_SUFFIX_LEN 5 /* "\0ckpt" */
+#define CK_VERSION 1
+
+struct brk_ckpt {
+    int64_t *ring; /* CK_RING x parts positions, epoch e at e % CK_RING */
+    int32_t parts;
+    uint32_t epoch;
+    int64_t last_epoch_ms, last_scan_ms;
+};
+
+/* ---- epochs (reader thread) --------------------------------------------------- */
+
+static void epoch_tick(brk_cluster_t *cl, struct brk_ckpt *k, int64_t now)
+{
+    int64_t pos[BRK_CLUSTER_MAX_PARTS];
+    if (now - k->last_epoch_ms < CK_EPOCH_MS) return;
+    int32_t n = bridge_cluster_msgs_floor(cl->bc, pos, BRK_CLUSTER_MAX_PARTS);
+    if (n <= 0) return; /* not assigned yet */
+    if (!k->ring) {
+        if (!(k->ring = malloc((size_t)CK_RING * (size_t)n * sizeof(*k->ring)))) return;
+        k->parts = n;
+    }
+    if (n != k->parts) return;
+    k->last_epoch_ms = now;
+    uint32_t e = k->epoch + 1 ? k->epoch + 1 : 1; /* 0 stays "unknown" */
+    memcpy(&k->ring[(size_t)(e % CK_RING) * (size_t)n], pos, (size_t)n * sizeof(*pos));
+    k->epoch = e;
+    /* after the positions: whoever sees e sees them noted */
+    atomic_store_explicit(&brk_msg_epoch, e, memory_order_release);
+}
+
+/* The positions of epoch e; 0 (none: from the beginning) when e is
+ * unknown or older than the ring. */
+static int32_t floor_pos(const struct brk_ckpt *k, uint32_t e, int64_t *pos)
+{
+    if (!e || !k->ring || e > k->epoch || k->epoch - e >= CK_RING) return 0;
+    memcpy(pos, &k->ring[(size_t)(e % CK_RING) * (size_t)k->parts],
+           (size_t)k->parts * sizeof(*pos));
+    return k->parts;
+}
+
+/* ---- checkpoints (reader thread) ------------------------------------------------ */
+
+/* The oldest epoch s still owes its client (s->lock held); 0: unknown. */
+static uint32_t session_floor(const brk_session_t *s, uint32_t now)
+{
+    if (atomic_load(&s->backlog)) return 0; /* messages from the store: epochs unknown */
+    uint32_t fl = now > CK_ROUTE ? now - CK_ROUTE : 0;
+    for (uint32_t i = 0; i < s->inf_len; i++)
+        if (s->inf[i].d.msg && s->inf[i].d.msg->epoch < fl) fl = s->inf[i].d.msg->epoch;
+    for (uint32_t i = 0; i < s->q_len; i++) {
+        const brk_msg_t *m = s->q[(s->q_head + i) % s->q_cap].msg;
+        if (m && m->epoch < fl) fl = m->epoch;
+    }
+    return fl;
+}
+
+static uint64_t subs_hash(const brk_session_t *s)
+{
+    uint64_t h = ((uint64_t)s->expiry << 8 | s->version) + 1;
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        const brk_subrec_t *r = &s->subs[i];
+        h = h * 1099511628211ull ^ mqtt_fnv1a(r->filter, r->len);
+        h = h * 1099511628211ull ^ ((uint64_t)r->sub_id << 8 | r->options);
+    }
+    return h ? h : 1;
+}
+
+static bool floor_moved(uint32_t had, uint32_t fl, bool written)
+{
+    return !written || fl < had || (had == 0 && fl) || fl >= had + CK_LAG;
+}
+
+typedef struct ck_item {
+    brk_session_t *s; /* a reference */
+    uint64_t hash;
+    uint32_t fl;
+    char *subs; /* {"subs": [...]} of the session, as it was */
+    uint32_t expiry;
+    uint8_t version;
+} ck_item_t;
+
+/* The sessions whose checkpoint is due (reg_lock, then each one's lock). */
+static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n)
+{
+    brk_t *b = cl->b;
+    ck_item_t *v = NULL;
+    uint32_t cap = 0;
+    *n = 0;
+    pthread_mutex_lock(&b->reg_lock);
+    for (uint32_t i = 0; i < b->reg_cap; i++) {
+        brk_session_t *s = b->reg[i];
+        if (!s) continue;
+        pthread_mutex_lock(&s->lock);
+        bool kept = s->expiry && !s->ended;
+        uint64_t h = kept ? subs_hash(s) : 0;
+        uint32_t fl = kept ? session_floor(s, now) : 0;
+        cJSON *o = NULL;
+        if (kept && (h != s->ck_hash || floor_moved(s->ck_epoch, fl, s->ck_written)) &&
+            (*n < cap || !brk_grow_vec(&v, &cap, sizeof(*v), 64)) && (o = cJSON_CreateObject())) {
+            size_t bytes = 0;
+            brk_session_subs_json(o, s, &bytes);
+            v[*n] = (ck_item_t){brk_session_ref(s),        h,         fl,
+                                cJSON_PrintUnformatted(o), s->expiry, s->version};
+            if (v[*n].subs)
+                (*n)++;
+            else
+                brk_session_unref(s);
+        }
+        cJSON_Delete(o);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&b->reg_lock);
+    return v;
+}
+
+/* The log says this node holds the client's session, or says nothing. */
+static bool mine(brk_cluster_t *cl, const brk_session_t *s)
+{
+    bool kept = false;
+    pthread_mutex_lock(&cl->pres.mu);
+    const char *o = brk_presence_owner(&cl->pres, s->client_id, s->id_len, &kept);
+    bool me = !o || !strcmp(o, cl->b->cfg->node_id);
+    pthread_mutex_unlock(&cl->pres.mu);
+    return me;
+}
+
+static int ck_produce(brk_cluster_t *cl, const char *id, size_t len, const char *val)
+{
+    char *key = malloc(len + CK_SUFFIX_LEN);
+    if (!key) return -1;
+    memcpy(key, id, len);
+    memcpy(key + len, "\0ckpt", CK_SUFFIX_LEN);
+    bridge_kv_t h[2] = {{"sluice.kind", "ckpt", 4}, {"sluice.none", val ? "0" : "1", 1}};
+    int rc = brk_presence_produce(cl, key, len + CK_SUFFIX_LEN, h, 2, val ? val : "",
+                                  val ? strlen(val) : 0);
+    free(key);
+    return rc;
+}
+
+/* One checkpoint: the subscriptions as they were, with version, expiry
+ * and the floor's positions ("pos"; none: from the beginning). */
+static char *ck_json(const struct brk_ckpt *k, const ck_item_t *it)
+{
+    int64_t pos[BRK_CLUSTER_MAX_PARTS];
+    int32_t np = floor_pos(k, it->fl, pos);
+    cJSON *o = cJSON_Parse(it->subs);
+    cJSON *pa = o ? cJSON_AddArrayToObject(o, "pos") : NULL;
+    for (int32_t p = 0; pa && p < np; p++)
+        cJSON_AddItemToArray(pa, cJSON_CreateNumber((double)pos[p]));
+    char *txt = NULL;
+    if (pa && cJSON_AddNumberToObject(o, "v", CK_VERSION) &&
+        cJSON_AddNumberToObject(o, "version", it->version) &&
+        cJSON_AddNumberToObject(o, "expiry", it->expiry))
+        txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
+{
+    uint32_t n;
+    ck_item_t *v = due(cl, k->epoch, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        brk_session_t *s = v[i].s;
+        char *txt = mine(cl, s) ? ck_json(k, &v[i]) : NULL;
+        if (txt && ck_produce(cl, s->client_id, s->id_len, txt) == 0) {
+            pthread_mutex_lock(&s->lock);
+            s->ck_hash = v[i].hash;
+            s->ck_epoch = v[i].fl;
+            s->ck_written = true;
+            pthread_mutex_unlock(&s->lock);
+            atomic_fetch_add(&cl->pres.ck_written, 1);
+        }
+        free(txt);
+        free(v[i].subs);
+        brk_session_unref(s);
+    }
+    free(v);
+}
+
+void brk_ckpt_tick(brk_cluster_t *cl)
+{
+    uint32_t every = cl->b->cfg->cluster.checkpoint_ms;
+    if (!every || !atomic_load(&cl->loaded)) return;
+    if (!cl->ck && !(cl->ck = calloc(1, sizeof(*cl->ck)))) return;
+    struct brk_ckpt *k = cl->ck;
+    int64_t now = brk_now_ms();
+    epoch_tick(cl, k, now);
+    if (now - k->last_scan_ms < (int64_t)every || !k->epoch) return;
+    k->last_scan_ms = now;
+    scan(cl, k);
+}
+
+void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len)
+{
+    (void)ck_produce(cl, id, len, NULL);
+}
+
+void brk_ckpt_free(brk_cluster_t *cl)
+{
+    if (cl->ck) free(cl->ck->ring);
+    free(cl->ck);
+    cl->ck = NULL;
+}
+
+/* ---- every node: the latest checkpoint of each client ------------------------- */
+
+void brk_ckpt_record(brk_cluster_t *cl, const char *key, size_t klen, const char *node,
+                     const bridge_kv_t *h, size_t n, const void *val, size_t vlen)
+{
+    brk_presence_t *p = &cl->pres;
+    if (klen <= CK_SUFFIX_LEN || memcmp(key + klen - CK_SUFFIX_LEN, "\0ckpt", CK_SUFFIX_LEN))
+        return;
+    size_t len = klen - CK_SUFFIX_LEN;
+    bool none = brk_presence_kv_is(h, n, "sluice.none", "1") || !val || !vlen;
+    char *txt = none ? NULL : strndup(val, vlen);
+    if (!none && !txt) return;
+    pthread_mutex_lock(&p->mu);
+    int who = brk_presence_name(p, node);
+    pres_ent_t *e = who < 0 ? NULL : brk_presence_find(&p->ckpts, key, len, !none);
+    if (e && none && e->owner == (uint16_t)who) {
+        brk_presence_drop(&p->ckpts, e); /* only that node's own */
+    } else if (e && !none) {
+        free(e->ck);
+        e->ck = txt;
+        e->owner = (uint16_t)who;
+        txt = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(txt);
+}
+
+/* ---- revival ---------------------------------------------------------------- */
+
+typedef struct revival {
+    brk_cluster_t *cl;
+    brk_session_t *s; /* a reference */
+    brk_subrec_t *f;  /* its filters when revived */
+    uint32_t nf;
+    uint64_t n; /* messages it got */
+    int64_t waited_ms;
+    char node[72];
+} revival_t;
+
+#define RV_WAIT_MS 60000 /* the longest a replay waits for a session's queue in all */
+
+/* A replay has no publisher to slow down: it waits while the session's
+ * queue is at mqtt.max_queued (its client reads it down, or has not
+ * attached yet), so that nothing is dropped. After RV_WAIT_MS in all, or
+ * when the broker stops, the queue's own limits apply. */
+static void rv_room(revival_t *r)
+{
+    brk_session_t *s = r->s;
+    brk_t *b = r->cl->b;
+    while (r->waited_ms < RV_WAIT_MS && !atomic_load(&b->stopping)) {
+        pthread_mutex_lock(&s->lock);
+        uint64_t depth = s->q_len + (atomic_load(&s->backlog) ? s->q_seq - s->backlog_after : 0);
+        bool full = !s->ended && depth >= b->cfg->mqtt.max_queued;
+        pthread_mutex_unlock(&s->lock);
+        if (!full) return;
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+        r->waited_ms += 2;
+    }
+}
+
+static void rv_record(void *arg, const bridge_msg_t *bm, uint32_t expiry_s)
+{
+    revival_t *r = arg;
+    brk_session_t *s = r->s;
+    uint8_t qos = 0;
+    bool rap = false;
+    uint32_t ids[BRK_SESSION_MAX_IDS], n_ids;
+    brk_msg_t view = {.qos = bm->qos, .topic_len = bm->topic_len, .topic = bm->topic};
+    if (!brk_session_match(r->f, r->nf, &view, bm->clientid, s->client_id, s->id_len, &qos, &rap,
+                           ids, &n_ids))
+        return;
+    brk_msg_t *m = brk_msg_copy((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
+                                bm->payload_len, bm->props, bm->props_len, bm->qos, bm->retain);
+    if (!m) return;
+    rv_room(r);
+    m->epoch = 0; /* read again from far back: its epoch would say too late a floor */
+    if (expiry_s) m->expire_at_ms = brk_now_ms() + (int64_t)expiry_s * 1000;
+    brk_session_deliver(s, NULL, m, qos, rap && m->retain, ids, n_ids, NULL);
+    brk_msg_unref(&m);
+    r->n++;
+}
+
+static void rv_free(revival_t *r)
+{
+    brk_session_filters_free(r->f, r->nf);
+    brk_session_unref(r->s);
+    free(r);
+}
+
+static void rv_done(void *arg, uint64_t records, bool complete)
+{
+    revival_t *r = arg;
+    brk_cluster_t *cl = r->cl;
+    brk_session_t *s = r->s;
+    atomic_fetch_add(&cl->pres.replayed, r->n);
+    if (complete)
+        brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-SESSION-REPLAYED",
+                "client '%.*s': %llu messages for it in %llu records of %s.msgs since node %s's "
+                "checkpoint",
+                (int)s->id_len, s->client_id, (unsigned long long)r->n, (unsigned long long)records,
+                cl->b->cfg->cluster.topic_prefix, r->node);
+    else {
+        atomic_fetch_add(&cl->pres.gaps, 1);
+        brk_log(cl->b, BRK_LOG_ERROR, "SLUICE-CLUSTER-SESSION-GAP",
+                "client '%.*s': %s.msgs could not be read again to its end since node %s's "
+                "checkpoint (%llu messages replayed): messages may be missing from its session",
+                (int)s->id_len, s->client_id, cl->b->cfg->cluster.topic_prefix, r->node,
+                (unsigned long long)r->n);
+    }
+    rv_free(r);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The checkpoint's floor: positions, or none (from the beginning). */
+static int32_t pos_of(const cJSON *j, int64_t *pos)
+{
+    int32_t n = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "pos"))
+    {
+        if (n == BRK_CLUSTER_MAX_PARTS) break;
+        pos[n++] = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9.0e15
+                       ? (int64_t)v->valuedouble
+                       : -1;
+    }
+    return n;
+}
+
+/* The session from j here; its replay asked for. */
+static int revive(brk_cluster_t *cl, const char *id, size_t len, const char *node, cJSON *j)
+{
+    brk_t *b = cl->b;
+    revival_t *r = calloc(1, sizeof(*r));
+    brk_session_t *s = r && num(j, "v") == CK_VERSION ? brk_session_for(cl, id, len, j) : NULL;
+    if (!s) {
+        free(r);
+        return 0;
+    }
+    uint32_t bad = brk_session_import_subs(s, cJSON_GetObjectItemCaseSensitive(j, "subs"));
+    if (bad)
+        brk_log(b, BRK_LOG_ERROR, "SLUICE-CLUSTER-SESSION-BAD",
+                "client '%.*s': %u malformed subscriptions in node %s's checkpoint dropped",
+                (int)len, id, bad, node);
+    *r = (revival_t){.cl = cl, .s = s};
+    snprintf(r->node, sizeof(r->node), "%s", node);
+    pthread_mutex_lock(&s->lock);
+    r->f = brk_session_filters(s, &r->nf);
+    pthread_mutex_unlock(&s->lock);
+    /* subscribed first: what the replay's ends leave out, the reader
+     * delivers live */
+    int64_t pos[BRK_CLUSTER_MAX_PARTS];
+    int32_t np = pos_of(j, pos);
+    atomic_fetch_add(&cl->pres.revived, 1);
+    brk_log(b, BRK_LOG_INFO, "SLUICE-CLUSTER-SESSION-REVIVED",
+            "client '%.*s': its session on node %s, which is down, revived here from its "
+            "checkpoint (%u subscriptions); %s.msgs is read again from there",
+            (int)len, id, node, r->nf, b->cfg->cluster.topic_prefix);
+    if (bridge_cluster_replay(cl->bc, pos, np, rv_record, rv_done, r) < 0) rv_done(r, 0, false);
+    return 1;
+}
+
+int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node)
+{
+    brk_presence_t *p = &cl->pres;
+    if (!cl->b->cfg->cluster.checkpoint_ms) return 0;
+    char *txt = NULL;
+    pthread_mutex_lock(&p->mu);
+    pres_ent_t *e = brk_presence_find(&p->ckpts, id, len, false);
+    if (e && e->ck && !strcmp(p->names[e->owner], node)) txt = strdup(e->ck);
+    pthread_mutex_unlock(&p->mu);
+    if (!txt) return 0;
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    int rc = cJSON_IsObject(j) ? revive(cl, id, len, node, j) : 0;
+    if (!rc)
+        brk_log(cl->b, BRK_LOG_ERROR, "SLUICE-CLUSTER-SESSION-BAD",
+                "client '%.*s': node %s's checkpoint of its session is not valid: a new session",
+                (int)len, id, node);
+    cJSON_Delete(j);
+    return rc;
+}
