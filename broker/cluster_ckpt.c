@@ -418,6 +418,14 @@ static int revive(brk_cluster_t *cl, const char *id, size_t len, const char *nod
     return 1;
 }
 
+/* The session expired while it had no connection (MQTT-3.1.2-23 counts
+ * from the connection's end; its node's death ends a connection too). */
+static bool expired(const cJSON *j, int64_t since)
+{
+    double exp = num(j, "expiry");
+    return since > 0 && exp >= 0 && exp < UINT32_MAX && brk_wall_ms() - since >= exp * 1000;
+}
+
 int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node)
 {
     brk_presence_t *p = &cl->pres;
@@ -426,10 +434,22 @@ int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *n
     pthread_mutex_lock(&p->mu);
     pres_ent_t *e = brk_presence_find(&p->ckpts, id, len, false);
     if (e && e->ck && !strcmp(p->names[e->owner], node)) txt = strdup(e->ck);
+    int64_t since = brk_presence_offline_since(p, id, len, node);
     pthread_mutex_unlock(&p->mu);
     if (!txt) return 0;
     cJSON *j = cJSON_Parse(txt);
     free(txt);
+    if (cJSON_IsObject(j) && expired(j, since)) {
+        brk_log(cl->b, BRK_LOG_INFO, "SLUICE-CLUSTER-SESSION-EXPIRED",
+                "client '%.*s': its session on node %s, which is down, expired %lld s after its "
+                "connection ended: a new session",
+                (int)len, id, node, (long long)(brk_wall_ms() - since) / 1000);
+        cJSON_Delete(j);
+        pthread_mutex_lock(&p->mu);
+        if ((e = brk_presence_find(&p->ckpts, id, len, false))) brk_presence_drop(&p->ckpts, e);
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
     int rc = cJSON_IsObject(j) ? revive(cl, id, len, node, j) : 0;
     if (!rc)
         brk_log(cl->b, BRK_LOG_ERROR, "SLUICE-CLUSTER-SESSION-BAD",

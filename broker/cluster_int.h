@@ -44,7 +44,8 @@ typedef struct pres_ent {
      * and whether it outlives the connection (a session to claim) */
     uint16_t owner;
     bool kept;
-    char *ck; /* ckpts: the latest checkpoint's JSON (owner: its node) */
+    int64_t gone_at; /* owners: wall ms its connection ended, 0 = connected */
+    char *ck;        /* ckpts: the latest checkpoint's JSON (owner: its node) */
     char id[];
 } pres_ent_t;
 
@@ -56,6 +57,7 @@ typedef struct pres_map {
 typedef struct pres_node {
     char id[72], inc[24]; /* its latest incarnation */
     bool up;
+    int64_t down_at; /* wall ms it was seen down */
 } pres_node_t;
 
 /* A session this node must hand over (to a claim) or end (its client is
@@ -223,6 +225,9 @@ void brk_presence_drop(pres_map_t *m, pres_ent_t *e);
 void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const char *node,
                             bool kept);
 const char *brk_presence_owner(brk_presence_t *p, const char *id, size_t len, bool *kept);
+/* Since when (wall ms) id's session on node has had no connection: its
+ * connection's end, or node's death; 0 if not known (p->mu held). */
+int64_t brk_presence_offline_since(brk_presence_t *p, const char *id, size_t len, const char *node);
 /* node's index in p->names, added if new; -1 if full (p->mu held). */
 int brk_presence_name(brk_presence_t *p, const char *node);
 

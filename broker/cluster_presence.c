@@ -225,9 +225,9 @@ void brk_cluster_disconnected(brk_t *b, brk_conn_t *c, const char *id)
     bridge_kv_t h[5] = {{"sluice.kind", "gone", 4},
                         {"sluice.token", tok, strlen(tok)},
                         {"sluice.kept", kept ? "1" : "0", 1},
-                        {"sluice.will_held", hs, strlen(hs)},
-                        {"sluice.at", at, strlen(at)}};
-    brk_presence_produce(cl, id, len, h, held ? 5 : 3, NULL, 0);
+                        {"sluice.at", at, strlen(at)},
+                        {"sluice.will_held", hs, strlen(hs)}};
+    brk_presence_produce(cl, id, len, h, held ? 5 : 4, NULL, 0);
 }
 
 /* Another node took the client: close this node's connection of it
@@ -273,6 +273,14 @@ static bool alive(const brk_presence_t *p, const char *node, const char *inc)
     return !k || (k->up && !strcmp(k->inc, inc));
 }
 
+int64_t brk_presence_offline_since(brk_presence_t *p, const char *id, size_t len, const char *node)
+{
+    const pres_ent_t *e = brk_presence_find(&p->owners, id, len, false);
+    if (e && e->gone_at) return e->gone_at;
+    const pres_node_t *k = node_of(p, node);
+    return k && !k->up ? k->down_at : 0;
+}
+
 bool brk_presence_up(const brk_presence_t *p, const char *node)
 {
     const pres_node_t *k = node_of(p, node);
@@ -300,16 +308,20 @@ void brk_presence_owner_set(brk_presence_t *p, const char *id, size_t len, const
     if (e) {
         e->owner = (uint16_t)i;
         e->kept = kept;
+        e->gone_at = 0;
     }
     pthread_mutex_unlock(&p->mu);
 }
 
-/* node's connection of id ended; its session stays there if kept. */
-static void owner_gone(brk_presence_t *p, const char *id, size_t len, const char *node, bool kept)
+/* node's connection of id ended at wall time `at` (0: unknown, now);
+ * its session stays there if kept. */
+static void owner_gone(brk_presence_t *p, const char *id, size_t len, const char *node, bool kept,
+                       int64_t at)
 {
     pthread_mutex_lock(&p->mu);
     pres_ent_t *e = brk_presence_find(&p->owners, id, len, false);
     if (e && !strcmp(p->names[e->owner], node)) {
+        e->gone_at = at > 0 ? at : brk_wall_ms();
         if (kept)
             e->kept = true;
         else
@@ -490,7 +502,8 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
     if (brk_presence_kv_is(h, n, "sluice.kind", "present")) {
         on_present(cl, key, klen, node, inc, h, n, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "gone")) {
-        owner_gone(p, key, klen, node, brk_presence_kv_is(h, n, "sluice.kept", "1"));
+        owner_gone(p, key, klen, node, brk_presence_kv_is(h, n, "sluice.kept", "1"),
+                   (int64_t)brk_presence_kv_u64(h, n, "sluice.at"));
         hold_or_drop(cl, key, klen, node, inc, h, n);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "claim")) {
         brk_session_claimed(cl, key, klen, node, inc, h, n);
@@ -539,6 +552,7 @@ void brk_presence_node(brk_cluster_t *cl, const char *node, const char *inc, boo
     pthread_mutex_lock(&p->mu); /* brk_presence_up reads them on workers */
     snprintf(k->id, sizeof(k->id), "%s", node);
     snprintf(k->inc, sizeof(k->inc), "%s", inc);
+    if (k->up && !up) k->down_at = brk_wall_ms();
     k->up = up;
     pthread_mutex_unlock(&p->mu);
     /* a node that left handled its clients' wills while it closed them */

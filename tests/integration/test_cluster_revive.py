@@ -202,6 +202,29 @@ class Revive(ReviveCase):
         finally:
             self.restore(n1)
 
+    def test_expired_session_of_a_dead_node_is_not_revived(self):
+        """A session with expiry 3 s, connected to n1 when n1 is killed: its
+        expiry counts from n1's death, and once it is over n2 gives the
+        client a new session instead of reviving it."""
+        n1, n2 = self.cl[1], self.cl[2]
+        cid = "rv-x"
+        sub, _ = self.c5(n1, cid, props=[(raw5.SESSION_EXPIRY, 3)])
+        self.subscribe(n1, sub, "rv/x/#")
+        down = "node n1 (%s) is down" % self.incarnation(n1)
+        self.cl.kill9(n1)
+        try:
+            self.cl.wait_log(n2, down, 1)
+            seen = time.monotonic()  # n2 counts the expiry from no later than this
+            # the expiry is a deadline in time: wait it out, with a margin
+            time.sleep(max(0.0, seen + 4.0 - time.monotonic()))
+            c0, log0 = n2.metric(REVIVED, 0), n2.count("SLUICE-CLUSTER-SESSION-EXPIRED")
+            sub, ack = self.back(n2, cid)
+            self.assertFalse(ack.session_present, "an expired session is not revived")
+            self.cl.wait_log(n2, "SLUICE-CLUSTER-SESSION-EXPIRED", log0 + 1)
+            self.assertEqual(n2.metric(REVIVED, 0), c0)
+        finally:
+            self.restore(n1)
+
     def test_connected_subscriber_under_load_loses_nothing_acknowledged(self):
         """A subscriber on n1 reads QoS 1 streams from n3 and from n1; n1 is
         killed mid-stream and the client goes on n2 at once (its claim goes
