@@ -60,9 +60,12 @@ static void hand(struct bridge_cluster *c, pass_t *ps, rjob_t *jobs, rd_kafka_me
         ps->cid[vl] = 0;
         m.clientid = ps->cid;
     }
+    const void *sh = NULL;
+    size_t shl = 0;
+    if (!bridge_cluster_hdr(h, "sluice.share", &sh, &shl)) sh = NULL;
     for (rjob_t *j = jobs; j; j = j->next)
         if (rm->offset >= job_from(j, rm->partition)) {
-            j->fn(j->arg, &m, expiry);
+            j->fn(j->arg, &m, expiry, sh, sh ? shl : 0);
             j->count++;
         }
 }

@@ -115,6 +115,10 @@ static int on_deliver(void *ctx, const bridge_msg_t *bm, uint32_t expiry_s, cons
         bool resend = share && !o.shares_only; /* a re-send is not sent again */
         brk_route_from(cl->b, NULL, m, &o);
         if (resend) brk_cluster_share_resend(cl, m, expiry_s, share, share_len);
+        /* picked for a node that is down: the duty node picks again */
+        if (share && m->qos && atomic_load_explicit(&cl->nodes_down, memory_order_relaxed) &&
+            brk_presence_on_duty(cl))
+            (void)brk_cluster_share_dead(cl, m, expiry_s, share, share_len);
     }
     brk_msg_unref(&m);
     return 0;
@@ -183,7 +187,16 @@ static void on_node(void *ctx, const char *node, const char *inc, bool up, bool 
             up     ? "is up"
             : left ? "left"
                    : "is down (no heartbeat within cluster.node_timeout_ms, or restarted)");
+    rnode_t *n = strcmp(node, cl->b->cfg->node_id) ? rnode(cl, node) : NULL;
+    if (n && atomic_exchange(&n->down, !up) != !up) {
+        if (up)
+            atomic_fetch_sub(&cl->nodes_down, 1);
+        else
+            atomic_fetch_add(&cl->nodes_down, 1);
+    }
     brk_presence_node(cl, node, inc, up, left);
+    /* what its shared groups' members there had not confirmed */
+    if (n && !up && !left && brk_presence_on_duty(cl)) brk_ckpt_node_down(cl, node);
 }
 
 static void on_session(void *ctx, const char *key, size_t klen, const char *node, const char *inc,
@@ -316,6 +329,9 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
     uint8_t share[BRK_SHARE_HDR_MAX];
     size_t share_len = brk_cluster_share_pick(cl, m, o, share, sizeof(share), &remote);
     msgs |= remote;
+    /* a group's QoS 1/2 message taken here: in msgs too, so that the duty
+     * node can give it to another member if this node dies */
+    msgs |= share_len && m->qos && cl->b->cfg->cluster.checkpoint_ms;
     if (!msgs && !m->retain) return BRK_SINK_PASS;
     uint32_t expiry_s = 0;
     if (m->expire_at_ms) {
@@ -496,6 +512,7 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "sessions_gaps", atomic_load(&cl->pres.gaps));
     fn(arg, "checkpoints", atomic_load(&cl->pres.ck_written));
     fn(arg, "sessions_revived", atomic_load(&cl->pres.revived));
+    fn(arg, "share_floors", atomic_load(&cl->pres.sf_written));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     int64_t wh = atomic_load(&cl->pres.wills_held);

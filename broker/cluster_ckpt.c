@@ -53,7 +53,20 @@ struct brk_ckpt {
     int32_t parts;
     uint32_t epoch;
     int64_t last_epoch_ms, last_scan_ms;
+    uint32_t sf_epoch; /* this node's shared-groups floor, as last written */
+    bool sf_written;
+    struct {
+        char node[72];
+        char *json; /* the node's latest share-floor record */
+    } floors[CLUSTER_MAX_NODES];
+    uint32_t n_floors;
 };
+
+static struct brk_ckpt *ck_get(brk_cluster_t *cl)
+{
+    if (!cl->ck) cl->ck = calloc(1, sizeof(*cl->ck));
+    return cl->ck;
+}
 
 /* ---- epochs (reader thread) --------------------------------------------------- */
 
@@ -87,6 +100,20 @@ static int32_t floor_pos(const struct brk_ckpt *k, uint32_t e, int64_t *pos)
 }
 
 /* ---- checkpoints (reader thread) ------------------------------------------------ */
+
+/* The oldest epoch of the deliveries s holds for shared groups, at most
+ * fl (s->lock held): a group's message this node took is the group's. */
+static uint32_t share_floor(const brk_session_t *s, uint32_t fl)
+{
+    for (uint32_t i = 0; i < s->inf_len; i++)
+        if (s->inf[i].d.share && s->inf[i].d.msg && s->inf[i].d.msg->epoch < fl)
+            fl = s->inf[i].d.msg->epoch;
+    for (uint32_t i = 0; i < s->q_len; i++) {
+        const brk_delivery_t *d = &s->q[(s->q_head + i) % s->q_cap];
+        if (d->share && d->msg && d->msg->epoch < fl) fl = d->msg->epoch;
+    }
+    return fl;
+}
 
 /* The oldest epoch s still owes its client (s->lock held); 0: unknown. */
 static uint32_t session_floor(const brk_session_t *s, uint32_t now)
@@ -127,8 +154,9 @@ typedef struct ck_item {
     uint8_t version;
 } ck_item_t;
 
-/* The sessions whose checkpoint is due (reg_lock, then each one's lock). */
-static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n)
+/* The sessions whose checkpoint is due (reg_lock, then each one's lock);
+ * *sfl: the oldest epoch any session holds for a shared group. */
+static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n, uint32_t *sfl)
 {
     brk_t *b = cl->b;
     ck_item_t *v = NULL;
@@ -139,6 +167,7 @@ static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n)
         brk_session_t *s = b->reg[i];
         if (!s) continue;
         pthread_mutex_lock(&s->lock);
+        *sfl = share_floor(s, *sfl);
         bool kept = s->expiry && !s->ended;
         uint64_t h = kept ? subs_hash(s) : 0;
         uint32_t fl = kept ? session_floor(s, now) : 0;
@@ -204,10 +233,38 @@ static char *ck_json(const struct brk_ckpt *k, const ck_item_t *it)
     return txt;
 }
 
+/* This node's shared-groups floor: where another node would read msgs
+ * again from, were this one to die, for the group messages it took. */
+static void share_floor_put(brk_cluster_t *cl, struct brk_ckpt *k, uint32_t fl)
+{
+    if (!floor_moved(k->sf_epoch, fl, k->sf_written)) return;
+    int64_t pos[BRK_CLUSTER_MAX_PARTS];
+    int32_t np = floor_pos(k, fl, pos);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *pa = o ? cJSON_AddArrayToObject(o, "pos") : NULL;
+    for (int32_t p = 0; pa && p < np; p++)
+        cJSON_AddItemToArray(pa, cJSON_CreateNumber((double)pos[p]));
+    char *txt = pa ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    const char *me = cl->b->cfg->node_id;
+    size_t ml = strlen(me);
+    char key[80];
+    memcpy(key, me, ml);
+    memcpy(key + ml, "\0shares", 7);
+    bridge_kv_t h[1] = {{"sluice.kind", "share-floor", 11}};
+    if (txt && brk_presence_produce(cl, key, ml + 7, h, 1, txt, strlen(txt)) == 0) {
+        k->sf_epoch = fl;
+        k->sf_written = true;
+        atomic_fetch_add(&cl->pres.sf_written, 1);
+    }
+    free(txt);
+}
+
 static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
 {
-    uint32_t n;
-    ck_item_t *v = due(cl, k->epoch, &n);
+    uint32_t n, sfl = k->epoch > CK_ROUTE ? k->epoch - CK_ROUTE : 0;
+    ck_item_t *v = due(cl, k->epoch, &n, &sfl);
+    share_floor_put(cl, k, sfl);
     for (uint32_t i = 0; i < n; i++) {
         brk_session_t *s = v[i].s;
         char *txt = mine(cl, s) ? ck_json(k, &v[i]) : NULL;
@@ -229,9 +286,8 @@ static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
 void brk_ckpt_tick(brk_cluster_t *cl)
 {
     uint32_t every = cl->b->cfg->cluster.checkpoint_ms;
-    if (!every || !atomic_load(&cl->loaded)) return;
-    if (!cl->ck && !(cl->ck = calloc(1, sizeof(*cl->ck)))) return;
-    struct brk_ckpt *k = cl->ck;
+    struct brk_ckpt *k;
+    if (!every || !atomic_load(&cl->loaded) || !(k = ck_get(cl))) return;
     int64_t now = brk_now_ms();
     epoch_tick(cl, k, now);
     if (now - k->last_scan_ms < (int64_t)every || !k->epoch) return;
@@ -246,6 +302,8 @@ void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len)
 
 void brk_ckpt_free(brk_cluster_t *cl)
 {
+    for (uint32_t i = 0; cl->ck && i < cl->ck->n_floors; i++)
+        free(cl->ck->floors[i].json);
     if (cl->ck) free(cl->ck->ring);
     free(cl->ck);
     cl->ck = NULL;
@@ -312,8 +370,11 @@ static void rv_room(revival_t *r)
     }
 }
 
-static void rv_record(void *arg, const bridge_msg_t *bm, uint32_t expiry_s)
+static void rv_record(void *arg, const bridge_msg_t *bm, uint32_t expiry_s, const void *share,
+                      size_t share_len)
 {
+    (void)share; /* a session's shared groups are the groups' business */
+    (void)share_len;
     revival_t *r = arg;
     brk_session_t *s = r->s;
     uint8_t qos = 0;
@@ -457,4 +518,76 @@ int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *n
                 (int)len, id, node);
     cJSON_Delete(j);
     return rc;
+}
+
+/* ---- shared groups of a node that died ------------------------------------- */
+
+void brk_ckpt_share_floor(brk_cluster_t *cl, const char *node, const void *val, size_t vlen)
+{
+    struct brk_ckpt *k = ck_get(cl);
+    char *txt = k && val && vlen ? strndup(val, vlen) : NULL;
+    if (!txt) return;
+    uint32_t i = 0;
+    while (i < k->n_floors && strcmp(k->floors[i].node, node))
+        i++;
+    if (i == k->n_floors) {
+        if (i == CLUSTER_MAX_NODES || strlen(node) >= sizeof(k->floors[i].node)) {
+            free(txt);
+            return;
+        }
+        snprintf(k->floors[i].node, sizeof(k->floors[i].node), "%s", node);
+        k->n_floors++;
+    }
+    free(k->floors[i].json);
+    k->floors[i].json = txt;
+}
+
+typedef struct sh_replay {
+    brk_cluster_t *cl;
+    uint64_t n;
+    char node[72];
+} sh_replay_t;
+
+static void sh_record(void *arg, const bridge_msg_t *bm, uint32_t expiry_s, const void *share,
+                      size_t share_len)
+{
+    sh_replay_t *r = arg;
+    if (!share || !bm->qos) return;
+    brk_msg_t *m = brk_msg_copy((const uint8_t *)bm->topic, bm->topic_len, bm->payload,
+                                bm->payload_len, bm->props, bm->props_len, bm->qos, bm->retain);
+    if (!m) return;
+    m->epoch = 0;
+    if (expiry_s) m->expire_at_ms = brk_now_ms() + (int64_t)expiry_s * 1000;
+    r->n += brk_cluster_share_dead(r->cl, m, expiry_s, share, share_len);
+    brk_msg_unref(&m);
+}
+
+static void sh_done(void *arg, uint64_t records, bool complete)
+{
+    sh_replay_t *r = arg;
+    brk_log(r->cl->b, complete ? BRK_LOG_INFO : BRK_LOG_ERROR,
+            complete ? "SLUICE-CLUSTER-SHARE-REPLAYED" : "SLUICE-CLUSTER-SHARE-GAP",
+            "node %s is down: %llu messages of its shared groups given to living members again "
+            "(%llu records of %s.msgs read%s)",
+            r->node, (unsigned long long)r->n, (unsigned long long)records,
+            r->cl->b->cfg->cluster.topic_prefix, complete ? "" : "; not to the end");
+    free(r);
+}
+
+void brk_ckpt_node_down(brk_cluster_t *cl, const char *node)
+{
+    struct brk_ckpt *k = cl->ck;
+    if (!cl->b->cfg->cluster.checkpoint_ms || !k) return;
+    uint32_t i = 0;
+    while (i < k->n_floors && strcmp(k->floors[i].node, node))
+        i++;
+    cJSON *j = i < k->n_floors ? cJSON_Parse(k->floors[i].json) : NULL;
+    int64_t pos[BRK_CLUSTER_MAX_PARTS];
+    int32_t np = cJSON_IsObject(j) ? pos_of(j, pos) : -1;
+    cJSON_Delete(j);
+    sh_replay_t *r = np >= 0 ? calloc(1, sizeof(*r)) : NULL;
+    if (!r) return; /* it never took a group's message, or said nothing of it */
+    r->cl = cl;
+    snprintf(r->node, sizeof(r->node), "%s", node);
+    if (bridge_cluster_replay(cl->bc, pos, np, sh_record, sh_done, r) < 0) sh_done(r, 0, false);
 }

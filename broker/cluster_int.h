@@ -121,6 +121,7 @@ typedef struct brk_presence {
     uint32_t bar_half;
     _Atomic uint64_t moved_in, moved_out, claims_failed;
     _Atomic uint64_t ck_written, revived; /* checkpoints written; sessions revived here */
+    _Atomic uint64_t sf_written;          /* shared-groups floors written */
     pres_map_t wills;                     /* reader thread */
     pres_node_t nodes[256];               /* as the heartbeats tell */
     uint32_t n_nodes;
@@ -135,7 +136,8 @@ typedef struct brk_presence {
 
 typedef struct rnode {
     char id[72];
-    brk_session_t *s; /* its stand-in in `remote` (lock and ended only) */
+    brk_session_t *s;  /* its stand-in in `remote` (lock and ended only) */
+    _Atomic bool down; /* seen down (heartbeats): not picked for shared groups */
 } rnode_t;
 
 struct brk_cluster {
@@ -160,6 +162,7 @@ struct brk_cluster {
     _Atomic uint32_t share_rr;
     _Atomic uint32_t share_members; /* nodes over all groups: 0 = nothing to pick */
     _Atomic uint64_t share_resent;  /* messages sent again for groups that lost their members */
+    _Atomic uint32_t nodes_down;    /* nodes seen down (rnode_t.down) */
     struct brk_ckpt *ck;            /* epochs and checkpoints (cluster_ckpt.c), reader thread */
 };
 
@@ -183,6 +186,12 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
 /* A record's picks: the groups picked for other nodes go to o->share_skip. */
 void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o);
 void brk_cluster_shares_free(brk_cluster_t *cl);
+/* m's groups (header hdr) picked for nodes that are down now: picked
+ * again among the living, delivered here for the groups picked here and
+ * sent on for the others; false if none was. The duty node's (reader or
+ * replayer thread). */
+bool brk_cluster_share_dead(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                            const uint8_t *hdr, size_t len);
 /* After m (a record with share header hdr) was routed here: groups picked
  * for this node with no member here any more get it through another node
  * (reader thread). */
@@ -286,6 +295,14 @@ void brk_ckpt_tick(brk_cluster_t *cl);
 void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len);
 int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node);
 void brk_ckpt_free(brk_cluster_t *cl);
+/* Shared groups of a node that dies (reader thread): a node's
+ * share-floor record; a node seen down while this one is on duty (the
+ * messages picked for it since its floor are picked again). */
+void brk_ckpt_share_floor(brk_cluster_t *cl, const char *node, const void *val, size_t vlen);
+void brk_ckpt_node_down(brk_cluster_t *cl, const char *node);
+/* The living node with the lowest id (this one?) is on duty for the
+ * dead's wills and shared groups (reader thread). */
+bool brk_presence_on_duty(const brk_cluster_t *cl);
 /* Records older than any claim can need go (reader tick). */
 void brk_session_buffer_trim(brk_cluster_t *cl);
 

@@ -509,6 +509,8 @@ void brk_presence_record(brk_cluster_t *cl, const char *key, size_t klen, const 
         brk_session_claimed(cl, key, klen, node, inc, h, n);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "ckpt")) {
         brk_ckpt_record(cl, key, klen, node, h, n, val, vlen);
+    } else if (brk_presence_kv_is(h, n, "sluice.kind", "share-floor")) {
+        brk_ckpt_share_floor(cl, node, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "state")) {
         brk_session_state(cl, key, klen, node, h, n, val, vlen);
     } else if (brk_presence_kv_is(h, n, "sluice.kind", "will-fired")) {
@@ -564,8 +566,7 @@ void brk_presence_loaded(brk_cluster_t *cl)
     each_will(&cl->pres, schedule_dead, cl);
 }
 
-/* The living node with the lowest id is on duty for the dead's wills. */
-static bool on_duty(const brk_cluster_t *cl)
+bool brk_presence_on_duty(const brk_cluster_t *cl)
 {
     const brk_presence_t *p = &cl->pres;
     const char *me = cl->b->cfg->node_id, *low = NULL;
@@ -612,7 +613,7 @@ void brk_presence_tick(brk_cluster_t *cl)
         p->last_sweep = now;
         each_will(p, schedule_dead, cl);
     }
-    if (p->scheduled && on_duty(cl)) each_will(p, mark_due, cl);
+    if (p->scheduled && brk_presence_on_duty(cl)) each_will(p, mark_due, cl);
     brk_session_jobs_tick(cl);
     brk_session_claims_tick(cl);
 }

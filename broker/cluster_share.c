@@ -77,6 +77,24 @@ void brk_cluster_share_interest(brk_cluster_t *cl, uint32_t node, const char *fu
     pthread_rwlock_unlock(&cl->shares_lock);
 }
 
+/* One node in turn among r's living ones, and this one if mine: an id,
+ * or NULL when nobody living has members. A node that died is not picked
+ * once it is seen down: what it was picked for before that is the
+ * duty node's to send again (brk_cluster_share_dead). */
+static const char *pick_live(brk_cluster_t *cl, const rshare_t *r, bool mine)
+{
+    uint32_t live = 0;
+    for (uint32_t j = 0; j < r->n; j++)
+        live += !atomic_load_explicit(&cl->nodes[r->nodes[j]].down, memory_order_relaxed);
+    if (!live && !mine) return NULL;
+    uint32_t k =
+        atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) % (live + (mine ? 1 : 0));
+    for (uint32_t j = 0; j < r->n; j++)
+        if (!atomic_load_explicit(&cl->nodes[r->nodes[j]].down, memory_order_relaxed) && !k--)
+            return cl->nodes[r->nodes[j]].id;
+    return cl->b->cfg->node_id;
+}
+
 static size_t hdr_put(uint8_t *hdr, size_t at, size_t cap, const rshare_t *r, const char *node)
 {
     size_t nl = strlen(node);
@@ -107,9 +125,8 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
         brk_subs_rdlock(cl->b->subs);
         bool mine = brk_subs_has(cl->b->subs, r->full, r->len);
         brk_subs_unlock(cl->b->subs);
-        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) %
-                     (r->n + (mine ? 1 : 0));
-        const char *pick = k < r->n ? cl->nodes[r->nodes[k]].id : me;
+        const char *pick = pick_live(cl, r, mine);
+        if (!pick) continue; /* members only on dead nodes: nobody to give it to */
         size_t was = at;
         at = hdr_put(hdr, at, cap, r, pick);
         if (pick == me || at == was) continue; /* ours, or no room: delivered here */
@@ -166,9 +183,9 @@ static size_t orphans(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t
         bool here = brk_subs_has(cl->b->subs, full, fl);
         brk_subs_unlock(cl->b->subs);
         const rshare_t *r = here ? NULL : share_find(cl, full, fl);
-        if (!r || !r->n) continue; /* members here, or nowhere else either */
-        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) % r->n;
-        at_out = hdr_put(out, at_out, cap, r, cl->nodes[r->nodes[k]].id);
+        const char *pick = r ? pick_live(cl, r, false) : NULL;
+        if (!pick) continue; /* members here, or nowhere else either */
+        at_out = hdr_put(out, at_out, cap, r, pick);
     }
     pthread_rwlock_unlock(&cl->shares_lock);
     return at_out > 3 ? at_out : 0;
@@ -199,6 +216,82 @@ void brk_cluster_share_resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t ex
     if (n) (void)resend(cl, m, expiry_s, out, n);
 }
 
+/* The node named by the entry at hdr[at..) (after its group), as a
+ * string in buf; false if cut short. */
+static bool entry_node(const uint8_t *hdr, size_t len, size_t at, char *buf, size_t cap)
+{
+    if (at + 2 > len) return false;
+    size_t fl = (size_t)(hdr[at] << 8 | hdr[at + 1]);
+    if (at + 3 + fl > len) return false;
+    size_t nl = hdr[at + 2 + fl];
+    if (at + 3 + fl + nl > len || nl >= cap) return false;
+    memcpy(buf, hdr + at + 3 + fl, nl);
+    buf[nl] = 0;
+    return true;
+}
+
+/* id is a member node of r and down (shares_lock held). */
+static bool member_down(brk_cluster_t *cl, const rshare_t *r, const char *id)
+{
+    for (uint32_t j = 0; j < r->n; j++)
+        if (!strcmp(cl->nodes[r->nodes[j]].id, id))
+            return atomic_load(&cl->nodes[r->nodes[j]].down);
+    return false;
+}
+
+/* hdr's groups picked for nodes that are down, picked again among the
+ * living (this one included) into out after the "groups only" entry;
+ * every other group named for nobody (""), so that no node delivers it
+ * twice. Its length, 0 if nothing was picked again; *remote: another
+ * node was. */
+static size_t repick(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t *out, size_t cap,
+                     bool *remote)
+{
+    const char *me = cl->b->cfg->node_id, *full;
+    size_t at_out = 3, n = 0;
+    uint16_t fl;
+    bool mine;
+    char node[72];
+    memset(out, 0, 3);
+    *remote = false;
+    pthread_rwlock_rdlock(&cl->shares_lock);
+    for (size_t at = 0, was = 0; was = at, share_next(cl, hdr, len, &at, &full, &fl, &mine);) {
+        if (!fl || !entry_node(hdr, len, was, node, sizeof(node))) continue;
+        const rshare_t *r = !mine && *node ? share_find(cl, full, fl) : NULL;
+        if (r && !member_down(cl, r, node)) r = NULL;
+        const char *pick = NULL;
+        if (r) {
+            brk_subs_rdlock(cl->b->subs);
+            bool here = brk_subs_has(cl->b->subs, full, fl);
+            brk_subs_unlock(cl->b->subs);
+            pick = pick_live(cl, r, here);
+        }
+        rshare_t none = {.full = (char *)full, .len = fl};
+        size_t before = at_out;
+        at_out = hdr_put(out, at_out, cap, r ? r : &none, pick ? pick : "");
+        if (pick && at_out != before) {
+            n++;
+            *remote |= strcmp(pick, me) != 0;
+        }
+    }
+    pthread_rwlock_unlock(&cl->shares_lock);
+    return n ? at_out : 0;
+}
+
+bool brk_cluster_share_dead(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                            const uint8_t *hdr, size_t len)
+{
+    uint8_t out[BRK_SHARE_HDR_MAX];
+    bool remote;
+    size_t n = repick(cl, hdr, len, out, sizeof(out), &remote);
+    if (!n) return false;
+    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    brk_cluster_share_apply(cl, out, n, &o); /* groups only; those picked here */
+    brk_route_from(cl->b, NULL, (brk_msg_t *)m, &o);
+    if (remote) (void)resend(cl, m, expiry_s, out, n);
+    return true;
+}
+
 bool brk_cluster_share_away(brk_t *b, const char *full, uint16_t len, brk_msg_t *m)
 {
     brk_cluster_t *cl = b->cluster;
@@ -207,10 +300,8 @@ bool brk_cluster_share_away(brk_t *b, const char *full, uint16_t len, brk_msg_t 
     size_t n = 3;
     pthread_rwlock_rdlock(&cl->shares_lock);
     const rshare_t *r = share_find(cl, full, len);
-    if (r && r->n) {
-        uint32_t k = atomic_fetch_add_explicit(&cl->share_rr, 1, memory_order_relaxed) % r->n;
-        n = hdr_put(out, n, sizeof(out), r, cl->nodes[r->nodes[k]].id);
-    }
+    const char *pick = r ? pick_live(cl, r, false) : NULL;
+    if (pick) n = hdr_put(out, n, sizeof(out), r, pick);
     pthread_rwlock_unlock(&cl->shares_lock);
     uint32_t expiry_s = 0;
     if (m->expire_at_ms) {

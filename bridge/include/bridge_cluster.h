@@ -153,11 +153,12 @@ int32_t bridge_cluster_msgs_floor(bridge_cluster_t *c, int64_t *pos, int32_t cap
  * p < n (-1 or past n: the beginning) to the end each partition has when
  * the read begins. fn(arg, m, expiry_s) gets every record of this cluster
  * there, any node's (m->clientid set from mqtt.clientid; expired ones left
- * out), then done(arg, records, complete) once: complete is false when
- * Kafka did not let the read reach its ends within a minute, or the
- * cluster stopped. Requests waiting together share one read. Both run on
- * the replayer's thread. 0, or -1 (done is not called). */
-typedef void (*bridge_replay_fn)(void *arg, const bridge_msg_t *m, uint32_t expiry_s);
+ * out; share: its sluice.share header, NULL if none), then done(arg, records, complete) once:
+ * complete is false when Kafka did not let the read reach its ends within a minute, or the cluster
+ * stopped. Requests waiting together share one read. Both run on the replayer's thread. 0, or -1
+ * (done is not called). */
+typedef void (*bridge_replay_fn)(void *arg, const bridge_msg_t *m, uint32_t expiry_s,
+                                 const void *share, size_t share_len);
 typedef void (*bridge_replay_done_fn)(void *arg, uint64_t records, bool complete);
 int bridge_cluster_replay(bridge_cluster_t *c, const int64_t *from, int32_t n, bridge_replay_fn fn,
                           bridge_replay_done_fn done, void *arg);

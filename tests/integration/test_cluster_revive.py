@@ -38,6 +38,7 @@ CHECKPOINTS = "sluice_cluster_checkpoints_total"
 REVIVED = "sluice_cluster_sessions_revived_total"
 REVIVED_LOG = "SLUICE-CLUSTER-SESSION-REVIVED"
 CLAIMS_FAILED = "sluice_cluster_claims_failed_total"
+SHARE_FLOORS = "sluice_cluster_share_floors_total"
 KEEP = [(raw5.SESSION_EXPIRY, 300)]
 N = 500  # messages of n1's stream in the load test (n3's: 2 N, stopped early)
 RTT = 20  # ms, the mock's round trip in the load test: a stream of window w
@@ -78,6 +79,24 @@ class ReviveCase(cu.NodesCase):
                 if p.payload.startswith(tag):
                     return
         self.fail("no %r on %s arrived within %.0fs" % (tag, topic, timeout))
+
+    def group_probe(self, pub, members, topic, timeout=15):
+        """pub publishes probes on topic until every member of a shared
+        group has got one: pub's node knows the group on each member's
+        node."""
+        seen = [False] * len(members)
+        deadline = time.monotonic() + timeout
+        for i in range(1, 500):
+            if all(seen) or time.monotonic() > deadline:
+                break
+            pub.publish(topic, b"probe %d" % i, qos=1, pid=i)
+            for k, m in enumerate(members):
+                try:
+                    while True:
+                        seen[k] |= m.recv_publish(0.05, ack=True).payload.startswith(b"probe")
+                except Timeout:
+                    pass
+        self.assertTrue(all(seen), "members that got a probe: %r" % seen)
 
     def back(self, node, cid, v5=True, timeout=40):
         """cid connects to node with clean start 0; an attempt that fails
@@ -222,6 +241,62 @@ class Revive(ReviveCase):
             self.assertFalse(ack.session_present, "an expired session is not revived")
             self.cl.wait_log(n2, "SLUICE-CLUSTER-SESSION-EXPIRED", log0 + 1)
             self.assertEqual(n2.metric(REVIVED, 0), c0)
+        finally:
+            self.restore(n1)
+
+    def test_shared_group_messages_of_a_dead_node_go_to_a_living_member(self):
+        """$share/gd/sd/# has a member on n1 that receives without
+        acknowledging and one on n2; n3 publishes 100 QoS 1 messages and n1
+        is killed: n2 (on duty, the lowest living id) picks the group's
+        messages that were n1's again, and every acknowledged message
+        reaches n2's member."""
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        m1, _ = self.c5(n1, "rv-s1")
+        m2, _ = self.c5(n2, "rv-s2")
+        for m in (m1, m2):
+            self.assertEqual(m.subscribe([("$share/gd/sd/#", 1)]), [1])
+        p3, _ = self.c5(n3, "rv-sd-p3")
+        self.group_probe(p3, (m1, m2), "sd/probe")
+        # n1 has written where its group messages would be read again from
+        self.cl.wait_metric(n1, SHARE_FLOORS, lambda v: (v or 0) >= 1, 15, ">= 1")
+        ld = cu.Load(n3.port, "rv-s-pub", [("sd/x", b"s%d" % i) for i in range(100)], window=10)
+        self.addCleanup(ld.stop)
+        ld.start()
+        ld.wait_acked(100, 30)
+        m1.recv_publish(10, ack=False)  # n1 took some of them, unconfirmed
+        self.cl.kill9(n1)
+        try:
+            want = {pl for _, pl in ld.acked()}
+            got = set()
+            self.read_until(m2, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
+                len(want - got), len(want), sorted(want - got)[:10]), 40)
+        finally:
+            self.restore(n1)
+
+    def test_shared_group_messages_picked_for_a_node_already_dead(self):
+        """n1, with a member of $share/gk/sk/#, is killed first; n3 goes on
+        picking n1 for some messages until it sees n1 down: n2 (on duty)
+        gives those to its own member too, while they arrive and in its
+        replay."""
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        m1, _ = self.c5(n1, "rv-k1")
+        m2, _ = self.c5(n2, "rv-k2")
+        for m in (m1, m2):
+            self.assertEqual(m.subscribe([("$share/gk/sk/#", 1)]), [1])
+        p3, _ = self.c5(n3, "rv-sk-p3")
+        self.group_probe(p3, (m1, m2), "sk/probe")
+        self.cl.wait_metric(n1, SHARE_FLOORS, lambda v: (v or 0) >= 1, 15, ">= 1")
+        self.cl.kill9(n1)
+        try:
+            ld = cu.Load(n3.port, "rv-k-pub", [("sk/x", b"k%d" % i) for i in range(200)],
+                         window=10)
+            self.addCleanup(ld.stop)
+            ld.start()
+            ld.wait_acked(200, 30)
+            want = {pl for _, pl in ld.acked()}
+            got = set()
+            self.read_until(m2, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
+                len(want - got), len(want), sorted(want - got)[:10]), 40)
         finally:
             self.restore(n1)
 
