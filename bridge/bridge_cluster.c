@@ -314,6 +314,8 @@ void bridge_cluster_free(bridge_cluster_t *c)
     free(c);
 }
 
+_Static_assert(CT_N == 5, "bridge_cluster_stats_t.lag_of has a slot per topic");
+
 void bridge_cluster_get_stats(bridge_cluster_t *c, bridge_cluster_stats_t *o)
 {
     memset(o, 0, sizeof(*o));
@@ -337,6 +339,8 @@ void bridge_cluster_get_stats(bridge_cluster_t *c, bridge_cluster_stats_t *o)
             int64_t lo, hi, at = atomic_load(&c->pos[t][p]);
             if (at >= 0 && !rd_kafka_get_watermark_offsets(c->cons, c->topic[t], p, &lo, &hi) &&
                 hi > at)
-                o->lag += (uint64_t)(hi - at);
+                o->lag_of[t] += (uint64_t)(hi - at);
         }
+    for (int t = 0; t < CT_N; t++)
+        o->lag += o->lag_of[t];
 }

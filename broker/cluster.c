@@ -518,5 +518,9 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     int64_t wh = atomic_load(&cl->pres.wills_held);
     fn(arg, "wills_held", wh > 0 ? (uint64_t)wh : 0);
     fn(arg, "lag", st.lag);
+    static const char *const lag_names[5] = {"lag_msgs", "lag_retained", "lag_interest",
+                                             "lag_nodes", "lag_sessions"};
+    for (int t = 0; t < 5; t++)
+        fn(arg, lag_names[t], st.lag_of[t]);
     fn(arg, "unreachable_ms", st.kafka_down_ms);
 }

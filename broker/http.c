@@ -49,7 +49,7 @@ static void put_cluster(void *arg, const char *name, uint64_t v)
 {
     static const char *const gauges[] = {"ready",          "nodes",       "remote_filters", "lag",
                                          "unreachable_ms", "wills_known", "wills_held",     NULL};
-    bool gauge = false;
+    bool gauge = !strncmp(name, "lag_", 4); /* per topic */
     for (int i = 0; gauges[i]; i++)
         gauge |= !strcmp(name, gauges[i]);
     char full[96];

@@ -186,6 +186,7 @@ typedef struct bridge_cluster_stats {
     uint64_t retained_produced, retained_applied, interest_produced;
     uint64_t nodes;         /* nodes alive now, this one included */
     uint64_t lag;           /* records behind the end, summed over partitions */
+    uint64_t lag_of[5];     /* the same per topic: msgs, retained, interest, nodes, sessions */
     uint64_t kafka_down_ms; /* how long Kafka has been unreachable; 0: reachable */
     bool loaded;
 } bridge_cluster_stats_t;

@@ -58,11 +58,14 @@ BRIDGES = {
 SYS_NAMES = ["ready", "nodes", "remote_filters", "msgs_produced",
              "msgs_acked", "msgs_failed", "msgs_consumed", "msgs_delivered",
              "msgs_skipped", "retained_produced", "retained_applied",
-             "interest_produced", "lag"]
+             "interest_produced", "lag", "lag_msgs", "lag_retained",
+             "lag_interest", "lag_nodes", "lag_sessions"]
 METRIC_NAMES = [cu.READY, cu.NODES_ALIVE, cu.REMOTE_FILTERS, cu.MSGS_PRODUCED,
                 cu.MSGS_ACKED, cu.MSGS_FAILED, cu.MSGS_CONSUMED,
                 cu.MSGS_DELIVERED, cu.MSGS_SKIPPED, cu.RETAINED_PRODUCED,
-                cu.RETAINED_APPLIED, cu.INTEREST_PRODUCED, cu.LAG]
+                cu.RETAINED_APPLIED, cu.INTEREST_PRODUCED, cu.LAG] + [
+                    cu.LAG + "_" + t for t in ("msgs", "retained", "interest", "nodes",
+                                               "sessions")]
 
 
 def log(msg):
