@@ -237,21 +237,6 @@ static const uint32_t *ids_of(const brk_delivery_t *d)
     return brk_subids_get(&d->sub_ids, d->n_sub_ids);
 }
 
-void brk_session_subs_json(cJSON *o, const brk_session_t *s, size_t *bytes)
-{
-    cJSON *subs = cJSON_AddArrayToObject(o, "subs");
-    for (uint32_t i = 0; subs && i < s->n_subs; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddItemToArray(subs, e);
-        char *f = strndup(s->subs[i].filter, s->subs[i].len);
-        if (e && f) cJSON_AddStringToObject(e, "f", f);
-        free(f);
-        cJSON_AddNumberToObject(e, "o", s->subs[i].options);
-        if (s->subs[i].sub_id) cJSON_AddNumberToObject(e, "id", s->subs[i].sub_id);
-        *bytes += s->subs[i].len + 32;
-    }
-}
-
 /* The first part: what the session is, its subscriptions, inbound QoS 2
  * ids and in-flight messages (s->lock held). */
 static cJSON *head_json(brk_session_t *s, size_t *bytes)
@@ -358,19 +343,6 @@ static void send_state(brk_cluster_t *cl, const pres_job_t *j, const char *val, 
     brk_presence_produce(cl, j->id, j->len, h, 7, val ? val : "", val ? strlen(val) : 0);
 }
 
-brk_subrec_t *brk_session_filters(const brk_session_t *s, uint32_t *n)
-{
-    brk_subrec_t *v = s->n_subs ? calloc(s->n_subs, sizeof(*v)) : NULL;
-    *n = 0;
-    for (uint32_t i = 0; v && i < s->n_subs; i++) {
-        v[i] = s->subs[i];
-        if (!(v[i].filter = malloc(s->subs[i].len))) break;
-        memcpy(v[i].filter, s->subs[i].filter, s->subs[i].len);
-        (*n)++;
-    }
-    return v;
-}
-
 /* A moved session's plain filters: subscribed here by a ghost for
  * node_timeout_ms, and the new node's interest in them assumed now
  * (reg_lock held, no session lock: the index's lock comes first). */
@@ -407,13 +379,6 @@ static void ghosts_expire(brk_cluster_t *cl, bool all)
         brk_session_unref(p->ghosts[i].s);
         p->ghosts[i] = p->ghosts[--p->n_ghosts];
     }
-}
-
-void brk_session_filters_free(brk_subrec_t *f, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        free(f[i].filter);
-    free(f);
 }
 
 /* A hand-over begins: the new node's interest in the session's filters

@@ -7,9 +7,12 @@
  * A record is input like any other: a field of the wrong type, a topic or
  * filter that is not valid, properties a server would not forward, or
  * base64 that does not decode drop that entry (counted in the log line),
- * never the node.
+ * never the node. The subscriptions' JSON and copies are here too: a
+ * checkpoint (cluster_ckpt.c) writes and reads them the same way.
  *
- * Threads: the cluster's reader thread.
+ * Threads: the cluster's reader thread; brk_session_for and
+ * brk_session_import_subs also on a worker (a revival), the filters
+ * helpers anywhere (locks as their comments in cluster_int.h say).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -71,6 +74,43 @@ static uint32_t ids_of(const cJSON *o, uint32_t *ids)
             ids[n++] = (uint32_t)v->valuedouble;
     }
     return n;
+}
+
+/* ---- a session's subscriptions ------------------------------------------- */
+
+void brk_session_subs_json(cJSON *o, const brk_session_t *s, size_t *bytes)
+{
+    cJSON *subs = cJSON_AddArrayToObject(o, "subs");
+    for (uint32_t i = 0; subs && i < s->n_subs; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(subs, e);
+        char *f = strndup(s->subs[i].filter, s->subs[i].len);
+        if (e && f) cJSON_AddStringToObject(e, "f", f);
+        free(f);
+        cJSON_AddNumberToObject(e, "o", s->subs[i].options);
+        if (s->subs[i].sub_id) cJSON_AddNumberToObject(e, "id", s->subs[i].sub_id);
+        *bytes += s->subs[i].len + 32;
+    }
+}
+
+brk_subrec_t *brk_session_filters(const brk_session_t *s, uint32_t *n)
+{
+    brk_subrec_t *v = s->n_subs ? calloc(s->n_subs, sizeof(*v)) : NULL;
+    *n = 0;
+    for (uint32_t i = 0; v && i < s->n_subs; i++) {
+        v[i] = s->subs[i];
+        if (!(v[i].filter = malloc(s->subs[i].len))) break;
+        memcpy(v[i].filter, s->subs[i].filter, s->subs[i].len);
+        (*n)++;
+    }
+    return v;
+}
+
+void brk_session_filters_free(brk_subrec_t *f, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        free(f[i].filter);
+    free(f);
 }
 
 uint32_t brk_session_import_subs(brk_session_t *s, const cJSON *subs)
