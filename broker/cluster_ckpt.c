@@ -389,6 +389,7 @@ static void rv_record(void *arg, const bridge_msg_t *bm, uint32_t expiry_s, cons
     if (!m) return;
     rv_room(r);
     m->epoch = 0; /* read again from far back: its epoch would say too late a floor */
+    m->acl_unchecked = true;
     if (expiry_s) m->expire_at_ms = brk_now_ms() + (int64_t)expiry_s * 1000;
     brk_session_deliver(s, NULL, m, qos, rap && m->retain, ids, n_ids, NULL);
     brk_msg_unref(&m);

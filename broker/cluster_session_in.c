@@ -374,6 +374,21 @@ bool brk_session_match(const brk_subrec_t *f, uint32_t n, const brk_msg_t *m, co
     return any;
 }
 
+/* A kept record for one session: with ACLs, a copy of its own, whose
+ * topic the session's ACL is asked for when it is sent (the replay asks
+ * none). A reference, or NULL without memory. */
+static brk_msg_t *for_one(brk_t *b, brk_msg_t *m)
+{
+    if (!b->acl_on) return brk_msg_ref(m);
+    brk_msg_t *c = brk_msg_copy((const uint8_t *)m->topic, m->topic_len, m->payload, m->payload_len,
+                                m->props, m->props_len, m->qos, m->retain);
+    if (!c) return NULL;
+    c->expire_at_ms = m->expire_at_ms;
+    c->epoch = m->epoch;
+    c->acl_unchecked = true;
+    return c;
+}
+
 /* The session of id came from `from`, which had read msgs up to pos:
  * what this node read from there (own records included) and the session
  * subscribed to goes into it now. A partition read here only after that
@@ -404,7 +419,10 @@ static void replay(brk_cluster_t *cl, const char *id, size_t len, const int64_t 
         if ((r->part < npos && pos[r->part] >= 0 && r->off < pos[r->part]) ||
             !brk_session_match(f, nf, r->m, NULL, id, len, &qos, &rap, ids, &n_ids))
             continue;
-        brk_session_deliver(s, NULL, r->m, qos, rap && r->m->retain, ids, n_ids, NULL);
+        brk_msg_t *m = for_one(b, r->m);
+        if (!m) continue;
+        brk_session_deliver(s, NULL, m, qos, rap && m->retain, ids, n_ids, NULL);
+        brk_msg_unref(&m);
         n++;
     }
     brk_session_filters_free(f, nf);

@@ -38,6 +38,9 @@ typedef struct brk_msg {
     const void *origin;        /* publishing session, for no-local; never dereferenced */
     _Atomic uint64_t store_id; /* body in the store, 0 = not written yet */
     bool body_pinned;          /* a fan-out holds the body in the store: refs need no copy */
+    /* made for one session by a cluster replay, which asked no ACL: the
+     * session's is asked when it is sent (session_out.c) */
+    bool acl_unchecked;
     /* brk_msg_epoch when made (cluster: which msgs positions it is at or
      * past, cluster_ckpt.c); 0 = unknown (from the store, or replayed) */
     uint32_t epoch;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "brk.h"
 #include "grow.h"
 
@@ -204,6 +205,15 @@ static void drain_locked(brk_session_t *s, brk_conn_t *c, brk_worker_t *w)
     if (atomic_load(&s->backlog) && s->q_len < BRK_QUEUE_PAGE / 2) brk_persist_refill(s);
     while (s->q_len) {
         brk_delivery_t *d = &s->q[s->q_head];
+        if (d->msg->acl_unchecked && s->b->acl_on &&
+            brk_acl_check(s->acl, d->msg->topic, d->msg->topic_len, BRK_ACL_RECEIVE) !=
+                BRK_ACL_ALLOW) {
+            brk_persist_drop(s, d); /* a replay's message its client may not read */
+            brk_delivery_release(d);
+            s->q_head = (s->q_head + 1) % s->q_cap;
+            s->q_len--;
+            continue;
+        }
         if (d->qos && s->inf_len >= win) break;
         if (brk_conn_out_full(c)) break;
         uint16_t pid = d->qos ? alloc_pid(s) : 0;

@@ -72,10 +72,11 @@ def two_ports():
 
 
 class Node(ku.KBroker):
-    """One cluster node.  cluster: overrides of the "cluster" section."""
+    """One cluster node.  cluster: overrides of the "cluster" section;
+    extra: more top-level sections (e.g. "auth")."""
 
     def __init__(self, bootstrap, node_id, bridge=None, kafka_props=None,
-                 cluster=None, sync="batch"):
+                 cluster=None, sync="batch", extra=None):
         super().__init__(bootstrap, bridge, kafka_props=kafka_props,
                          node_id=node_id, sync=sync)
         self._name_tmp()
@@ -85,6 +86,7 @@ class Node(ku.KBroker):
                         "load_timeout_ms": 30000, "heartbeat_ms": 500,
                         "node_timeout_ms": 3000}
         self.cluster.update(cluster or {})
+        self.extra = dict(extra or {})
 
     def _name_tmp(self):
         # KBroker's temp dir is "sluice-kafka-*"; name the node in it too
@@ -105,6 +107,7 @@ class Node(ku.KBroker):
         cfg["listeners"].append({"protocol": "http",
                                  "bind": "%s:%d" % (HOST, self.http)})
         cfg["cluster"] = dict(self.cluster)
+        cfg.update(self.extra)
         return cfg
 
     # -- lifecycle (same ports and data dir on every start)
@@ -178,10 +181,11 @@ class Cluster:
     section}; extra_topics: more topics for the mock (4 partitions)."""
 
     def __init__(self, n=3, bridges=None, extra_topics=(), kafka_props=None,
-                 cluster=None):
+                 cluster=None, extra=None):
         self.mock = ku.Mock(brokers=3, topics=INTERNAL_TOPICS + list(extra_topics))
         self.kafka_props = kafka_props
         self.cluster_cfg = cluster
+        self.extra = extra
         self.nodes = []
         try:
             for i in range(1, n + 1):
@@ -202,7 +206,7 @@ class Cluster:
     def add_node(self, bridge=None, start=False):
         """A new node "n<k>" (k = how many there are + 1)."""
         node = Node(self.mock.bootstrap, "n%d" % (len(self.nodes) + 1),
-                    bridge, self.kafka_props, self.cluster_cfg)
+                    bridge, self.kafka_props, self.cluster_cfg, extra=self.extra)
         # free_port() can hand two nodes the same port before either binds
         # it: the second would then fail to start ("address in use")
         taken = {p for n in self.nodes for p in (n.port, n.http)}
@@ -316,14 +320,16 @@ class Cluster:
 class NodesCase(unittest.TestCase):
     """A class of tests on one Cluster of `nodes` nodes, started once every
     node sees all the others; a test's clients (self.clients) are closed
-    after it.  cluster_cfg: overrides of every node's "cluster" section."""
+    after it.  cluster_cfg: overrides of every node's "cluster" section;
+    node_cfg: more top-level sections of every node's configuration."""
     nodes = 3
     cluster_cfg = None
+    node_cfg = None
 
     @classmethod
     def setUpClass(cls):
         ku.require_tools(cls)
-        cls.cl = Cluster(cls.nodes, cluster=cls.cluster_cfg)
+        cls.cl = Cluster(cls.nodes, cluster=cls.cluster_cfg, extra=cls.node_cfg)
         try:
             for node in cls.cl.nodes:
                 cls.cl.wait_nodes(node, cls.nodes, 20)

@@ -384,6 +384,45 @@ class Revive(ReviveCase):
             self.restore(n2)
 
 
+class Acl(ReviveCase):
+    """With an ACL, what a replay gives a revived session is asked of its
+    ACL before it is sent (the replay itself asks none)."""
+    node_cfg = {"auth": {"allow_anonymous": True, "acl": [
+        {"topic": "ra/#", "access": "read"},
+        {"topic": "ra/secret/#", "access": "deny"},
+        {"user": "pub", "topic": "ra/#"}]}}
+
+    def test_replay_delivers_only_what_the_acl_lets_the_client_read(self):
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        cid = "ra-sub"
+        sub, _ = self.c5(n1, cid, props=KEEP)
+        self.subscribe(n1, sub, "ra/#")
+        pub = raw5.Client5(n3.port, timeout=10)
+        self.clients.append(pub)
+        self.assertEqual(pub.connect("ra-pub", username="pub").rc, 0)
+        self.probe(pub, sub, "ra/ok/probe")
+        sub.disconnect()
+        for i in range(10):
+            for t in ("ok", "secret"):
+                self.assertEqual(pub.publish("ra/%s/%d" % (t, i), b"%s-%d" % (t.encode(), i),
+                                             qos=1, pid=1 + i).rc, 0)
+        down = "node n1 (%s) is down" % self.incarnation(n1)
+        self.cl.kill9(n1)
+        try:
+            self.cl.wait_log(n2, down, 1)
+            sub, ack = self.back(n2, cid)
+            self.assertTrue(ack.session_present)
+            self.cl.wait_log(n2, "SLUICE-CLUSTER-SESSION-REPLAYED", 1)
+            pub.publish("ra/ok/end", b"end", qos=1, pid=20)  # after the replay, in order
+            got = set()
+            self.read_until(sub, got, lambda: b"end" in got, lambda: "no end: %r" % sorted(got))
+            self.assertEqual({p for p in got if p.startswith(b"secret")}, set(),
+                             "a replay gave the client what its ACL denies")
+            self.assertTrue({b"ok-%d" % i for i in range(10)} <= got, sorted(got))
+        finally:
+            self.restore(n1)
+
+
 class NoCheckpoints(ReviveCase):
     """cluster.checkpoint_ms 0: no checkpoints, the old behaviour."""
     cluster_cfg = {"checkpoint_ms": 0}
