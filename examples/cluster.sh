@@ -63,6 +63,11 @@ cluster: try:
   mosquitto_sub -p $PORT -i car-7 -c -q 1 -t 'fleet/car-7/#' -C 1 -W 2 || true
   mosquitto_pub -p $((PORT + 2)) -t fleet/car-7/cmd -m 'queued while away' -q 1
   mosquitto_sub -p $((PORT + 1)) -i car-7 -c -q 1 -t 'fleet/car-7/#' -C 1 -v   # on n2
+  # a node dies: its sessions come back on the node their client reconnects to
+  mosquitto_sub -p $PORT -i truck-3 -c -q 1 -t 'fleet/truck-3/#' -C 1 -W 2 || true
+  mosquitto_pub -p $((PORT + 2)) -t fleet/truck-3/cmd -m 'sent before n1 died' -q 1
+  kill -9 ${pids[1]}                                                      # n1
+  mosquitto_sub -p $((PORT + 1)) -i truck-3 -c -q 1 -t 'fleet/truck-3/#' -C 1 -v # on n2
 cluster: Ctrl-C stops everything
 EOF
 wait "${pids[0]}"
