@@ -245,7 +245,9 @@ static void on_interest(struct bridge_cluster *c, rd_kafka_message_t *rm)
     if (nl >= sizeof(id)) return;
     memcpy(id, k, nl);
     id[nl] = 0;
-    c->hooks.interest(c->hooks.ctx, id, sp + 1, (uint16_t)fl, on);
+    rd_kafka_timestamp_type_t tt;
+    int64_t at = rd_kafka_message_timestamp(rm, &tt);
+    c->hooks.interest(c->hooks.ctx, id, sp + 1, (uint16_t)fl, on, at > 0 ? at : 0);
 }
 
 static void on_node(struct bridge_cluster *c, rd_kafka_message_t *rm, rd_kafka_headers_t *h)

@@ -145,7 +145,16 @@ static rnode_t *rnode(brk_cluster_t *cl, const char *id)
     return n;
 }
 
-static void on_interest(void *ctx, const char *node, const char *f, uint16_t len, bool on)
+static bool remote_add(brk_cluster_t *cl, const char *node, const char *f, uint16_t len)
+{
+    rnode_t *n = rnode(cl, node);
+    if (!n || brk_subs_add(cl->remote, f, len, n->s, 0, 0) != 1) return false;
+    atomic_fetch_add(&cl->remote_filters, 1);
+    return true;
+}
+
+static void on_interest(void *ctx, const char *node, const char *f, uint16_t len, bool on,
+                        int64_t at_ms)
 {
     brk_cluster_t *cl = ctx;
     rnode_t *n = rnode(cl, node);
@@ -155,17 +164,17 @@ static void on_interest(void *ctx, const char *node, const char *f, uint16_t len
         brk_cluster_share_interest(cl, (uint32_t)(n - cl->nodes), f, len, on);
         return;
     }
-    if (on && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
-        atomic_fetch_add(&cl->remote_filters, 1);
-    else if (!on && brk_subs_remove(cl->remote, f, len, n->s))
+    /* what this node published for it since that node subscribed, before
+     * this moment, goes now (cluster_recent.c) */
+    if (on)
+        brk_recent_interest(cl, node, f, len, at_ms, remote_add);
+    else if (brk_subs_remove(cl->remote, f, len, n->s))
         atomic_fetch_sub(&cl->remote_filters, 1);
 }
 
 void brk_cluster_remote_add(brk_cluster_t *cl, const char *node, const char *f, uint16_t len)
 {
-    rnode_t *n = rnode(cl, node);
-    if (n && brk_subs_add(cl->remote, f, len, n->s, 0, 0) == 1)
-        atomic_fetch_add(&cl->remote_filters, 1);
+    (void)remote_add(cl, node, f, len);
 }
 
 static void on_own_interest(void *ctx, const char *f, uint16_t len, bool on)
@@ -319,12 +328,9 @@ static int offer_one(brk_cluster_t *cl, int to, const bridge_msg_t *bm, uint32_t
     return rc;
 }
 
-static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
+static int offer_locked(brk_cluster_t *cl, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o,
+                        recent_shard_t *sh)
 {
-    brk_cluster_t *cl = ctx;
-    /* another node's message is theirs to spread; $SYS and recovery are
-     * this node's own business */
-    if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
     bool msgs = wanted(cl, w, m) || kept_here(cl, w, m), remote = false;
     uint8_t share[BRK_SHARE_HDR_MAX];
     size_t share_len = brk_cluster_share_pick(cl, m, o, share, sizeof(share), &remote);
@@ -332,6 +338,7 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
     /* a group's QoS 1/2 message taken here: in msgs too, so that the duty
      * node can give it to another member if this node dies */
     msgs |= share_len && m->qos && cl->b->cfg->cluster.checkpoint_ms;
+    if (!msgs) brk_recent_keep(sh, (brk_msg_t *)m); /* another node may subscribe just now */
     if (!msgs && !m->retain) return BRK_SINK_PASS;
     uint32_t expiry_s = 0;
     if (m->expire_at_ms) {
@@ -360,6 +367,19 @@ static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin
     return held ? BRK_SINK_HELD : BRK_SINK_TAKEN;
 }
 
+static int sink_offer(void *ctx, brk_worker_t *w, const brk_msg_t *m, brk_origin_t *o)
+{
+    brk_cluster_t *cl = ctx;
+    /* another node's message is theirs to spread; $SYS and recovery are
+     * this node's own business */
+    if (o->kind == BRK_ORIGIN_CLUSTER || o->kind == BRK_ORIGIN_BROKER) return BRK_SINK_PASS;
+    /* the decision and the keeping under one lock (cluster_recent.c) */
+    recent_shard_t *sh = brk_recent_lock(cl->recent, w);
+    int rc = offer_locked(cl, w, m, o, sh);
+    brk_recent_unlock(sh);
+    return rc;
+}
+
 /* ---- lifecycle -------------------------------------------------------------- */
 
 int brk_cluster_prepare(brk_t *b)
@@ -372,7 +392,8 @@ int brk_cluster_prepare(brk_t *b)
     brk_presence_init(&cl->pres);
     pthread_rwlock_init(&cl->shares_lock, NULL);
     b->cluster = cl;
-    if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) || !(cl->own_s = stand_in()))
+    if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) ||
+        !(cl->own_s = stand_in()) || !(cl->recent = brk_recent_new()))
         return -1; /* brk_cluster_free cleans up */
     brk_subs_watch(b->subs, on_watch, cl);
     return 0;
@@ -444,6 +465,7 @@ void brk_cluster_free(brk_t *b)
     brk_session_jobs_free(cl);
     brk_session_buffer_free(cl);
     brk_ckpt_free(cl);
+    brk_recent_free(cl->recent);
     brk_presence_fini(&cl->pres);
     brk_cluster_shares_free(cl);
     pthread_rwlock_destroy(&cl->shares_lock);
@@ -513,6 +535,7 @@ void brk_cluster_stats(brk_t *b, void (*fn)(void *arg, const char *name, uint64_
     fn(arg, "checkpoints", atomic_load(&cl->pres.ck_written));
     fn(arg, "sessions_revived", atomic_load(&cl->pres.revived));
     fn(arg, "share_floors", atomic_load(&cl->pres.sf_written));
+    fn(arg, "recent_sent", atomic_load(&cl->recent_sent));
     int64_t wk = atomic_load(&cl->pres.wills_known);
     fn(arg, "wills_known", wk > 0 ? (uint64_t)wk : 0);
     int64_t wh = atomic_load(&cl->pres.wills_held);

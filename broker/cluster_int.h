@@ -164,7 +164,25 @@ struct brk_cluster {
     _Atomic uint64_t share_resent;  /* messages sent again for groups that lost their members */
     _Atomic uint32_t nodes_down;    /* nodes seen down (rnode_t.down) */
     struct brk_ckpt *ck;            /* epochs and checkpoints (cluster_ckpt.c), reader thread */
+    struct brk_recent *recent;      /* cluster_recent.c */
+    _Atomic uint64_t recent_sent;   /* kept messages sent for an interest that came late */
 };
+
+/* Local messages that went to no other node, kept a moment for an
+ * interest that arrives just after (cluster_recent.c). lock/keep/unlock
+ * on routing threads around the sink's decision; interest on the reader:
+ * add(cl, node, f, len) (true: new to that node) under every shard's
+ * lock, then the kept messages since at_ms that match go to msgs. */
+typedef struct brk_recent brk_recent_t;
+typedef struct recent_shard recent_shard_t;
+brk_recent_t *brk_recent_new(void);
+void brk_recent_free(brk_recent_t *r);
+recent_shard_t *brk_recent_lock(brk_recent_t *r, const struct brk_worker *w);
+void brk_recent_keep(recent_shard_t *sh, brk_msg_t *m);
+void brk_recent_unlock(recent_shard_t *sh);
+void brk_recent_interest(brk_cluster_t *cl, const char *node, const char *f, uint16_t len,
+                         int64_t at_ms,
+                         bool (*add)(brk_cluster_t *, const char *, const char *, uint16_t));
 
 /* node's interest in filter, as if its record had been read (reader
  * thread): a session moving there is routed to it at once. */

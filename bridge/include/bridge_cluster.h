@@ -64,8 +64,10 @@ typedef struct bridge_cluster_hooks {
     /* A <prefix>.retained record of any node (this one's included, so all
      * nodes end on the log's order): set, or delete when payload_len is 0. */
     void (*retained)(void *ctx, const bridge_msg_t *m);
-    /* Another node's interest in filter came (on) or went. */
-    void (*interest)(void *ctx, const char *node, const char *filter, uint16_t len, bool on);
+    /* Another node's interest in filter came (on) or went; at_ms: the
+     * record's timestamp (when that node wrote it), 0 if unknown. */
+    void (*interest)(void *ctx, const char *node, const char *filter, uint16_t len, bool on,
+                     int64_t at_ms);
     /* A node's incarnation is seen alive (up), or is gone: silent longer
      * than node_timeout_ms, said goodbye (left), or replaced by a newer
      * incarnation of the same node (a restart). */

@@ -36,6 +36,7 @@ from rawmqtt import PINGRESP, Closed, Timeout, pingreq
 TAKEN_OVER = 0x8E
 WILLS_FIRED = "sluice_cluster_wills_fired_total"
 WILLS_KNOWN = "sluice_cluster_wills_known"
+RECENT_SENT = "sluice_cluster_recent_sent_total"
 TAKEOVERS = "sluice_cluster_takeovers_total"
 RESENT = "sluice_cluster_share_resent_total"
 
@@ -77,6 +78,30 @@ class ClusterCase(cu.NodesCase):
 
     def interest(self, node, n):
         self.cl.wait_interest(node, n, 15)
+
+
+class InterestGap(ClusterCase):
+    nodes = 2
+
+    def test_a_publish_right_after_a_remote_suback_arrives_in_order(self):
+        """Between n2's SUBACK and n1 reading n2's interest record (widened
+        here: the mock's round trip is 300 ms), n1 publishes 5 messages
+        nobody else wanted yet: they go to the cluster when the record
+        arrives, before anything n1 routes after it."""
+        n1, n2 = self.cl[1], self.cl[2]
+        pub = self.client(n1, "gap-pub")
+        sub = self.client(n2, "gap-sub")
+        sent0 = n1.metric(RECENT_SENT, 0)
+        self.cl.mock.rtt(300)
+        self.addCleanup(self.cl.mock.rtt, 0)
+        self.assertEqual(sub.subscribe([("gap/#", 1)]), [1])
+        for i in range(5):  # acknowledged at once: no other node wants them yet
+            pub.publish("gap/x", b"%d" % i, qos=1, pid=1 + i)
+        self.cl.wait_metric(n1, RECENT_SENT, lambda v: v >= sent0 + 5, 15, ">= %d" % (sent0 + 5))
+        pub.publish("gap/x", b"5", qos=1, pid=6)  # routed to n2 as usual now
+        pub.publish("gap/end", b"", qos=1, pid=7)
+        got = [p.payload for p in collect_until(sub, "gap/end", 15)]
+        self.assertEqual(got, [b"%d" % i for i in range(6)])
 
 
 class Takeover(ClusterCase):
