@@ -145,6 +145,14 @@ static bool floor_moved(uint32_t had, uint32_t fl, bool written)
     return !written || fl < had || (had == 0 && fl) || fl >= had + CK_LAG;
 }
 
+/* A session's checkpoint is due: new, its subscriptions or expiry
+ * changed, or messages came since and its floor moved (s->lock held). An
+ * idle session's old floor stays good: nothing matched it since. */
+static bool ck_due(const brk_session_t *s, uint64_t h, uint32_t fl)
+{
+    return !s->ck_written || h != s->ck_hash || (s->ck_dirty && floor_moved(s->ck_epoch, fl, true));
+}
+
 typedef struct ck_item {
     brk_session_t *s; /* a reference */
     uint64_t hash;
@@ -172,8 +180,8 @@ static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n, uint32_t *sf
         uint64_t h = kept ? subs_hash(s) : 0;
         uint32_t fl = kept ? session_floor(s, now) : 0;
         cJSON *o = NULL;
-        if (kept && (h != s->ck_hash || floor_moved(s->ck_epoch, fl, s->ck_written)) &&
-            (*n < cap || !brk_grow_vec(&v, &cap, sizeof(*v), 64)) && (o = cJSON_CreateObject())) {
+        if (kept && ck_due(s, h, fl) && (*n < cap || !brk_grow_vec(&v, &cap, sizeof(*v), 64)) &&
+            (o = cJSON_CreateObject())) {
             size_t bytes = 0;
             brk_session_subs_json(o, s, &bytes);
             v[*n] = (ck_item_t){brk_session_ref(s),        h,         fl,
@@ -273,6 +281,7 @@ static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
             s->ck_hash = v[i].hash;
             s->ck_epoch = v[i].fl;
             s->ck_written = true;
+            s->ck_dirty = false; /* one queued since the scan is missed: an older floor, safe */
             pthread_mutex_unlock(&s->lock);
             atomic_fetch_add(&cl->pres.ck_written, 1);
         }

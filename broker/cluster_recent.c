@@ -136,8 +136,8 @@ static uint32_t send_kept(brk_cluster_t *cl, recent_shard_t *sh, const char *f, 
 }
 
 void brk_recent_interest(brk_cluster_t *cl, const char *node, const char *f, uint16_t len,
-                         int64_t at_ms, bool (*add)(brk_cluster_t *, const char *, const char *,
-                                                    uint16_t))
+                         int64_t at_ms,
+                         bool (*add)(brk_cluster_t *, const char *, const char *, uint16_t))
 {
     brk_recent_t *r = cl->recent;
     if (!r) {

@@ -170,6 +170,7 @@ void brk_session_deliver(brk_session_t *s, brk_worker_t *from, brk_msg_t *m, uin
     }
     d.msg = brk_msg_ref(m);
     d.share = brk_share_ref(share);
+    s->ck_dirty = true;
     brk_persist_enqueue(s, &d);
     if (d.seq && from) from->route_writes++;
     if (d.seq && atomic_load(&s->backlog)) {

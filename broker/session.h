@@ -107,6 +107,7 @@ struct brk_session {
     uint64_t ck_hash;
     uint32_t ck_epoch;
     bool ck_written;
+    bool ck_dirty; /* something was queued since: its floor may move */
 };
 
 brk_session_t *brk_session_new(brk_t *b, const char *id, uint16_t len);
