@@ -393,7 +393,7 @@ int brk_cluster_prepare(brk_t *b)
     pthread_rwlock_init(&cl->shares_lock, NULL);
     b->cluster = cl;
     if (!(cl->remote = brk_subs_new()) || !(cl->own = brk_subs_new()) ||
-        !(cl->own_s = stand_in()) || !(cl->recent = brk_recent_new()))
+        !(cl->own_s = stand_in()) || !(cl->recent = brk_recent_new()) || !(cl->ck = brk_ckpt_new()))
         return -1; /* brk_cluster_free cleans up */
     brk_subs_watch(b->subs, on_watch, cl);
     return 0;
@@ -432,6 +432,12 @@ int brk_cluster_start(brk_t *b, char *err, size_t errlen)
             "CONNECTs are refused (server unavailable) until then",
             cfg->cluster.id, cfg->node_id, cfg->cluster.topic_prefix);
     return 0;
+}
+
+void brk_cluster_subs_changed(brk_t *b, brk_session_t *s)
+{
+    brk_cluster_t *cl = b->cluster;
+    if (cl && cl->b->cfg->cluster.checkpoint_ms) brk_ckpt_soon(cl, s);
 }
 
 void brk_cluster_session_ended(brk_t *b, const char *id, size_t len)

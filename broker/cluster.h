@@ -61,6 +61,9 @@ int brk_cluster_claim(struct brk *b, struct brk_conn *c, const char *client_id, 
 /* false, with the reason in why, while the node is not loaded or cannot
  * reach Kafka (readiness). */
 bool brk_cluster_ready(struct brk *b, char *why, size_t len);
+/* A persistent session's subscriptions changed (SUBSCRIBE, UNSUBSCRIBE):
+ * its checkpoint goes out now rather than at the next scan (any thread). */
+void brk_cluster_subs_changed(struct brk *b, struct brk_session *s);
 /* A session that had a checkpoint ended here: the checkpoint goes too
  * (any thread). */
 void brk_cluster_session_ended(struct brk *b, const char *client_id, size_t len);

@@ -10,8 +10,9 @@
  *   later.
  * - Checkpoints. Each persistent session this node holds is written to
  *   <prefix>.sessions (kind ckpt, key "<client id>\0ckpt", so that the
- *   client's own tombstones do not compact it away) within
- *   cluster.checkpoint_ms of a change of its subscriptions or expiry: its
+ *   client's own tombstones do not compact it away) at the reader's next
+ *   tick after a SUBSCRIBE or UNSUBSCRIBE (brk_ckpt_soon), or within
+ *   cluster.checkpoint_ms of another change (the scan): its
  *   subscriptions and its floor, the positions of the oldest epoch among
  *   its queued and in-flight messages. The floor is written again when it
  *   has moved on by CK_LAG epochs (an older floor costs duplicates, never
@@ -48,7 +49,12 @@
 #define CK_SUFFIX_LEN 5 /* "\0ckpt" */
 #define CK_VERSION 1
 
+#define CK_SOON_MAX 4096 /* sessions waiting for a checkpoint now; more wait for the scan */
+
 struct brk_ckpt {
+    pthread_mutex_t soon_mu;            /* soon: from any thread */
+    brk_session_t **soon, **soon_spare; /* references; CK_SOON_MAX each */
+    uint32_t n_soon;
     int64_t *ring; /* CK_RING x parts positions, epoch e at e % CK_RING */
     int32_t parts;
     uint32_t epoch;
@@ -62,10 +68,20 @@ struct brk_ckpt {
     uint32_t n_floors;
 };
 
-static struct brk_ckpt *ck_get(brk_cluster_t *cl)
+struct brk_ckpt *brk_ckpt_new(void)
 {
-    if (!cl->ck) cl->ck = calloc(1, sizeof(*cl->ck));
-    return cl->ck;
+    struct brk_ckpt *k = calloc(1, sizeof(*k));
+    if (!k) return NULL;
+    k->soon = calloc(CK_SOON_MAX, sizeof(*k->soon));
+    k->soon_spare = calloc(CK_SOON_MAX, sizeof(*k->soon_spare));
+    if (!k->soon || !k->soon_spare) {
+        free(k->soon);
+        free(k->soon_spare);
+        free(k);
+        return NULL;
+    }
+    pthread_mutex_init(&k->soon_mu, NULL);
+    return k;
 }
 
 /* ---- epochs (reader thread) --------------------------------------------------- */
@@ -162,6 +178,27 @@ typedef struct ck_item {
     uint8_t version;
 } ck_item_t;
 
+/* s's checkpoint into v[*n] if it is due (s->lock held). */
+static void item_put(brk_session_t *s, uint32_t now, ck_item_t **v, uint32_t *n, uint32_t *cap)
+{
+    bool kept = s->expiry && !s->ended;
+    uint64_t h = kept ? subs_hash(s) : 0;
+    uint32_t fl = kept ? session_floor(s, now) : 0;
+    cJSON *o = NULL;
+    if (kept && ck_due(s, h, fl) && (*n < *cap || !brk_grow_vec(v, cap, sizeof(**v), 64)) &&
+        (o = cJSON_CreateObject())) {
+        size_t bytes = 0;
+        brk_session_subs_json(o, s, &bytes);
+        (*v)[*n] = (ck_item_t){brk_session_ref(s),        h,         fl,
+                               cJSON_PrintUnformatted(o), s->expiry, s->version};
+        if ((*v)[*n].subs)
+            (*n)++;
+        else
+            brk_session_unref(s);
+    }
+    cJSON_Delete(o);
+}
+
 /* The sessions whose checkpoint is due (reg_lock, then each one's lock);
  * *sfl: the oldest epoch any session holds for a shared group. */
 static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n, uint32_t *sfl)
@@ -176,26 +213,45 @@ static ck_item_t *due(brk_cluster_t *cl, uint32_t now, uint32_t *n, uint32_t *sf
         if (!s) continue;
         pthread_mutex_lock(&s->lock);
         *sfl = share_floor(s, *sfl);
-        bool kept = s->expiry && !s->ended;
-        uint64_t h = kept ? subs_hash(s) : 0;
-        uint32_t fl = kept ? session_floor(s, now) : 0;
-        cJSON *o = NULL;
-        if (kept && ck_due(s, h, fl) && (*n < cap || !brk_grow_vec(&v, &cap, sizeof(*v), 64)) &&
-            (o = cJSON_CreateObject())) {
-            size_t bytes = 0;
-            brk_session_subs_json(o, s, &bytes);
-            v[*n] = (ck_item_t){brk_session_ref(s),        h,         fl,
-                                cJSON_PrintUnformatted(o), s->expiry, s->version};
-            if (v[*n].subs)
-                (*n)++;
-            else
-                brk_session_unref(s);
-        }
-        cJSON_Delete(o);
+        item_put(s, now, &v, n, &cap);
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&b->reg_lock);
     return v;
+}
+
+/* The sessions whose subscriptions changed just now (brk_ckpt_soon). */
+static ck_item_t *due_soon(struct brk_ckpt *k, uint32_t *n)
+{
+    pthread_mutex_lock(&k->soon_mu);
+    brk_session_t **soon = k->soon;
+    uint32_t m = k->n_soon;
+    k->soon = k->soon_spare;
+    k->soon_spare = soon;
+    k->n_soon = 0;
+    pthread_mutex_unlock(&k->soon_mu);
+    ck_item_t *v = NULL;
+    uint32_t cap = 0;
+    *n = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        pthread_mutex_lock(&soon[i]->lock);
+        item_put(soon[i], k->epoch, &v, n, &cap);
+        pthread_mutex_unlock(&soon[i]->lock);
+        brk_session_unref(soon[i]);
+    }
+    return v;
+}
+
+void brk_ckpt_soon(brk_cluster_t *cl, brk_session_t *s)
+{
+    struct brk_ckpt *k = cl->ck;
+    if (!k) return;
+    pthread_mutex_lock(&k->soon_mu);
+    bool queued = false;
+    for (uint32_t i = 0; i < k->n_soon && !queued; i++)
+        queued = k->soon[i] == s;
+    if (!queued && k->n_soon < CK_SOON_MAX) k->soon[k->n_soon++] = brk_session_ref(s);
+    pthread_mutex_unlock(&k->soon_mu);
 }
 
 /* The log says this node holds the client's session, or says nothing. */
@@ -268,11 +324,9 @@ static void share_floor_put(brk_cluster_t *cl, struct brk_ckpt *k, uint32_t fl)
     free(txt);
 }
 
-static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
+/* Write the checkpoints of v[0..n) and free it. */
+static void write_items(brk_cluster_t *cl, struct brk_ckpt *k, ck_item_t *v, uint32_t n)
 {
-    uint32_t n, sfl = k->epoch > CK_ROUTE ? k->epoch - CK_ROUTE : 0;
-    ck_item_t *v = due(cl, k->epoch, &n, &sfl);
-    share_floor_put(cl, k, sfl);
     for (uint32_t i = 0; i < n; i++) {
         brk_session_t *s = v[i].s;
         char *txt = mine(cl, s) ? ck_json(k, &v[i]) : NULL;
@@ -294,14 +348,20 @@ static void scan(brk_cluster_t *cl, struct brk_ckpt *k)
 
 void brk_ckpt_tick(brk_cluster_t *cl)
 {
-    uint32_t every = cl->b->cfg->cluster.checkpoint_ms;
-    struct brk_ckpt *k;
-    if (!every || !atomic_load(&cl->loaded) || !(k = ck_get(cl))) return;
+    uint32_t every = cl->b->cfg->cluster.checkpoint_ms, n;
+    struct brk_ckpt *k = cl->ck;
+    if (!every || !k || !atomic_load(&cl->loaded)) return;
     int64_t now = brk_now_ms();
     epoch_tick(cl, k, now);
-    if (now - k->last_scan_ms < (int64_t)every || !k->epoch) return;
+    if (!k->epoch) return;
+    ck_item_t *v = due_soon(k, &n);
+    write_items(cl, k, v, n);
+    if (now - k->last_scan_ms < (int64_t)every) return;
     k->last_scan_ms = now;
-    scan(cl, k);
+    uint32_t sfl = k->epoch > CK_ROUTE ? k->epoch - CK_ROUTE : 0;
+    v = due(cl, k->epoch, &n, &sfl);
+    share_floor_put(cl, k, sfl);
+    write_items(cl, k, v, n);
 }
 
 void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len)
@@ -313,7 +373,14 @@ void brk_ckpt_free(brk_cluster_t *cl)
 {
     for (uint32_t i = 0; cl->ck && i < cl->ck->n_floors; i++)
         free(cl->ck->floors[i].json);
-    if (cl->ck) free(cl->ck->ring);
+    for (uint32_t i = 0; cl->ck && i < cl->ck->n_soon; i++)
+        brk_session_unref(cl->ck->soon[i]);
+    if (cl->ck) {
+        free(cl->ck->ring);
+        free(cl->ck->soon);
+        free(cl->ck->soon_spare);
+        pthread_mutex_destroy(&cl->ck->soon_mu);
+    }
     free(cl->ck);
     cl->ck = NULL;
 }
@@ -534,7 +601,7 @@ int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *n
 
 void brk_ckpt_share_floor(brk_cluster_t *cl, const char *node, const void *val, size_t vlen)
 {
-    struct brk_ckpt *k = ck_get(cl);
+    struct brk_ckpt *k = cl->ck;
     char *txt = k && val && vlen ? strndup(val, vlen) : NULL;
     if (!txt) return;
     uint32_t i = 0;

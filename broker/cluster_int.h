@@ -313,6 +313,10 @@ void brk_ckpt_tick(brk_cluster_t *cl);
 void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len);
 int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node);
 void brk_ckpt_free(brk_cluster_t *cl);
+/* Made at prepare (NULL without memory); brk_ckpt_soon: s's subscriptions
+ * changed, its checkpoint goes at the reader's next tick (any thread). */
+struct brk_ckpt *brk_ckpt_new(void);
+void brk_ckpt_soon(brk_cluster_t *cl, brk_session_t *s);
 /* Shared groups of a node that dies (reader thread): a node's
  * share-floor record; a node seen down while this one is on duty (the
  * messages picked for it since its floor are picked again). */

@@ -8,6 +8,7 @@
 
 #include "acl.h"
 #include "brk.h"
+#include "cluster.h"
 
 #define MAX_ENTRIES 1024
 
@@ -205,6 +206,7 @@ int brk_handle_subscribe(brk_conn_t *c, mqtt_subscribe_t *p)
             retained[n_ret++] = e;
         }
     }
+    if (stored) brk_cluster_subs_changed(b, c->session); /* persistent: its checkpoint */
     mqtt_packet_t ack = {.type = MQTT_SUBACK,
                          .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
     brk_conn_send_packet(c, &ack);
@@ -238,6 +240,7 @@ int brk_handle_unsubscribe(brk_conn_t *c, mqtt_subscribe_t *p)
         }
         reasons[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
     }
+    if (stored) brk_cluster_subs_changed(b, s);
     mqtt_packet_t ack = {.type = MQTT_UNSUBACK,
                          .u.suback = {.packet_id = p->packet_id, .reasons = {reasons, n}}};
     brk_conn_send_packet(c, &ack);
