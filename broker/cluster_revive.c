@@ -117,7 +117,8 @@ static int revive(brk_cluster_t *cl, const char *id, size_t len, const char *nod
 {
     brk_t *b = cl->b;
     revival_t *r = calloc(1, sizeof(*r));
-    brk_session_t *s = r && num(j, "v") == BRK_CKPT_VERSION ? brk_session_for(cl, id, len, j) : NULL;
+    brk_session_t *s =
+        r && num(j, "v") == BRK_CKPT_VERSION ? brk_session_for(cl, id, len, j) : NULL;
     if (!s) {
         free(r);
         return 0;
@@ -185,4 +186,3 @@ int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *n
     cJSON_Delete(j);
     return rc;
 }
-
