@@ -313,8 +313,9 @@ void brk_ckpt_tick(brk_cluster_t *cl);
 void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len);
 int brk_ckpt_revive(brk_cluster_t *cl, const char *id, size_t len, const char *node);
 void brk_ckpt_free(brk_cluster_t *cl);
-/* The checkpoint format's version ("v"), and its floor ("pos": offsets,
- * -1 unknown; none: from the beginning) into pos; how many. */
+/* The checkpoint format's version ("v"); a "pos" array of msgs offsets
+ * (a checkpoint's floor, or a hand-over's positions; -1 unknown) into
+ * pos, how many (none: from the beginning). */
 #define BRK_CKPT_VERSION 1
 int32_t brk_ckpt_pos_of(const struct cJSON *j, int64_t *pos);
 /* Made at prepare (NULL without memory); brk_ckpt_soon: s's subscriptions

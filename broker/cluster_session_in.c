@@ -244,21 +244,6 @@ brk_session_t *brk_session_for(brk_cluster_t *cl, const char *id, size_t len, co
     return s;
 }
 
-/* The old node's msgs positions (the last part's "pos"); -1 unknown. */
-static int32_t pos_of(const cJSON *j, int64_t *pos)
-{
-    int32_t n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "pos"))
-    {
-        if (n == BRK_CLUSTER_MAX_PARTS) break;
-        pos[n++] = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9.0e15
-                       ? (int64_t)v->valuedouble
-                       : -1;
-    }
-    return n;
-}
-
 /* One part of a hand-over; false if it is not JSON of this format. */
 static bool import_part(brk_cluster_t *cl, const char *id, size_t len, const char *txt, size_t tlen,
                         bool first, uint32_t *bad, int64_t *pos, int32_t *npos)
@@ -268,7 +253,7 @@ static bool import_part(brk_cluster_t *cl, const char *id, size_t len, const cha
         cJSON_Delete(j);
         return false;
     }
-    *npos = pos_of(j, pos);
+    *npos = brk_ckpt_pos_of(j, pos); /* the last part's: the old node's msgs positions */
     brk_session_t *s = brk_session_for(cl, id, len, j);
     if (s) {
         if (first) {

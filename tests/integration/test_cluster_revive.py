@@ -138,6 +138,21 @@ class ReviveCase(cu.NodesCase):
         self.cl.wait_metric(node, REVIVED, lambda v: v == c0 + 1, 10, "== %d" % (c0 + 1))
         self.cl.wait_log(node, REVIVED_LOG, log0 + 1)
 
+    def comes_back(self, node, cid, want, pub, live, v5=True):
+        """cid connects to node with clean start 0: session present, every
+        payload of want arrives, a message pub publishes on topic live
+        after that arrives too (its subscription is live there), and node
+        revived exactly one session, saying so."""
+        c0, log0 = node.metric(REVIVED, 0), node.count(REVIVED_LOG)
+        sub, ack = self.back(node, cid, v5=v5)
+        self.assertTrue(ack.session_present,
+                        "the dead node's session revived on %s" % node.node_id)
+        got = set()
+        self.read_until(sub, got, lambda: want <= got, lambda: "missing %d: %r" % (
+            len(want - got), sorted(want - got)[:10]))
+        self.probe(pub, sub, live, tag=b"live")
+        self.revived(node, c0, log0)
+
     @staticmethod
     def incarnation(node):
         """node's latest incarnation, from its own log ("node <id> (<inc>)
@@ -180,14 +195,7 @@ class Revive(ReviveCase):
         self.cl.kill9(n1)
         try:
             self.cl.wait_log(n2, down, 1)  # n2 knows: it claims from nobody
-            c0, log0 = n2.metric(REVIVED, 0), n2.count(REVIVED_LOG)
-            sub, ack = self.back(n2, cid)
-            self.assertTrue(ack.session_present, "the dead node's session revived on n2")
-            got = set()
-            self.read_until(sub, got, lambda: want <= got, lambda: "missing %d: %r" % (
-                len(want - got), sorted(want - got)[:10]))
-            self.probe(p3, sub, "rv/a/live", tag=b"live")
-            self.revived(n2, c0, log0)
+            self.comes_back(n2, cid, want, p3, "rv/a/live")
         finally:
             self.restore(n1)
 
@@ -372,14 +380,7 @@ class Revive(ReviveCase):
                 pub.publish("rv/c/" + tag.decode(), b"%s-%d" % (tag, i), qos=1, pid=1 + i)
         self.cl.kill9(n2)
         try:
-            c0, log0 = n3.metric(REVIVED, 0), n3.count(REVIVED_LOG)
-            sub, ack = self.back(n3, cid, v5=False)
-            self.assertTrue(ack.session_present, "the dead node's session revived on n3")
-            got = set()
-            self.read_until(sub, got, lambda: want <= got, lambda: "missing %d: %r" % (
-                len(want - got), sorted(want - got)[:10]))
-            self.probe(p1, sub, "rv/c/live", tag=b"live")
-            self.revived(n3, c0, log0)
+            self.comes_back(n3, cid, want, p1, "rv/c/live", v5=False)
         finally:
             self.restore(n2)
 
