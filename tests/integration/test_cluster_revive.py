@@ -98,6 +98,20 @@ class ReviveCase(cu.NodesCase):
                     pass
         self.assertTrue(all(seen), "members that got a probe: %r" % seen)
 
+    def group(self, t):
+        """Members of "$share/g<t>/<t>/#" on n1 and on n2, known to n3 (a
+        probe reached each), and n1's shared-groups floor written: where
+        its group messages would be read again from. (m1, m2)."""
+        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
+        m1, _ = self.c5(n1, "rv-%s1" % t)
+        m2, _ = self.c5(n2, "rv-%s2" % t)
+        for m in (m1, m2):
+            self.assertEqual(m.subscribe([("$share/g%s/%s/#" % (t, t), 1)]), [1])
+        p3, _ = self.c5(n3, "rv-%s-p3" % t)
+        self.group_probe(p3, (m1, m2), "%s/probe" % t)
+        self.cl.wait_metric(n1, SHARE_FLOORS, lambda v: (v or 0) >= 1, 15, ">= 1")
+        return m1, m2
+
     def back(self, node, cid, v5=True, timeout=40):
         """cid connects to node with clean start 0; an attempt that fails
         (connection refused or closed, no CONNACK, CONNACK not 0) is made
@@ -253,20 +267,13 @@ class Revive(ReviveCase):
             self.restore(n1)
 
     def test_shared_group_messages_of_a_dead_node_go_to_a_living_member(self):
-        """$share/gd/sd/# has a member on n1 that receives without
+        """$share/gsd/sd/# has a member on n1 that receives without
         acknowledging and one on n2; n3 publishes 100 QoS 1 messages and n1
         is killed: n2 (on duty, the lowest living id) picks the group's
         messages that were n1's again, and every acknowledged message
         reaches n2's member."""
-        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
-        m1, _ = self.c5(n1, "rv-s1")
-        m2, _ = self.c5(n2, "rv-s2")
-        for m in (m1, m2):
-            self.assertEqual(m.subscribe([("$share/gd/sd/#", 1)]), [1])
-        p3, _ = self.c5(n3, "rv-sd-p3")
-        self.group_probe(p3, (m1, m2), "sd/probe")
-        # n1 has written where its group messages would be read again from
-        self.cl.wait_metric(n1, SHARE_FLOORS, lambda v: (v or 0) >= 1, 15, ">= 1")
+        n1, n3 = self.cl[1], self.cl[3]
+        m1, m2 = self.group("sd")
         ld = cu.Load(n3.port, "rv-s-pub", [("sd/x", b"s%d" % i) for i in range(100)], window=10)
         self.addCleanup(ld.stop)
         ld.start()
@@ -282,18 +289,12 @@ class Revive(ReviveCase):
             self.restore(n1)
 
     def test_shared_group_messages_picked_for_a_node_already_dead(self):
-        """n1, with a member of $share/gk/sk/#, is killed first; n3 goes on
+        """n1, with a member of $share/gsk/sk/#, is killed first; n3 goes on
         picking n1 for some messages until it sees n1 down: n2 (on duty)
         gives those to its own member too, while they arrive and in its
         replay."""
-        n1, n2, n3 = self.cl[1], self.cl[2], self.cl[3]
-        m1, _ = self.c5(n1, "rv-k1")
-        m2, _ = self.c5(n2, "rv-k2")
-        for m in (m1, m2):
-            self.assertEqual(m.subscribe([("$share/gk/sk/#", 1)]), [1])
-        p3, _ = self.c5(n3, "rv-sk-p3")
-        self.group_probe(p3, (m1, m2), "sk/probe")
-        self.cl.wait_metric(n1, SHARE_FLOORS, lambda v: (v or 0) >= 1, 15, ">= 1")
+        n1, n3 = self.cl[1], self.cl[3]
+        m1, m2 = self.group("sk")
         self.cl.kill9(n1)
         try:
             ld = cu.Load(n3.port, "rv-k-pub", [("sk/x", b"k%d" % i) for i in range(200)],
