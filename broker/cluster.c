@@ -309,6 +309,16 @@ static bool kept_here(brk_cluster_t *cl, brk_worker_t *w, const brk_msg_t *m)
     return any;
 }
 
+int brk_cluster_send_again(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                           const uint8_t *share, size_t share_len)
+{
+    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
+    bridge_msg_t bm;
+    brk_kafka_msg(m, &o, &bm);
+    bm.retain = false;
+    return bridge_cluster_publish(cl->bc, &bm, expiry_s, share, share_len, NULL, NULL);
+}
+
 enum { TO_MSGS, TO_RETAINED };
 
 /* One record; a QoS 1/2 client PUBLISH (c set) holds its ack until Kafka

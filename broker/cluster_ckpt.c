@@ -173,7 +173,7 @@ typedef struct ck_item {
     brk_session_t *s; /* a reference */
     uint64_t hash;
     uint32_t fl;
-    char *subs; /* {"subs": [...]} of the session, as it was */
+    cJSON *o; /* {"subs": [...]} of the session, as it was; the rest is added */
     uint32_t expiry;
     uint8_t version;
 } ck_item_t;
@@ -184,19 +184,13 @@ static void item_put(brk_session_t *s, uint32_t now, ck_item_t **v, uint32_t *n,
     bool kept = s->expiry && !s->ended;
     uint64_t h = kept ? subs_hash(s) : 0;
     uint32_t fl = kept ? session_floor(s, now) : 0;
-    cJSON *o = NULL;
+    cJSON *o;
     if (kept && ck_due(s, h, fl) && (*n < *cap || !brk_grow_vec(v, cap, sizeof(**v), 64)) &&
         (o = cJSON_CreateObject())) {
         size_t bytes = 0;
         brk_session_subs_json(o, s, &bytes);
-        (*v)[*n] = (ck_item_t){brk_session_ref(s),        h,         fl,
-                               cJSON_PrintUnformatted(o), s->expiry, s->version};
-        if ((*v)[*n].subs)
-            (*n)++;
-        else
-            brk_session_unref(s);
+        (*v)[(*n)++] = (ck_item_t){brk_session_ref(s), h, fl, o, s->expiry, s->version};
     }
-    cJSON_Delete(o);
 }
 
 /* The sessions whose checkpoint is due (reg_lock, then each one's lock);
@@ -265,36 +259,50 @@ static bool mine(brk_cluster_t *cl, const brk_session_t *s)
     return me;
 }
 
-static int ck_produce(brk_cluster_t *cl, const char *id, size_t len, const char *val)
+/* A record of kind `kind` for id, keyed "<id>\0<suffix>" (its own key: the
+ * client's tombstones do not compact it away); val NULL: sluice.none. */
+static int keyed_produce(brk_cluster_t *cl, const char *id, size_t len, const char *suffix,
+                         const char *kind, const char *val)
 {
-    char *key = malloc(len + CK_SUFFIX_LEN);
+    size_t sl = strlen(suffix) + 1;
+    char *key = malloc(len + sl);
     if (!key) return -1;
     memcpy(key, id, len);
-    memcpy(key + len, "\0ckpt", CK_SUFFIX_LEN);
-    bridge_kv_t h[2] = {{"sluice.kind", "ckpt", 4}, {"sluice.none", val ? "0" : "1", 1}};
-    int rc = brk_presence_produce(cl, key, len + CK_SUFFIX_LEN, h, 2, val ? val : "",
-                                  val ? strlen(val) : 0);
+    key[len] = 0;
+    memcpy(key + len + 1, suffix, sl - 1);
+    bridge_kv_t h[2] = {{"sluice.kind", kind, strlen(kind)}, {"sluice.none", val ? "0" : "1", 1}};
+    int rc = brk_presence_produce(cl, key, len + sl, h, 2, val ? val : "", val ? strlen(val) : 0);
     free(key);
     return rc;
 }
 
-/* One checkpoint: the subscriptions as they were, with version, expiry
- * and the floor's positions ("pos"; none: from the beginning). */
-static char *ck_json(const struct brk_ckpt *k, const ck_item_t *it)
+/* o gets the positions of epoch fl as "pos" (none: from the beginning),
+ * and is printed and freed; NULL without memory. */
+static char *with_pos(const struct brk_ckpt *k, cJSON *o, uint32_t fl)
 {
     int64_t pos[BRK_CLUSTER_MAX_PARTS];
-    int32_t np = floor_pos(k, it->fl, pos);
-    cJSON *o = cJSON_Parse(it->subs);
+    int32_t np = floor_pos(k, fl, pos);
     cJSON *pa = o ? cJSON_AddArrayToObject(o, "pos") : NULL;
     for (int32_t p = 0; pa && p < np; p++)
         cJSON_AddItemToArray(pa, cJSON_CreateNumber((double)pos[p]));
-    char *txt = NULL;
-    if (pa && cJSON_AddNumberToObject(o, "v", BRK_CKPT_VERSION) &&
-        cJSON_AddNumberToObject(o, "version", it->version) &&
-        cJSON_AddNumberToObject(o, "expiry", it->expiry))
-        txt = cJSON_PrintUnformatted(o);
+    char *txt = pa ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return txt;
+}
+
+/* One checkpoint: the subscriptions as they were, with version, expiry
+ * and the floor's positions; it->o is used up. */
+static char *ck_json(const struct brk_ckpt *k, ck_item_t *it)
+{
+    cJSON *o = it->o;
+    it->o = NULL;
+    if (!cJSON_AddNumberToObject(o, "v", BRK_CKPT_VERSION) ||
+        !cJSON_AddNumberToObject(o, "version", it->version) ||
+        !cJSON_AddNumberToObject(o, "expiry", it->expiry)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return with_pos(k, o, it->fl);
 }
 
 /* This node's shared-groups floor: where another node would read msgs
@@ -302,21 +310,9 @@ static char *ck_json(const struct brk_ckpt *k, const ck_item_t *it)
 static void share_floor_put(brk_cluster_t *cl, struct brk_ckpt *k, uint32_t fl)
 {
     if (!floor_moved(k->sf_epoch, fl, k->sf_written)) return;
-    int64_t pos[BRK_CLUSTER_MAX_PARTS];
-    int32_t np = floor_pos(k, fl, pos);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *pa = o ? cJSON_AddArrayToObject(o, "pos") : NULL;
-    for (int32_t p = 0; pa && p < np; p++)
-        cJSON_AddItemToArray(pa, cJSON_CreateNumber((double)pos[p]));
-    char *txt = pa ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
     const char *me = cl->b->cfg->node_id;
-    size_t ml = strlen(me);
-    char key[80];
-    memcpy(key, me, ml);
-    memcpy(key + ml, "\0shares", 7);
-    bridge_kv_t h[1] = {{"sluice.kind", "share-floor", 11}};
-    if (txt && brk_presence_produce(cl, key, ml + 7, h, 1, txt, strlen(txt)) == 0) {
+    char *txt = with_pos(k, cJSON_CreateObject(), fl);
+    if (txt && keyed_produce(cl, me, strlen(me), "shares", "share-floor", txt) == 0) {
         k->sf_epoch = fl;
         k->sf_written = true;
         atomic_fetch_add(&cl->pres.sf_written, 1);
@@ -330,7 +326,7 @@ static void write_items(brk_cluster_t *cl, struct brk_ckpt *k, ck_item_t *v, uin
     for (uint32_t i = 0; i < n; i++) {
         brk_session_t *s = v[i].s;
         char *txt = mine(cl, s) ? ck_json(k, &v[i]) : NULL;
-        if (txt && ck_produce(cl, s->client_id, s->id_len, txt) == 0) {
+        if (txt && keyed_produce(cl, s->client_id, s->id_len, "ckpt", "ckpt", txt) == 0) {
             pthread_mutex_lock(&s->lock);
             s->ck_hash = v[i].hash;
             s->ck_epoch = v[i].fl;
@@ -340,7 +336,7 @@ static void write_items(brk_cluster_t *cl, struct brk_ckpt *k, ck_item_t *v, uin
             atomic_fetch_add(&cl->pres.ck_written, 1);
         }
         free(txt);
-        free(v[i].subs);
+        cJSON_Delete(v[i].o); /* left when the log says another node holds it */
         brk_session_unref(s);
     }
     free(v);
@@ -366,7 +362,7 @@ void brk_ckpt_tick(brk_cluster_t *cl)
 
 void brk_ckpt_ended(brk_cluster_t *cl, const char *id, size_t len)
 {
-    (void)ck_produce(cl, id, len, NULL);
+    (void)keyed_produce(cl, id, len, "ckpt", "ckpt", NULL);
 }
 
 void brk_ckpt_free(brk_cluster_t *cl)

@@ -184,6 +184,13 @@ void brk_recent_interest(brk_cluster_t *cl, const char *node, const char *f, uin
                          int64_t at_ms,
                          bool (*add)(brk_cluster_t *, const char *, const char *, uint16_t));
 
+/* m once more to <prefix>.msgs, without its retain flag (its retained
+ * copy went its own way) and with nobody waiting: a re-send for shared
+ * groups (header share), or a kept message for an interest that came
+ * late. The bridge's code. */
+int brk_cluster_send_again(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s,
+                           const uint8_t *share, size_t share_len);
+
 /* node's interest in filter, as if its record had been read (reader
  * thread): a session moving there is routed to it at once. */
 void brk_cluster_remote_add(brk_cluster_t *cl, const char *node, const char *f, uint16_t len);

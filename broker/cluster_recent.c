@@ -117,17 +117,13 @@ static uint32_t send_kept(brk_cluster_t *cl, recent_shard_t *sh, const char *f, 
             !mqtt_topic_match((const uint8_t *)f, len, (const uint8_t *)e->m->topic,
                               e->m->topic_len))
             continue;
-        brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
-        bridge_msg_t bm;
-        brk_kafka_msg(e->m, &o, &bm);
-        bm.retain = false; /* the retained copy went its own way */
         uint32_t expiry_s = 0;
         if (e->m->expire_at_ms) {
             int64_t left = (e->m->expire_at_ms - brk_now_ms() + 999) / 1000;
             if (left <= 0) continue;
             expiry_s = (uint32_t)left;
         }
-        if (bridge_cluster_publish(cl->bc, &bm, expiry_s, NULL, 0, NULL, NULL) < 0) continue;
+        if (brk_cluster_send_again(cl, e->m, expiry_s, NULL, 0) < 0) continue;
         sh->bytes -= msg_bytes(e->m);
         brk_msg_unref(&e->m); /* sent: not again for another node */
         sent++;

@@ -77,6 +77,15 @@ void brk_cluster_share_interest(brk_cluster_t *cl, uint32_t node, const char *fu
     pthread_rwlock_unlock(&cl->shares_lock);
 }
 
+/* This node has members of the group full[0..len). */
+static bool members_here(brk_cluster_t *cl, const char *full, uint16_t len)
+{
+    brk_subs_rdlock(cl->b->subs);
+    bool here = brk_subs_has(cl->b->subs, full, len);
+    brk_subs_unlock(cl->b->subs);
+    return here;
+}
+
 /* One node in turn among r's living ones, and this one if mine: an id,
  * or NULL when nobody living has members. A node that died is not picked
  * once it is seen down: what it was picked for before that is the
@@ -122,10 +131,7 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
         if (!r->n || !mqtt_topic_match((const uint8_t *)r->full + r->f_off, r->len - r->f_off,
                                        (const uint8_t *)m->topic, m->topic_len))
             continue;
-        brk_subs_rdlock(cl->b->subs);
-        bool mine = brk_subs_has(cl->b->subs, r->full, r->len);
-        brk_subs_unlock(cl->b->subs);
-        const char *pick = pick_live(cl, r, mine);
+        const char *pick = pick_live(cl, r, members_here(cl, r->full, r->len));
         if (!pick) continue; /* members only on dead nodes: nobody to give it to */
         size_t was = at;
         at = hdr_put(hdr, at, cap, r, pick);
@@ -137,33 +143,40 @@ size_t brk_cluster_share_pick(brk_cluster_t *cl, const brk_msg_t *m, brk_origin_
     return at;
 }
 
-/* The entry of a sluice.share header at *at (moved past it): the group
- * full[0..fl) and whether it was picked for this node; false at the end,
- * or where the header is cut short. */
+/* One entry of a sluice.share header: the group full[0..fl), the node
+ * picked for it node[0..nl), and whether that is this node. */
+typedef struct share_ent {
+    const char *full, *node;
+    uint16_t fl;
+    uint8_t nl;
+    bool mine;
+} share_ent_t;
+
+/* The entry at *at (moved past it); false at the end, or where the header
+ * is cut short. */
 static bool share_next(brk_cluster_t *cl, const uint8_t *hdr, size_t len, size_t *at,
-                       const char **full, uint16_t *fl, bool *mine)
+                       share_ent_t *e)
 {
     const char *me = cl->b->cfg->node_id;
     size_t ml = strlen(me), i = *at;
     if (i + 2 > len) return false;
-    *fl = (uint16_t)(hdr[i] << 8 | hdr[i + 1]);
-    if (i + 2 + *fl + 1 > len) return false;
-    *full = (const char *)hdr + i + 2;
-    uint8_t nl = hdr[i + 2 + *fl];
-    if (i + 3 + *fl + nl > len) return false;
-    *mine = nl == ml && !memcmp(hdr + i + 3 + *fl, me, ml);
-    *at = i + 3u + *fl + nl;
+    e->fl = (uint16_t)(hdr[i] << 8 | hdr[i + 1]);
+    if (i + 2 + e->fl + 1 > len) return false;
+    e->full = (const char *)hdr + i + 2;
+    e->nl = hdr[i + 2 + e->fl];
+    if (i + 3 + e->fl + e->nl > len) return false;
+    e->node = (const char *)hdr + i + 3 + e->fl;
+    e->mine = e->nl == ml && !memcmp(e->node, me, ml);
+    *at = i + 3u + e->fl + e->nl;
     return true;
 }
 
 void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, brk_origin_t *o)
 {
     if (len >= 3 && !hdr[0] && !hdr[1] && !hdr[2]) o->shares_only = true;
-    const char *full;
-    uint16_t fl;
-    bool mine;
-    for (size_t at = 0; share_next(cl, hdr, len, &at, &full, &fl, &mine);)
-        if (!mine) (void)brk_origin_skip(o, full, fl);
+    share_ent_t e;
+    for (size_t at = 0; share_next(cl, hdr, len, &at, &e);)
+        if (!e.mine) (void)brk_origin_skip(o, e.full, e.fl);
 }
 
 /* The groups of hdr picked for this node that have no member here, each
@@ -172,17 +185,12 @@ void brk_cluster_share_apply(brk_cluster_t *cl, const uint8_t *hdr, size_t len, 
 static size_t orphans(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t *out, size_t cap)
 {
     size_t at_out = 3;
-    const char *full;
-    uint16_t fl;
-    bool mine;
+    share_ent_t e;
     memset(out, 0, 3);
     pthread_rwlock_rdlock(&cl->shares_lock);
-    for (size_t at = 0; share_next(cl, hdr, len, &at, &full, &fl, &mine);) {
-        if (!mine || !fl) continue;
-        brk_subs_rdlock(cl->b->subs);
-        bool here = brk_subs_has(cl->b->subs, full, fl);
-        brk_subs_unlock(cl->b->subs);
-        const rshare_t *r = here ? NULL : share_find(cl, full, fl);
+    for (size_t at = 0; share_next(cl, hdr, len, &at, &e);) {
+        if (!e.mine || !e.fl) continue;
+        const rshare_t *r = members_here(cl, e.full, e.fl) ? NULL : share_find(cl, e.full, e.fl);
         const char *pick = r ? pick_live(cl, r, false) : NULL;
         if (!pick) continue; /* members here, or nowhere else either */
         at_out = hdr_put(out, at_out, cap, r, pick);
@@ -195,11 +203,7 @@ static size_t orphans(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t
 static bool resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t expiry_s, const uint8_t *out,
                    size_t n)
 {
-    brk_origin_t o = {.kind = BRK_ORIGIN_CLUSTER, .client_id = ""};
-    bridge_msg_t bm;
-    brk_kafka_msg(m, &o, &bm);
-    bm.retain = false; /* the retained copy went its own way */
-    if (bridge_cluster_publish(cl->bc, &bm, expiry_s, out, n, NULL, NULL) < 0) {
+    if (brk_cluster_send_again(cl, m, expiry_s, out, n) < 0) {
         brk_log(cl->b, BRK_LOG_WARN, "SLUICE-CLUSTER-FULL",
                 "message on %s not sent again for its shared groups", m->topic);
         return false;
@@ -216,26 +220,14 @@ void brk_cluster_share_resend(brk_cluster_t *cl, const brk_msg_t *m, uint32_t ex
     if (n) (void)resend(cl, m, expiry_s, out, n);
 }
 
-/* The node named by the entry at hdr[at..) (after its group), as a
- * string in buf; false if cut short. */
-static bool entry_node(const uint8_t *hdr, size_t len, size_t at, char *buf, size_t cap)
+/* The node e names is a member node of r and down (shares_lock held). */
+static bool member_down(brk_cluster_t *cl, const rshare_t *r, const share_ent_t *e)
 {
-    if (at + 2 > len) return false;
-    size_t fl = (size_t)(hdr[at] << 8 | hdr[at + 1]);
-    if (at + 3 + fl > len) return false;
-    size_t nl = hdr[at + 2 + fl];
-    if (at + 3 + fl + nl > len || nl >= cap) return false;
-    memcpy(buf, hdr + at + 3 + fl, nl);
-    buf[nl] = 0;
-    return true;
-}
-
-/* id is a member node of r and down (shares_lock held). */
-static bool member_down(brk_cluster_t *cl, const rshare_t *r, const char *id)
-{
-    for (uint32_t j = 0; j < r->n; j++)
-        if (!strcmp(cl->nodes[r->nodes[j]].id, id))
+    for (uint32_t j = 0; j < r->n; j++) {
+        const char *id = cl->nodes[r->nodes[j]].id;
+        if (strlen(id) == e->nl && !memcmp(id, e->node, e->nl))
             return atomic_load(&cl->nodes[r->nodes[j]].down);
+    }
     return false;
 }
 
@@ -247,26 +239,18 @@ static bool member_down(brk_cluster_t *cl, const rshare_t *r, const char *id)
 static size_t repick(brk_cluster_t *cl, const uint8_t *hdr, size_t len, uint8_t *out, size_t cap,
                      bool *remote)
 {
-    const char *me = cl->b->cfg->node_id, *full;
+    const char *me = cl->b->cfg->node_id;
     size_t at_out = 3, n = 0;
-    uint16_t fl;
-    bool mine;
-    char node[72];
+    share_ent_t e;
     memset(out, 0, 3);
     *remote = false;
     pthread_rwlock_rdlock(&cl->shares_lock);
-    for (size_t at = 0, was = 0; was = at, share_next(cl, hdr, len, &at, &full, &fl, &mine);) {
-        if (!fl || !entry_node(hdr, len, was, node, sizeof(node))) continue;
-        const rshare_t *r = !mine && *node ? share_find(cl, full, fl) : NULL;
-        if (r && !member_down(cl, r, node)) r = NULL;
-        const char *pick = NULL;
-        if (r) {
-            brk_subs_rdlock(cl->b->subs);
-            bool here = brk_subs_has(cl->b->subs, full, fl);
-            brk_subs_unlock(cl->b->subs);
-            pick = pick_live(cl, r, here);
-        }
-        rshare_t none = {.full = (char *)full, .len = fl};
+    for (size_t at = 0; share_next(cl, hdr, len, &at, &e);) {
+        if (!e.fl) continue;
+        const rshare_t *r = !e.mine && e.nl ? share_find(cl, e.full, e.fl) : NULL;
+        if (r && !member_down(cl, r, &e)) r = NULL;
+        const char *pick = r ? pick_live(cl, r, members_here(cl, e.full, e.fl)) : NULL;
+        rshare_t none = {.full = (char *)e.full, .len = e.fl};
         size_t before = at_out;
         at_out = hdr_put(out, at_out, cap, r ? r : &none, pick ? pick : "");
         if (pick && at_out != before) {

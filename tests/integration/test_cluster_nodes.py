@@ -36,6 +36,7 @@ from rawmqtt import PINGRESP, Closed, Timeout, pingreq
 TAKEN_OVER = 0x8E
 WILLS_FIRED = "sluice_cluster_wills_fired_total"
 WILLS_KNOWN = "sluice_cluster_wills_known"
+REVIVED = "sluice_cluster_sessions_revived_total"
 RECENT_SENT = "sluice_cluster_recent_sent_total"
 TAKEOVERS = "sluice_cluster_takeovers_total"
 RESENT = "sluice_cluster_share_resent_total"
@@ -422,6 +423,24 @@ class BadRecords(ClusterCase):
         d = dict(self.BASE)
         d.update({k.replace("_", "."): v for k, v in kw.items()})
         return d
+
+    def test_a_malformed_checkpoint_revives_nothing(self):
+        """A session on node nx (never heard of, so its claim goes
+        unanswered) whose checkpoint is not JSON, or of another format
+        version: the client gets a new session, SESSION-BAD says why."""
+        n1 = self.cl[1]
+        for cid, val in (("bad-ck1", "not json"), ("bad-ck2", '{"v": 2, "expiry": 60}')):
+            self.put(cu.SESSIONS, [
+                (cid, "", self.h(sluice_kind="present", sluice_token="7", sluice_kept="1")),
+                (cid + "\x00ckpt", val, self.h(sluice_kind="ckpt", sluice_none="0"))])
+            bad0 = n1.count("SLUICE-CLUSTER-SESSION-BAD")
+            c = raw5.Client5(n1.port, timeout=15)
+            self.clients.append(c)
+            ack = c.connect(cid, clean=False, props=[(raw5.SESSION_EXPIRY, 60)], timeout=15)
+            self.assertEqual(ack.rc, 0, cid)
+            self.assertFalse(ack.session_present, cid)
+            self.cl.wait_log(n1, "SLUICE-CLUSTER-SESSION-BAD", bad0 + 1)
+            self.assertEqual(n1.metric(REVIVED, 0), 0)
 
     def test_malformed_records_are_skipped_and_the_nodes_serve_on(self):
         n1 = self.cl[1]

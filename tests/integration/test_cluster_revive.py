@@ -147,6 +147,12 @@ class ReviveCase(cu.NodesCase):
             except Timeout:
                 pass
 
+    def all_arrive(self, c, want, timeout=30):
+        """Every payload of want reaches c (acknowledged; others too)."""
+        got = set()
+        self.read_until(c, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
+            len(want - got), len(want), sorted(want - got)[:10]), timeout)
+
     def revived(self, node, c0, log0):
         """node revived exactly one session since c0 / log0."""
         self.cl.wait_metric(node, REVIVED, lambda v: v == c0 + 1, 10, "== %d" % (c0 + 1))
@@ -161,9 +167,7 @@ class ReviveCase(cu.NodesCase):
         sub, ack = self.back(node, cid, v5=v5)
         self.assertTrue(ack.session_present,
                         "the dead node's session revived on %s" % node.node_id)
-        got = set()
-        self.read_until(sub, got, lambda: want <= got, lambda: "missing %d: %r" % (
-            len(want - got), sorted(want - got)[:10]))
+        self.all_arrive(sub, want)
         self.probe(pub, sub, live, tag=b"live")
         self.revived(node, c0, log0)
 
@@ -237,9 +241,7 @@ class Revive(ReviveCase):
             sub, ack = self.back(n2, cid)
             self.assertTrue(ack.session_present, "the dead node's session revived on n2")
             want = {pl for _, pl in ld.acked()}
-            got = set()
-            self.read_until(sub, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
-                len(want - got), len(want), sorted(want - got)[:10]), 60)
+            self.all_arrive(sub, want, 60)
         finally:
             self.restore(n1)
 
@@ -282,9 +284,7 @@ class Revive(ReviveCase):
         self.cl.kill9(n1)
         try:
             want = {pl for _, pl in ld.acked()}
-            got = set()
-            self.read_until(m2, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
-                len(want - got), len(want), sorted(want - got)[:10]), 40)
+            self.all_arrive(m2, want, 40)
         finally:
             self.restore(n1)
 
@@ -303,9 +303,7 @@ class Revive(ReviveCase):
             ld.start()
             ld.wait_acked(200, 30)
             want = {pl for _, pl in ld.acked()}
-            got = set()
-            self.read_until(m2, got, lambda: want <= got, lambda: "missing %d of %d: %r" % (
-                len(want - got), len(want), sorted(want - got)[:10]), 40)
+            self.all_arrive(m2, want, 40)
         finally:
             self.restore(n1)
 
